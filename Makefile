@@ -1,0 +1,132 @@
+# heapmark: which allocator should we use, and does it keep the C/POSIX contract?
+#
+#   make               build every allocator's bench and conformance binaries and the runner
+#   make bench         run the workloads for every allocator and write a report
+#                      (QUICK=1: a smoke run of at most 90 s; FULL=1: more sizes, threads, repetitions)
+#   make conformance   run the conformance matrix for every allocator
+#   make test          everything that proves heapmark works (the CI entry point)
+#   make report        re-render the report of RUN=results/<dir> (default results/latest)
+#   make install       install sable (PREFIX=/usr/local)
+#   make clean
+#
+# ALLOCATORS picks the contestants: names of folders under allocators/, or
+# name=/path/to/lib.so for any malloc replacement, run under LD_PRELOAD.
+
+SHELL    := /bin/bash
+CC       := gcc
+CXX      := g++
+PYTHON   := /usr/bin/python3
+BUILD    := build
+OBJ      := $(BUILD)/obj
+PREFIX   ?= /usr/local
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   := -std=gnu11 -O2 -g $(WARN)
+CXXFLAGS := -std=c++17 -O2 -g -DNDEBUG $(WARN)
+CPPFLAGS := -Iharness -MMD -MP
+LDFLAGS  :=
+
+empty :=
+space := $(empty) $(empty)
+comma := ,
+
+# --- allocators -------------------------------------------------------------
+# Test targets are collected from every *.mk fragment (see the tests section).
+TESTS :=
+include $(sort $(wildcard allocators/*/allocator.mk))
+
+DEFAULT_ALLOCATORS := $(if $(wildcard allocators/sable/allocator.mk),sable) glibc jemalloc mimalloc \
+                      $(if $(ALLOC_PRESENT_tcmalloc),tcmalloc)
+ALLOCATORS ?= $(DEFAULT_ALLOCATORS)
+override ALLOCATORS := $(strip $(subst $(comma),$(space),$(ALLOCATORS)))
+# allocators given as name=/path.so run under LD_PRELOAD on glibc's binaries
+PRELOADED := $(foreach a,$(ALLOCATORS),$(if $(findstring =,$(a)),$(a)))
+BUILT     := $(filter-out $(PRELOADED),$(ALLOCATORS)) $(if $(PRELOADED),glibc)
+BUILT     := $(sort $(BUILT))
+$(foreach a,$(BUILT),$(if $(wildcard allocators/$(a)/ext.c),,\
+  $(error unknown allocator '$(a)': there is no allocators/$(a)/; known: $(notdir $(wildcard allocators/*)))))
+
+# --- sources ----------------------------------------------------------------
+# LIB: linked into every allocator-specific binary
+LIB_SRCS    := $(wildcard harness/*.c)
+BENCH_SRCS  := $(wildcard bench/*.c)
+SHIM_SRCS   := $(wildcard harness/*.cc)
+CONF_SRCS   := $(wildcard conformance/*.c)
+RUNNER_SRCS := $(wildcard harness/runner/*.c)
+
+obj = $(patsubst %,$(OBJ)/%.o,$(basename $(1)))
+LIB_OBJS    := $(call obj,$(LIB_SRCS))
+BENCH_OBJS  := $(call obj,$(BENCH_SRCS) $(SHIM_SRCS))
+CONF_OBJS   := $(call obj,$(CONF_SRCS))
+RUNNER_OBJS := $(call obj,$(RUNNER_SRCS))
+
+# the calls under test must reach the allocator: no builtin folding
+$(CONF_OBJS): CFLAGS += -fno-builtin
+$(RUNNER_OBJS): CPPFLAGS += -Iharness/runner
+
+BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench $(BUILD)/$(a)/conformance) $(BUILD)/heapmark
+
+.PHONY: all deps bench conformance test report install clean
+all: $(BINARIES)
+
+# Installs missing Debian packages (or says how); costs a few ms when all are there.
+deps:
+	@scripts/bootstrap-deps.sh
+
+$(OBJ)/%.o: %.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(OBJ)/%.o: %.cc | deps
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+# One bench and one conformance binary per allocator, from the same objects.
+# The allocator comes first on the link line so that it is the first library
+# in the search order: libstdc++, libbenchmark and the harness use it too.
+define allocator_rules
+$(OBJ)/allocators/$(1)/ext.o: CPPFLAGS += $$(ALLOC_CPPFLAGS_$(1))
+
+$(BUILD)/$(1)/bench: $(OBJ)/allocators/$(1)/ext.o $$(BENCH_OBJS) $$(LIB_OBJS) $$(ALLOC_DEPS_$(1))
+	@mkdir -p $$(@D)
+	$$(CXX) $$(LDFLAGS) -o $$@ -Wl,--no-as-needed $$(ALLOC_LIBS_$(1)) -Wl,--as-needed \
+	    $$(filter %.o,$$^) -lbenchmark -lpthread -ldl
+
+$(BUILD)/$(1)/conformance: $(OBJ)/allocators/$(1)/ext.o $$(CONF_OBJS) $$(LIB_OBJS) $$(ALLOC_DEPS_$(1))
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ -Wl,--no-as-needed $$(ALLOC_LIBS_$(1)) -Wl,--as-needed \
+	    $$(filter %.o,$$^) -lpthread -ldl
+endef
+$(foreach a,$(BUILT),$(eval $(call allocator_rules,$(a))))
+
+$(BUILD)/heapmark: $(RUNNER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+# --- running ------------------------------------------------------------------
+ALLOC_LIST := $(subst $(space),$(comma),$(ALLOCATORS))
+PROFILE    := $(if $(QUICK),quick,$(if $(FULL),full,default))
+
+bench: all
+	$(BUILD)/heapmark run --allocators '$(ALLOC_LIST)' --profile $(PROFILE) $(BENCH_ARGS)
+	MPLBACKEND=Agg $(PYTHON) scripts/report.py results/latest
+	@echo "report: $$(readlink -f results/latest)/report.md"
+
+conformance: all
+	$(BUILD)/heapmark conformance --allocators '$(ALLOC_LIST)' $(CONFORMANCE_ARGS)
+
+RUN ?= results/latest
+report: deps
+	MPLBACKEND=Agg $(PYTHON) scripts/report.py $(RUN)
+
+# --- tests ------------------------------------------------------------------
+# Each area's *.mk adds the names of its test targets to TESTS; scripts/run-tests.sh
+# runs each one, keeps going after a failure, and ends with "N passed, N failed".
+include $(sort $(wildcard harness/*.mk harness/*/*.mk bench/*.mk conformance/*.mk scripts/*.mk))
+
+test: all
+	@scripts/run-tests.sh $(TESTS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
