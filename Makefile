@@ -13,6 +13,7 @@
 # name=/path/to/lib.so for any malloc replacement, run under LD_PRELOAD.
 
 SHELL    := /bin/bash
+.DEFAULT_GOAL := all
 CC       := gcc
 CXX      := g++
 PYTHON   := /usr/bin/python3
@@ -47,9 +48,9 @@ $(foreach a,$(BUILT),$(if $(wildcard allocators/$(a)/ext.c),,\
   $(error unknown allocator '$(a)': there is no allocators/$(a)/; known: $(notdir $(wildcard allocators/*)))))
 
 # --- sources ----------------------------------------------------------------
-# LIB: linked into every allocator-specific binary
-LIB_SRCS    := $(wildcard harness/*.c)
-BENCH_SRCS  := $(wildcard bench/*.c)
+# LIB: linked into every allocator-specific binary; harness/bench_*.c only into bench
+LIB_SRCS    := $(filter-out harness/bench_%,$(wildcard harness/*.c))
+BENCH_SRCS  := $(wildcard harness/bench_*.c bench/*.c)
 SHIM_SRCS   := $(wildcard harness/*.cc)
 CONF_SRCS   := $(wildcard conformance/*.c)
 RUNNER_SRCS := $(wildcard harness/runner/*.c)
