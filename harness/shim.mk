@@ -1,0 +1,43 @@
+# shim.mk: tests of the Google Benchmark C shim and of the bench binaries.
+#
+#   test-shim           a C program using every shim feature; its JSON is checked
+#   test-bench-identity every build/<A>/bench reports verified: true; a wrong
+#                       identity or a bad profile makes the binary refuse to run
+#   test-bench-smoke    every workload of the quick profile runs once per
+#                       allocator without an error (tiny min time)
+
+SHIM_TEST_DIR := $(BUILD)/harness-tests
+SHIM_TEST_BIN := $(SHIM_TEST_DIR)/shim_test
+
+$(SHIM_TEST_BIN): $(OBJ)/harness/tests/shim_test.o $(OBJ)/harness/gbench_shim.o \
+                  $(OBJ)/harness/bench_util.o
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lbenchmark -lpthread
+
+.PHONY: test-shim test-bench-identity test-bench-smoke
+TESTS += test-shim test-bench-identity test-bench-smoke
+
+test-shim: $(SHIM_TEST_BIN)
+	@rm -rf $(SHIM_TEST_DIR)/out && mkdir -p $(SHIM_TEST_DIR)/out
+	$(SHIM_TEST_BIN) --benchmark_format=json \
+	    --benchmark_out=$(SHIM_TEST_DIR)/out/file.json --benchmark_out_format=json \
+	    >$(SHIM_TEST_DIR)/out/stdout.json 2>$(SHIM_TEST_DIR)/out/stderr.txt
+	$(PYTHON) harness/tests/check_shim_json.py $(SHIM_TEST_DIR)/out/stdout.json \
+	    $(SHIM_TEST_DIR)/out/file.json
+	@# Google Benchmark's flags pass through; an unknown one is refused
+	@if $(SHIM_TEST_BIN) --no-such-flag >$(SHIM_TEST_DIR)/out/bad.txt 2>&1; then \
+	    echo "FAIL: shim_test accepted --no-such-flag"; exit 1; fi
+	@grep -q "no-such-flag" $(SHIM_TEST_DIR)/out/bad.txt || \
+	    { echo "FAIL: no message about --no-such-flag"; cat $(SHIM_TEST_DIR)/out/bad.txt; exit 1; }
+	$(SHIM_TEST_BIN) --benchmark_list_tests --benchmark_filter='^args/' >$(SHIM_TEST_DIR)/out/list.txt
+	@diff <(printf 'args/size:16/live:3/iterations:20\nargs/size:32/live:7/iterations:20\n') \
+	    $(SHIM_TEST_DIR)/out/list.txt
+	@echo "test-shim: ok"
+
+BENCH_BINS := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench)
+
+test-bench-identity: $(BENCH_BINS)
+	BUILD=$(BUILD) harness/tests/bench_identity.sh $(BUILT)
+
+test-bench-smoke: $(BENCH_BINS)
+	BUILD=$(BUILD) PYTHON=$(PYTHON) harness/tests/bench_smoke.sh $(BUILT)
