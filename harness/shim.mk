@@ -1,6 +1,7 @@
 # shim.mk: tests of the Google Benchmark C shim and of the bench binaries.
 #
 #   test-shim           a C program using every shim feature; its JSON is checked
+#   test-bench-hist     the latency histogram (bench_hist.c)
 #   test-bench-identity every build/<A>/bench reports verified: true; a wrong
 #                       identity or a bad profile makes the binary refuse to run
 #   test-bench-smoke    every workload of the quick profile runs once per
@@ -14,8 +15,18 @@ $(SHIM_TEST_BIN): $(OBJ)/harness/tests/shim_test.o $(OBJ)/harness/gbench_shim.o 
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lbenchmark -lpthread
 
-.PHONY: test-shim test-bench-identity test-bench-smoke
-TESTS += test-shim test-bench-identity test-bench-smoke
+HIST_TEST_BIN := $(SHIM_TEST_DIR)/hist_test
+
+$(HIST_TEST_BIN): $(OBJ)/harness/tests/hist_test.o $(OBJ)/harness/bench_hist.o \
+                  $(OBJ)/harness/gbench_shim.o
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lbenchmark -lpthread
+
+.PHONY: test-shim test-bench-hist test-bench-identity test-bench-smoke
+TESTS += test-shim test-bench-hist test-bench-identity test-bench-smoke
+
+test-bench-hist: $(HIST_TEST_BIN)
+	$(HIST_TEST_BIN)
 
 test-shim: $(SHIM_TEST_BIN)
 	@rm -rf $(SHIM_TEST_DIR)/out && mkdir -p $(SHIM_TEST_DIR)/out
