@@ -1,0 +1,274 @@
+/* main.c: build/heapmark's command line.
+ *
+ *   heapmark list         allocators and benchmarks
+ *   heapmark run          every allocator x benchmark, one process each
+ *   heapmark conformance  the conformance suite for every allocator
+ *
+ * The repository root is found from the executable's own path
+ * (<root>/build/heapmark), so it works from any directory. */
+#define _GNU_SOURCE
+#include "runner.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_main[] =
+    "usage: heapmark <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  list          the allocators and the benchmarks a run would use\n"
+    "  run           run every allocator x benchmark, each in a fresh process\n"
+    "  conformance   run the conformance suite for every allocator\n"
+    "\n"
+    "`heapmark <command> --help` describes each command's options.\n";
+
+static const char usage_list[] =
+    "usage: heapmark list [--allocators A,B] [--profile P] [--filter REGEX]\n"
+    "\n"
+    "Prints the allocators (version, library serving malloc) and the benchmark\n"
+    "instances of the profile.\n"
+    "\n"
+    "  --allocators A,B  allocator names (build/<A>/bench), or name=/path/lib.so to run\n"
+    "                    glibc's binaries with that library under LD_PRELOAD;\n"
+    "                    default: every built allocator, glibc first\n"
+    "  --profile P       quick, default or full (HEAPMARK_PROFILE of the bench binaries)\n"
+    "  --filter REGEX    POSIX extended regex on the instance name\n";
+
+static const char usage_run[] =
+    "usage: heapmark run [--allocators A,B] [--filter REGEX] [--repetitions N]\n"
+    "                    [--min-time S] [--timeout S] [--profile P] [--out DIR]\n"
+    "\n"
+    "Runs each allocator x benchmark instance in a fresh process, interleaved\n"
+    "(A B C A B C ...), and writes results/<UTC stamp>-<host>/ (meta.json,\n"
+    "runs.jsonl, raw/<allocator>/<id>.json and .log); results/latest points at it.\n"
+    "A crash, a non-zero exit, a timeout or unreadable output is recorded and\n"
+    "the run goes on. Ctrl-C or SIGTERM keeps the finished results and marks\n"
+    "the run interrupted.\n"
+    "\n"
+    "  --allocators A,B  allocator names (build/<A>/bench), or name=/path/lib.so to run\n"
+    "                    glibc's binaries with that library under LD_PRELOAD;\n"
+    "                    default: every built allocator, glibc first\n"
+    "  --filter REGEX    POSIX extended regex on the instance name (see `heapmark list`)\n"
+    "  --repetitions N   repetitions per process (profile: quick 2, default 5, full 9)\n"
+    "  --min-time S      Google Benchmark's minimum time per repetition, in seconds\n"
+    "                    (profile: quick 0.02, default 0.05, full 0.2)\n"
+    "  --timeout S       a process still running after S seconds is killed and recorded\n"
+    "                    as a timeout (default 120)\n"
+    "  --profile P       quick, default or full: the workload set and the defaults above\n"
+    "  --out DIR         the folder that receives the run folder (default <root>/results)\n"
+    "\n"
+    "Environment: HEAPMARK_MIN_FREE_MB (free space a run needs, default 16).\n";
+
+static const char usage_conformance[] =
+    "usage: heapmark conformance [--allocators A,B] [--filter S] [--timeout S]\n"
+    "                            [--limit S] [--jobs N] [--check] [--out DIR]\n"
+    "\n"
+    "Runs build/<A>/conformance --json <run>/conformance/<A>.json for each allocator\n"
+    "(two at a time), then scripts/conformance_report.py on the run folder, and exits\n"
+    "with its status. results/latest-conformance points at the run folder.\n"
+    "\n"
+    "  --allocators A,B  allocator names (build/<A>/conformance), or name=/path/lib.so\n"
+    "                    to run glibc's binary with that library under LD_PRELOAD\n"
+    "  --filter S        passed to the conformance binaries (which checks to run)\n"
+    "  --timeout S       passed to the conformance binaries (time limit of one check)\n"
+    "  --limit S         a conformance binary still running after S seconds is killed\n"
+    "                    (default 600)\n"
+    "  --jobs N          binaries run at the same time (default 2)\n"
+    "  --check           compare with the expected matrix conformance/expected\n"
+    "  --out DIR         the folder that receives the run folder (default <root>/results)\n";
+
+enum {
+    OPT_ALLOCATORS = 1000, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME, OPT_TIMEOUT,
+    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_HELP
+};
+
+struct command {
+    const char *name;
+    const char *usage;
+    int (*fn)(const char *root, const struct options *o);
+    const int *allowed; /* terminated by 0 */
+};
+
+static const int list_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_PROFILE, 0};
+static const int run_opts[] = {OPT_ALLOCATORS, OPT_FILTER,  OPT_REPETITIONS, OPT_MIN_TIME,
+                               OPT_TIMEOUT,    OPT_PROFILE, OPT_OUT,         0};
+static const int conf_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_TIMEOUT, OPT_LIMIT,
+                                OPT_JOBS,       OPT_CHECK,  OPT_OUT,     0};
+
+static const struct command commands[] = {
+    {"list", usage_list, cmd_list, list_opts},
+    {"run", usage_run, cmd_run, run_opts},
+    {"conformance", usage_conformance, cmd_conformance, conf_opts},
+};
+
+static const struct option long_opts[] = {
+    {"allocators", required_argument, NULL, OPT_ALLOCATORS},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"repetitions", required_argument, NULL, OPT_REPETITIONS},
+    {"min-time", required_argument, NULL, OPT_MIN_TIME},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int allowed(const struct command *c, int opt)
+{
+    for (const int *a = c->allowed; *a; a++)
+        if (*a == opt)
+            return 1;
+    return 0;
+}
+
+static const char *opt_name(int opt)
+{
+    for (const struct option *l = long_opts; l->name; l++)
+        if (l->val == opt)
+            return l->name;
+    return "?";
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fflush(stdout);
+    fprintf(stderr, "heapmark %s: ", prog_cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see heapmark %s --help)\n", prog_cmd);
+    return 2;
+}
+
+/* <root> from /proc/self/exe = <root>/build/heapmark */
+static char *find_root(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        errmsg("cannot read /proc/self/exe to find the heapmark tree");
+        return NULL;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0';
+    slash = strrchr(exe, '/');
+    if (slash == NULL || strcmp(slash + 1, "build") != 0) {
+        errmsg("%s is not a build folder: heapmark must be run as <root>/build/heapmark", exe);
+        return NULL;
+    }
+    *slash = '\0';
+    return xstrdup(*exe ? exe : "/");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    const struct command *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "heapmark: unknown command '%s': use list, run or conformance "
+                        "(see heapmark --help)\n", argv[1]);
+        return 2;
+    }
+    prog_cmd = cmd->name;
+
+    struct options o;
+    memset(&o, 0, sizeof o);
+    o.argc = argc;
+    o.argv = argv;
+    opterr = 0;
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    int c, idx;
+    while ((c = getopt_long(sub_argc, sub_argv, ":h", long_opts, &idx)) != -1) {
+        if (c == 'h')
+            c = OPT_HELP;
+        if (c == '?')
+            return bad_usage("unknown option '%s'", sub_argv[optind - 1]);
+        if (c == ':')
+            return bad_usage("option '%s' needs a value", sub_argv[optind - 1]);
+        if (c == OPT_HELP) {
+            fputs(cmd->usage, stdout);
+            return 0;
+        }
+        if (!allowed(cmd, c)) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "--%s", opt_name(c));
+            return bad_usage("option '%s' does not apply to this command", buf);
+        }
+        double d;
+        long l;
+        switch (c) {
+        case OPT_ALLOCATORS: o.allocators = optarg; break;
+        case OPT_FILTER: o.filter = optarg; break;
+        case OPT_PROFILE:
+            if (strcmp(optarg, "quick") && strcmp(optarg, "default") && strcmp(optarg, "full"))
+                return bad_usage("unknown profile '%s': use quick, default or full", optarg);
+            o.profile = optarg;
+            break;
+        case OPT_OUT:
+            if (*optarg == '\0')
+                return bad_usage("--out needs a folder%s", "");
+            o.out = optarg;
+            break;
+        case OPT_CHECK: o.check = 1; break;
+        case OPT_REPETITIONS:
+            if (parse_int(optarg, &l) != 0 || l < 1 || l > 1000)
+                return bad_usage("--repetitions must be a whole number from 1 to 1000, not '%s'",
+                                 optarg);
+            o.repetitions = l;
+            break;
+        case OPT_JOBS:
+            if (parse_int(optarg, &l) != 0 || l < 1 || l > 64)
+                return bad_usage("--jobs must be a whole number from 1 to 64, not '%s'", optarg);
+            o.jobs = l;
+            break;
+        case OPT_MIN_TIME:
+            if (parse_double(optarg, &d) != 0 || d <= 0 || d > 3600)
+                return bad_usage("--min-time must be a number of seconds above 0, not '%s'",
+                                 optarg);
+            o.min_time = d;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_double(optarg, &d) != 0 || d <= 0 || d > 86400)
+                return bad_usage("--timeout must be a number of seconds above 0, not '%s'",
+                                 optarg);
+            o.timeout = d;
+            break;
+        case OPT_LIMIT:
+            if (parse_double(optarg, &d) != 0 || d <= 0 || d > 86400)
+                return bad_usage("--limit must be a number of seconds above 0, not '%s'", optarg);
+            o.limit = d;
+            break;
+        }
+    }
+    if (optind < sub_argc)
+        return bad_usage("unexpected argument '%s'", sub_argv[optind]);
+
+    char *root = find_root();
+    if (root == NULL)
+        return 1;
+    /* SIGINT/SIGTERM/SIGHUP are taken synchronously from here on (proc.c) */
+    proc_block_signals();
+    int rc = cmd->fn(root, &o);
+    free(root);
+    return rc;
+}

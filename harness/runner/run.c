@@ -1,0 +1,566 @@
+/* run.c: `heapmark run` and `heapmark list`.
+ *
+ *   plan: allocators -> their identity -> their benchmark instances -> filter
+ *   run:  for each benchmark, each allocator in turn (A B C A B C ...), one
+ *         fresh child process per instance, with a deadline
+ *   record: one runs.jsonl line as each child ends, meta.json rewritten
+ *         atomically after each, `latest` moved at the end
+ */
+#define _GNU_SOURCE
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_TIMEOUT_S 120.0
+
+struct profile {
+    const char *name;
+    long repetitions;
+    double min_time;
+};
+
+static const struct profile profiles[] = {
+    {"quick", 2, 0.02},
+    {"default", 5, 0.05},
+    {"full", 9, 0.2},
+};
+
+enum status { ST_OK, ST_ERROR, ST_CRASH, ST_TIMEOUT, ST_GARBAGE, ST_COUNT };
+static const char *status_names[ST_COUNT] = {"ok", "error", "crash", "timeout", "garbage"};
+
+struct instance {
+    size_t alloc;
+    const char *bench;
+};
+
+struct run {
+    const char *root;
+    const struct options *o;
+    const struct profile *profile;
+    long repetitions;
+    double min_time, timeout;
+    struct allocator_set set;
+    struct strv benchmarks; /* planned, in order */
+    struct instance *plan;
+    size_t planned, done;
+    size_t counts[ST_COUNT];
+    char *parent, *dir, *name, *cmdline;
+    FILE *runs;
+    struct sysinfo si;
+    char started[32], finished[32];
+    const char *state;
+    /* progress */
+    int tty;
+    double t0;
+    size_t current;
+};
+
+static const struct profile *find_profile(const char *name)
+{
+    for (size_t i = 0; i < sizeof profiles / sizeof *profiles; i++)
+        if (strcmp(profiles[i].name, name) == 0)
+            return &profiles[i];
+    return NULL;
+}
+
+/* ---- planning -------------------------------------------------------------- */
+
+/* Escapes POSIX extended-regex specials so that ^name$ matches name only. */
+static char *regex_escape(const char *s)
+{
+    char *r = xmalloc(strlen(s) * 2 + 1), *o = r;
+    for (; *s; s++) {
+        if (strchr(".[]{}()\\*+?|^$", *s))
+            *o++ = '\\';
+        *o++ = *s;
+    }
+    *o = '\0';
+    return r;
+}
+
+/* Resolves allocators, asks their identity and their benchmarks, applies
+   the filter. 0, 1 (error printed) or 128+sig (interrupted). */
+static int plan(struct run *r)
+{
+    int sig = 0, rc;
+    if (allocators_resolve(r->root, r->o->allocators, BIN_BENCH, &r->set) != 0)
+        return 1;
+    rc = allocators_identify(&r->set, r->profile->name, &sig);
+    if (rc == 0)
+        rc = allocators_list_benchmarks(&r->set, r->profile->name, &sig);
+    if (rc == -2) {
+        errmsg("interrupted by %s before anything ran", signal_name(sig));
+        return interrupted_exit_code(sig);
+    }
+    if (rc != 0)
+        return 1;
+
+    struct strv all = {0};
+    for (size_t a = 0; a < r->set.n; a++) {
+        if (r->set.v[a].benchmarks.n == 0) {
+            errmsg("allocator '%s': %s lists no benchmarks for profile %s", r->set.v[a].name,
+                   r->set.v[a].binary_rel, r->profile->name);
+            strv_free(&all);
+            return 1;
+        }
+        for (size_t b = 0; b < r->set.v[a].benchmarks.n; b++)
+            if (strv_find(&all, r->set.v[a].benchmarks.v[b]) < 0)
+                strv_push(&all, r->set.v[a].benchmarks.v[b]);
+    }
+
+    regex_t re;
+    if (r->o->filter) {
+        int e = regcomp(&re, r->o->filter, REG_EXTENDED | REG_NOSUB);
+        if (e != 0) {
+            char msg[256];
+            regerror(e, &re, msg, sizeof msg);
+            errmsg("bad --filter '%s': %s", r->o->filter, msg);
+            strv_free(&all);
+            return 1;
+        }
+    }
+    for (size_t b = 0; b < all.n; b++)
+        if (r->o->filter == NULL || regexec(&re, all.v[b], 0, NULL, 0) == 0)
+            strv_push(&r->benchmarks, all.v[b]);
+    if (r->o->filter)
+        regfree(&re);
+    if (r->benchmarks.n == 0) {
+        errmsg("--filter '%s' matches none of the %zu benchmarks of profile %s (see `heapmark "
+               "list --profile %s`)",
+               r->o->filter, all.n, r->profile->name, r->profile->name);
+        strv_free(&all);
+        return 1;
+    }
+    strv_free(&all);
+
+    /* interleaved: every allocator in turn for each benchmark */
+    r->plan = xmalloc(r->benchmarks.n * r->set.n * sizeof *r->plan);
+    for (size_t b = 0; b < r->benchmarks.n; b++)
+        for (size_t a = 0; a < r->set.n; a++)
+            if (strv_find(&r->set.v[a].benchmarks, r->benchmarks.v[b]) >= 0)
+                r->plan[r->planned++] = (struct instance){a, r->benchmarks.v[b]};
+    return 0;
+}
+
+/* ---- recording ------------------------------------------------------------- */
+
+static void write_meta(struct run *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+        errmsg("out of memory");
+        exit(1);
+    }
+    struct json_writer w;
+    jw_init(&w, f, 1);
+    jw_begin_object(&w);
+    jw_key(&w, "schema"); jw_int(&w, 1);
+    jw_key(&w, "tool"); jw_string(&w, "heapmark");
+    jw_key(&w, "kind"); jw_string(&w, "bench");
+    jw_key(&w, "started"); jw_string(&w, r->started);
+    jw_key(&w, "finished"); jw_string(&w, r->finished[0] ? r->finished : NULL);
+    jw_key(&w, "state"); jw_string(&w, r->state);
+    jw_key(&w, "command_line"); jw_string(&w, r->cmdline);
+    sysinfo_write(&w, &r->si);
+    jw_key(&w, "options");
+    jw_begin_object(&w);
+    jw_key(&w, "profile"); jw_string(&w, r->profile->name);
+    jw_key(&w, "repetitions"); jw_int(&w, r->repetitions);
+    jw_key(&w, "min_time_s"); jw_number(&w, r->min_time);
+    jw_key(&w, "timeout_s"); jw_number(&w, r->timeout);
+    jw_key(&w, "filter"); jw_string(&w, r->o->filter);
+    jw_key(&w, "allocators"); jw_string(&w, r->o->allocators);
+    jw_end_object(&w);
+    jw_key(&w, "allocators");
+    jw_begin_array(&w);
+    for (size_t a = 0; a < r->set.n; a++) {
+        const struct allocator *al = &r->set.v[a];
+        jw_begin_object(&w);
+        jw_key(&w, "name"); jw_string(&w, al->name);
+        jw_key(&w, "version"); jw_string(&w, al->version);
+        jw_key(&w, "library"); jw_string(&w, al->library);
+        jw_key(&w, "binary"); jw_string(&w, al->binary_rel);
+        jw_key(&w, "preload"); jw_string(&w, al->preload);
+        jw_end_object(&w);
+    }
+    jw_end_array(&w);
+    jw_key(&w, "benchmarks");
+    jw_begin_array(&w);
+    for (size_t b = 0; b < r->benchmarks.n; b++)
+        jw_string(&w, r->benchmarks.v[b]);
+    jw_end_array(&w);
+    jw_key(&w, "planned"); jw_int(&w, (long long)r->planned);
+    jw_key(&w, "done"); jw_int(&w, (long long)r->done);
+    jw_key(&w, "counts");
+    jw_begin_object(&w);
+    for (int s = 0; s < ST_COUNT; s++) {
+        jw_key(&w, status_names[s]);
+        jw_int(&w, (long long)r->counts[s]);
+    }
+    jw_end_object(&w);
+    jw_end_object(&w);
+    fclose(f);
+    char *path = xasprintf("%s/meta.json", r->dir);
+    if (atomic_write(path, buf, len) != 0) {
+        errmsg("cannot write %s: %s", path, strerror(errno));
+        free(path);
+        free(buf);
+        exit(1);
+    }
+    free(path);
+    free(buf);
+}
+
+/* Decides the status of a child that exited 0 from its JSON. */
+static enum status check_json(const char *path, const char *bench, char **reason)
+{
+    size_t len;
+    char *text = read_file(path, &len);
+    if (text == NULL) {
+        *reason = xasprintf("exited 0 but wrote no JSON (%s)", strerror(errno));
+        return ST_GARBAGE;
+    }
+    char err[160];
+    struct json *doc = json_parse(text, len, err, sizeof err);
+    free(text);
+    if (doc == NULL) {
+        *reason = xasprintf("JSON does not parse: %s", err);
+        return ST_GARBAGE;
+    }
+    const struct json *list = json_get(doc, "benchmarks");
+    enum status st = ST_GARBAGE;
+    if (list == NULL || list->type != JSON_ARRAY) {
+        *reason = xstrdup("JSON has no \"benchmarks\" array");
+        goto out;
+    }
+    int found = 0;
+    for (size_t i = 0; i < list->len; i++) {
+        const struct json *e = list->items[i];
+        if (json_get_true(e, "error_occurred")) {
+            const char *m = json_get_string(e, "error_message");
+            *reason = xasprintf("benchmark reported an error: %s", m ? m : "(no message)");
+            st = ST_ERROR;
+            goto out;
+        }
+        const char *name = json_get_string(e, "run_name");
+        if (name == NULL)
+            name = json_get_string(e, "name");
+        if (name && strcmp(name, bench) == 0)
+            found = 1;
+    }
+    if (!found) {
+        *reason = xasprintf("JSON has no result for %s", bench);
+        goto out;
+    }
+    st = ST_OK;
+out:
+    json_free(doc);
+    return st;
+}
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+static void write_record(struct run *r, const char *id, const struct allocator *a,
+                         const char *bench, enum status st, const char *reason,
+                         const struct child_status *cs, const char *json_rel, int json_exists,
+                         const char *log_rel)
+{
+    struct json_writer w;
+    jw_init(&w, r->runs, 0);
+    jw_begin_object(&w);
+    jw_key(&w, "id"); jw_string(&w, id);
+    jw_key(&w, "allocator"); jw_string(&w, a->name);
+    jw_key(&w, "benchmark"); jw_string(&w, bench);
+    jw_key(&w, "status"); jw_string(&w, status_names[st]);
+    jw_key(&w, "reason"); jw_string(&w, reason);
+    jw_key(&w, "exit_code");
+    if (cs->exited) jw_int(&w, cs->exit_code); else jw_null(&w);
+    jw_key(&w, "signal"); jw_string(&w, cs->signaled ? signal_name(cs->sig) : NULL);
+    jw_key(&w, "wall_s"); jw_number(&w, cs->wall_s);
+    jw_key(&w, "user_s"); jw_number(&w, tv_s(cs->ru.ru_utime));
+    jw_key(&w, "sys_s"); jw_number(&w, tv_s(cs->ru.ru_stime));
+    jw_key(&w, "max_rss_kb"); jw_int(&w, cs->ru.ru_maxrss);
+    jw_key(&w, "minflt"); jw_int(&w, cs->ru.ru_minflt);
+    jw_key(&w, "majflt"); jw_int(&w, cs->ru.ru_majflt);
+    jw_key(&w, "json"); jw_string(&w, json_exists ? json_rel : NULL);
+    jw_key(&w, "log"); jw_string(&w, log_rel);
+    jw_end_object(&w);
+    fputc('\n', r->runs);
+    if (fflush(r->runs) != 0 || ferror(r->runs)) {
+        errmsg("cannot write %s/runs.jsonl: %s; stopping", r->dir, strerror(errno));
+        exit(1);
+    }
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+static void progress_line(struct run *r, const char *tail, int final)
+{
+    const struct instance *in = &r->plan[r->current];
+    char el[32], left[32], line[1024];
+    double elapsed = mono_now() - r->t0;
+    format_duration(el, sizeof el, elapsed);
+    if (r->done > 0)
+        format_duration(left, sizeof left, elapsed / (double)r->done * (double)(r->planned - r->done));
+    else
+        snprintf(left, sizeof left, "?");
+    int width = (int)(snprintf(NULL, 0, "%zu", r->planned));
+    if (!r->tty || final) {
+        snprintf(line, sizeof line, "[%*zu/%zu] %s %s: %s", width, r->done, r->planned,
+                 r->set.v[in->alloc].name, in->bench, tail);
+        if (r->tty)
+            fprintf(stderr, "\r\033[K%s\n", line);
+        else
+            fprintf(stderr, "%s\n", line);
+        return;
+    }
+    snprintf(line, sizeof line, "[%*zu/%zu] %s %s  %s elapsed, ~%s left", width, r->done,
+             r->planned, r->set.v[in->alloc].name, in->bench, el, left);
+    struct winsize ws;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 && strlen(line) >= ws.ws_col)
+        line[ws.ws_col - 1] = '\0';
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
+
+static void tick(void *arg)
+{
+    struct run *r = arg;
+    if (r->tty)
+        progress_line(r, NULL, 0);
+}
+
+/* ---- the run ----------------------------------------------------------------- */
+
+static int finish(struct run *r, const char *state)
+{
+    r->state = state;
+    utc_iso(r->finished, sizeof r->finished);
+    write_meta(r);
+    outdir_link(r->parent, r->name, "latest");
+    return 0;
+}
+
+/* Runs plan[k]; returns 0, or 128+sig when interrupted. */
+static int run_one(struct run *r, size_t k)
+{
+    const struct instance *in = &r->plan[k];
+    const struct allocator *a = &r->set.v[in->alloc];
+    char id[24];
+    snprintf(id, sizeof id, "%04zu", k + 1);
+    char *adir = xasprintf("%s/raw/%s", r->dir, a->name);
+    if (mkdir_p(adir, 0755) != 0) {
+        errmsg("cannot create %s: %s", adir, strerror(errno));
+        exit(1);
+    }
+    free(adir);
+    char *json_rel = xasprintf("raw/%s/%s.json", a->name, id);
+    char *log_rel = xasprintf("raw/%s/%s.log", a->name, id);
+    char *json_abs = xasprintf("%s/%s", r->dir, json_rel);
+    char *log_abs = xasprintf("%s/%s", r->dir, log_rel);
+    int log = open(log_abs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log < 0) {
+        errmsg("cannot create %s: %s", log_abs, strerror(errno));
+        exit(1);
+    }
+    char *esc = regex_escape(in->bench);
+    char *a_filter = xasprintf("--benchmark_filter=^%s$", esc);
+    char *a_reps = xasprintf("--benchmark_repetitions=%ld", r->repetitions);
+    char *a_min = xasprintf("--benchmark_min_time=%g", r->min_time);
+    char *a_out = xasprintf("--benchmark_out=%s", json_abs);
+    char *argv[] = {a->binary, a_filter, a_reps, a_min, a_out, "--benchmark_out_format=json",
+                    NULL};
+    struct child_env env = allocator_env(a, r->profile->name);
+
+    r->current = k;
+    if (r->tty)
+        progress_line(r, NULL, 0);
+    double t0 = mono_now();
+    pid_t pid = proc_spawn(argv, &env, log, -1);
+    close(log);
+    if (pid < 0)
+        exit(1);
+    double deadline = t0 + r->timeout;
+    struct child_status cs;
+    int sig = 0;
+    int w = proc_wait_any(&pid, &deadline, 1, &cs, tick, r, &sig);
+    int rc = 0;
+    if (w == WAIT_INTERRUPTED) {
+        proc_kill(pid, NULL);
+        unlink(json_abs); /* a partial file; its log stays */
+        if (r->tty)
+            fputs("\r\033[K", stderr);
+        errmsg("interrupted by %s: stopped %s %s; %zu of %zu finished results kept in %s",
+               signal_name(sig), a->name, in->bench, r->done, r->planned, r->dir);
+        rc = interrupted_exit_code(sig);
+        goto out;
+    }
+    cs.wall_s = mono_now() - t0;
+
+    enum status st;
+    char *reason = NULL;
+    char *last = read_last_line(log_abs, 200);
+    if (cs.timed_out) {
+        st = ST_TIMEOUT;
+        reason = xasprintf("no result after %g s; killed", r->timeout);
+        cs.signaled = 0; /* our SIGKILL, not the benchmark's doing */
+        cs.sig = 0;
+    } else if (cs.signaled) {
+        st = ST_CRASH;
+        reason = xasprintf("killed by %s%s%s", signal_name(cs.sig), last ? ": " : "",
+                           last ? last : "");
+    } else if (cs.exit_code != 0) {
+        st = ST_ERROR;
+        reason = xasprintf("exit status %d%s%s", cs.exit_code, last ? ": " : "",
+                           last ? last : "");
+    } else {
+        st = check_json(json_abs, in->bench, &reason);
+    }
+    free(last);
+    int json_exists = access(json_abs, F_OK) == 0;
+    write_record(r, id, a, in->bench, st, reason, &cs, json_rel, json_exists, log_rel);
+    r->done++;
+    r->counts[st]++;
+    write_meta(r);
+    char tail[512];
+    if (st == ST_OK)
+        snprintf(tail, sizeof tail, "ok (%.1f s)", cs.wall_s);
+    else
+        snprintf(tail, sizeof tail, "%s: %s", status_names[st], reason);
+    if (!r->tty || st != ST_OK)
+        progress_line(r, tail, 1);
+    free(reason);
+out:
+    free(esc);
+    free(a_filter);
+    free(a_reps);
+    free(a_min);
+    free(a_out);
+    free(json_rel);
+    free(log_rel);
+    free(json_abs);
+    free(log_abs);
+    return rc;
+}
+
+static int settings(struct run *r, const struct options *o)
+{
+    r->profile = find_profile(o->profile ? o->profile : "default");
+    if (r->profile == NULL) {
+        errmsg("unknown profile '%s': use quick, default or full", o->profile);
+        return -1;
+    }
+    r->repetitions = o->repetitions ? o->repetitions : r->profile->repetitions;
+    r->min_time = o->min_time > 0 ? o->min_time : r->profile->min_time;
+    r->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT_S;
+    return 0;
+}
+
+int cmd_run(const char *root, const struct options *o)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.root = root;
+    r.o = o;
+    if (settings(&r, o) != 0)
+        return 2;
+    int rc = plan(&r);
+    if (rc != 0)
+        return rc;
+
+    r.parent = o->out ? xstrdup(o->out) : xasprintf("%s/results", root);
+    r.dir = outdir_create(r.parent, &r.name);
+    if (r.dir == NULL)
+        return 1;
+    char *runs = xasprintf("%s/runs.jsonl", r.dir);
+    r.runs = fopen(runs, "we");
+    if (r.runs == NULL) {
+        errmsg("cannot create %s: %s", runs, strerror(errno));
+        return 1;
+    }
+    free(runs);
+    sysinfo_collect(&r.si, root);
+    r.cmdline = command_line(o->argc, o->argv);
+    utc_iso(r.started, sizeof r.started);
+    r.state = "running";
+    write_meta(&r);
+
+    r.tty = isatty(2);
+    r.t0 = mono_now();
+    fprintf(stderr, "heapmark run: %zu processes (%zu benchmarks x %zu allocators), profile %s, "
+            "%ld repetitions, min time %g s, into %s\n",
+            r.planned, r.benchmarks.n, r.set.n, r.profile->name, r.repetitions, r.min_time,
+            r.dir);
+    for (size_t k = 0; k < r.planned; k++) {
+        rc = run_one(&r, k);
+        if (rc != 0) {
+            finish(&r, "interrupted");
+            fclose(r.runs);
+            return rc;
+        }
+    }
+    if (r.tty)
+        fputs("\r\033[K", stderr);
+    finish(&r, "complete");
+    fclose(r.runs);
+
+    char el[32];
+    format_duration(el, sizeof el, mono_now() - r.t0);
+    fprintf(stderr, "heapmark run: %zu processes in %s:", r.done, el);
+    const char *sep = " ";
+    for (int s = 0; s < ST_COUNT; s++)
+        if (r.counts[s]) {
+            fprintf(stderr, "%s%zu %s", sep, r.counts[s], status_names[s]);
+            sep = ", ";
+        }
+    fprintf(stderr, "\nresults: %s\n", r.dir);
+    return 0;
+}
+
+int cmd_list(const char *root, const struct options *o)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.root = root;
+    r.o = o;
+    if (settings(&r, o) != 0)
+        return 2;
+    int rc = plan(&r);
+    if (rc != 0)
+        return rc;
+    printf("allocators:\n");
+    for (size_t a = 0; a < r.set.n; a++) {
+        const struct allocator *al = &r.set.v[a];
+        printf("  %-12s %-24s %s", al->name, al->version, al->library);
+        if (al->preload)
+            printf("  (LD_PRELOAD on %s)", al->binary_rel);
+        printf("\n");
+    }
+    printf("benchmarks (profile %s%s%s%s, %zu):\n", r.profile->name, o->filter ? ", filter '" : "",
+           o->filter ? o->filter : "", o->filter ? "'" : "", r.benchmarks.n);
+    for (size_t b = 0; b < r.benchmarks.n; b++) {
+        printf("  %s", r.benchmarks.v[b]);
+        const char *sep = "  (not for: ";
+        for (size_t a = 0; a < r.set.n; a++)
+            if (strv_find(&r.set.v[a].benchmarks, r.benchmarks.v[b]) < 0) {
+                printf("%s%s", sep, r.set.v[a].name);
+                sep = ", ";
+            }
+        printf("%s\n", sep[0] == ',' ? ")" : "");
+    }
+    return 0;
+}

@@ -1,0 +1,183 @@
+/* runner.h: the parts of build/heapmark (the benchmark and conformance
+ * runner) and how they talk to each other.
+ *
+ *   main.c         command line, usage, dispatch
+ *   run.c          `heapmark run`: plan -> run each instance -> record
+ *   conformance.c  `heapmark conformance`
+ *   allocators.c   which allocators, their identity, their benchmarks
+ *   proc.c         child processes: spawn, wait with a deadline, signals
+ *   outdir.c       results folders, free space, the `latest` link
+ *   sysinfo.c      machine facts for meta.json
+ *   util.c         strings, files, time
+ */
+#ifndef HEAPMARK_RUNNER_H
+#define HEAPMARK_RUNNER_H
+
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "json.h"
+
+/* ---- util.c ------------------------------------------------------------ */
+extern const char *prog_cmd; /* "run", "list", ... for messages */
+
+/* Prints "heapmark[ cmd]: <message>" on stderr. */
+void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct strv {
+    char **v;
+    size_t n, cap;
+};
+void strv_push(struct strv *s, const char *str); /* copies str */
+int strv_find(const struct strv *s, const char *str); /* index or -1 */
+void strv_free(struct strv *s);
+
+/* Whole file, NUL-terminated; NULL (errno set) on failure. */
+char *read_file(const char *path, size_t *len);
+/* First line of a file without the newline, or NULL. */
+char *read_first_line(const char *path);
+/* Last non-empty line of a file, at most max bytes, or NULL. */
+char *read_last_line(const char *path, size_t max);
+/* Writes data to path through path.tmp and rename(); 0 or -1 (errno). */
+int atomic_write(const char *path, const char *data, size_t len);
+/* mkdir -p; 0 or -1 (errno). */
+int mkdir_p(const char *path, mode_t mode);
+int is_executable_file(const char *path);
+int is_regular_file(const char *path);
+
+double mono_now(void);                  /* seconds, CLOCK_MONOTONIC */
+void utc_iso(char *buf, size_t n);      /* 2026-11-21T05:00:00Z */
+void utc_stamp(char *buf, size_t n);    /* 20261121T050000Z */
+void format_duration(char *buf, size_t n, double s); /* 1:05, 1:02:03 */
+/* Parses a number with nothing after it; 0 or -1. */
+int parse_double(const char *s, double *out);
+int parse_int(const char *s, long *out);
+
+/* ---- proc.c ------------------------------------------------------------ */
+/* main() blocks these for its whole life; waits pick them up synchronously. */
+void proc_block_signals(void);
+
+/* What a child gets in its environment. */
+struct child_env {
+    const char *preload;    /* absolute .so path: LD_PRELOAD, HEAPMARK_PRELOAD */
+    const char *allocator;  /* HEAPMARK_ALLOCATOR (with preload only) */
+    const char *profile;    /* HEAPMARK_PROFILE, or NULL to leave as is */
+};
+
+/* Starts argv[0] in its own process group with stdout+stderr on out_fd
+   (or inherited when out_fd < 0; a separate err_fd when >= 0), stdin from
+   /dev/null. Returns the pid, or -1 with a message printed. */
+pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, int err_fd);
+
+struct child_status {
+    int exited, exit_code;   /* exited normally with exit_code */
+    int signaled, sig;       /* killed by signal sig */
+    int timed_out;           /* we killed it at its deadline */
+    double wall_s;
+    struct rusage ru;
+};
+
+enum { WAIT_DONE = 0, WAIT_INTERRUPTED = -1 };
+/* Waits until one of the n children (pids[i] > 0) ends or reaches its
+   deadline (monotonic seconds; a child at its deadline is killed and
+   reaped with timed_out set). Calls tick(arg) about twice a second.
+   Returns the index of the child that ended, with *st filled (wall_s left
+   to the caller), or WAIT_INTERRUPTED when SIGINT, SIGTERM or SIGHUP came
+   (*sig_out = the signal); the children are then still running. */
+int proc_wait_any(const pid_t *pids, const double *deadlines, int n, struct child_status *st,
+                  void (*tick)(void *), void *arg, int *sig_out);
+/* Kills the child's whole process group and reaps it. */
+void proc_kill(pid_t pid, struct child_status *st);
+/* Runs argv to completion with a time limit, capturing stdout and stderr.
+   Returns 0 when it ran (see *st), -1 when it could not start,
+   WAIT_INTERRUPTED-style -2 when a terminating signal came (*sig_out). */
+int proc_capture(char *const argv[], const struct child_env *env, double timeout_s,
+                 char **out, char **err, struct child_status *st, int *sig_out);
+/* "SIGSEGV" */
+const char *signal_name(int sig);
+/* Exit status for a terminating signal: 128 + sig. */
+int interrupted_exit_code(int sig);
+
+/* ---- allocators.c -------------------------------------------------------- */
+struct allocator {
+    char *name;
+    char *binary;       /* absolute path of the binary to run */
+    char *binary_rel;   /* the same, relative to the root (for meta.json) */
+    char *preload;      /* absolute .so path, or NULL for a built allocator */
+    char *version;      /* from --heapmark-info */
+    char *library;
+    struct strv benchmarks; /* instance names, as listed */
+};
+
+struct allocator_set {
+    struct allocator *v;
+    size_t n;
+};
+
+enum binary_kind { BIN_BENCH, BIN_CONFORMANCE };
+/* Resolves the --allocators spec (NULL = every built one) to binaries;
+   prints a one-line error and returns -1 on an unknown name, a missing
+   library, a bad name or a duplicate. */
+int allocators_resolve(const char *root, const char *spec, enum binary_kind kind,
+                       struct allocator_set *set);
+/* Asks each binary `--heapmark-info`; -1 (message printed) when one fails or
+   is not verified; -2 when interrupted (*sig). */
+int allocators_identify(struct allocator_set *set, const char *profile, int *sig);
+/* Lists each allocator's benchmarks with --benchmark_list_tests=true under
+   HEAPMARK_PROFILE=profile; -1/-2 as above. */
+int allocators_list_benchmarks(struct allocator_set *set, const char *profile, int *sig);
+void allocators_free(struct allocator_set *set);
+/* The child environment for one allocator. */
+struct child_env allocator_env(const struct allocator *a, const char *profile);
+
+/* ---- outdir.c ---------------------------------------------------------- */
+/* Bytes of free space a run needs before it starts (HEAPMARK_MIN_FREE_MB
+   overrides the default of 16 MB). */
+unsigned long long outdir_min_free(void);
+/* Creates <parent>/<stamp>-<host>[-N] (parent made if missing), checks that
+   it is writable and has free space. Returns the new folder's path (and
+   its base name in *name), or NULL after printing a one-line error. */
+char *outdir_create(const char *parent, char **name);
+/* Points <parent>/<link> at <name> (relative symlink, replaced atomically). */
+int outdir_link(const char *parent, const char *name, const char *link);
+
+/* ---- sysinfo.c --------------------------------------------------------- */
+struct sysinfo {
+    char *host, *cpu_model, *kernel, *arch, *os, *thp, *thp_defrag, *smt, *governor,
+        *overcommit, *aslr, *clocksource, *compiler, *git_revision;
+    long cores;
+    struct strv env; /* NAME=value of allocator-tuning variables */
+};
+void sysinfo_collect(struct sysinfo *si, const char *root);
+/* Writes the facts as members of the object being written. */
+void sysinfo_write(struct json_writer *w, const struct sysinfo *si);
+
+/* ---- commands -------------------------------------------------------------- */
+struct options {
+    const char *allocators;
+    const char *filter;
+    const char *profile;
+    const char *out;
+    long repetitions;  /* 0 = profile default */
+    double min_time;   /* 0 = profile default */
+    double timeout;    /* 0 = default */
+    int check;         /* conformance: compare with the expected matrix */
+    double limit;      /* conformance: time limit of one binary, 0 = default */
+    long jobs;         /* conformance: binaries at a time, 0 = default */
+    int argc;          /* the whole command line, for meta.json */
+    char **argv;
+};
+
+int cmd_list(const char *root, const struct options *o);
+int cmd_run(const char *root, const struct options *o);
+int cmd_conformance(const char *root, const struct options *o);
+
+/* Shared by run and conformance: the command line as one shell-quoted string. */
+char *command_line(int argc, char **argv);
+
+#endif
