@@ -63,5 +63,9 @@ size_t hm_rss_peak_bytes(void); /* VmHWM */
 /* Resets VmHWM to the current RSS (writes "5" to /proc/self/clear_refs);
    returns 0, or -1 when the kernel refuses. */
 int hm_rss_reset_peak(void);
+/* RSS when the benchmarks started (set by the bench main before running
+   them): the harness's own share, subtracted from memory figures. */
+size_t hm_startup_rss_bytes(void);
+void hm_startup_rss_record(void);
 
 #endif

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
     gb_add_context("allocator_library", id.library);
     gb_add_context("heapmark_profile", hm_profile_name(hm_profile()));
     gb_run_registrations();
+    hm_startup_rss_record();
     gb_run();
     gb_shutdown();
     return 0;

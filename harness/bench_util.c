@@ -61,3 +61,8 @@ int hm_rss_reset_peak(void)
     close(fd);
     return n == 1 ? 0 : -1;
 }
+
+static size_t startup_rss;
+
+void hm_startup_rss_record(void) { startup_rss = hm_rss_bytes(); }
+size_t hm_startup_rss_bytes(void) { return startup_rss; }
