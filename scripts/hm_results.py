@@ -1,0 +1,509 @@
+"""Reading heapmark run folders (schema: results/README.md) into tidy results.
+
+Shared by scripts/report.py and scripts/compare.py. Standard library only.
+
+A run folder is read leniently: every problem found (a missing file, a line of
+runs.jsonl that does not parse, NaN in Google Benchmark's JSON, a crashed
+child) becomes one line in `Run.problems` and the rest is still read. Only
+InputError, raised when nothing at all can be read, stops the caller.
+"""
+
+import json
+import math
+import os
+import re
+import statistics
+
+# Components of a Google Benchmark instance name that are run options, not
+# workload parameters.
+_OPTION_RE = re.compile(r"^(repeats|min_time|min_warmup_time|iterations|threads):|"
+                        r"^(real_time|manual_time|process_time)$")
+_TIME_TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# Metrics taken from the child's rusage (runs.jsonl); counters with the same
+# name are renamed "<name>_counter" so that neither hides the other.
+RUSAGE_METRICS = ("peak_rss_bytes", "minor_faults")
+# Keys of a benchmark entry that are not user counters.
+_ENTRY_KEYS = {
+    "name", "family_index", "per_family_instance_index", "run_name", "run_type",
+    "repetitions", "repetition_index", "threads", "iterations", "real_time",
+    "cpu_time", "time_unit", "aggregate_name", "aggregate_unit", "label",
+    "error_occurred", "error_message", "big_o", "rms", "complexity_n",
+}
+OK = "ok"
+
+
+class InputError(Exception):
+    """Nothing can be read: the message is one line naming the problem."""
+
+
+def split_name(name):
+    """'malloc_free/size:16/repeats:5/real_time/threads:2' ->
+    ('malloc_free', 'size:16', 2). Threads default to 1."""
+    parts = [p for p in str(name).split("/") if p != ""]
+    if not parts:
+        return ("?", "", 1)
+    family, params, threads = parts[0], [], 1
+    for p in parts[1:]:
+        if p.startswith("threads:"):
+            try:
+                threads = int(p.split(":", 1)[1])
+            except ValueError:
+                pass
+        elif not _OPTION_RE.match(p):
+            params.append(p)
+    return (family, "/".join(params), threads)
+
+
+def instance_label(key):
+    family, params, threads = key
+    s = family + ("/" + params if params else "")
+    return s + "/threads:%d" % threads
+
+
+def counter_unit(name):
+    """Best guess of a counter's unit from its name (Google Benchmark's JSON
+    does not carry one)."""
+    n = name.lower()
+    if n.endswith("_ns") or n.endswith("_nsec"):
+        return "ns"
+    if n.endswith("_us"):
+        return "us"
+    if n == "bytes_per_second" or n.endswith("_bytes_per_second"):
+        return "B/s"
+    if n == "items_per_second" or n.endswith("_per_second"):
+        return "1/s"
+    if n.endswith("_bytes") or n.endswith("bytes") or n.endswith("_b"):
+        return "bytes"
+    if n.endswith("_kb") or n.endswith("_kib"):
+        return "KiB"
+    if n.endswith("_pct") or n.endswith("_percent"):
+        return "%"
+    if n.endswith("_ratio"):
+        return "ratio"
+    return "count"
+
+
+def finite(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def mean(xs):
+    return statistics.fmean(xs)
+
+
+def stddev(xs):
+    return statistics.stdev(xs) if len(xs) > 1 else None
+
+
+def geomean(xs):
+    xs = [x for x in xs if finite(x) and x > 0]
+    if not xs:
+        return None
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+class Cell:
+    """All samples of one allocator x benchmark instance."""
+
+    def __init__(self, allocator, key):
+        self.allocator = allocator
+        self.key = key
+        self.time_ns = []          # one per repetition (real time per op)
+        self.counters = {}         # name -> [one per repetition]
+        self.rss_bytes = []        # one per child process
+        self.minflt = []
+        self.records = []          # runs.jsonl records that fed this cell
+        self.failures = []         # (status, reason, record) of failed children
+
+    def ok(self):
+        return bool(self.time_ns)
+
+    def metrics(self):
+        """[(metric, unit, samples)] in a stable order."""
+        out = []
+        if self.time_ns:
+            out.append(("ns_per_op", "ns", self.time_ns))
+        if self.rss_bytes:
+            out.append(("peak_rss_bytes", "bytes", self.rss_bytes))
+        if self.minflt:
+            out.append(("minor_faults", "count", self.minflt))
+        for name in sorted(self.counters):
+            vals = self.counters[name]
+            if vals:
+                out.append((name, counter_unit(name), vals))
+        return out
+
+
+class Run:
+    """One run folder, read."""
+
+    def __init__(self, path):
+        self.path = path
+        self.meta = {}
+        self.records = []
+        self.cells = {}            # (allocator, key) -> Cell
+        self.problems = []         # one-line strings
+        self.failed = []           # dicts: allocator, benchmark, status, reason, log
+        self.missing = []          # (allocator, benchmark) planned and never run
+        self.conformance = {}      # allocator -> parsed conformance JSON
+        self.label = None
+
+    # -- helpers ---------------------------------------------------------
+    def rel(self, p):
+        return os.path.relpath(p, self.path)
+
+    def problem(self, msg):
+        self.problems.append(msg)
+
+    @property
+    def host(self):
+        h = self.meta.get("host")
+        if isinstance(h, str) and h:
+            return h
+        base = os.path.basename(os.path.normpath(self.path))
+        m = re.match(r"^\d{8}T\d{6}Z-(.+)$", base)
+        return m.group(1) if m else base
+
+    @property
+    def state(self):
+        s = self.meta.get("state")
+        return s if isinstance(s, str) else "unknown"
+
+    def allocators(self):
+        """Allocator names: meta order first, then any others seen."""
+        names = []
+        for a in self.meta.get("allocators") or []:
+            n = a.get("name") if isinstance(a, dict) else a
+            if isinstance(n, str) and n not in names:
+                names.append(n)
+        for (a, _k) in self.cells:
+            if a not in names:
+                names.append(a)
+        for f in self.failed:
+            if f["allocator"] not in names:
+                names.append(f["allocator"])
+        return names
+
+    def keys(self):
+        """Benchmark instances, sorted by family, threads, params."""
+        ks = {k for (_a, k) in self.cells}
+        return sorted(ks, key=_key_sort)
+
+    def cell(self, allocator, key):
+        return self.cells.get((allocator, key))
+
+
+def _param_sort(params):
+    out = []
+    for p in params.split("/"):
+        v = p.split(":", 1)[-1]
+        try:
+            out.append((0, float(v), p))
+        except ValueError:
+            out.append((1, 0.0, p))
+    return out
+
+
+def _key_sort(k):
+    return (k[0], _param_sort(k[1]), k[2])
+
+
+def _load_json(path):
+    """Parses a JSON file; returns (value, None) or (None, one-line problem)."""
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError as e:
+        return None, "cannot read: %s" % (e.strerror or e)
+    if not text.strip():
+        return None, "empty file"
+    try:
+        return json.loads(text), None
+    except ValueError as e:
+        return None, "malformed JSON (%s)" % str(e).split("\n")[0]
+
+
+def _read_conformance(run):
+    d = os.path.join(run.path, "conformance")
+    if not os.path.isdir(d):
+        return
+    for name in sorted(os.listdir(d)):
+        if not name.endswith(".json"):
+            continue
+        p = os.path.join(d, name)
+        data, err = _load_json(p)
+        if err:
+            run.problem("%s: %s" % (run.rel(p), err))
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
+            run.problem("%s: no \"checks\" list" % run.rel(p))
+            continue
+        alloc = data.get("allocator") if isinstance(data.get("allocator"), str) else name[:-5]
+        checks = [c for c in data["checks"] if isinstance(c, dict) and "id" in c]
+        data["checks"] = checks
+        run.conformance[alloc] = data
+
+
+def _records_from_raw(run):
+    """Without runs.jsonl: one synthetic record per raw/<allocator>/<id>.json."""
+    recs = []
+    raw = os.path.join(run.path, "raw")
+    if not os.path.isdir(raw):
+        return recs
+    for alloc in sorted(os.listdir(raw)):
+        d = os.path.join(raw, alloc)
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".json"):
+                recs.append({"id": name[:-5], "allocator": alloc, "benchmark": None,
+                             "status": OK, "json": "raw/%s/%s" % (alloc, name),
+                             "log": "raw/%s/%s.log" % (alloc, name[:-5])})
+    return recs
+
+
+def _entry_time_ns(entry):
+    t = entry.get("real_time")
+    unit = entry.get("time_unit", "ns")
+    if not finite(t) or unit not in _TIME_TO_NS:
+        return None
+    return t * _TIME_TO_NS[unit]
+
+
+def _ingest_json(run, rec, alloc, data, where):
+    """Adds the repetitions of one Google Benchmark JSON file; returns the
+    number of usable repetitions."""
+    benches = data.get("benchmarks") if isinstance(data, dict) else None
+    if not isinstance(benches, list):
+        run.problem("%s: no \"benchmarks\" list" % where)
+        return 0
+    used = 0
+    bad_time = 0
+    bad_counters = set()
+    for e in benches:
+        if not isinstance(e, dict) or e.get("run_type", "iteration") != "iteration":
+            continue
+        name = rec.get("benchmark") or e.get("run_name") or e.get("name")
+        family, params, threads = split_name(name)
+        if "threads" in e and isinstance(e["threads"], int) and not rec.get("benchmark"):
+            threads = e["threads"]
+        key = (family, params, threads)
+        cell = run.cells.get((alloc, key))
+        if cell is None:
+            cell = run.cells[(alloc, key)] = Cell(alloc, key)
+        if e.get("error_occurred"):
+            cell.failures.append(("error", str(e.get("error_message") or "error_occurred"), rec))
+            continue
+        t = _entry_time_ns(e)
+        if t is None:
+            bad_time += 1
+        else:
+            cell.time_ns.append(t)
+            used += 1
+        for k, v in e.items():
+            if k in _ENTRY_KEYS or isinstance(v, (str, list, dict, bool)) or v is None:
+                continue
+            if not finite(v):
+                bad_counters.add(k)
+                continue
+            cname = k + "_counter" if k in RUSAGE_METRICS else k
+            cell.counters.setdefault(cname, []).append(float(v))
+        if rec not in cell.records:
+            cell.records.append(rec)
+    if bad_time:
+        run.problem("%s: real_time is NaN/Infinity or has an unknown unit in %d repetition(s); "
+                    "they are left out" % (where, bad_time))
+    if bad_counters:
+        run.problem("%s: counter(s) %s are NaN/Infinity in some repetitions; those values are "
+                    "left out" % (where, ", ".join(sorted(bad_counters))))
+    return used
+
+
+def _add_rusage(run, rec, alloc, key):
+    cell = run.cells.get((alloc, key))
+    if cell is None:
+        return
+    rss = rec.get("max_rss_kb")
+    if finite(rss):
+        cell.rss_bytes.append(float(rss) * 1024.0)
+    mf = rec.get("minflt")
+    if finite(mf):
+        cell.minflt.append(float(mf))
+
+
+def _fail(run, rec, alloc, status, reason):
+    run.failed.append({
+        "allocator": alloc, "benchmark": rec.get("benchmark") or rec.get("json") or "?",
+        "status": status, "reason": reason or "", "log": rec.get("log") or "",
+        "id": rec.get("id"),
+    })
+
+
+def _describe_failure(rec):
+    status = rec.get("status")
+    if status == "crash":
+        return "killed by %s" % (rec.get("signal") or "a signal")
+    if status == "timeout":
+        return "ran past the time limit (%.0f s wall)" % rec["wall_s"] if finite(rec.get("wall_s")) \
+            else "ran past the time limit"
+    if status == "error":
+        if rec.get("reason"):
+            return str(rec["reason"])
+        return "exit code %s" % rec.get("exit_code")
+    if status == "garbage":
+        return str(rec.get("reason") or "its JSON is missing or does not parse")
+    return str(rec.get("reason") or status)
+
+
+def read_run(path):
+    """Reads one run folder. Raises InputError only when the folder cannot be
+    used at all (it does not exist, or holds neither results nor conformance)."""
+    if not os.path.exists(path):
+        raise InputError("%s: no such run folder" % path)
+    if not os.path.isdir(path):
+        raise InputError("%s: not a folder (expected a run folder results/<stamp>-<host>/)" % path)
+    run = Run(path)
+
+    meta_p = os.path.join(path, "meta.json")
+    if os.path.exists(meta_p):
+        meta, err = _load_json(meta_p)
+        if err:
+            run.problem("meta.json: %s; the environment is unknown" % err)
+        elif not isinstance(meta, dict):
+            run.problem("meta.json: not a JSON object; the environment is unknown")
+        else:
+            run.meta = meta
+    else:
+        run.problem("meta.json: missing; the environment is unknown")
+
+    runs_p = os.path.join(path, "runs.jsonl")
+    if os.path.exists(runs_p):
+        try:
+            with open(runs_p, "r", encoding="utf-8", errors="replace") as f:
+                lines = f.read().split("\n")
+        except OSError as e:
+            raise InputError("%s: cannot read: %s" % (runs_p, e.strerror or e))
+        bad = []
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                bad.append(i)
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("allocator"), str):
+                bad.append(i)
+                continue
+            run.records.append(rec)
+        if bad:
+            run.problem("runs.jsonl: line(s) %s malformed, skipped%s"
+                        % (", ".join(map(str, bad[:10])), " (and more)" if len(bad) > 10 else ""))
+    else:
+        run.records = _records_from_raw(run)
+        run.problem("runs.jsonl: missing; read %d raw JSON file(s) directly, without rusage"
+                    % len(run.records))
+
+    for rec in run.records:
+        alloc = rec["allocator"]
+        status = rec.get("status", OK)
+        jpath = rec.get("json")
+        where = jpath or ("record %s" % rec.get("id"))
+        if status != OK:
+            _fail(run, rec, alloc, status, _describe_failure(rec))
+            continue
+        if not isinstance(jpath, str) or not jpath:
+            _fail(run, rec, alloc, "garbage", "runs.jsonl names no JSON file")
+            run.problem("runs.jsonl: %s/%s: status ok but no \"json\" path"
+                        % (alloc, rec.get("benchmark")))
+            continue
+        full = os.path.join(path, jpath)
+        data, err = _load_json(full)
+        if err:
+            _fail(run, rec, alloc, "garbage", "%s: %s" % (jpath, err))
+            run.problem("%s: %s" % (jpath, err))
+            continue
+        if rec.get("benchmark") is None and isinstance(data, dict):
+            # synthetic record (no runs.jsonl): name the benchmark from its JSON
+            for e in data.get("benchmarks") or []:
+                if isinstance(e, dict) and e.get("run_type", "iteration") == "iteration":
+                    rec["benchmark"] = e.get("run_name") or e.get("name")
+                    break
+        used = _ingest_json(run, rec, alloc, data, jpath)
+        bench = rec.get("benchmark")
+        if bench:
+            key = split_name(bench)
+            _add_rusage(run, rec, alloc, key)
+        if used == 0:
+            reason = "no usable repetition"
+            if bench:
+                c = run.cells.get((alloc, split_name(bench)))
+                if c and c.failures:
+                    reason = c.failures[-1][1]
+            _fail(run, rec, alloc, "error", reason)
+
+    # cells where every repetition failed (error_occurred) leave the cell list
+    for k in [k for k, c in run.cells.items() if not c.ok()]:
+        del run.cells[k]
+
+    # planned but never run (interrupted run)
+    planned = [b for b in run.meta.get("benchmarks") or [] if isinstance(b, str)]
+    seen = {(r["allocator"], split_name(r["benchmark"])) for r in run.records
+            if isinstance(r.get("benchmark"), str)}
+    for a in [x for x in run.allocators()]:
+        for b in planned:
+            if (a, split_name(b)) not in seen:
+                run.missing.append((a, b))
+
+    _read_conformance(run)
+
+    if not run.cells and not run.conformance:
+        if not run.records and not os.path.exists(meta_p):
+            raise InputError("%s: not a heapmark run folder (no meta.json, runs.jsonl or raw/)" % path)
+        if not run.records:
+            raise InputError("%s: empty run: no benchmark has finished (runs.jsonl has no results)"
+                             % path)
+        raise InputError("%s: no usable result: all %d benchmark process(es) failed (first: %s %s: %s)"
+                         % (path, len(run.failed), run.failed[0]["allocator"],
+                            run.failed[0]["benchmark"], run.failed[0]["reason"])
+                         if run.failed else "%s: no usable result" % path)
+    return run
+
+
+def tidy_rows(run):
+    """results.csv rows (dicts) of one run."""
+    rows = []
+    for key in run.keys():
+        for alloc in run.allocators():
+            c = run.cell(alloc, key)
+            if c is None:
+                continue
+            for metric, unit, samples in c.metrics():
+                sd = stddev(samples)
+                rows.append({
+                    "allocator": alloc, "benchmark": key[0], "params": key[1],
+                    "threads": key[2], "metric": metric, "value": median(samples),
+                    "unit": unit, "stddev": sd, "n": len(samples),
+                })
+    return rows
+
+
+def label_runs(runs):
+    """Gives each run a short distinct label: its host, or host + stamp when
+    several runs come from one host."""
+    hosts = [r.host for r in runs]
+    for r in runs:
+        if hosts.count(r.host) == 1:
+            r.label = r.host
+        else:
+            base = os.path.basename(os.path.normpath(r.path))
+            stamp = base.split("-", 1)[0] if re.match(r"^\d{8}T\d{6}Z-", base) else base
+            r.label = "%s@%s" % (r.host, stamp)
+    labels = [r.label for r in runs]
+    for i, r in enumerate(runs):
+        if labels.count(r.label) > 1:
+            r.label = "%s#%d" % (r.label, i + 1)

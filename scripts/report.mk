@@ -1,0 +1,21 @@
+# Tests of the report, compare and CI publishing scripts (scripts/report.py,
+# scripts/compare.py, .github/workflows/bench.yml), on the committed fixture
+# run scripts/tests/fixtures/run-small. Scratch files go under build/.
+#   make test-report     report.py: outputs, CSV rows, plots, HTML, bad input
+#   make test-compare    compare.py: planted regression, noise, drift, bad input
+#   make test-workflow   the workflow file parses and has every publishing step
+#   make test-browser    report.html in headless chromium (installs chromium if missing)
+
+REPORT_TEST_ENV := MPLBACKEND=Agg
+
+.PHONY: test-report test-compare test-workflow test-browser
+TESTS += test-report
+
+test-report: deps
+	$(REPORT_TEST_ENV) nice $(PYTHON) scripts/tests/test_report.py
+
+test-compare: deps
+	$(REPORT_TEST_ENV) nice $(PYTHON) scripts/tests/test_compare.py
+
+test-workflow: deps
+	$(PYTHON) scripts/tests/test_workflow.py

@@ -1,0 +1,750 @@
+#!/usr/bin/python3
+"""heapmark report: turns run folders into tables, plots and a report.
+
+usage: scripts/report.py [--out DIR] [--quiet] RUN_DIR [RUN_DIR ...]
+
+Reads meta.json, runs.jsonl, raw/*/*.json and conformance/*.json of each run
+folder (schema: results/README.md) and writes, into the first run folder or
+--out DIR:
+  results.csv                   tidy table (a leading "host" column with several runs)
+  summary.json                  geometric means, ranks, winner per family, per run
+  bench-smaller-is-better.json  github-action-benchmark customSmallerIsBetter, from medians
+  plots/*.png, plots/*.svg      the plots
+  report.md, report.html        the report (report.html is self-contained)
+
+Several run folders (e.g. one per machine) are shown side by side per host.
+Problems in the input are reported as one line each on stderr and the rest is
+rendered; the exit status is non-zero only when nothing can be rendered.
+Set HEAPMARK_DEBUG=1 to see a traceback on an internal error.
+"""
+
+import argparse
+import base64
+import csv
+import html
+import io
+import json
+import math
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import hm_results as hr  # noqa: E402
+
+PROG = "report.py"
+
+
+# --- analysis -----------------------------------------------------------------
+
+def analyse(run):
+    """Per-run figures: reference, normalised geometric means, ranks, family winners."""
+    allocs = [a for a in run.allocators() if any(c.allocator == a for c in run.cells.values())]
+    all_allocs = run.allocators()
+    ref = "glibc" if "glibc" in allocs else (allocs[0] if allocs else None)
+    keys = run.keys()
+    keys_with_ref = [k for k in keys if ref and run.cell(ref, k) is not None]
+    common = [k for k in keys_with_ref if all(run.cell(a, k) is not None for a in allocs)]
+    basis = common
+    partial = False
+    if not common and keys_with_ref:
+        basis, partial = keys_with_ref, True
+
+    def ratios(a, ks, metric):
+        out = []
+        for k in ks:
+            c, r = run.cell(a, k), run.cell(ref, k)
+            if c is None or r is None:
+                continue
+            if metric == "time":
+                out.append(hr.median(c.time_ns) / hr.median(r.time_ns))
+            elif c.rss_bytes and r.rss_bytes and hr.median(r.rss_bytes) > 0:
+                out.append(hr.median(c.rss_bytes) / hr.median(r.rss_bytes))
+        return out
+
+    gm_time = {a: hr.geomean(ratios(a, basis, "time")) for a in allocs}
+    gm_rss = {a: hr.geomean(ratios(a, basis, "rss")) for a in allocs}
+    ranked = sorted([a for a in allocs if gm_time[a]], key=lambda a: gm_time[a])
+    ranks = {a: i + 1 for i, a in enumerate(ranked)}
+
+    families = {}
+    for fam in sorted({k[0] for k in keys}):
+        fk = [k for k in basis if k[0] == fam]
+        entry = {"workloads": len(fk), "geomean_time": {}, "winner": None}
+        if fk:
+            for a in allocs:
+                g = hr.geomean(ratios(a, fk, "time"))
+                if g:
+                    entry["geomean_time"][a] = g
+            if entry["geomean_time"]:
+                entry["winner"] = min(entry["geomean_time"], key=entry["geomean_time"].get)
+        families[fam] = entry
+
+    excluded = [k for k in keys if k not in basis]
+    return {
+        "reference": ref, "allocators": allocs, "all_allocators": all_allocs,
+        "keys": keys, "keys_with_ref": keys_with_ref, "basis": basis, "partial": partial,
+        "geomean_n": len(basis), "geomean_time": gm_time, "geomean_rss": gm_rss,
+        "ranks": ranks, "families": families, "excluded": excluded,
+    }
+
+
+def summary_json(runs, analyses):
+    out = {"schema": 1, "tool": "heapmark-report", "runs": []}
+    for run, an in zip(runs, analyses):
+        out["runs"].append({
+            "label": run.label, "run_dir": os.path.basename(os.path.normpath(run.path)),
+            "host": run.host, "state": run.state,
+            "git_revision": run.meta.get("git_revision"),
+            "reference": an["reference"],
+            "allocators": an["allocators"],
+            "workloads_in_geomean": [hr.instance_label(k) for k in an["basis"]],
+            "geomean_basis": "workloads every allocator completed" if not an["partial"]
+                             else "workloads the reference completed (no workload was completed "
+                                  "by every allocator)",
+            "geomean_time_vs_reference": _clean(an["geomean_time"]),
+            "geomean_peak_rss_vs_reference": _clean(an["geomean_rss"]),
+            "rank": an["ranks"],
+            "families": {f: {"workloads": e["workloads"], "winner": e["winner"],
+                             "geomean_time_vs_reference": _clean(e["geomean_time"])}
+                         for f, e in an["families"].items()},
+            "failed": [{k: f[k] for k in ("allocator", "benchmark", "status", "reason", "log")}
+                       for f in run.failed],
+            "missing": [{"allocator": a, "benchmark": b} for a, b in run.missing],
+            "problems": run.problems,
+        })
+    return out
+
+
+def _clean(d):
+    return {k: (round(v, 6) if v is not None else None) for k, v in d.items()}
+
+
+# --- exports -------------------------------------------------------------------
+
+CSV_FIELDS = ["allocator", "benchmark", "params", "threads", "metric", "value", "unit", "stddev", "n"]
+
+
+def _num(v):
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return "%.6g" % v if isinstance(v, float) else str(v)
+
+
+def write_csv(path, runs):
+    multi = len(runs) > 1
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow((["host"] if multi else []) + CSV_FIELDS)
+        for run in runs:
+            for r in hr.tidy_rows(run):
+                row = [r["allocator"], r["benchmark"], r["params"], r["threads"], r["metric"],
+                       _num(r["value"]), r["unit"], _num(r["stddev"]), r["n"]]
+                w.writerow(([run.label] if multi else []) + row)
+
+
+# counters worth tracking in CI besides time and RSS (smaller is better)
+_TRACKED_COUNTER = re.compile(r"_(p99|p999|max)_ns$")
+
+
+def bench_json(runs, analyses):
+    """github-action-benchmark customSmallerIsBetter entries, from medians."""
+    out = []
+    multi = len(runs) > 1
+    for run, an in zip(runs, analyses):
+        prefix = run.label + ": " if multi else ""
+        for k in run.keys():
+            lab = hr.instance_label(k)
+            for a in an["allocators"]:
+                c = run.cell(a, k)
+                if c is None:
+                    continue
+                n = len(c.time_ns)
+                med = hr.median(c.time_ns)
+                sd = hr.stddev(c.time_ns)
+                e = {"name": "%s%s %s ns_per_op" % (prefix, a, lab), "unit": "ns/op",
+                     "value": round(med, 4), "extra": "median of %d repetition(s); %s" % (n, run.host)}
+                if sd is not None:
+                    e["range"] = "± %.4g" % sd
+                out.append(e)
+                r = run.cell(an["reference"], k)
+                if r is not None and a != an["reference"]:
+                    out.append({"name": "%s%s/%s %s time ratio" % (prefix, a, an["reference"], lab),
+                                "unit": "x", "value": round(med / hr.median(r.time_ns), 5),
+                                "extra": "within-run ratio of medians; drift cancels"})
+                if c.rss_bytes:
+                    out.append({"name": "%s%s %s peak_rss_bytes" % (prefix, a, lab),
+                                "unit": "bytes", "value": hr.median(c.rss_bytes)})
+                for cname in sorted(c.counters):
+                    if _TRACKED_COUNTER.search(cname):
+                        out.append({"name": "%s%s %s %s" % (prefix, a, lab, cname), "unit": "ns",
+                                    "value": round(hr.median(c.counters[cname]), 4)})
+    return [e for e in out if hr.finite(e["value"])]
+
+
+# --- document model ----------------------------------------------------------------
+# A report is a list of blocks rendered to Markdown and to HTML:
+#   ("h", level, text)  ("p", text)  ("ul", [text])  ("table", headers, rows)
+#   ("img", [(path, alt)])  ("details", summary, [blocks])
+# Text may hold **bold** and `code`.
+
+def fmt_ns(v):
+    if v is None:
+        return "-"
+    if v >= 1e9:
+        return "%.3g s" % (v / 1e9)
+    if v >= 1e6:
+        return "%.3g ms" % (v / 1e6)
+    if v >= 1e3:
+        return "%.3g us" % (v / 1e3)
+    return "%.3g ns" % v
+
+
+def fmt_bytes(v):
+    if v is None:
+        return "-"
+    for unit, s in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if v >= s:
+            return "%.3g %s" % (v / s, unit)
+    return "%d B" % v
+
+
+def fmt_value(v, unit):
+    if unit == "ns":
+        return fmt_ns(v)
+    if unit == "bytes":
+        return fmt_bytes(v)
+    return "%.4g" % v
+
+
+def fmt_ratio(v):
+    return "-" if v is None else "%.3fx" % v
+
+
+def esc_md(s):
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def vs_best_table(run, an, keys, metric):
+    """Rows: one per instance; one column per allocator: median (CV) and % vs the best."""
+    headers = ["workload", "threads"] + an["allocators"]
+    rows = []
+    for k in keys:
+        vals = {}
+        cvs = {}
+        for a in an["allocators"]:
+            c = run.cell(a, k)
+            if c is None:
+                continue
+            s = c.time_ns if metric == "ns_per_op" else c.rss_bytes
+            if s:
+                vals[a] = hr.median(s)
+                sd = hr.stddev(s)
+                cvs[a] = (sd / hr.mean(s) * 100.0) if sd is not None and hr.mean(s) > 0 else None
+        if not vals:
+            continue
+        best = min(vals.values())
+        row = [(k[0] + ("/" + k[1] if k[1] else "")), str(k[2])]
+        for a in an["allocators"]:
+            if a not in vals:
+                st = _status_of(run, a, k)
+                row.append(st)
+                continue
+            v = vals[a]
+            txt = fmt_ns(v) if metric == "ns_per_op" else fmt_bytes(v)
+            if cvs.get(a) is not None and metric == "ns_per_op":
+                txt += " ±%.0f%%" % cvs[a]
+            if v == best:
+                txt = "**%s** (best)" % txt
+            else:
+                txt += " (+%.0f%%)" % ((v / best - 1.0) * 100.0) if best > 0 else ""
+            row.append(txt)
+        rows.append(row)
+    return headers, rows
+
+
+def _status_of(run, alloc, key):
+    import report_plots as rp
+    return rp.status_of(run, alloc, key)
+
+
+def env_rows(run):
+    m = run.meta
+    rows = []
+    for label, key in (("host", "host"), ("CPU", "cpu_model"), ("cores", "cores"),
+                       ("kernel", "kernel"), ("transparent huge pages", "thp"),
+                       ("compiler", "compiler"), ("git revision", "git_revision"),
+                       ("command line", "command_line"), ("started", "started"),
+                       ("finished", "finished"), ("state", "state")):
+        v = m.get(key)
+        rows.append([label, "`%s`" % v if key == "command_line" and v else
+                     (str(v) if v not in (None, "") else "unknown")])
+    opts = m.get("options")
+    if isinstance(opts, dict):
+        rows.append(["options", ", ".join("%s=%s" % (k, v) for k, v in sorted(opts.items()))])
+    for a in m.get("allocators") or []:
+        if isinstance(a, dict):
+            desc = str(a.get("version") or "unknown version")
+            if a.get("library"):
+                desc += " (`%s`)" % a["library"]
+            if a.get("preload"):
+                desc += ", LD_PRELOAD `%s`" % a["preload"]
+            rows.append(["allocator %s" % a.get("name", "?"), desc])
+    return rows
+
+
+def conformance_blocks(runs, plots):
+    blocks = []
+    with_conf = [r for r in runs if r.conformance]
+    if not with_conf:
+        return blocks
+    blocks.append(("h", 2, "Conformance"))
+    for run in with_conf:
+        if len(runs) > 1:
+            blocks.append(("h", 3, "Conformance on %s" % run.label))
+        allocs = [a for a in run.allocators() if a in run.conformance] + \
+                 sorted(a for a in run.conformance if a not in run.allocators())
+        statuses = ["pass", "fail", "crash", "timeout", "unsupported", "observed", "present",
+                    "absent"]
+        rows = []
+        failures = []
+        for a in allocs:
+            counts = {s: 0 for s in statuses}
+            other = 0
+            for c in run.conformance[a]["checks"]:
+                st = str(c.get("status"))
+                if st in counts:
+                    counts[st] += 1
+                else:
+                    other += 1
+                if st in ("fail", "crash", "timeout") or st not in counts:
+                    failures.append("**%s** `%s` (%s, %s): %s%s" % (
+                        a, c.get("id"), c.get("area", "?"), c.get("kind", "?"), st.upper(),
+                        (" - " + str(c.get("detail"))) if c.get("detail") else ""))
+            ver = run.conformance[a].get("version")
+            rows.append([a + (" %s" % ver if ver else "")] + [str(counts[s]) for s in statuses]
+                        + [str(other)])
+        blocks.append(("table", ["allocator"] + statuses + ["other"], rows))
+        blocks.append(("p", "`fail`, `crash` and `timeout` are failures of STD/EXT/OWN checks; "
+                            "`unsupported` means the allocator has no such extension (never a "
+                            "failure); REP checks are `observed` behaviour and CAP checks are "
+                            "`present`/`absent` capabilities."))
+        if failures:
+            blocks.append(("p", "Every failure (%d):" % len(failures)))
+            blocks.append(("ul", failures))
+        else:
+            blocks.append(("p", "No check failed."))
+        if plots.get((run.label, "conformance")):
+            blocks.append(("img", [(plots[(run.label, "conformance")],
+                                    "conformance matrix of %s" % run.label)]))
+    return blocks
+
+
+def build_document(runs, analyses, plots):
+    multi = len(runs) > 1
+    doc = [("h", 1, "heapmark report")]
+    intro = []
+    for run in runs:
+        m = run.meta
+        line = "**%s**: run `%s`, %s" % (run.label, os.path.basename(os.path.normpath(run.path)),
+                                          run.state)
+        if m.get("git_revision"):
+            line += ", git `%s`" % m["git_revision"]
+        if isinstance(m.get("planned"), int):
+            line += ", %s of %d benchmark processes done" % (m.get("done", "?"), m["planned"])
+        intro.append(line)
+    doc.append(("ul", intro))
+    for run in runs:
+        if run.state in ("interrupted", "running") or run.missing:
+            doc.append(("p", "**Incomplete run %s** (state: %s): %d planned result(s) are missing; "
+                             "this report shows what is there. The missing ones are listed under "
+                             "*Failed and missing results*." % (run.label, run.state, len(run.missing))))
+
+    # summary
+    doc.append(("h", 2, "Summary"))
+    all_allocs = []
+    for an in analyses:
+        for a in an["allocators"]:
+            if a not in all_allocs:
+                all_allocs.append(a)
+    headers = ["allocator"]
+    for run, an in zip(runs, analyses):
+        sfx = " (%s)" % run.label if multi else ""
+        headers += ["time vs %s%s" % (an["reference"], sfx), "rank" + sfx,
+                    "peak RSS vs %s%s" % (an["reference"], sfx)]
+    rows = []
+    for a in all_allocs:
+        row = [a]
+        for an in analyses:
+            row += [fmt_ratio(an["geomean_time"].get(a)),
+                    str(an["ranks"].get(a, "-")), fmt_ratio(an["geomean_rss"].get(a))]
+        rows.append(row)
+    doc.append(("table", headers, rows))
+    notes = []
+    for run, an in zip(runs, analyses):
+        basis = "every allocator completed" if not an["partial"] else \
+            "the reference completed (no workload was completed by every allocator)"
+        notes.append("%sGeometric means of per-workload ratios of medians to **%s** over the %d "
+                     "workload(s) %s; lower is better; rank 1 is the fastest.%s"
+                     % ("%s: " % run.label if multi else "", an["reference"], an["geomean_n"], basis,
+                        (" Left out: %s." % ", ".join("`%s`" % hr.instance_label(k)
+                                                      for k in an["excluded"][:20]))
+                        if an["excluded"] else ""))
+    doc.append(("ul", notes))
+    fam_headers = ["family"] + ["winner" + (" (%s)" % r.label if multi else "") for r in runs]
+    fams = sorted({f for an in analyses for f in an["families"]})
+    fam_rows = []
+    for f in fams:
+        row = [f]
+        for an in analyses:
+            e = an["families"].get(f)
+            if not e or not e["winner"]:
+                row.append("n/a")
+            else:
+                w = e["winner"]
+                others = sorted(((g, a) for a, g in e["geomean_time"].items() if a != w))
+                nxt = (", next %s %.2fx" % (others[0][1], others[0][0] / e["geomean_time"][w])) \
+                    if others else ""
+                row.append("**%s** (%.3fx %s over %d workload(s)%s)" % (
+                    w, e["geomean_time"][w], an["reference"], e["workloads"], nxt))
+        fam_rows.append(row)
+    if fam_rows:
+        doc.append(("p", "Winner per workload family (lowest geometric mean of time):"))
+        doc.append(("table", fam_headers, fam_rows))
+    for kind in ("geomean", "time_normalised"):
+        imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
+                if plots.get((r.label, kind))]
+        if imgs:
+            doc.append(("img", imgs))
+
+    # per-workload tables
+    doc.append(("h", 2, "Workloads"))
+    doc.append(("p", "Median time per operation over the repetitions (± coefficient of variation), "
+                     "and how much slower than the best allocator of the row. A status in capitals "
+                     "(CRASH, TIMEOUT, ERROR, GARBAGE) means that process failed."))
+    for fam in sorted({k[0] for run in runs for k in run.keys()}):
+        doc.append(("h", 3, fam))
+        for run, an in zip(runs, analyses):
+            keys = [k for k in run.keys() if k[0] == fam]
+            if not keys:
+                continue
+            if multi:
+                doc.append(("p", "**%s**" % run.label))
+            h, r = vs_best_table(run, an, keys, "ns_per_op")
+            doc.append(("table", h, r))
+            h2, r2 = vs_best_table(run, an, keys, "peak_rss_bytes")
+            if r2:
+                doc.append(("details", "peak RSS of %s%s" % (fam, " on " + run.label if multi else ""),
+                            [("table", h2, r2)]))
+    for kind in ("rss_normalised", "thread_scaling", "latency", "memory_over_time"):
+        imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
+                if plots.get((r.label, kind))]
+        if imgs:
+            title = {"rss_normalised": "Peak memory", "thread_scaling": "Thread scaling",
+                     "latency": "Latency percentiles", "memory_over_time": "Memory over time"}[kind]
+            doc.append(("h", 3, title))
+            doc.append(("img", imgs))
+            if kind == "latency":
+                doc += latency_tables(runs, analyses)
+
+    doc += conformance_blocks(runs, plots)
+
+    # failures
+    doc.append(("h", 2, "Failed and missing results"))
+    any_fail = False
+    for run in runs:
+        items = []
+        for f in run.failed:
+            items.append("%s: **%s** `%s`: %s%s" % (f["status"].upper(), f["allocator"],
+                                                   f["benchmark"], f["reason"],
+                                                   " (log: `%s`)" % f["log"] if f["log"] else ""))
+        for a, b in run.missing:
+            items.append("MISSING: **%s** `%s`: planned, never run (the run stopped first)" % (a, b))
+        if items:
+            any_fail = True
+            if multi:
+                doc.append(("p", "**%s**" % run.label))
+            doc.append(("ul", items))
+    if not any_fail:
+        doc.append(("p", "None: every planned benchmark process finished and wrote valid results."))
+    probs = [(run.label, p) for run in runs for p in run.problems]
+    if probs:
+        doc.append(("p", "Problems found while reading the raw files:"))
+        doc.append(("ul", ["%s`%s`" % ("%s: " % l if multi else "", p) for l, p in probs]))
+
+    # environment
+    doc.append(("h", 2, "Environment"))
+    if multi:
+        tabs = [env_rows(r) for r in runs]
+        labels = []
+        for t in tabs:
+            for lab, _v in t:
+                if lab not in labels:
+                    labels.append(lab)
+        rows = []
+        for lab in labels:
+            rows.append([lab] + [dict(t).get(lab, "-") for t in tabs])
+        doc.append(("table", ["" ] + [r.label for r in runs], rows))
+    else:
+        doc.append(("table", ["", "value"], env_rows(runs[0])))
+    doc.append(("p", "Every figure comes from `results.csv`, which `scripts/report.py` derives from "
+                     "`raw/<allocator>/<id>.json` and `runs.jsonl`; `summary.json` holds the "
+                     "geometric means and ranks."))
+    return doc
+
+
+def latency_tables(runs, analyses):
+    import report_plots as rp
+    out = []
+    for run, an in zip(runs, analyses):
+        series = rp.latency_series(run)
+        if not series:
+            continue
+        headers = ["workload", "series"] + an["allocators"]
+        rows = []
+        for (key, prefix), per in series.items():
+            pcts = sorted({p for s in per.values() for p, _v in s}, key=rp._pct_order)
+            for p in pcts:
+                row = [hr.instance_label(key), "%s %s" % (prefix, p)]
+                for a in an["allocators"]:
+                    v = dict(per.get(a, [])).get(p)
+                    row.append(fmt_ns(v) if v is not None else "-")
+                rows.append(row)
+        out.append(("details", "latency percentiles%s (ns, median over repetitions)"
+                    % (" on " + run.label if len(runs) > 1 else ""), [("table", headers, rows)]))
+    return out
+
+
+# --- renderers -------------------------------------------------------------------
+
+def render_md(doc):
+    out = []
+    for b in doc:
+        kind = b[0]
+        if kind == "h":
+            out.append("#" * b[1] + " " + b[2] + "\n")
+        elif kind == "p":
+            out.append(b[1] + "\n")
+        elif kind == "ul":
+            out.append("\n".join("- " + esc_md(i) for i in b[1]) + "\n")
+        elif kind == "table":
+            headers, rows = b[1], b[2]
+            lines = ["| " + " | ".join(esc_md(h) for h in headers) + " |",
+                     "|" + "|".join("---" if i < 1 else "---:" if _numeric_col(rows, i) else "---"
+                                    for i in range(len(headers))) + "|"]
+            for r in rows:
+                lines.append("| " + " | ".join(esc_md(c) for c in r) + " |")
+            out.append("\n".join(lines) + "\n")
+        elif kind == "img":
+            out.append(" ".join("![%s](%s)" % (alt, path + ".png") for path, alt in b[1]) + "\n")
+        elif kind == "details":
+            out.append("<details><summary>%s</summary>\n\n%s\n</details>\n"
+                       % (html.escape(b[1]), render_md(b[2])))
+    return "\n".join(out)
+
+
+def _numeric_col(rows, i):
+    return bool(rows) and all(re.match(r"^([-*0-9.]|[A-Z]+$|missing$)", str(r[i]) or "x")
+                              for r in rows if i < len(r))
+
+
+def _inline(s):
+    s = html.escape(str(s), quote=False)
+    s = re.sub(r"`([^`]*)`", r"<code>\1</code>", s)
+    s = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+    s = re.sub(r"(?<![\w*])\*([^*]+)\*(?![\w*])", r"<em>\1</em>", s)
+    return s
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1400px;
+padding:0 1em;color:#1a1a1a;background:#fff;line-height:1.45}
+h1,h2,h3{line-height:1.2}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#eef2f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
+.imgrow{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+.imgrow figure{margin:0;flex:1 1 0;min-width:320px}
+.imgrow img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{font-size:.8em;color:#555}
+details{margin:.4em 0}summary{cursor:pointer}
+"""
+
+# Marks the page once every image has decoded: data-images="ok N" or
+# "broken K of N" on <html>. make test-browser reads it back from the DOM.
+CHECK_SCRIPT = """
+(function(){
+  function check(){
+    var imgs=document.images, bad=0;
+    for(var i=0;i<imgs.length;i++){
+      if(!imgs[i].complete||imgs[i].naturalWidth===0){bad++;}
+    }
+    document.documentElement.setAttribute('data-images',
+      bad?('broken '+bad+' of '+imgs.length):('ok '+imgs.length));
+  }
+  if(document.readyState==='complete'){check();}else{window.addEventListener('load',check);}
+})();
+"""
+
+
+def render_html(doc, out_dir, title):
+    parts = []
+    for b in doc:
+        kind = b[0]
+        if kind == "h":
+            parts.append("<h%d>%s</h%d>" % (b[1], _inline(b[2]), b[1]))
+        elif kind == "p":
+            parts.append("<p>%s</p>" % _inline(b[1]))
+        elif kind == "ul":
+            parts.append("<ul>%s</ul>" % "".join("<li>%s</li>" % _inline(i) for i in b[1]))
+        elif kind == "table":
+            headers, rows = b[1], b[2]
+            num = [i > 0 and _numeric_col(rows, i) for i in range(len(headers))]
+            t = ["<table><thead><tr>%s</tr></thead><tbody>"
+                 % "".join("<th>%s</th>" % _inline(h) for h in headers)]
+            for r in rows:
+                t.append("<tr>%s</tr>" % "".join(
+                    "<td%s>%s</td>" % (' class="num"' if i < len(num) and num[i] else "", _inline(c))
+                    for i, c in enumerate(r)))
+            t.append("</tbody></table>")
+            parts.append("".join(t))
+        elif kind == "img":
+            figs = []
+            for path, alt in b[1]:
+                with open(os.path.join(out_dir, path + ".png"), "rb") as f:
+                    data = base64.b64encode(f.read()).decode("ascii")
+                figs.append('<figure><img alt="%s" src="data:image/png;base64,%s">'
+                            '<figcaption>%s (<code>%s.svg</code> alongside)</figcaption></figure>'
+                            % (html.escape(alt), data, html.escape(alt), html.escape(path)))
+            parts.append('<div class="imgrow">%s</div>' % "".join(figs))
+        elif kind == "details":
+            parts.append("<details><summary>%s</summary>%s</details>"
+                         % (_inline(b[1]), render_html_body(b[2], out_dir)))
+    return parts
+
+
+def render_html_body(doc, out_dir):
+    return "\n".join(render_html(doc, out_dir, ""))
+
+
+def render_html_page(doc, out_dir, title):
+    body = render_html_body(doc, out_dir)
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n<script>%s</script>\n"
+            "</body>\n</html>\n" % (html.escape(title), CSS, body, CHECK_SCRIPT))
+
+
+# --- main -------------------------------------------------------------------------
+
+def make_plots(runs, analyses, out_dir, quiet):
+    import report_plots as rp
+    names = []
+    for an in analyses:
+        for a in an["all_allocators"]:
+            if a not in names:
+                names.append(a)
+    for run in runs:
+        for a in run.conformance:
+            if a not in names:
+                names.append(a)
+    palette = rp.Palette(names)
+    plots = {}
+    pdir = os.path.join(out_dir, "plots")
+    os.makedirs(pdir, exist_ok=True)
+    multi = len(runs) > 1
+    for run, an in zip(runs, analyses):
+        sfx = "-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", run.label) if multi else ""
+        for kind, fn in (("time_normalised", rp.time_normalised), ("geomean", rp.geomean_summary),
+                         ("rss_normalised", rp.rss_normalised), ("thread_scaling", rp.thread_scaling),
+                         ("latency", rp.latency), ("memory_over_time", rp.memory_over_time)):
+            base = fn(run, an, palette, pdir, sfx)
+            if base:
+                plots[(run.label, kind)] = "plots/" + base
+        base = rp.conformance_matrix(run, an["all_allocators"], pdir, sfx)
+        if base:
+            plots[(run.label, "conformance")] = "plots/" + base
+    return plots
+
+
+def write_text(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog=PROG, description="Render heapmark run folders into a report.")
+    ap.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folder(s), results/<stamp>-<host>")
+    ap.add_argument("--out", metavar="DIR", help="output folder (default: the first RUN_DIR)")
+    ap.add_argument("--quiet", action="store_true", help="do not print the problems found")
+    args = ap.parse_args(argv)
+
+    runs = []
+    for p in args.runs:
+        try:
+            runs.append(hr.read_run(p))
+        except hr.InputError as e:
+            print("%s: %s" % (PROG, e), file=sys.stderr)
+    if not runs:
+        if len(args.runs) > 1:
+            print("%s: nothing to render: no run folder could be read" % PROG, file=sys.stderr)
+        return 1
+    hr.label_runs(runs)
+    for run in runs:
+        if not args.quiet:
+            for p in run.problems:
+                print("%s: %s: %s" % (PROG, run.path.rstrip("/"), p), file=sys.stderr)
+            for f in run.failed:
+                print("%s: %s: %s %s %s: %s" % (PROG, run.path.rstrip("/"), f["status"],
+                                                f["allocator"], f["benchmark"], f["reason"]),
+                      file=sys.stderr)
+            if run.missing:
+                print("%s: %s: incomplete run (%s): %d planned result(s) missing"
+                      % (PROG, run.path.rstrip("/"), run.state, len(run.missing)), file=sys.stderr)
+
+    out_dir = args.out or runs[0].path
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        print("%s: %s: cannot create the output folder: %s" % (PROG, out_dir, e.strerror or e),
+              file=sys.stderr)
+        return 1
+    if not os.access(out_dir, os.W_OK):
+        print("%s: %s: output folder is not writable" % (PROG, out_dir), file=sys.stderr)
+        return 1
+
+    analyses = [analyse(r) for r in runs]
+    write_csv(os.path.join(out_dir, "results.csv"), runs)
+    write_text(os.path.join(out_dir, "summary.json"),
+               json.dumps(summary_json(runs, analyses), indent=1, allow_nan=False) + "\n")
+    write_text(os.path.join(out_dir, "bench-smaller-is-better.json"),
+               json.dumps(bench_json(runs, analyses), indent=1, allow_nan=False) + "\n")
+    plots = make_plots(runs, analyses, out_dir, args.quiet)
+    doc = build_document(runs, analyses, plots)
+    write_text(os.path.join(out_dir, "report.md"), render_md(doc))
+    title = "heapmark report: " + ", ".join(r.label for r in runs)
+    write_text(os.path.join(out_dir, "report.html"), render_html_page(doc, out_dir, title))
+    if not args.quiet:
+        print("%s: wrote %s" % (PROG, os.path.join(out_dir, "report.md")))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("%s: interrupted" % PROG, file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # one line, never a traceback (HEAPMARK_DEBUG=1 shows it)
+        if os.environ.get("HEAPMARK_DEBUG"):
+            raise
+        print("%s: internal error: %s: %s" % (PROG, type(e).__name__, str(e).split("\n")[0]),
+              file=sys.stderr)
+        sys.exit(2)

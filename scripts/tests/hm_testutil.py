@@ -1,0 +1,73 @@
+"""Helpers shared by the report/compare tests: paths, scratch folders, running
+the scripts, and editing copies of the fixture run."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SCRIPTS = os.path.join(ROOT, "scripts")
+FIXTURE = os.path.join(HERE, "fixtures", "run-small")
+PYTHON = "/usr/bin/python3"
+
+
+def scratch():
+    """A fresh folder under build/ (git-ignored); removed by the caller's cleanup."""
+    base = os.path.join(ROOT, "build", "test-scratch")
+    os.makedirs(base, exist_ok=True)
+    return tempfile.mkdtemp(dir=base)
+
+
+def copy_fixture(dest_parent, name="run"):
+    dest = os.path.join(dest_parent, name)
+    shutil.copytree(FIXTURE, dest)
+    return dest
+
+
+def run_script(name, *args):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("HEAPMARK_DEBUG", None)
+    p = subprocess.run([PYTHON, os.path.join(SCRIPTS, name)] + list(args), env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def read_records(run):
+    with open(os.path.join(run, "runs.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write_records(run, recs):
+    with open(os.path.join(run, "runs.jsonl"), "w") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in recs))
+
+
+def raw_path(run, allocator, benchmark):
+    for r in read_records(run):
+        if r["allocator"] == allocator and r["benchmark"] == benchmark:
+            return os.path.join(run, r["json"]) if r.get("json") else None
+    raise KeyError((allocator, benchmark))
+
+
+def edit_times(run, allocator, benchmark, fn):
+    """Replaces each repetition's real_time t by fn(index, t) in one raw JSON."""
+    p = raw_path(run, allocator, benchmark)
+    with open(p) as f:
+        doc = json.load(f)
+    i = 0
+    for e in doc["benchmarks"]:
+        if e.get("run_type") == "iteration":
+            e["real_time"] = fn(i, e["real_time"])
+            i += 1
+    with open(p, "w") as f:
+        json.dump(doc, f)
+
+
+def iteration_times(path):
+    with open(path) as f:
+        doc = json.load(f)
+    return [e["real_time"] for e in doc["benchmarks"] if e.get("run_type") == "iteration"]

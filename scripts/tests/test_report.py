@@ -1,0 +1,435 @@
+"""Tests of scripts/report.py on the committed fixture run (scripts/tests/fixtures/run-small)
+and on damaged copies of it. Run: make test-report."""
+
+import csv
+import html.parser
+import json
+import math
+import os
+import shutil
+import statistics
+import struct
+import sys
+import unittest
+import xml.etree.ElementTree as ET
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hm_testutil as tu  # noqa: E402
+
+ALLOCS = ["glibc", "jemalloc", "mimalloc", "sable"]
+KEYS = [("malloc_free", "size:16", "1"), ("malloc_free", "size:4096", "1"),
+        ("malloc_free", "size:16", "2"), ("latency", "size:64", "1"),
+        ("memory_growth", "phases:6", "1")]
+FAILED = {("sable", "malloc_free", "size:4096", "1"), ("mimalloc", "memory_growth", "phases:6", "1")}
+PLOTS = ["time_normalised", "geomean", "rss_normalised", "thread_scaling", "latency",
+         "memory_over_time", "conformance"]
+
+
+def strict_json(text):
+    def no_nan(c):
+        raise ValueError("non-standard JSON constant %s" % c)
+    return json.loads(text, parse_constant=no_nan)
+
+
+def check_png(testcase, path):
+    with open(path, "rb") as f:
+        data = f.read()
+    testcase.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n", path)
+    length, ctype = struct.unpack(">I4s", data[8:16])
+    testcase.assertEqual(ctype, b"IHDR", path)
+    testcase.assertEqual(length, 13, path)
+    w, h = struct.unpack(">II", data[16:24])
+    testcase.assertTrue(w > 50 and h > 50, "%s: %dx%d" % (path, w, h))
+    crc = struct.unpack(">I", data[29:33])[0]
+    testcase.assertEqual(crc, zlib.crc32(data[12:29]) & 0xffffffff, "%s: IHDR CRC" % path)
+    testcase.assertIn(b"IEND", data[-12:], path)
+
+
+def check_svg(testcase, path):
+    root = ET.parse(path).getroot()
+    testcase.assertTrue(root.tag.endswith("svg"), path)
+    testcase.assertGreater(len(list(root.iter())), 20, path)
+
+
+class Refs(html.parser.HTMLParser):
+    """Collects every attribute that could load something, and the tags."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs = []
+        self.tags = []
+        self.imgs = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.imgs += 1
+        for k, v in attrs:
+            if k in ("src", "href", "srcset", "data", "poster", "action", "background"):
+                self.refs.append((tag, k, v or ""))
+            if k == "style" and v and "url(" in v:
+                self.refs.append((tag, k, v))
+
+
+def one_line_error(testcase, rc, err, expect):
+    testcase.assertNotEqual(rc, 0, err)
+    testcase.assertNotIn("Traceback", err)
+    lines = [l for l in err.splitlines() if l.strip()]
+    testcase.assertEqual(len(lines), 1, "expected one line, got: %r" % err)
+    testcase.assertIn(expect, lines[0])
+
+
+class ReportOnFixture(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tu.scratch()
+        cls.rundir = tu.copy_fixture(cls.tmp)
+        cls.rc, cls.out, cls.err = tu.run_script("report.py", cls.rundir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def path(self, *p):
+        return os.path.join(self.rundir, *p)
+
+    def test_every_output_produced(self):
+        self.assertEqual(self.rc, 0, self.err)
+        self.assertNotIn("Traceback", self.err)
+        for f in ("results.csv", "summary.json", "bench-smaller-is-better.json", "report.md",
+                  "report.html"):
+            self.assertTrue(os.path.getsize(self.path(f)) > 0, f)
+        for p in PLOTS:
+            for ext in ("png", "svg"):
+                self.assertTrue(os.path.exists(self.path("plots", p + "." + ext)), p + "." + ext)
+
+    def test_problems_reported_one_line_each(self):
+        lines = self.err.splitlines()
+        for l in lines:
+            self.assertTrue(l.startswith("report.py: "), l)
+        text = "\n".join(lines)
+        self.assertIn("raw/jemalloc/0010.json: real_time is NaN/Infinity", text)
+        self.assertIn("counter(s) items_per_second are NaN/Infinity", text)
+        self.assertIn("crash sable malloc_free/size:4096/threads:1: killed by SIGSEGV", text)
+        self.assertIn("timeout mimalloc memory_growth/phases:6/threads:1", text)
+
+    def rows(self):
+        with open(self.path("results.csv"), newline="") as f:
+            return list(csv.DictReader(f))
+
+    def test_csv_rows(self):
+        rows = self.rows()
+        with open(self.path("results.csv")) as f:
+            header = f.readline().strip()
+        self.assertEqual(header, "allocator,benchmark,params,threads,metric,value,unit,stddev,n")
+        cells = {(r["allocator"], r["benchmark"], r["params"], r["threads"])
+                 for r in rows if r["metric"] == "ns_per_op"}
+        expected = {(a,) + k for a in ALLOCS for k in KEYS} - FAILED
+        self.assertEqual(cells, expected)
+        by = {(r["allocator"], r["benchmark"], r["params"], r["threads"], r["metric"]): r for r in rows}
+        # every ok cell has the rusage metrics
+        for c in expected:
+            for m in ("ns_per_op", "peak_rss_bytes", "minor_faults"):
+                self.assertIn(c + (m,), by)
+        # ns_per_op is the median of the repetitions' real_time, from the raw file
+        raw = tu.iteration_times(tu.raw_path(self.rundir, "glibc", "malloc_free/size:16/threads:1"))
+        r = by[("glibc", "malloc_free", "size:16", "1", "ns_per_op")]
+        self.assertAlmostEqual(float(r["value"]), statistics.median(raw), places=3)
+        self.assertAlmostEqual(float(r["stddev"]), statistics.stdev(raw), places=3)
+        self.assertEqual(r["n"], "5")
+        self.assertEqual(r["unit"], "ns")
+        # microseconds are converted to ns
+        raw = tu.iteration_times(tu.raw_path(self.rundir, "glibc", "memory_growth/phases:6/threads:1"))
+        r = by[("glibc", "memory_growth", "phases:6", "1", "ns_per_op")]
+        self.assertAlmostEqual(float(r["value"]) / (statistics.median(raw) * 1e3), 1.0, places=4)
+        # the NaN repetition is left out
+        self.assertEqual(by[("jemalloc", "malloc_free", "size:16", "2", "ns_per_op")]["n"], "4")
+        # peak RSS from runs.jsonl, in bytes
+        rec = [x for x in tu.read_records(self.rundir) if x["allocator"] == "sable"
+               and x["benchmark"] == "latency/size:64/threads:1"][0]
+        self.assertEqual(float(by[("sable", "latency", "size:64", "1", "peak_rss_bytes")]["value"]),
+                         rec["max_rss_kb"] * 1024.0)
+        # workload counters: median over repetitions, unit from the name
+        r = by[("mimalloc", "latency", "size:64", "1", "lat_malloc_p99_ns")]
+        self.assertEqual(r["unit"], "ns")
+        self.assertEqual(r["n"], "5")
+        self.assertIn(("glibc", "memory_growth", "phases:6", "1", "rss_t5_bytes"), by)
+        # no NaN or Infinity anywhere
+        for r in rows:
+            self.assertTrue(math.isfinite(float(r["value"])), r)
+
+    def test_plots_valid(self):
+        for p in PLOTS:
+            check_png(self, self.path("plots", p + ".png"))
+            check_svg(self, self.path("plots", p + ".svg"))
+
+    def test_summary_json(self):
+        with open(self.path("summary.json")) as f:
+            s = strict_json(f.read())
+        run = s["runs"][0]
+        self.assertEqual(run["reference"], "glibc")
+        self.assertEqual(run["host"], "fixture-vm")
+        gm = run["geomean_time_vs_reference"]
+        self.assertAlmostEqual(gm["glibc"], 1.0)
+        self.assertEqual(sorted(run["rank"], key=run["rank"].get),
+                         sorted(gm, key=gm.get))
+        self.assertEqual(run["rank"]["mimalloc"], 1)
+        # the geometric mean covers only the workloads every allocator completed
+        self.assertEqual(sorted(run["workloads_in_geomean"]),
+                         ["latency/size:64/threads:1", "malloc_free/size:16/threads:1",
+                          "malloc_free/size:16/threads:2"])
+        # recomputed from results.csv
+        by = {(r["allocator"], r["benchmark"], r["params"], r["threads"]): float(r["value"])
+              for r in self.rows() if r["metric"] == "ns_per_op"}
+        basis = [("latency", "size:64", "1"), ("malloc_free", "size:16", "1"),
+                 ("malloc_free", "size:16", "2")]
+        exp = math.exp(sum(math.log(by[("sable",) + k] / by[("glibc",) + k]) for k in basis) / 3)
+        self.assertAlmostEqual(gm["sable"], exp, places=5)
+        self.assertEqual(run["families"]["malloc_free"]["winner"], "mimalloc")
+        self.assertEqual({(f["allocator"], f["status"]) for f in run["failed"]},
+                         {("sable", "crash"), ("mimalloc", "timeout")})
+
+    def test_benchmark_action_export(self):
+        with open(self.path("bench-smaller-is-better.json")) as f:
+            data = strict_json(f.read())
+        self.assertIsInstance(data, list)
+        names = set()
+        for e in data:
+            self.assertTrue(isinstance(e["name"], str) and isinstance(e["unit"], str))
+            self.assertTrue(math.isfinite(e["value"]))
+            self.assertFalse(set(e) - {"name", "unit", "value", "range", "extra"})
+            names.add(e["name"])
+        self.assertEqual(len(names), len(data), "names must be unique")
+        self.assertIn("glibc malloc_free/size:16/threads:1 ns_per_op", names)
+        self.assertIn("sable/glibc malloc_free/size:16/threads:1 time ratio", names)
+        e = [x for x in data if x["name"] == "glibc malloc_free/size:16/threads:1 ns_per_op"][0]
+        raw = tu.iteration_times(tu.raw_path(self.rundir, "glibc", "malloc_free/size:16/threads:1"))
+        self.assertAlmostEqual(e["value"], statistics.median(raw), places=3)
+        self.assertNotIn("sable malloc_free/size:4096/threads:1 ns_per_op", names)
+
+    def test_report_md(self):
+        with open(self.path("report.md")) as f:
+            md = f.read()
+        self.assertIn("## Summary", md)
+        self.assertIn("| allocator | time vs glibc | rank | peak RSS vs glibc |", md)
+        for a in ALLOCS:
+            self.assertRegex(md, r"\| %s \| [0-9.]+x \| [1-4] \|" % a)
+        self.assertIn("| malloc_free | **mimalloc**", md)          # winner per family
+        self.assertIn("(best)", md)
+        self.assertRegex(md, r"\(\+\d+%\)")                        # % vs the best
+        self.assertIn("CRASH: **sable** `malloc_free/size:4096/threads:1`: killed by SIGSEGV", md)
+        self.assertIn("TIMEOUT: **mimalloc** `memory_growth/phases:6/threads:1`", md)
+        self.assertIn("NaN/Infinity", md)
+        # conformance: every failure listed
+        self.assertIn("**mimalloc** `AL-02` (alignment, STD): FAIL", md)
+        self.assertIn("**sable** `RE-01` (realloc, STD): CRASH", md)
+        self.assertIn("**sable** `EX-02` (free_sized, EXT): TIMEOUT", md)
+        self.assertNotIn("**glibc** `EX-01`", md)                  # unsupported is no failure
+        # environment
+        for s in ("AMD EPYC 7B13", "6.18.0", "madvise", "gcc 12.2.0", "abc1234-dirty",
+                  "5.3.0-0-g54eaed1d", "| allocator mimalloc | 209"):
+            self.assertIn(s, md)
+        for p in PLOTS:
+            self.assertIn("](plots/%s.png)" % p, md)
+            self.assertTrue(os.path.exists(self.path("plots", p + ".png")))
+
+    def test_html_self_contained(self):
+        with open(self.path("report.html")) as f:
+            text = f.read()
+        p = Refs()
+        p.feed(text)
+        p.close()
+        self.assertIn("html", p.tags)
+        self.assertIn("table", p.tags)
+        self.assertEqual(p.imgs, len(PLOTS))
+        for tag, attr, v in p.refs:
+            self.assertTrue(v.startswith("data:image/png;base64,") or v.startswith("#"),
+                            "external reference %s %s=%s" % (tag, attr, v[:80]))
+        self.assertNotIn("link", p.tags)
+        self.assertNotRegex(text, r"(?i)(src|href)\s*=\s*[\"']?(https?:|//|file:)")
+        self.assertNotIn("@import", text)
+        self.assertNotRegex(text, r"url\((?!data:)")
+        # the same content as report.md
+        for s in ("Summary", "mimalloc", "AL-02", "AMD EPYC 7B13", "Failed and missing results"):
+            self.assertIn(s, text)
+        # every inlined image is a PNG
+        import base64
+        import re
+        for m in re.finditer(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text):
+            self.assertEqual(base64.b64decode(m.group(1))[:8], b"\x89PNG\r\n\x1a\n")
+
+
+class MultipleRuns(unittest.TestCase):
+    def test_side_by_side_per_host(self):
+        tmp = tu.scratch()
+        try:
+            a = tu.copy_fixture(tmp, "20261121T050000Z-hostA")
+            b = tu.copy_fixture(tmp, "20261121T060000Z-hostB")
+            for run, host in ((a, "hostA"), (b, "hostB")):
+                with open(os.path.join(run, "meta.json")) as f:
+                    meta = json.load(f)
+                meta["host"] = host
+                with open(os.path.join(run, "meta.json"), "w") as f:
+                    json.dump(meta, f)
+            tu.edit_times(b, "sable", "malloc_free/size:16/threads:1", lambda i, t: t * 2.0)
+            out = os.path.join(tmp, "out")
+            rc, _o, err = tu.run_script("report.py", "--quiet", "--out", out, a, b)
+            self.assertEqual(rc, 0, err)
+            self.assertFalse(os.path.exists(os.path.join(a, "report.md")))
+            with open(os.path.join(out, "results.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual({r["host"] for r in rows}, {"hostA", "hostB"})
+            va = [float(r["value"]) for r in rows if r["host"] == "hostA" and r["allocator"] == "sable"
+                  and r["params"] == "size:16" and r["threads"] == "1" and r["metric"] == "ns_per_op"]
+            vb = [float(r["value"]) for r in rows if r["host"] == "hostB" and r["allocator"] == "sable"
+                  and r["params"] == "size:16" and r["threads"] == "1" and r["metric"] == "ns_per_op"]
+            self.assertAlmostEqual(vb[0] / va[0], 2.0, places=4)
+            with open(os.path.join(out, "report.md")) as f:
+                md = f.read()
+            self.assertIn("time vs glibc (hostA)", md)
+            self.assertIn("time vs glibc (hostB)", md)
+            self.assertIn("plots/time_normalised-hostA.png", md)
+            self.assertIn("plots/time_normalised-hostB.png", md)
+            with open(os.path.join(out, "summary.json")) as f:
+                s = strict_json(f.read())
+            self.assertEqual([r["label"] for r in s["runs"]], ["hostA", "hostB"])
+            check_png(self, os.path.join(out, "plots", "time_normalised-hostB.png"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BadInput(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tu.scratch()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_missing_folder(self):
+        rc, _o, err = tu.run_script("report.py", os.path.join(self.tmp, "nope"))
+        one_line_error(self, rc, err, "no such run folder")
+
+    def test_not_a_run_folder(self):
+        d = os.path.join(self.tmp, "empty")
+        os.makedirs(d)
+        rc, _o, err = tu.run_script("report.py", d)
+        one_line_error(self, rc, err, "not a heapmark run folder")
+
+    def test_empty_run(self):
+        run = tu.copy_fixture(self.tmp)
+        shutil.rmtree(os.path.join(run, "raw"))
+        shutil.rmtree(os.path.join(run, "conformance"))
+        open(os.path.join(run, "runs.jsonl"), "w").close()
+        with open(os.path.join(run, "meta.json")) as f:
+            meta = json.load(f)
+        meta.update(state="running", done=0)
+        with open(os.path.join(run, "meta.json"), "w") as f:
+            json.dump(meta, f)
+        rc, _o, err = tu.run_script("report.py", run)
+        one_line_error(self, rc, err, "empty run")
+
+    def test_everything_crashed(self):
+        run = tu.copy_fixture(self.tmp)
+        shutil.rmtree(os.path.join(run, "conformance"))
+        recs = tu.read_records(run)
+        for r in recs:
+            r.update(status="crash", signal="SIGABRT", json=None)
+        tu.write_records(run, recs)
+        rc, _o, err = tu.run_script("report.py", "--quiet", run)
+        one_line_error(self, rc, err, "all 20 benchmark process(es) failed")
+        self.assertIn("SIGABRT", err)
+
+    def test_directory_is_a_file(self):
+        p = os.path.join(self.tmp, "file")
+        open(p, "w").close()
+        rc, _o, err = tu.run_script("report.py", p)
+        one_line_error(self, rc, err, "not a folder")
+
+    def test_damaged_run_renders_the_rest(self):
+        run = tu.copy_fixture(self.tmp)
+        # malformed JSON in one raw file
+        p = tu.raw_path(run, "glibc", "latency/size:64/threads:1")
+        with open(p) as f:
+            text = f.read()
+        with open(p, "w") as f:
+            f.write(text[: len(text) // 2])
+        # a missing raw file
+        os.remove(tu.raw_path(run, "jemalloc", "latency/size:64/threads:1"))
+        # every repetition NaN, and Infinity in a counter
+        tu.edit_times(run, "mimalloc", "malloc_free/size:16/threads:1", lambda i, t: float("nan"))
+        tu.edit_times(run, "sable", "latency/size:64/threads:1",
+                      lambda i, t: float("inf") if i == 0 else t)
+        # a garbage line in runs.jsonl, and a malformed meta.json
+        with open(os.path.join(run, "runs.jsonl"), "a") as f:
+            f.write("{\"allocator\": \"glibc\", \"benchm\n")
+        with open(os.path.join(run, "meta.json"), "w") as f:
+            f.write("{\"schema\": 1, \"host\": ")
+        # a broken conformance file
+        with open(os.path.join(run, "conformance", "sable.json"), "w") as f:
+            f.write("[1, 2")
+        rc, _o, err = tu.run_script("report.py", run)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("Traceback", err)
+        for line in err.splitlines():
+            self.assertTrue(line.startswith("report.py: "), line)
+        for s in ("raw/glibc/0013.json: malformed JSON", "raw/jemalloc/0014.json: cannot read",
+                  "raw/mimalloc/0003.json: real_time is NaN/Infinity or has an unknown unit in 5",
+                  "raw/sable/0016.json: real_time is NaN/Infinity or has an unknown unit in 1",
+                  "runs.jsonl: line(s) 21 malformed", "meta.json: malformed JSON",
+                  "conformance/sable.json: malformed JSON"):
+            self.assertIn(s, err)
+        with open(os.path.join(run, "report.md")) as f:
+            md = f.read()
+        self.assertIn("GARBAGE: **glibc** `latency/size:64/threads:1`", md)
+        self.assertIn("GARBAGE: **jemalloc** `latency/size:64/threads:1`", md)
+        self.assertIn("ERROR: **mimalloc** `malloc_free/size:16/threads:1`: no usable repetition", md)
+        self.assertIn("| CPU | unknown |", md)
+        with open(os.path.join(run, "results.csv")) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual([r["n"] for r in rows if r["allocator"] == "sable"
+                          and r["benchmark"] == "latency" and r["metric"] == "ns_per_op"], ["4"])
+        self.assertFalse([r for r in rows if r["allocator"] == "mimalloc" and r["params"] == "size:16"
+                          and r["threads"] == "1"])
+
+    def test_interrupted_run(self):
+        run = tu.copy_fixture(self.tmp)
+        recs = tu.read_records(run)
+        keep = recs[:7]
+        tu.write_records(run, keep)
+        for r in recs[7:]:
+            if r.get("json"):
+                os.remove(os.path.join(run, r["json"]))
+        with open(os.path.join(run, "meta.json")) as f:
+            meta = json.load(f)
+        meta.update(state="interrupted", done=7)
+        with open(os.path.join(run, "meta.json"), "w") as f:
+            json.dump(meta, f)
+        rc, _o, err = tu.run_script("report.py", run)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("incomplete run (interrupted): 13 planned result(s) missing", err)
+        with open(os.path.join(run, "report.md")) as f:
+            md = f.read()
+        self.assertIn("**Incomplete run fixture-vm** (state: interrupted): 13 planned result(s)", md)
+        self.assertIn("MISSING: **sable** `malloc_free/size:16/threads:2`", md)
+        self.assertIn("MISSING: **glibc** `memory_growth/phases:6/threads:1`", md)
+
+    def test_without_runs_jsonl(self):
+        run = tu.copy_fixture(self.tmp)
+        os.remove(os.path.join(run, "runs.jsonl"))
+        rc, _o, err = tu.run_script("report.py", run)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("runs.jsonl: missing; read 18 raw JSON file(s) directly", err)
+        with open(os.path.join(run, "results.csv")) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len({(r["allocator"], r["benchmark"], r["params"], r["threads"])
+                              for r in rows if r["metric"] == "ns_per_op"}), 18)
+
+    def test_bad_flag(self):
+        rc, _o, err = tu.run_script("report.py", "--bogus", tu.FIXTURE)
+        self.assertEqual(rc, 2)
+        self.assertNotIn("Traceback", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
