@@ -1,0 +1,80 @@
+# sable: heapmark's own allocator (allocators/sable).
+#
+#   build/sable/libsable.so, build/sable/libsable.a   from allocators/sable/src/*.c
+#   test-sable-unit     internals: size classes both ways, metadata lookup, free lists
+#   test-sable-api      the standard and sable_ API: alignment, zero size, errno, overflow
+#   test-sable-stress   threads: pattern-checked blocks, cross-thread free storm
+#   test-sable-threads  10,000 short-lived threads (RSS bounded), 200 forks while 2 threads allocate
+#   test-sable-rss      RSS drops after freeing 512 MiB
+#   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
+#   install-sable       libsable.{so,a} and sable.h under $(PREFIX)
+
+SABLE_DIR   := allocators/sable
+SABLE_BUILD := $(BUILD)/sable
+SABLE_SRCS  := $(wildcard $(SABLE_DIR)/src/*.c)
+SABLE_OBJS  := $(patsubst $(SABLE_DIR)/src/%.c,$(OBJ)/sable/%.o,$(SABLE_SRCS))
+SABLE_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec
+
+ALLOC_LIBS_sable     := -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN'
+ALLOC_DEPS_sable     := $(SABLE_BUILD)/libsable.so
+ALLOC_CPPFLAGS_sable := -I$(SABLE_DIR)/include
+
+$(OBJ)/sable/%.o: $(SABLE_DIR)/src/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) -MMD -MP -I$(SABLE_DIR)/include $(SABLE_CFLAGS) -c -o $@ $<
+
+$(SABLE_BUILD)/libsable.so: $(SABLE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libsable.so -Wl,-z,now -o $@ $^ -lpthread
+
+$(SABLE_BUILD)/libsable.a: $(SABLE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+all: $(SABLE_BUILD)/libsable.a
+
+-include $(SABLE_OBJS:.o=.d)
+
+# ---- tests ----------------------------------------------------------------
+SABLE_TDIR := $(SABLE_BUILD)/tests
+SABLE_TEST_CFLAGS := $(CFLAGS) -fno-builtin -Wno-alloc-size-larger-than -Wno-use-after-free \
+                     -I$(SABLE_DIR)/include -I$(SABLE_DIR)/src
+
+# unit tests see the internals: linked with the objects, not the .so
+$(SABLE_TDIR)/unit: $(SABLE_DIR)/tests/unit.c $(SABLE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $^ -lpthread
+
+# every other test binary: linked with libsable.so
+$(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
+	@mkdir -p $(@D)
+	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
+
+.PHONY: test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
+        test-sable-preload install-sable
+TESTS += test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
+         test-sable-preload
+
+test-sable-unit: $(SABLE_TDIR)/unit
+	$(SABLE_TDIR)/unit
+
+test-sable-api: $(SABLE_TDIR)/api
+	$(SABLE_TDIR)/api
+
+test-sable-stress: $(SABLE_TDIR)/stress
+	nice $(SABLE_TDIR)/stress
+
+test-sable-threads: $(SABLE_TDIR)/threads
+	nice $(SABLE_TDIR)/threads
+
+test-sable-rss: $(SABLE_TDIR)/rss
+	$(SABLE_TDIR)/rss
+
+test-sable-preload: $(SABLE_BUILD)/libsable.so
+	nice $(SABLE_DIR)/tests/preload.sh $(SABLE_BUILD)/libsable.so $(SABLE_TDIR)/preload
+
+install-sable: $(SABLE_BUILD)/libsable.so $(SABLE_BUILD)/libsable.a
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(SABLE_BUILD)/libsable.so $(DESTDIR)$(PREFIX)/lib/libsable.so
+	install -m 644 $(SABLE_BUILD)/libsable.a $(DESTDIR)$(PREFIX)/lib/libsable.a
+	install -m 644 $(SABLE_DIR)/include/sable.h $(DESTDIR)$(PREFIX)/include/sable.h

@@ -1,0 +1,27 @@
+/* sable: heapmark's own allocator (allocators/sable). */
+#include "alloc_ext.h"
+
+#include <sable.h>
+
+static const char *sbl_ext_version(void) { return sable_version(); }
+
+static size_t sbl_ext_usable_size(void *p) { return sable_usable_size(p); }
+
+static void sbl_ext_free_sized(void *p, size_t n) { sable_free_sized(p, n); }
+
+static void sbl_ext_free_aligned_sized(void *p, size_t align, size_t n)
+{
+    sable_free_aligned_sized(p, align, n);
+}
+
+static int sbl_ext_purge(void) { return sable_purge(); }
+
+const struct alloc_ext alloc_ext_native = {
+    .name = "sable",
+    .library = "libsable",
+    .version = sbl_ext_version,
+    .usable_size = sbl_ext_usable_size,
+    .free_sized = sbl_ext_free_sized,
+    .free_aligned_sized = sbl_ext_free_aligned_sized,
+    .purge = sbl_ext_purge,
+};

@@ -1,0 +1,55 @@
+/* sable.h: heapmark's allocator.
+ *
+ * libsable replaces the whole C allocation API (malloc, free, calloc,
+ * realloc, reallocarray, posix_memalign, aligned_alloc, memalign, valloc,
+ * pvalloc, malloc_usable_size, free_sized, free_aligned_sized, cfree and
+ * glibc's __libc_* names): link it first (-lsable) or LD_PRELOAD it. The
+ * sable_* names below are the same functions under sable's own names, plus
+ * the calls only sable has.
+ *
+ * Behaviour worth knowing:
+ *  - every block is at least 16-byte aligned; malloc(0) returns a unique
+ *    16-byte block; realloc(p, 0) returns a minimum-size block (not NULL);
+ *  - requests above PTRDIFF_MAX fail with ENOMEM; failures set errno to
+ *    ENOMEM (EINVAL for a bad alignment); free never changes errno;
+ *  - settings come from the environment (read once, at start-up):
+ *      SABLE_PURGE_DELAY=<ms>  how long free memory stays committed before
+ *                              it goes back to the OS (default 10).
+ *    An unknown SABLE_* variable or a malformed value gets one warning line
+ *    on stderr.
+ */
+#ifndef SABLE_H
+#define SABLE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void *sable_malloc(size_t n);
+void sable_free(void *p);
+void *sable_calloc(size_t count, size_t n);
+void *sable_realloc(void *p, size_t n);
+void *sable_reallocarray(void *p, size_t count, size_t n);
+int sable_posix_memalign(void **out, size_t align, size_t n);
+void *sable_aligned_alloc(size_t align, size_t n);
+void *sable_memalign(size_t align, size_t n);
+void *sable_valloc(size_t n);
+void *sable_pvalloc(size_t n);
+size_t sable_usable_size(const void *p);
+void sable_free_sized(void *p, size_t n);
+void sable_free_aligned_sized(void *p, size_t align, size_t n);
+
+/* "major.minor.patch" */
+const char *sable_version(void);
+
+/* Collects the calling thread's pending remote frees and gives every free
+ * page of its heap, and every cached segment, back to the OS now. 0. */
+int sable_purge(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

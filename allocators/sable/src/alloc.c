@@ -1,0 +1,49 @@
+/* alloc.c: the allocation slow path, reached when the fast path's page has
+ * no free block, for sizes above SBL_DIRECT_MAX, and on a thread's first
+ * allocation. */
+#include "internal.h"
+
+/* A block of class cls from h. On failure, gives cached memory back to the
+ * OS and tries once more, then fails with ENOMEM. */
+void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
+{
+    for (int attempt = 0;; attempt++) {
+        struct sbl_page *pg = sbl_heap_find_page(h, cls);
+        if (SBL_LIKELY(pg != NULL)) {
+            struct sbl_block *b = pg->free;
+            pg->free = b->next;
+            pg->used++;
+            return b;
+        }
+        if (attempt > 0)
+            break;
+        sbl_heap_collect(h, true);
+        sbl_segment_cache_flush();
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
+{
+    if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
+        h = sbl_heap_acquire();
+        if (h == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
+        sbl_heap_collect_delayed(h);
+    if (SBL_UNLIKELY(n > SBL_LARGE_MAX))
+        return sbl_huge_alloc(n, 0);
+    unsigned cls = sbl_size_class(n);
+    struct sbl_page *pg = h->queues[cls].first;
+    if (pg && pg->free) {
+        struct sbl_block *b = pg->free;
+        pg->free = b->next;
+        pg->used++;
+        return b;
+    }
+    return sbl_alloc_class(h, cls);
+}

@@ -1,0 +1,58 @@
+/* free.c: the free slow path: huge blocks, full pages, and frees of blocks
+ * owned by another thread's heap. */
+#include "internal.h"
+
+/* Another thread's block: push it on the page's list with a CAS, or, when
+ * the owner has marked the page full, on the owner heap's delayed list so
+ * that the owner learns the page has room (see types.h). */
+static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+{
+    uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    uintptr_t nw;
+    bool delayed;
+    do {
+        delayed = (tf & SBL_TF_MASK) == SBL_TF_USE_DELAYED;
+        if (delayed) {
+            nw = (tf & ~(uintptr_t)SBL_TF_MASK) | SBL_TF_FREEING;
+        } else {
+            b->next = (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK);
+            nw = (uintptr_t)b | (tf & SBL_TF_MASK);
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw, memory_order_release,
+                                                    memory_order_relaxed));
+    if (!delayed)
+        return;
+    struct sbl_block *head = atomic_load_explicit(&h->delayed, memory_order_relaxed);
+    do {
+        b->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&h->delayed, &head, b, memory_order_release,
+                                                    memory_order_relaxed));
+    /* the owner waits for this before it changes the state or frees the page */
+    tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    do {
+        nw = (tf & ~(uintptr_t)SBL_TF_MASK) | SBL_TF_NORMAL;
+    } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    if (pg->flags & SBL_PF_HUGE) {
+        sbl_huge_free(s);
+        return;
+    }
+    struct sbl_heap *h = s->heap;
+    struct sbl_block *b = (struct sbl_block *)p;
+    if (h == sbl_tls_heap) {
+        sbl_heap_free_local(h, pg, b);
+        return;
+    }
+    /* the owner has exited: borrow its heap and free locally */
+    if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
+        sbl_heap_free_local(h, pg, b);
+        sbl_heap_collect_delayed(h);
+        sbl_heap_unclaim(h);
+        return;
+    }
+    free_remote(h, pg, b);
+}

@@ -1,0 +1,338 @@
+/* heap.c: thread heaps: the class queues, the full list, collecting remote
+ * frees, and handing a heap from an exiting thread to the next new one.
+ *
+ * Heaps are carved from a never-unmapped arena, so any heap pointer (read
+ * from a segment header by another thread) stays valid forever. `claimed`
+ * is 1 while a thread owns the heap; an abandoned heap has claimed == 0 and
+ * sits on the abandoned list until a new thread adopts it. A thread freeing
+ * into an abandoned heap may claim it for the duration of that free. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <pthread.h>
+
+__thread struct sbl_heap *sbl_tls_heap __attribute__((tls_model("initial-exec"))) = &sbl_empty_heap;
+
+/* The page every empty slot of every heap points to: no free block, so the
+ * allocation fast path falls into its slow path. */
+struct sbl_page sbl_empty_page;
+
+/* The heap of a thread that has not allocated yet. */
+struct sbl_heap sbl_empty_heap = {
+    .direct = {[0 ... SBL_DIRECT_BINS - 1] = &sbl_empty_page},
+    .claimed = 1,
+};
+
+static sbl_lock_t heaps_lock; /* guards the arena and both lists below */
+static struct sbl_heap *all_heaps;
+static struct sbl_heap *abandoned;
+static uint8_t *arena_cur;
+static size_t arena_left;
+static pthread_key_t heap_key;
+static bool heap_key_ok;
+
+#define HEAP_ARENA_CHUNK ((size_t)256 << 10)
+
+/* ---- class queues; the first page of a class <= 1 KiB is mirrored in
+ * heap->direct ---- */
+static void direct_update(struct sbl_heap *h, unsigned cls)
+{
+    size_t sz = sbl_class_size(cls);
+    if (sz > SBL_DIRECT_MAX)
+        return;
+    size_t lo = cls == 0 ? 0 : sbl_class_size(cls - 1) / 16 + 1;
+    size_t hi = sz / 16;
+    struct sbl_page *pg = h->queues[cls].first ? h->queues[cls].first : &sbl_empty_page;
+    for (size_t b = lo; b <= hi; b++)
+        h->direct[b] = pg;
+}
+
+/* cls < 0: the full list */
+static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
+{
+    bool first = q->first == pg;
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        q->first = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    else
+        q->last = pg->prev;
+    pg->next = pg->prev = NULL;
+    if (first && cls >= 0)
+        direct_update(h, (unsigned)cls);
+}
+
+static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
+{
+    pg->prev = NULL;
+    pg->next = q->first;
+    if (q->first)
+        q->first->prev = pg;
+    else
+        q->last = pg;
+    q->first = pg;
+    if (cls >= 0)
+        direct_update(h, (unsigned)cls);
+}
+
+static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
+{
+    if (q->last == NULL) {
+        queue_push_front(h, q, pg, cls);
+        return;
+    }
+    pg->next = NULL;
+    pg->prev = q->last;
+    q->last->next = pg;
+    q->last = pg;
+}
+
+/* ---- remote frees ---- */
+
+/* Takes the page's remote-free list whole and prepends it to page->free. */
+static void page_collect(struct sbl_page *pg)
+{
+    uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    if ((tf & ~(uintptr_t)SBL_TF_MASK) == 0)
+        return;
+    while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, tf & SBL_TF_MASK,
+                                                  memory_order_acquire, memory_order_relaxed)) {
+    }
+    struct sbl_block *b = (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK);
+    struct sbl_block *tail = b;
+    uint32_t n = 1;
+    while (tail->next) {
+        tail = tail->next;
+        n++;
+    }
+    tail->next = pg->free;
+    pg->free = b;
+    pg->used -= n;
+}
+
+static void page_unfull(struct sbl_heap *h, struct sbl_page *pg)
+{
+    queue_remove(h, &h->full, pg, -1);
+    pg->flags &= (uint8_t)~SBL_PF_FULL;
+    sbl_page_set_state(pg, SBL_TF_NORMAL);
+    queue_push_back(h, &h->queues[pg->cls], pg, pg->cls);
+}
+
+/* free of a block of h's by the thread that owns (or has claimed) h */
+void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+{
+    b->next = pg->free;
+    pg->free = b;
+    if (pg->flags & SBL_PF_FULL)
+        page_unfull(h, pg);
+    if (--pg->used == 0)
+        sbl_heap_retire(h, pg);
+}
+
+/* Frees the blocks other threads freed into h's full pages. */
+void sbl_heap_collect_delayed(struct sbl_heap *h)
+{
+    struct sbl_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
+    while (b) {
+        struct sbl_block *next = b->next;
+        struct sbl_segment *s = sbl_segment_of(b);
+        sbl_heap_free_local(h, sbl_page_of(s, b), b);
+        b = next;
+    }
+}
+
+/* An empty page: kept when it is the only page of a class up to
+ * SBL_KEEP_MAX (so that malloc/free loops do not churn pages), else given
+ * back to its segment. */
+void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)
+{
+    struct sbl_page_queue *q = &h->queues[pg->cls];
+    if (pg->block_size <= SBL_KEEP_MAX && q->first == pg && pg->next == NULL)
+        return;
+    queue_remove(h, q, pg, pg->cls);
+    sbl_page_release(h, pg);
+}
+
+/* A page of class cls with a free block, at the front of its queue; NULL
+ * when the OS refuses memory. Pages found without room go to the full
+ * list. */
+struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
+{
+    struct sbl_page_queue *q = &h->queues[cls];
+    struct sbl_page *pg = q->first;
+    while (pg) {
+        struct sbl_page *next = pg->next;
+        if (pg->free == NULL)
+            page_collect(pg);
+        if (pg->free == NULL)
+            sbl_page_extend(pg);
+        if (pg->free == NULL) {
+            /* announce "full" first, then look again: a remote free that
+               raced with us is either seen here or sent to heap->delayed */
+            sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
+            page_collect(pg);
+            if (pg->free == NULL) {
+                queue_remove(h, q, pg, (int)cls);
+                pg->flags |= SBL_PF_FULL;
+                queue_push_back(h, &h->full, pg, -1);
+                pg = next;
+                continue;
+            }
+            sbl_page_set_state(pg, SBL_TF_NORMAL);
+        }
+        if (pg != q->first) {
+            queue_remove(h, q, pg, (int)cls);
+            queue_push_front(h, q, pg, (int)cls);
+        }
+        return pg;
+    }
+    pg = sbl_page_new(h, cls);
+    if (pg == NULL)
+        return NULL;
+    sbl_page_extend(pg);
+    queue_push_front(h, q, pg, (int)cls);
+    return pg;
+}
+
+/* Collects every remote free; with force, also releases every empty page
+ * and empty segment and purges all free slices at once. */
+void sbl_heap_collect(struct sbl_heap *h, bool force)
+{
+    sbl_heap_collect_delayed(h);
+    for (struct sbl_page *pg = h->full.first, *next; pg; pg = next) {
+        next = pg->next;
+        page_collect(pg);
+        if (pg->free) {
+            uint32_t used = pg->used;
+            page_unfull(h, pg);
+            if (used == 0)
+                sbl_heap_retire(h, pg);
+        }
+    }
+    for (unsigned c = 0; c < SBL_NCLASSES; c++) {
+        struct sbl_page_queue *q = &h->queues[c];
+        for (struct sbl_page *pg = q->first, *next; pg; pg = next) {
+            next = pg->next;
+            page_collect(pg);
+            if (pg->used == 0 && force) {
+                queue_remove(h, q, pg, (int)c);
+                sbl_page_release(h, pg);
+            }
+        }
+    }
+    if (force) {
+        sbl_segments_trim(h);
+        sbl_segments_purge(h, true);
+    }
+}
+
+/* ---- claiming ---- */
+bool sbl_heap_try_claim(struct sbl_heap *h)
+{
+    int zero = 0;
+    return atomic_compare_exchange_strong_explicit(&h->claimed, &zero, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+void sbl_heap_unclaim(struct sbl_heap *h) { atomic_store_explicit(&h->claimed, 0, memory_order_release); }
+
+/* ---- a heap per thread ---- */
+static struct sbl_heap *heap_new(void)
+{
+    size_t sz = (sizeof(struct sbl_heap) + 63) & ~(size_t)63;
+    struct sbl_heap *h = NULL;
+    sbl_lock(&heaps_lock);
+    if (arena_left < sz) {
+        uint8_t *chunk = sbl_os_map(HEAP_ARENA_CHUNK);
+        if (chunk) {
+            arena_cur = chunk;
+            arena_left = HEAP_ARENA_CHUNK;
+        }
+    }
+    if (arena_left >= sz) {
+        h = (struct sbl_heap *)arena_cur;
+        arena_cur += sz;
+        arena_left -= sz;
+        h->next_all = all_heaps;
+        all_heaps = h;
+    }
+    sbl_unlock(&heaps_lock);
+    if (h == NULL)
+        return NULL;
+    for (unsigned b = 0; b < SBL_DIRECT_BINS; b++)
+        h->direct[b] = &sbl_empty_page;
+    atomic_store_explicit(&h->claimed, 1, memory_order_relaxed);
+    return h;
+}
+
+/* The calling thread's first allocation: adopt an abandoned heap, or make
+ * one. NULL when the OS refuses memory. */
+struct sbl_heap *sbl_heap_acquire(void)
+{
+    sbl_init();
+    struct sbl_heap *h;
+    sbl_lock(&heaps_lock);
+    h = abandoned;
+    if (h)
+        abandoned = h->next_abandoned;
+    sbl_unlock(&heaps_lock);
+    if (h) {
+        /* a freeing thread may have borrowed it for a moment */
+        while (!sbl_heap_try_claim(h))
+            sched_yield();
+        h->next_abandoned = NULL;
+    } else {
+        h = heap_new();
+        if (h == NULL)
+            return NULL;
+    }
+    sbl_tls_heap = h;
+    if (heap_key_ok)
+        pthread_setspecific(heap_key, h); /* may allocate: the heap is set */
+    return h;
+}
+
+/* Thread exit (pthread key destructor): give back what is free, then put
+ * the heap on the abandoned list. A later malloc in this thread's teardown
+ * builds or adopts a heap again. */
+void sbl_heap_thread_done(void *arg)
+{
+    struct sbl_heap *h = arg;
+    if (h == NULL || h == &sbl_empty_heap || h != sbl_tls_heap)
+        return;
+    sbl_heap_collect(h, true);
+    sbl_tls_heap = &sbl_empty_heap;
+    sbl_lock(&heaps_lock);
+    h->next_abandoned = abandoned;
+    abandoned = h;
+    sbl_heap_unclaim(h);
+    sbl_unlock(&heaps_lock);
+}
+
+void sbl_heap_init_key(void)
+{
+    heap_key_ok = pthread_key_create(&heap_key, sbl_heap_thread_done) == 0;
+}
+
+/* Number of heaps ever made (for tests: thread churn must reuse them). */
+size_t sbl_heap_count(void)
+{
+    size_t n = 0;
+    sbl_lock(&heaps_lock);
+    for (struct sbl_heap *h = all_heaps; h; h = h->next_all)
+        n++;
+    sbl_unlock(&heaps_lock);
+    return n;
+}
+
+void sbl_heap_lock_prefork(void) { sbl_lock(&heaps_lock); }
+
+void sbl_heap_unlock_postfork(bool child)
+{
+    if (child)
+        atomic_store(&heaps_lock.v, 0);
+    else
+        sbl_unlock(&heaps_lock);
+}

@@ -1,0 +1,250 @@
+/* init.c: initialisation, settings, fork handling and the exported API.
+ *
+ * Initialisation is lazy and cannot recurse: a thread's first malloc finds
+ * the static empty heap, whose pages have no free block, and its slow path
+ * calls sbl_init(), which reads settings from `environ` and creates the
+ * thread-exit key, neither of which allocates. The constructor then
+ * registers the fork handlers (pthread_atfork may allocate: by then malloc
+ * works). */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include "sable.h"
+
+#include <pthread.h>
+
+#define SABLE_VERSION "0.1.0"
+
+struct sbl_options sbl_opt = {
+    .purge_delay_ms = 10,
+};
+
+static _Atomic int init_done;
+static sbl_lock_t init_lock;
+
+extern char **environ;
+
+/* ---- settings ---- */
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (*s == '\0')
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static void warn_setting(const char *what, const char *entry)
+{
+    char line[256];
+    size_t n = 0;
+    const char *parts[] = {"sable: ", what, ": ", entry, " (ignored)\n"};
+    for (unsigned i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        for (const char *c = parts[i]; *c && n < sizeof line - 2; c++)
+            line[n++] = *c;
+    if (n >= sizeof line - 2)
+        line[n++] = '\n';
+    sbl_os_write(2, line, n);
+}
+
+static void options_read(void)
+{
+    if (environ == NULL)
+        return;
+    for (char **e = environ; *e; e++) {
+        const char *v = *e;
+        if (strncmp(v, "SABLE_", 6) != 0)
+            continue;
+        const char *eq = strchr(v, '=');
+        if (eq == NULL)
+            continue;
+        size_t klen = (size_t)(eq - v);
+        const char *val = eq + 1;
+        if (klen == 17 && strncmp(v, "SABLE_PURGE_DELAY", klen) == 0) {
+            uint64_t ms;
+            if (parse_u64(val, 3600000, &ms))
+                sbl_opt.purge_delay_ms = ms;
+            else
+                warn_setting("malformed value (want milliseconds, 0..3600000)", v);
+        } else {
+            warn_setting("unknown setting", v);
+        }
+    }
+}
+
+void sbl_init(void)
+{
+    if (atomic_load_explicit(&init_done, memory_order_acquire))
+        return;
+    sbl_lock(&init_lock);
+    if (!atomic_load_explicit(&init_done, memory_order_relaxed)) {
+        options_read();
+        sbl_heap_init_key();
+        atomic_store_explicit(&init_done, 1, memory_order_release);
+    }
+    sbl_unlock(&init_lock);
+}
+
+/* ---- fork: every global lock, in one order (heaps, then segment cache) ---- */
+static void fork_prepare(void)
+{
+    sbl_heap_lock_prefork();
+    sbl_segment_lock_prefork();
+}
+
+static void fork_parent(void)
+{
+    sbl_segment_unlock_postfork(false);
+    sbl_heap_unlock_postfork(false);
+}
+
+static void fork_child(void)
+{
+    sbl_segment_unlock_postfork(true);
+    sbl_heap_unlock_postfork(true);
+}
+
+__attribute__((constructor)) static void sable_constructor(void)
+{
+    sbl_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* ---- the API ---- */
+SABLE_EXPORT void *sable_malloc(size_t n) { return sbl_malloc_inline(n); }
+
+SABLE_EXPORT void sable_free(void *p) { sbl_free_inline(p); }
+
+SABLE_EXPORT void *sable_calloc(size_t count, size_t n)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, n, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = sbl_malloc_inline(total);
+    if (p != NULL && total <= SBL_LARGE_MAX) /* huge blocks are fresh mappings */
+        memset(p, 0, total);
+    return p;
+}
+
+SABLE_EXPORT void *sable_realloc(void *p, size_t n) { return sbl_realloc(p, n); }
+
+SABLE_EXPORT void *sable_reallocarray(void *p, size_t count, size_t n)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, n, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sbl_realloc(p, total);
+}
+
+static inline bool is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+SABLE_EXPORT int sable_posix_memalign(void **out, size_t align, size_t n)
+{
+    if (!is_pow2(align) || align % sizeof(void *) != 0)
+        return EINVAL;
+    void *p = sbl_alloc_aligned(align, n);
+    if (p == NULL)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+SABLE_EXPORT void *sable_aligned_alloc(size_t align, size_t n)
+{
+    if (!is_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return sbl_alloc_aligned(align, n);
+}
+
+/* glibc's rules: alignments up to 16 are malloc, others are rounded up to a
+ * power of two, and above SIZE_MAX/2+1 fail with EINVAL. */
+SABLE_EXPORT void *sable_memalign(size_t align, size_t n)
+{
+    if (align <= 16)
+        return sbl_malloc_inline(n);
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!is_pow2(align))
+        align = (size_t)1 << (64 - __builtin_clzl(align));
+    return sbl_alloc_aligned(align, n);
+}
+
+SABLE_EXPORT void *sable_valloc(size_t n) { return sbl_alloc_aligned(SBL_OS_PAGE, n); }
+
+SABLE_EXPORT void *sable_pvalloc(size_t n)
+{
+    if (n > SIZE_MAX - (SBL_OS_PAGE - 1)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t r = (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1);
+    return sbl_alloc_aligned(SBL_OS_PAGE, r == 0 ? SBL_OS_PAGE : r);
+}
+
+SABLE_EXPORT size_t sable_usable_size(const void *p) { return p == NULL ? 0 : sbl_usable_size(p); }
+
+SABLE_EXPORT void sable_free_sized(void *p, size_t n)
+{
+    (void)n;
+    sbl_free_inline(p);
+}
+
+SABLE_EXPORT void sable_free_aligned_sized(void *p, size_t align, size_t n)
+{
+    (void)align;
+    (void)n;
+    sbl_free_inline(p);
+}
+
+SABLE_EXPORT const char *sable_version(void) { return SABLE_VERSION; }
+
+SABLE_EXPORT int sable_purge(void)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    if (h != &sbl_empty_heap)
+        sbl_heap_collect(h, true);
+    sbl_segment_cache_flush();
+    return 0;
+}
+
+/* ---- the standard names: aliases, so they cost no extra call ---- */
+#define SBL_ALIAS(name, target) __typeof__(target) name __attribute__((alias(#target), visibility("default")))
+
+SBL_ALIAS(malloc, sable_malloc);
+SBL_ALIAS(free, sable_free);
+SBL_ALIAS(cfree, sable_free);
+SBL_ALIAS(calloc, sable_calloc);
+SBL_ALIAS(realloc, sable_realloc);
+SBL_ALIAS(reallocarray, sable_reallocarray);
+SBL_ALIAS(posix_memalign, sable_posix_memalign);
+SBL_ALIAS(aligned_alloc, sable_aligned_alloc);
+SBL_ALIAS(memalign, sable_memalign);
+SBL_ALIAS(valloc, sable_valloc);
+SBL_ALIAS(pvalloc, sable_pvalloc);
+SBL_ALIAS(malloc_usable_size, sable_usable_size);
+SBL_ALIAS(free_sized, sable_free_sized);
+SBL_ALIAS(free_aligned_sized, sable_free_aligned_sized);
+SBL_ALIAS(__libc_malloc, sable_malloc);
+SBL_ALIAS(__libc_free, sable_free);
+SBL_ALIAS(__libc_calloc, sable_calloc);
+SBL_ALIAS(__libc_realloc, sable_realloc);
+SBL_ALIAS(__libc_memalign, sable_memalign);
+SBL_ALIAS(__libc_valloc, sable_valloc);
+SBL_ALIAS(__libc_pvalloc, sable_pvalloc);
+SBL_ALIAS(__posix_memalign, sable_posix_memalign);

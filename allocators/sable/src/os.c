@@ -1,0 +1,103 @@
+/* os.c: the only file that talks to the kernel. Every function keeps errno
+ * as it was, so that free() never clobbers it and callers set ENOMEM
+ * themselves. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+void *sbl_os_map(size_t size)
+{
+    int e = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    errno = e;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void sbl_os_unmap(void *p, size_t size)
+{
+    if (size == 0)
+        return;
+    int e = errno;
+    munmap(p, size);
+    errno = e;
+}
+
+/* Maps `size` bytes at an address A with (A + lead) % align == 0 (align a
+ * power of two >= 4 KiB, lead < align or a multiple of it); trims the rest. */
+void *sbl_os_map_aligned(size_t size, size_t align, size_t lead)
+{
+    if (size > SIZE_MAX - align)
+        return NULL;
+    uint8_t *raw = sbl_os_map(size + align);
+    if (raw == NULL)
+        return NULL;
+    uintptr_t want = ((uintptr_t)raw + lead + align - 1) & ~(uintptr_t)(align - 1);
+    uint8_t *p = (uint8_t *)(want - lead);
+    if (p < raw)
+        p += align;
+    size_t before = (size_t)(p - raw);
+    size_t after = align - before;
+    sbl_os_unmap(raw, before);
+    sbl_os_unmap(p + size, after);
+    return p;
+}
+
+/* Gives the pages back; the range stays mapped and reads as zero. */
+void sbl_os_purge(void *p, size_t size)
+{
+    int e = errno;
+    madvise(p, size, MADV_DONTNEED);
+    errno = e;
+}
+
+/* Resizes a mapping in place; NULL when it cannot. */
+void *sbl_os_remap(void *p, size_t old_size, size_t new_size)
+{
+    int e = errno;
+    void *q = mremap(p, old_size, new_size, 0);
+    errno = e;
+    return q == MAP_FAILED ? NULL : q;
+}
+
+/* Moves a mapping's pages to `to` (which the caller has reserved) without
+ * copying them. */
+void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to)
+{
+    int e = errno;
+    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    errno = e;
+    return q == MAP_FAILED ? NULL : q;
+}
+
+uint64_t sbl_clock_ms(void)
+{
+    struct timespec ts;
+    int e = errno;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    errno = e;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sbl_os_write(int fd, const char *s, size_t n)
+{
+    int e = errno;
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0)
+            break;
+        s += w;
+        n -= (size_t)w;
+    }
+    errno = e;
+}
+
+void sbl_warn(const char *msg)
+{
+    sbl_os_write(2, "sable: ", 7);
+    sbl_os_write(2, msg, strlen(msg));
+    sbl_os_write(2, "\n", 1);
+}

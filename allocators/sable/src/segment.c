@@ -1,0 +1,289 @@
+/* segment.c: segments, the spans of slices they hand out as pages, and the
+ * return of free slices to the OS.
+ *
+ * Invariants: slice 0 of a segment is its header and never free; a free
+ * slice has its bit in free_map; dirty_map bits are only meaningful for free
+ * slices (set when a span is released, cleared when it is purged or reused);
+ * in a heap's segment list every segment with a free slice comes before
+ * every segment without one, so the search stops at the first full one. */
+#include "internal.h"
+
+#define SEG_ALL_FREE (~(uint64_t)1)
+#define SEG_CACHE_MAX 8
+
+static sbl_lock_t cache_lock;
+static struct sbl_segment *cache[SEG_CACHE_MAX];
+static unsigned cache_n;
+
+static inline uint64_t span_mask(unsigned idx, unsigned k)
+{
+    return (k >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << idx;
+}
+
+/* ---- the heap's segment list ---- */
+static void seg_unlink(struct sbl_heap *h, struct sbl_segment *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->segments = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static void seg_push_front(struct sbl_heap *h, struct sbl_segment *s)
+{
+    s->prev = NULL;
+    s->next = h->segments;
+    if (h->segments)
+        h->segments->prev = s;
+    h->segments = s;
+}
+
+static void seg_push_back(struct sbl_heap *h, struct sbl_segment *s)
+{
+    struct sbl_segment *t = h->segments;
+    if (t == NULL) {
+        seg_push_front(h, s);
+        return;
+    }
+    while (t->next)
+        t = t->next;
+    t->next = s;
+    s->prev = t;
+    s->next = NULL;
+}
+
+/* ---- purging ---- */
+static void segment_purge(struct sbl_segment *s)
+{
+    uint64_t m = s->free_map & s->dirty_map;
+    uint64_t left = m;
+    while (left) {
+        unsigned i = (unsigned)__builtin_ctzll(left);
+        unsigned j = i;
+        while (j < 64 && ((left >> j) & 1))
+            j++;
+        sbl_os_purge((uint8_t *)s + (size_t)i * SBL_SLICE_SIZE, (size_t)(j - i) * SBL_SLICE_SIZE);
+        left &= ~span_mask(i, j - i);
+    }
+    s->dirty_map &= ~m;
+    s->purge_at = 0;
+}
+
+/* Purges the free slices whose delay has run out (all of them if force). */
+void sbl_segments_purge(struct sbl_heap *h, bool force)
+{
+    uint64_t now = force ? 0 : sbl_clock_ms();
+    for (struct sbl_segment *s = h->segments; s; s = s->next)
+        if (s->purge_at && (force || now >= s->purge_at))
+            segment_purge(s);
+}
+
+static void maybe_purge(struct sbl_heap *h)
+{
+    if ((++h->purge_tick & 7) == 0)
+        sbl_segments_purge(h, false);
+}
+
+/* ---- whole segments ---- */
+static struct sbl_segment *segment_alloc(struct sbl_heap *h)
+{
+    struct sbl_segment *s = NULL;
+    sbl_lock(&cache_lock);
+    if (cache_n > 0)
+        s = cache[--cache_n];
+    sbl_unlock(&cache_lock);
+    if (s == NULL) {
+        s = sbl_os_map_aligned(SBL_SEG_SIZE, SBL_SEG_SIZE, 0);
+        if (s == NULL)
+            return NULL;
+    }
+    s->heap = h;
+    s->kind = SBL_SEG_NORMAL;
+    s->free_map = SEG_ALL_FREE;
+    s->dirty_map = 0;
+    s->purge_at = 0;
+    s->map_size = SBL_SEG_SIZE;
+    s->huge_size = 0;
+    s->huge_offset = 0;
+    seg_push_front(h, s);
+    return s;
+}
+
+/* An empty segment leaves its heap: purged, then cached or unmapped. */
+static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
+{
+    seg_unlink(h, s);
+    segment_purge(s);
+    s->heap = NULL;
+    sbl_lock(&cache_lock);
+    if (cache_n < SEG_CACHE_MAX) {
+        cache[cache_n++] = s;
+        s = NULL;
+    }
+    sbl_unlock(&cache_lock);
+    if (s)
+        sbl_os_unmap(s, SBL_SEG_SIZE);
+}
+
+/* Unmaps every cached segment. */
+void sbl_segment_cache_flush(void)
+{
+    struct sbl_segment *out[SEG_CACHE_MAX];
+    unsigned n;
+    sbl_lock(&cache_lock);
+    n = cache_n;
+    memcpy(out, cache, n * sizeof out[0]);
+    cache_n = 0;
+    sbl_unlock(&cache_lock);
+    for (unsigned i = 0; i < n; i++)
+        sbl_os_unmap(out[i], SBL_SEG_SIZE);
+}
+
+void sbl_segment_lock_prefork(void) { sbl_lock(&cache_lock); }
+
+void sbl_segment_unlock_postfork(bool child)
+{
+    if (child)
+        atomic_store(&cache_lock.v, 0);
+    else
+        sbl_unlock(&cache_lock);
+}
+
+/* ---- pages ---- */
+
+/* Bit j of the result is set when bits j..j+k-1 of map all are. */
+static inline uint64_t span_starts(uint64_t map, unsigned k)
+{
+    uint64_t t = map;
+    for (unsigned i = 1; i < k && t; i++)
+        t &= map >> i;
+    return t;
+}
+
+/* A new, empty page of class cls from one of h's segments (or a new one). */
+struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
+{
+    unsigned k = sbl_class_slices[cls];
+    struct sbl_segment *s;
+    unsigned idx = 1;
+    maybe_purge(h);
+    for (s = h->segments; s && s->free_map; s = s->next) {
+        uint64_t t = span_starts(s->free_map, k);
+        if (t) {
+            uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
+            idx = (unsigned)__builtin_ctzll(d ? d : t);
+            break;
+        }
+    }
+    if (s == NULL || s->free_map == 0) {
+        s = segment_alloc(h);
+        if (s == NULL)
+            return NULL;
+        idx = 1;
+    }
+    uint64_t m = span_mask(idx, k);
+    s->free_map &= ~m;
+    s->dirty_map &= ~m;
+    if (s->free_map == 0 && s->next) {
+        seg_unlink(h, s);
+        seg_push_back(h, s);
+    }
+
+    struct sbl_page *pg = &s->pages[idx];
+    size_t bs = sbl_class_size(cls);
+    pg->free = NULL;
+    pg->used = 0;
+    pg->offset = 0;
+    pg->flags = 0;
+    pg->cls = (uint8_t)cls;
+    pg->slices = (uint8_t)k;
+    pg->in_use = 1;
+    pg->block_size = (uint32_t)bs;
+    pg->capacity = (uint32_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
+    pg->reserved = 0;
+    pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
+    atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);
+    pg->next = pg->prev = NULL;
+    for (unsigned i = 1; i < k; i++)
+        s->pages[idx + i].offset = (uint32_t)(i * sizeof(struct sbl_page));
+    return pg;
+}
+
+/* Carves the next few untouched blocks into the free list: about 4 KiB, at
+ * least 4 blocks, so a fresh page costs RAM only as it is used. */
+void sbl_page_extend(struct sbl_page *pg)
+{
+    uint32_t avail = pg->capacity - pg->reserved;
+    if (avail == 0)
+        return;
+    size_t bs = pg->block_size;
+    uint32_t n = (uint32_t)(4096 / bs);
+    if (n < 4)
+        n = 4;
+    if (n > avail)
+        n = avail;
+    uint8_t *p = pg->start + (size_t)pg->reserved * bs;
+    for (uint32_t i = 0; i + 1 < n; i++)
+        ((struct sbl_block *)(p + i * bs))->next = (struct sbl_block *)(p + (i + 1) * bs);
+    ((struct sbl_block *)(p + (size_t)(n - 1) * bs))->next = pg->free;
+    pg->free = (struct sbl_block *)p;
+    pg->reserved += n;
+}
+
+/* Moves the remote-free state to `state`, waiting out a remote thread that
+ * is between its two steps of a delayed free (a few instructions). */
+void sbl_page_set_state(struct sbl_page *pg, uintptr_t state)
+{
+    uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    for (;;) {
+        if ((tf & SBL_TF_MASK) == SBL_TF_FREEING) {
+            sched_yield();
+            tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+            continue;
+        }
+        if ((tf & SBL_TF_MASK) == state)
+            return;
+        if (atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf,
+                                                  (tf & ~(uintptr_t)SBL_TF_MASK) | state,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            return;
+    }
+}
+
+/* Gives an empty page (already out of every queue) back to its segment. */
+void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
+{
+    struct sbl_segment *s = sbl_segment_of(pg);
+    sbl_page_set_state(pg, SBL_TF_NEVER);
+    unsigned idx = (unsigned)(pg - s->pages);
+    unsigned k = pg->slices;
+    pg->in_use = 0;
+    pg->free = NULL;
+    pg->flags = 0;
+    uint64_t m = span_mask(idx, k);
+    bool was_full = s->free_map == 0;
+    s->free_map |= m;
+    s->dirty_map |= m;
+    if (s->purge_at == 0)
+        s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
+    if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL)) {
+        segment_release(h, s);
+    } else if (was_full) {
+        seg_unlink(h, s);
+        seg_push_front(h, s);
+    }
+    maybe_purge(h);
+}
+
+/* Releases every segment of h that has no page left. */
+void sbl_segments_trim(struct sbl_heap *h)
+{
+    for (struct sbl_segment *s = h->segments, *next; s; s = next) {
+        next = s->next;
+        if (s->free_map == SEG_ALL_FREE)
+            segment_release(h, s);
+    }
+}

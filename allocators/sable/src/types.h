@@ -1,0 +1,142 @@
+/* types.h: sable's data structures and the invariants they keep.
+ *
+ * Design in one screen
+ * --------------------
+ * Memory comes from the OS in *segments*: 4 MiB, aligned on 4 MiB, so that
+ * the metadata of any block is found by masking its address. A segment is
+ * cut into 64 *slices* of 64 KiB; slice 0 holds the segment header, which
+ * includes one page descriptor per slice. A *page* is a span of 1..63
+ * contiguous slices holding blocks of one size class; the descriptor of the
+ * span's first slice is the page, the others hold the byte offset back to it.
+ *
+ *   segment_of(p) = (p - 1) & ~(4 MiB - 1)        (p - 1: see huge blocks)
+ *   page_of(p)    = pages[(p - seg) >> 16] - offset
+ *
+ * Size classes: 16..128 by 16, then four per doubling up to 2 MiB (64
+ * classes). Blocks of 2 MiB and below live in pages ("small" up to 8 KiB in
+ * one-slice pages, "medium" up to 64 KiB in 8-slice pages, "large" above in
+ * spans sized to the block). Bigger requests are *huge*: their own mapping,
+ * with the same header layout so that the same mask finds it; realloc grows
+ * and shrinks them with mremap and never copies.
+ *
+ * Every thread that allocates owns a *heap*: one queue of pages per class and
+ * a list of segments. The owner allocates and frees with plain loads and
+ * stores: page->free is popped by malloc and pushed by free, page->used
+ * counts the blocks handed out. Another thread frees with a CAS onto the
+ * page's xthread_free list; the owner takes that list whole when the page
+ * runs dry. A page with no free block leaves its queue for the heap's full
+ * list; the first remote free into such a page goes to the heap's `delayed`
+ * list instead (state kept in the two low bits of xthread_free, as in
+ * mimalloc) so that the owner notices the page has room again.
+ *
+ * Every rare case of free (huge block, page in the full list, and later the
+ * extensions: partial free, interior pointers, secure mode) sets a bit in the
+ * page's `flags` byte, so the plain free fast path tests one byte against 0.
+ *
+ * A thread that exits hands its heap back to an abandoned list; the next new
+ * thread adopts it whole (pages, segments and pending remote frees), and a
+ * free into an abandoned heap claims it briefly and frees locally. Heaps are
+ * never unmapped, so a heap pointer read from a segment is always valid.
+ *
+ * Empty pages go back to their segment; free slices are given back to the
+ * OS (MADV_DONTNEED) once they have stayed free for the purge delay, and
+ * empty segments are released (a few are cached, already purged).
+ */
+#ifndef SABLE_TYPES_H
+#define SABLE_TYPES_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SBL_SEG_SHIFT   22
+#define SBL_SEG_SIZE    ((size_t)1 << SBL_SEG_SHIFT)
+#define SBL_SEG_MASK    (SBL_SEG_SIZE - 1)
+#define SBL_SLICE_SHIFT 16
+#define SBL_SLICE_SIZE  ((size_t)1 << SBL_SLICE_SHIFT)
+#define SBL_SLICES      (SBL_SEG_SIZE / SBL_SLICE_SIZE) /* 64 */
+#define SBL_OS_PAGE     ((size_t)4096)
+
+#define SBL_NCLASSES    64
+#define SBL_LARGE_MAX   ((size_t)2 << 20)  /* the largest class: 2 MiB */
+#define SBL_DIRECT_MAX  1024               /* sizes served by heap->direct */
+#define SBL_DIRECT_BINS (SBL_DIRECT_MAX / 16 + 1)
+#define SBL_KEEP_MAX    ((size_t)128 << 10) /* an empty page of a class up to
+                                              this size stays as the class's
+                                              last page */
+#define SBL_MAX_REQUEST ((size_t)PTRDIFF_MAX) /* larger requests fail */
+
+/* page->flags: any bit set sends free to its slow path */
+#define SBL_PF_FULL    0x01u /* page is in the heap's full list */
+#define SBL_PF_HUGE    0x02u /* the segment's one huge block */
+
+/* low bits of page->xthread_free */
+#define SBL_TF_NORMAL      0u /* remote frees go to the page's list */
+#define SBL_TF_USE_DELAYED 1u /* page is full: next remote free goes to heap->delayed */
+#define SBL_TF_FREEING     2u /* a remote thread is pushing to heap->delayed */
+#define SBL_TF_NEVER       3u /* page is being released */
+#define SBL_TF_MASK        3u
+
+#define SBL_SEG_NORMAL 1u
+#define SBL_SEG_HUGE   2u
+
+struct sbl_block {
+    struct sbl_block *next;
+};
+
+struct sbl_heap;
+
+/* One span of slices holding blocks of one size. 64 bytes. */
+struct sbl_page {
+    struct sbl_block *free;  /* owner's list: malloc pops, free pushes */
+    uint32_t used;           /* blocks not on `free` (incl. remote-freed ones
+                                not yet collected); 0 => page is empty */
+    uint32_t offset;         /* bytes back to the span's head descriptor;
+                                0 on the head (the page itself) */
+    uint8_t flags;           /* SBL_PF_*; 0 on the plain path */
+    uint8_t cls;             /* size class */
+    uint8_t slices;          /* span length in slices */
+    uint8_t in_use;          /* 1 while the span is a live page */
+    uint32_t block_size;
+    uint32_t capacity;       /* blocks that fit in the span */
+    uint32_t reserved;       /* blocks carved so far (the rest untouched) */
+    uint8_t *start;          /* first block */
+    _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */
+    struct sbl_page *next, *prev;   /* class queue or full list */
+};
+
+struct sbl_segment {
+    struct sbl_heap *heap;   /* owner; NULL for huge segments */
+    uint64_t free_map;       /* bit i: slice i is free (bit 0 never) */
+    uint64_t dirty_map;      /* bit i: free slice i may still hold RAM */
+    uint64_t purge_at;       /* ms deadline for the dirty free slices; 0: none */
+    struct sbl_segment *next, *prev; /* heap's list: segments with free
+                                       slices first, full ones after */
+    size_t map_size;         /* huge: bytes mapped from the segment base */
+    size_t huge_size;        /* huge: usable bytes */
+    size_t huge_offset;      /* huge: block address - segment base */
+    uint32_t kind;           /* SBL_SEG_* */
+    uint32_t reserved0;
+    struct sbl_page pages[SBL_SLICES + 1]; /* [64] only for huge blocks
+                                               placed one segment in */
+};
+
+struct sbl_page_queue {
+    struct sbl_page *first, *last;
+};
+
+struct sbl_heap {
+    struct sbl_page *direct[SBL_DIRECT_BINS]; /* (n+15)/16 -> first page of
+                                                 n's class, or the empty page */
+    struct sbl_page_queue queues[SBL_NCLASSES];
+    struct sbl_page_queue full;
+    _Atomic(struct sbl_block *) delayed; /* remote frees into full pages */
+    struct sbl_segment *segments;
+    _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
+    uint32_t purge_tick;
+    uint64_t purge_check_at;
+    struct sbl_heap *next_all;
+    struct sbl_heap *next_abandoned;
+};
+
+#endif
