@@ -2,24 +2,14 @@
  * cross-thread frees, producer/consumer, thread-local churn, false sharing
  * (cache-thrash and cache-scratch) and thread scaling. Multi-thread families
  * run on real time: items_per_second is the throughput of all threads. */
-#include <sched.h>
-#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "bench.h"
 #include "gbench.h"
+#include "spsc.h"
 
 #define MAX_THREADS 256
-
-/* Waiting for another thread on a shared machine: spin briefly, then yield. */
-static inline void backoff(unsigned *spins)
-{
-    if (++*spins < 64)
-        __builtin_ia32_pause();
-    else
-        sched_yield();
-}
 
 /* --- larson ---------------------------------------------------------------- */
 
@@ -85,13 +75,7 @@ static void bm_larson(gb_state *st, void *user)
    messages and hands them over a queue to thread 2k+1, which frees them.
    One operation = one malloc (producer) or one free (consumer), so the time
    per operation is half the time per message; items = messages. */
-#define RING 1024
-struct ring {
-    alignas(64) atomic_size_t head; /* written by the producer */
-    alignas(64) atomic_size_t tail; /* written by the consumer */
-    alignas(64) char *item[RING];
-};
-static struct ring rings[MAX_THREADS / 2];
+static struct spsc rings[MAX_THREADS / 2];
 
 static void bm_prodcons(gb_state *st, void *user)
 {
@@ -103,11 +87,9 @@ static void bm_prodcons(gb_state *st, void *user)
         return;
     }
     if (tid == 0)
-        for (int i = 0; i < nt / 2; i++) {
-            atomic_store(&rings[i].head, 0);
-            atomic_store(&rings[i].tail, 0);
-        }
-    struct ring *r = &rings[tid / 2];
+        for (int i = 0; i < nt / 2; i++)
+            spsc_reset(&rings[i]);
+    struct spsc *q = &rings[tid / 2];
     if (tid % 2 == 0) {
         size_t head = 0;
         while (gb_keep_running_batch(st, GB_BATCH)) {
@@ -116,25 +98,14 @@ static void bm_prodcons(gb_state *st, void *user)
                 if (p == NULL)
                     abort();
                 p[0] = (char)i;
-                unsigned spins = 0;
-                while (head - atomic_load_explicit(&r->tail, memory_order_acquire) == RING)
-                    backoff(&spins);
-                r->item[head % RING] = p;
-                atomic_store_explicit(&r->head, ++head, memory_order_release);
+                spsc_push(q, &head, p);
             }
         }
     } else {
         size_t tail = 0;
-        while (gb_keep_running_batch(st, GB_BATCH)) {
-            for (int i = 0; i < GB_BATCH; i++) {
-                unsigned spins = 0;
-                while (atomic_load_explicit(&r->head, memory_order_acquire) == tail)
-                    backoff(&spins);
-                char *p = r->item[tail % RING];
-                atomic_store_explicit(&r->tail, ++tail, memory_order_release);
-                free(p);
-            }
-        }
+        while (gb_keep_running_batch(st, GB_BATCH))
+            for (int i = 0; i < GB_BATCH; i++)
+                free(spsc_pop(q, &tail));
     }
     /* both sides ran the same number of iterations: the queue is empty. The
        throughput counts messages, not per-thread operations. */
