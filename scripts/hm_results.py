@@ -78,8 +78,10 @@ def counter_unit(name):
         return "KiB"
     if n.endswith("_pct") or n.endswith("_percent"):
         return "%"
-    if n.endswith("_ratio"):
+    if n.endswith("_ratio") or n == "overhead":
         return "ratio"
+    if re.match(r"^rss_t\d+$", n) or n.startswith("rss_"):
+        return "bytes"
     return "count"
 
 

@@ -320,10 +320,10 @@ def latency(run, an, palette, out_dir, suffix, limit=12):
 
 
 # Memory over time: a workload exports samples as counters named
-# <series>_t<index>_<unit> (e.g. rss_t0_bytes, rss_t1_bytes, ...) or
-# <series>_<index>_bytes; an optional <series>_interval_ms / _step counter
-# gives the spacing. Several series per workload are allowed.
-MEM_RE = re.compile(r"^(?P<series>[a-z][a-z0-9_]*?)_(?:t|step|s)?(?P<idx>\d+)_(?P<unit>bytes|kb|kib|mb|mib)$")
+# <series>_t<index>[_<unit>] (bench/memory.c: rss_t0 .. rss_t9, bytes of RSS
+# over the harness's start-up RSS at each tenth of a round). Several series
+# per workload are allowed; the unit defaults to bytes.
+MEM_RE = re.compile(r"^(?P<series>[a-z][a-z0-9_]*?)_t(?P<idx>\d+)(?:_(?P<unit>bytes|kb|kib|mb|mib))?$")
 _MEM_SCALE = {"bytes": 1.0, "kb": 1024.0, "kib": 1024.0, "mb": 1048576.0, "mib": 1048576.0}
 
 
@@ -337,7 +337,7 @@ def memory_series(run):
             if not m or not vals:
                 continue
             found.setdefault(m.group("series"), []).append(
-                (int(m.group("idx")), hr.median(vals) * _MEM_SCALE[m.group("unit")]))
+                (int(m.group("idx")), hr.median(vals) * _MEM_SCALE[m.group("unit") or "bytes"]))
         for s, pts in found.items():
             if len(pts) >= 3:
                 out.setdefault((k, s), {})[a] = sorted(pts)
@@ -356,7 +356,7 @@ def memory_over_time(run, an, palette, out_dir, suffix, limit=9):
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] / 1048576.0 for p in pts], marker=".",
                         color=palette(a), label=a)
-        ax.set_xlabel("sample (workload phase)")
+        ax.set_xlabel("sample (tenths of the workload's last round)")
         ax.set_ylabel("%s (MiB)" % sname)
         ax.set_ylim(bottom=0)
         ax.set_title("%s: %s" % (hr.instance_label(key), sname), fontsize=8)

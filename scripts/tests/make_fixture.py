@@ -70,7 +70,9 @@ def entries(rng, alloc, bench):
             grow = {"glibc": 1.0, "jemalloc": 0.8, "mimalloc": 0.7, "sable": 0.6}[alloc]
             for p in range(6):
                 live = (p + 1) * 8 * 1048576
-                e["rss_t%d_bytes" % p] = float(int(live * (1 + grow * p / 6.0)))
+                e["rss_t%d" % p] = float(int(live * (1 + grow * p / 6.0)))
+            e["peak_rss_bytes"] = float(int(6 * 8 * 1048576 * (1 + grow)))
+            e["overhead"] = 1.0 + grow
         if (alloc, bench) == NAN and i == 2:
             e["real_time"] = float("nan")
             e["cpu_time"] = float("nan")

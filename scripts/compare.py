@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""heapmark compare: flags regressions between two run folders.
+
+usage: scripts/compare.py OLD NEW [--threshold 0.10] [--alpha 0.05]
+                          [--metric ns_per_op] [--reference glibc] [--gate ratio|absolute|both]
+
+For each allocator and benchmark instance present in both runs it reports
+  - the absolute change: median(NEW) / median(OLD);
+  - the within-run change: (median(A)/median(ref)) in NEW over the same in OLD,
+    where ref is the reference allocator (glibc): machine speed drift between
+    the two runs cancels out.
+A change is flagged (regression or improvement) only when it is beyond the
+threshold AND significant over the repetitions: a two-sided Mann-Whitney U
+test (p < alpha) when both sides have at least 5 repetitions; with fewer, the
+sample ranges must not overlap. By default (--gate ratio) the verdict uses the
+within-run ratio for every allocator but the reference, and the absolute
+change for the reference itself only with --gate absolute/both.
+Output: Markdown on stdout. Exit status: 0 no regression, 1 regression,
+2 bad input (one line on stderr).
+"""
+
+import argparse
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import hm_results as hr  # noqa: E402
+
+PROG = "compare.py"
+MIN_REPS_FOR_U = 5
+
+
+# --- Mann-Whitney U ---------------------------------------------------------------
+
+def _norm_sf(z):
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def mann_whitney_p(x, y):
+    """Two-sided p-value of the Mann-Whitney U test (normal approximation with
+    tie and continuity correction; exact via scipy when it is importable)."""
+    try:
+        from scipy.stats import mannwhitneyu
+        return float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    except ImportError:
+        pass
+    return mann_whitney_p_approx(x, y)
+
+
+def mann_whitney_p_approx(x, y):
+    n1, n2 = len(x), len(y)
+    allv = sorted([(v, 0) for v in x] + [(v, 1) for v in y])
+    ranks = [0.0] * len(allv)
+    ties = []
+    i = 0
+    while i < len(allv):
+        j = i
+        while j + 1 < len(allv) and allv[j + 1][0] == allv[i][0]:
+            j += 1
+        r = (i + j) / 2.0 + 1.0
+        for k in range(i, j + 1):
+            ranks[k] = r
+        ties.append(j - i + 1)
+        i = j + 1
+    r1 = sum(r for r, (_v, g) in zip(ranks, allv) if g == 0)
+    u1 = r1 - n1 * (n1 + 1) / 2.0
+    mu = n1 * n2 / 2.0
+    n = n1 + n2
+    tie_term = sum(t ** 3 - t for t in ties) / float(n * (n - 1)) if n > 1 else 0.0
+    var = n1 * n2 / 12.0 * ((n + 1) - tie_term)
+    if var <= 0:
+        return 1.0
+    z = (abs(u1 - mu) - 0.5) / math.sqrt(var)
+    return min(1.0, 2.0 * _norm_sf(max(z, 0.0)))
+
+
+def significant(old, new, alpha):
+    """(is_significant, how) for two samples."""
+    if len(old) >= MIN_REPS_FOR_U and len(new) >= MIN_REPS_FOR_U:
+        p = mann_whitney_p(old, new)
+        return p < alpha, "U p=%.3g" % p
+    if not old or not new:
+        return False, "no samples"
+    sep = max(old) < min(new) or max(new) < min(old)
+    return sep, "ranges %s (n=%d/%d)" % ("apart" if sep else "overlap", len(old), len(new))
+
+
+# --- comparison -------------------------------------------------------------------
+
+def samples(cell, metric):
+    if cell is None:
+        return []
+    if metric == "ns_per_op":
+        return list(cell.time_ns)
+    if metric == "peak_rss_bytes":
+        return list(cell.rss_bytes)
+    if metric == "minor_faults":
+        return list(cell.minflt)
+    return list(cell.counters.get(metric, []))
+
+
+def verdict(change, sig, threshold):
+    if change is None:
+        return "n/a"
+    if change > 1.0 + threshold and sig:
+        return "REGRESSION"
+    if change < 1.0 / (1.0 + threshold) and sig:
+        return "improvement"
+    if abs(change - 1.0) > threshold:
+        return "noise"        # beyond the threshold but not significant
+    return "same"
+
+
+def compare(old, new, metric, threshold, alpha, reference, gate):
+    ref = reference
+    rows = []
+    allocs = [a for a in new.allocators() if a in old.allocators()]
+    keys = [k for k in new.keys() if k in set(old.keys())]
+    for k in keys:
+        r_old, r_new = samples(old.cell(ref, k), metric), samples(new.cell(ref, k), metric)
+        for a in allocs:
+            o, n = samples(old.cell(a, k), metric), samples(new.cell(a, k), metric)
+            if not o or not n:
+                continue
+            mo, mn = hr.median(o), hr.median(n)
+            absolute = mn / mo if mo > 0 else None
+            abs_sig, abs_how = significant(o, n, alpha)
+            rel = rel_sig = None
+            rel_how = ""
+            if a != ref and r_old and r_new and hr.median(r_old) > 0 and hr.median(r_new) > 0:
+                # per-repetition ratios to the reference's median of the same run
+                ro = [v / hr.median(r_old) for v in o]
+                rn = [v / hr.median(r_new) for v in n]
+                rel = hr.median(rn) / hr.median(ro) if hr.median(ro) > 0 else None
+                rel_sig, rel_how = significant(ro, rn, alpha)
+            v_abs = verdict(absolute, abs_sig, threshold)
+            v_rel = verdict(rel, rel_sig, threshold) if rel is not None else "n/a"
+            if gate == "absolute":
+                final = v_abs
+            elif gate == "both":
+                final = "REGRESSION" if "REGRESSION" in (v_abs, v_rel) else (
+                    v_rel if rel is not None else v_abs)
+            else:
+                final = v_rel if rel is not None else (
+                    "same" if a == ref else "n/a")   # the reference: informational only
+                if a == ref and v_abs in ("REGRESSION", "improvement"):
+                    final = "info: %s (absolute)" % v_abs.lower()
+            rows.append({"allocator": a, "key": k, "old": mo, "new": mn, "absolute": absolute,
+                         "abs_how": abs_how, "v_abs": v_abs, "rel": rel, "rel_how": rel_how,
+                         "v_rel": v_rel, "verdict": final, "n": (len(o), len(n))})
+    only_old = sorted({hr.instance_label(k) for k in old.keys()} - {hr.instance_label(k) for k in keys})
+    only_new = sorted({hr.instance_label(k) for k in new.keys()} - {hr.instance_label(k) for k in keys})
+    return rows, only_old, only_new
+
+
+def fmt(v, metric):
+    if v is None:
+        return "-"
+    if metric.endswith("_ns") or metric == "ns_per_op":
+        return "%.4g ns" % v
+    return "%.4g" % v
+
+
+def pct(x):
+    return "-" if x is None else "%+.1f%%" % ((x - 1.0) * 100.0)
+
+
+def markdown(rows, only_old, only_new, old, new, args):
+    out = ["# heapmark compare: `%s` -> `%s`" % (os.path.basename(os.path.normpath(old.path)),
+                                                  os.path.basename(os.path.normpath(new.path))), ""]
+    regs = [r for r in rows if r["verdict"] == "REGRESSION"]
+    imps = [r for r in rows if r["verdict"] == "improvement"]
+    out.append("Metric `%s`; threshold %.0f%%; significance: Mann-Whitney U p < %g with >= %d "
+               "repetitions a side, else non-overlapping ranges; verdicts use the %s."
+               % (args.metric, args.threshold * 100, args.alpha, MIN_REPS_FOR_U,
+                  {"ratio": "within-run ratio to %s (drift cancels)" % args.reference,
+                   "absolute": "absolute change", "both": "within-run ratio and the absolute change"}
+                  [args.gate]))
+    out.append("")
+    out.append("**%d regression(s), %d improvement(s)** over %d comparison(s)."
+               % (len(regs), len(imps), len(rows)))
+    out.append("")
+    hdr = ("| verdict | allocator | workload | old | new | absolute | ratio to %s | test |"
+           % args.reference)
+    sep = "|---|---|---|---:|---:|---:|---:|---|"
+
+    def line(r):
+        return "| %s | %s | `%s` | %s | %s | %s | %s | %s |" % (
+            r["verdict"], r["allocator"], hr.instance_label(r["key"]), fmt(r["old"], args.metric),
+            fmt(r["new"], args.metric), pct(r["absolute"]), pct(r["rel"]),
+            r["rel_how"] if r["rel"] is not None and args.gate != "absolute" else r["abs_how"])
+    flagged = regs + imps
+    if flagged:
+        out += [hdr, sep] + [line(r) for r in flagged] + [""]
+    out.append("<details><summary>all comparisons</summary>\n")
+    out += [hdr, sep] + [line(r) for r in rows]
+    out.append("\n</details>\n")
+    if only_old:
+        out.append("Only in OLD: %s" % ", ".join("`%s`" % s for s in only_old))
+    if only_new:
+        out.append("Only in NEW: %s" % ", ".join("`%s`" % s for s in only_new))
+    return "\n".join(out) + "\n"
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog=PROG, description="Compare two heapmark run folders.")
+    ap.add_argument("old", metavar="OLD")
+    ap.add_argument("new", metavar="NEW")
+    ap.add_argument("--threshold", type=float, default=0.10,
+                    help="relative change that counts (default 0.10 = 10%%)")
+    ap.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    ap.add_argument("--metric", default="ns_per_op",
+                    help="ns_per_op (default), peak_rss_bytes, minor_faults or a counter name")
+    ap.add_argument("--reference", default="glibc", help="allocator the ratios are taken to")
+    ap.add_argument("--gate", choices=("ratio", "absolute", "both"), default="ratio",
+                    help="what decides a regression (default: the within-run ratio)")
+    args = ap.parse_args(argv)
+    if not (args.threshold > 0) or not (0 < args.alpha < 1):
+        print("%s: --threshold must be > 0 and --alpha in (0, 1)" % PROG, file=sys.stderr)
+        return 2
+    try:
+        old = hr.read_run(args.old)
+        new = hr.read_run(args.new)
+    except hr.InputError as e:
+        print("%s: %s" % (PROG, e), file=sys.stderr)
+        return 2
+    for run in (old, new):
+        for p in run.problems:
+            print("%s: %s: %s" % (PROG, run.path.rstrip("/"), p), file=sys.stderr)
+    rows, only_old, only_new = compare(old, new, args.metric, args.threshold, args.alpha,
+                                       args.reference, args.gate)
+    if not rows:
+        print("%s: nothing to compare: no allocator x workload has %s in both runs"
+              % (PROG, args.metric), file=sys.stderr)
+        return 2
+    sys.stdout.write(markdown(rows, only_old, only_new, old, new, args))
+    return 1 if any(r["verdict"] == "REGRESSION" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as e:  # one line, never a traceback (HEAPMARK_DEBUG=1 shows it)
+        if os.environ.get("HEAPMARK_DEBUG"):
+            raise
+        print("%s: internal error: %s: %s" % (PROG, type(e).__name__, str(e).split("\n")[0]),
+              file=sys.stderr)
+        sys.exit(2)

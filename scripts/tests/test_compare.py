@@ -1,0 +1,177 @@
+"""Tests of scripts/compare.py on copies of the fixture run with planted changes.
+Run: make test-compare."""
+
+import json
+import os
+import random
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+import hm_testutil as tu  # noqa: E402
+import compare  # noqa: E402
+
+BENCHES = ["malloc_free/size:16/threads:1", "malloc_free/size:4096/threads:1",
+           "malloc_free/size:16/threads:2", "latency/size:64/threads:1",
+           "memory_growth/phases:6/threads:1"]
+ALLOCS = ["glibc", "jemalloc", "mimalloc", "sable"]
+
+
+def verdict_rows(md):
+    """(verdict, allocator, workload) of the rows of the flagged table."""
+    out = []
+    flagged = md.split("<details>")[0]
+    for line in flagged.splitlines():
+        if line.startswith("| ") and not line.startswith("| verdict"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            out.append((cells[0], cells[1], cells[2].strip("`")))
+    return out
+
+
+class Compare(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tu.scratch()
+        self.old = tu.copy_fixture(self.tmp, "old")
+        self.new = tu.copy_fixture(self.tmp, "new")
+        self.rng = random.Random(7)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def noise(self, run, amplitude=0.03, drift=1.0):
+        """Every repetition of every ok cell moves by up to +-amplitude, times drift."""
+        for a in ALLOCS:
+            for b in BENCHES:
+                if tu.raw_path(run, a, b):
+                    tu.edit_times(run, a, b, lambda i, t: t * drift *
+                                  (1.0 + self.rng.uniform(-amplitude, amplitude)))
+
+    def compare(self, *extra):
+        return tu.run_script("compare.py", self.old, self.new, *extra)
+
+    def test_same_run_no_regression(self):
+        rc, out, err = tu.run_script("compare.py", self.old, self.old)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("**0 regression(s), 0 improvement(s)** over 18 comparison(s)", out)
+
+    def test_noise_only(self):
+        self.noise(self.new)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(verdict_rows(out), [])
+
+    def test_planted_regression(self):
+        self.noise(self.new)
+        tu.edit_times(self.new, "sable", "malloc_free/size:16/threads:1", lambda i, t: t * 1.3)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 1, out + err)
+        self.assertEqual(verdict_rows(out),
+                         [("REGRESSION", "sable", "malloc_free/size:16/threads:1")])
+        self.assertIn("**1 regression(s), 0 improvement(s)**", out)
+        self.assertIn("U p=", out)
+
+    def test_planted_improvement_is_no_failure(self):
+        self.noise(self.new)
+        tu.edit_times(self.new, "mimalloc", "latency/size:64/threads:1", lambda i, t: t * 0.7)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(verdict_rows(out),
+                         [("improvement", "mimalloc", "latency/size:64/threads:1")])
+
+    def test_large_but_insignificant_change_is_noise(self):
+        # median +15% (beyond the threshold) but the samples straddle the old ones
+        factors = [0.7, 0.95, 1.15, 1.4, 1.6]
+        tu.edit_times(self.new, "sable", "latency/size:64/threads:1",
+                      lambda i, t: t * factors[i])
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(verdict_rows(out), [])
+        self.assertRegex(out, r"\| noise \| sable \| `latency/size:64/threads:1` .*\| U p=0\.[1-9]")
+
+    def test_machine_drift_cancels(self):
+        self.noise(self.new, drift=1.25)      # a machine 25% slower: every allocator alike
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(verdict_rows(out), [])
+        # ... while the absolute comparison sees it
+        rc, out, err = self.compare("--gate", "absolute")
+        self.assertEqual(rc, 1, out + err)
+        self.assertEqual(len(verdict_rows(out)), 18)
+
+    def test_few_repetitions_use_ranges(self):
+        # jemalloc's malloc_free/size:16/threads:2 has 4 usable repetitions (one is NaN)
+        self.noise(self.new)
+        tu.edit_times(self.new, "jemalloc", "malloc_free/size:16/threads:2", lambda i, t: t * 1.3)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 1, out + err)
+        self.assertEqual(verdict_rows(out),
+                         [("REGRESSION", "jemalloc", "malloc_free/size:16/threads:2")])
+        self.assertIn("ranges apart (n=4/4)", out)
+
+    def test_threshold(self):
+        self.noise(self.new, amplitude=0.005)
+        tu.edit_times(self.new, "sable", "malloc_free/size:16/threads:1", lambda i, t: t * 1.3)
+        rc, _out, _err = self.compare("--threshold", "0.5")
+        self.assertEqual(rc, 0)
+        rc, out, _err = self.compare("--threshold", "0.2")
+        self.assertEqual(rc, 1, out)
+
+    def test_bad_input(self):
+        rc, out, err = tu.run_script("compare.py", self.old, os.path.join(self.tmp, "nope"))
+        self.assertEqual(rc, 2)
+        self.assertEqual(out, "")
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("no such run folder", err)
+        self.assertNotIn("Traceback", err)
+        empty = os.path.join(self.tmp, "empty")
+        os.makedirs(empty)
+        with open(os.path.join(empty, "meta.json"), "w") as f:
+            json.dump({"schema": 1, "state": "running"}, f)
+        open(os.path.join(empty, "runs.jsonl"), "w").close()
+        rc, out, err = tu.run_script("compare.py", self.old, empty)
+        self.assertEqual(rc, 2)
+        self.assertIn("empty run", err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        rc, out, err = tu.run_script("compare.py", "--threshold", "-1", self.old, self.new)
+        self.assertEqual(rc, 2)
+        self.assertIn("--threshold must be > 0", err)
+        rc, out, err = tu.run_script("compare.py", "--metric", "no_such_counter", self.old, self.new)
+        self.assertEqual(rc, 2)
+        self.assertIn("nothing to compare", err.splitlines()[-1])
+        self.assertNotIn("Traceback", err)
+
+
+class MannWhitney(unittest.TestCase):
+    def test_separated_samples_are_significant(self):
+        x, y = [1.0, 2.0, 3.0, 4.0, 5.0], [6.0, 7.0, 8.0, 9.0, 10.0]
+        self.assertLess(compare.mann_whitney_p(x, y), 0.05)
+        self.assertLess(compare.mann_whitney_p_approx(x, y), 0.05)
+
+    def test_identical_samples_are_not(self):
+        x = [1.0, 2.0, 3.0, 4.0, 5.0]
+        self.assertGreater(compare.mann_whitney_p(x, list(x)), 0.9)
+        self.assertGreater(compare.mann_whitney_p_approx(x, list(x)), 0.9)
+
+    def test_approximation_close_to_scipy(self):
+        try:
+            from scipy.stats import mannwhitneyu
+        except ImportError:
+            self.skipTest("scipy is not installed")
+        rng = random.Random(3)
+        for _ in range(20):
+            x = [rng.gauss(0, 1) for _ in range(12)]
+            y = [rng.gauss(0.7, 1) for _ in range(12)]
+            ref = mannwhitneyu(x, y, alternative="two-sided", method="asymptotic").pvalue
+            self.assertAlmostEqual(compare.mann_whitney_p_approx(x, y), ref, places=6)
+
+    def test_ties(self):
+        x = [1.0, 1.0, 1.0, 2.0, 2.0]
+        y = [2.0, 2.0, 3.0, 3.0, 3.0]
+        p = compare.mann_whitney_p_approx(x, y)
+        self.assertTrue(0.0 < p < 0.05, p)
+
+
+if __name__ == "__main__":
+    unittest.main()
