@@ -9,7 +9,7 @@
 REPORT_TEST_ENV := MPLBACKEND=Agg
 
 .PHONY: test-report test-compare test-workflow test-browser
-TESTS += test-report test-compare
+TESTS += test-report test-compare test-workflow
 
 test-report: deps
 	$(REPORT_TEST_ENV) nice $(PYTHON) scripts/tests/test_report.py
