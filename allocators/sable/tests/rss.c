@@ -1,0 +1,50 @@
+/* rss.c: memory goes back to the OS. 512 MiB in blocks of four kinds
+ * (64 B, 4 KiB, 256 KiB, 8 MiB: 128 MiB each) are written, then freed; the
+ * resident set must drop to near where it started without any explicit
+ * call, and further after sable_purge(). The pointer array is allocated
+ * before the baseline and freed with the blocks. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "sable.h"
+
+#define MiB ((size_t)1 << 20)
+
+int main(void)
+{
+    static const size_t sizes[] = {64, 4096, 256 << 10, 8 << 20};
+    const size_t per_kind = 128 * MiB;
+    size_t total = 0;
+    for (unsigned k = 0; k < 4; k++)
+        total += per_kind / sizes[k];
+    void **blocks = malloc(total * sizeof *blocks);
+    CHECK(blocks != NULL);
+    size_t base = rss_bytes();
+    size_t n = 0;
+    for (unsigned k = 0; k < 4; k++)
+        for (size_t i = 0; i < per_kind / sizes[k]; i++) {
+            blocks[n] = malloc(sizes[k]);
+            if (blocks[n] == NULL) {
+                CHECK(!"malloc");
+                return 1;
+            }
+            memset(blocks[n], 0x5a, sizes[k]);
+            n++;
+        }
+    size_t full = rss_bytes();
+    for (size_t i = 0; i < n; i++)
+        free(blocks[i]);
+    free(blocks); /* 17 MiB itself */
+    size_t after = rss_bytes();
+    sable_purge();
+    size_t purged = rss_bytes();
+    printf("RSS: %zu MiB at start, %zu MiB with 512 MiB live, %zu MiB after free, %zu MiB after "
+           "sable_purge\n",
+           base / MiB, full / MiB, after / MiB, purged / MiB);
+    CHECK(full >= base + 500 * MiB);
+    CHECK(after <= base + 24 * MiB);
+    CHECK(purged <= base + 8 * MiB);
+    return check_done("sable rss");
+}

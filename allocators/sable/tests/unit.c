@@ -1,0 +1,200 @@
+/* unit.c: sable's internals: size classes both ways, pointer -> segment and
+ * page, free lists (local, remote, delayed), heap hand-over. Linked with the
+ * library's objects, so it sees the hidden functions. */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "sable.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "check.h"
+
+static void test_classes(void)
+{
+    /* sizes ascend, 16-aligned below 128 and multiples of 16 everywhere */
+    for (unsigned c = 0; c < SBL_NCLASSES; c++) {
+        CHECK(sbl_class_size(c) % 16 == 0);
+        if (c > 0)
+            CHECK(sbl_class_size(c) > sbl_class_size(c - 1));
+        /* about four classes per doubling: each step at most 25% above 128 */
+        if (c > 8)
+            CHECK(sbl_class_size(c) * 4 <= sbl_class_size(c - 1) * 5);
+        CHECK(sbl_class_slices[c] >= 1 && sbl_class_slices[c] < SBL_SLICES);
+        CHECK((size_t)sbl_class_slices[c] * SBL_SLICE_SIZE >= sbl_class_size(c));
+        /* class -> size -> class */
+        CHECK(sbl_size_class(sbl_class_size(c)) == c);
+        CHECK(c == 0 || sbl_size_class(sbl_class_size(c - 1) + 1) == c);
+    }
+    CHECK(sbl_class_size(SBL_NCLASSES - 1) == SBL_LARGE_MAX);
+    /* size -> class: the smallest class that holds n, for every n up to
+       64 KiB and a sample above */
+    for (size_t n = 0; n <= SBL_LARGE_MAX; n += n < 65536 ? 1 : 977) {
+        unsigned c = sbl_size_class(n);
+        CHECK(c < SBL_NCLASSES);
+        CHECK(sbl_class_size(c) >= n);
+        CHECK(c == 0 || sbl_class_size(c - 1) < n);
+    }
+    CHECK(sbl_size_class(SBL_LARGE_MAX) == SBL_NCLASSES - 1);
+}
+
+static void test_lookup(void)
+{
+    static const size_t sizes[] = {0, 1, 16, 17, 100, 1024, 1025, 5000, 8192, 8193, 65536,
+                                   100000, 1 << 20, SBL_LARGE_MAX};
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        uint8_t *p = sable_malloc(n);
+        CHECK(p != NULL && (uintptr_t)p % 16 == 0);
+        struct sbl_segment *s = sbl_segment_of(p);
+        CHECK((uintptr_t)s % SBL_SEG_SIZE == 0);
+        CHECK(s->kind == SBL_SEG_NORMAL);
+        CHECK(s->heap == sbl_tls_heap);
+        struct sbl_page *pg = sbl_page_of(s, p);
+        CHECK(pg->offset == 0 && pg->in_use && pg->flags == 0);
+        CHECK(pg->block_size == sbl_class_size(sbl_size_class(n)));
+        CHECK(p >= pg->start && p < pg->start + (size_t)pg->capacity * pg->block_size);
+        CHECK((size_t)(p - pg->start) % pg->block_size == 0);
+        /* an interior byte of a multi-slice page finds the same page */
+        CHECK(sbl_page_of(s, p + pg->block_size - 1) == pg);
+        CHECK(sable_usable_size(p) == pg->block_size);
+        sable_free(p);
+    }
+    /* huge blocks, plain and with every large alignment */
+    for (size_t a = 16; a <= ((size_t)64 << 20); a *= 2) {
+        size_t n = a <= SBL_SLICE_SIZE ? SBL_LARGE_MAX + 1 : 100;
+        uint8_t *p = sable_aligned_alloc(a, n);
+        CHECK(p != NULL && (uintptr_t)p % a == 0);
+        if (p == NULL)
+            continue;
+        struct sbl_segment *s = sbl_segment_of(p);
+        struct sbl_page *pg = sbl_page_of(s, p);
+        if (a > SBL_SLICE_SIZE || n > SBL_LARGE_MAX) {
+            CHECK(s->kind == SBL_SEG_HUGE && pg == &s->pages[0]);
+            CHECK(pg->flags == SBL_PF_HUGE && s->huge_size >= n);
+            CHECK(p == (uint8_t *)s + s->huge_offset);
+        } else {
+            CHECK(s->kind == SBL_SEG_NORMAL);
+        }
+        memset(p, 1, n);
+        sable_free(p);
+    }
+}
+
+/* A page's lists: LIFO reuse, the used count, extension. */
+static void test_free_list(void)
+{
+    const size_t n = 8192; /* one-slice pages of 8 blocks */
+    void *a = sable_malloc(n);
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(a), a);
+    uint32_t used = pg->used;
+    void *b = sable_malloc(n);
+    CHECK(sbl_page_of(sbl_segment_of(b), b) == pg);
+    CHECK(pg->used == used + 1);
+    sable_free(b);
+    CHECK(pg->used == used);
+    CHECK(pg->free == (struct sbl_block *)b);
+    CHECK(sable_malloc(n) == b); /* LIFO */
+    CHECK(pg->reserved <= pg->capacity && pg->capacity == 8);
+    sable_free(b);
+    sable_free(a);
+}
+
+struct remote_arg {
+    void **blocks;
+    int n;
+};
+
+static void *remote_free_thread(void *arg)
+{
+    struct remote_arg *r = arg;
+    for (int i = 0; i < r->n; i++)
+        sable_free(r->blocks[i]);
+    return NULL;
+}
+
+static void free_in_thread(void **blocks, int n)
+{
+    struct remote_arg r = {blocks, n};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, remote_free_thread, &r) == 0);
+    pthread_join(t, NULL);
+}
+
+/* Remote frees: onto the page's xthread_free list while the page is in its
+ * queue, onto the heap's delayed list once it is full; both are collected. */
+static void test_remote(void)
+{
+    const size_t n = 40000; /* class 40960: 8-slice pages of 12 blocks */
+    void *blk[64];
+    blk[0] = sable_malloc(n);
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
+    unsigned cap = pg->capacity;
+    CHECK(cap >= 4 && cap < 64);
+    for (unsigned i = 1; i < cap; i++) {
+        blk[i] = sable_malloc(n);
+        CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == pg);
+    }
+    CHECK(pg->used == cap && pg->free == NULL);
+    /* the page is still first in its queue: remote frees land on its list */
+    free_in_thread(&blk[cap - 2], 2);
+    CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) != 0);
+    CHECK(pg->used == cap);
+    void *again = sable_malloc(n); /* collects them */
+    CHECK(again == blk[cap - 2] || again == blk[cap - 1]);
+    CHECK(pg->used == cap - 1);
+    blk[cap - 2] = again;
+    blk[cap - 1] = sable_malloc(n);
+    CHECK(pg->used == cap);
+    /* the next allocation moves the page to the full list */
+    void *other = sable_malloc(n);
+    CHECK(sbl_page_of(sbl_segment_of(other), other) != pg);
+    CHECK(pg->flags & SBL_PF_FULL);
+    CHECK((atomic_load(&pg->xthread_free) & SBL_TF_MASK) == SBL_TF_USE_DELAYED);
+    /* a remote free into a full page goes to the heap's delayed list */
+    free_in_thread(&blk[0], 1);
+    CHECK(atomic_load(&sbl_tls_heap->delayed) == (struct sbl_block *)blk[0]);
+    CHECK((atomic_load(&pg->xthread_free) & SBL_TF_MASK) == SBL_TF_NORMAL);
+    /* the owner's slow path frees it locally and the page leaves the full list */
+    sable_free(sable_malloc(3000000)); /* any slow-path allocation */
+    CHECK(atomic_load(&sbl_tls_heap->delayed) == NULL);
+    CHECK(!(pg->flags & SBL_PF_FULL));
+    CHECK(pg->used == cap - 1);
+    for (unsigned i = 1; i < cap; i++)
+        sable_free(blk[i]);
+    sable_free(other);
+}
+
+static void *exit_thread(void *arg)
+{
+    struct sbl_heap **out = arg;
+    void *p = sable_malloc(100);
+    *out = sbl_tls_heap;
+    sable_free(p);
+    return NULL;
+}
+
+/* Thread exit hands the heap back; the next new thread adopts it. */
+static void test_handover(void)
+{
+    struct sbl_heap *h1 = NULL, *h2 = NULL;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, exit_thread, &h1) == 0);
+    pthread_join(t, NULL);
+    size_t heaps = sbl_heap_count();
+    CHECK(pthread_create(&t, NULL, exit_thread, &h2) == 0);
+    pthread_join(t, NULL);
+    CHECK(h1 != NULL && h1 == h2);
+    CHECK(sbl_heap_count() == heaps);
+    CHECK(h1 != sbl_tls_heap);
+}
+
+int main(void)
+{
+    test_classes();
+    test_lookup();
+    test_free_list();
+    test_remote();
+    test_handover();
+    return check_done("sable unit");
+}
