@@ -177,9 +177,9 @@ static void bm_latency_warm(gb_state *st, void *user)
 /* --- cold ------------------------------------------------------------------ */
 
 /* Start-up and bursts (a process loading its data, a request that needs more
-   memory than ever before): 1000 blocks allocated into memory the allocator
-   does not hold warm, touched, then freed; between rounds the allocator
-   returns its free memory to the OS (alloc_ext purge, where it has one;
+   memory than ever before): 1000 blocks (at most 64 MiB) allocated into
+   memory the allocator does not hold warm, touched, then freed; between
+   rounds the allocator returns its free memory to the OS (alloc_ext purge, where it has one;
    counter `purged` = 1), so the next round starts cold again. In a fresh
    process the first round is also the allocator's very first. Every operation
    is timed; the time per operation excludes the purge (manual time). One
@@ -188,8 +188,9 @@ static void bm_latency_cold(gb_state *st, void *user)
 {
     (void)user;
     size_t size = (size_t)gb_get_range(st, 0);
-    enum { N = 1000 };
-    char *blk[N];
+    enum { NMAX = 1000 };
+    char *blk[NMAX];
+    const int N = (size_t)NMAX * size > (64u << 20) ? (int)((64u << 20) / size) : NMAX;
     int (*purge)(void) = alloc_ext_get()->purge;
     struct lat *l = lat_begin(st, 0xc01d);
     if (l == NULL)

@@ -220,7 +220,7 @@ GB_REGISTRATION(register_realloc)
     b = gb_register("memalign_free", bm_memalign_free, NULL);
     GB_ARG_NAMES(b, "align", "size");
     {
-        static const int64_t aligns[] = {16, 64, 256, 4096};
+        static const int64_t aligns[] = {16, 64, 4096};
         static const int64_t aligns_full[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
         static const int64_t sizes[] = {64, 4096};
         static const int64_t sizes_full[] = {8, 64, 1000, 4096, 65536};
@@ -230,7 +230,7 @@ GB_REGISTRATION(register_realloc)
         if (prof == HM_QUICK) {
             lists[0] = quick_align, lens[0] = 1, lists[1] = quick_size, lens[1] = 1;
         } else if (prof == HM_DEFAULT) {
-            lists[0] = aligns, lens[0] = 4, lists[1] = sizes, lens[1] = 2;
+            lists[0] = aligns, lens[0] = 3, lists[1] = sizes, lens[1] = 2;
         } else {
             lists[0] = aligns_full, lens[0] = 9, lists[1] = sizes_full, lens[1] = 5;
         }

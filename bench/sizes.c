@@ -68,8 +68,7 @@ GB_REGISTRATION(register_sizes)
 
     /* powers of two, the sizes of the first workload (issue 2) included */
     static const int64_t quick_sizes[] = {16, 256, 65536, 1 << 20};
-    static const int64_t pow2[] = {8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536,
-                                   262144, 1 << 20, 4 << 20};
+    static const int64_t pow2[] = {8, 16, 64, 256, 1024, 4096, 16384, 65536, 1 << 20, 4 << 20};
     static const int64_t pow2_full[] = {8,     16,    32,     64,     128,     256,
                                         512,   1024,  2048,   4096,   8192,    16384,
                                         32768, 65536, 131072, 262144, 524288,  1 << 20,
@@ -110,14 +109,17 @@ GB_REGISTRATION(register_sizes)
     if (prof == HM_QUICK) {
         GB_ARGS(b, 64, 1000);
     } else {
-        static const int64_t bsizes[] = {16, 64, 256, 4096, 65536, 1 << 20};
+        static const int64_t bsizes[] = {16, 256, 4096, 65536, 1 << 20};
         static const int64_t bsizes_full[] = {8, 16, 24, 64, 100, 256, 1000, 4096, 65536,
                                               1 << 20, 4 << 20};
-        static const int64_t lives[] = {1, 10, 100, 1000};
-        const int64_t *lists[2] = {prof == HM_FULL ? bsizes_full : bsizes, lives};
-        size_t lens[2] = {prof == HM_FULL ? sizeof bsizes_full / sizeof *bsizes_full
-                                          : sizeof bsizes / sizeof *bsizes,
-                          sizeof lives / sizeof *lives};
+        static const int64_t lives[] = {10, 1000};
+        static const int64_t lives_full[] = {1, 10, 100, 1000};
+        const int64_t *lists[2] = {bsizes, lives};
+        size_t lens[2] = {sizeof bsizes / sizeof *bsizes, sizeof lives / sizeof *lives};
+        if (prof == HM_FULL) {
+            lists[0] = bsizes_full, lens[0] = sizeof bsizes_full / sizeof *bsizes_full;
+            lists[1] = lives_full, lens[1] = sizeof lives_full / sizeof *lives_full;
+        }
         gb_args_product(b, lists, lens, 2);
     }
     gb_threads(b, 1);
