@@ -19,3 +19,8 @@ test-compare: deps
 
 test-workflow: deps
 	$(PYTHON) scripts/tests/test_workflow.py
+
+# Not in TESTS (it needs a browser): .ci/run calls it after `make test`.
+test-browser: deps
+	@scripts/bootstrap-deps.sh chromium
+	$(REPORT_TEST_ENV) nice $(PYTHON) scripts/tests/test_browser.py
