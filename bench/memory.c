@@ -106,8 +106,8 @@ static size_t log_uniform(uint64_t *rng, unsigned lo_bits, unsigned hi_bits)
 /* --- fragmentation --------------------------------------------------------- */
 
 /* A heap that ages (a document editor, a long-running interpreter): n blocks
-   of mixed sizes (16 B .. 1 KiB), a random half freed, then n/2 larger blocks
-   (1 .. 8 KiB) that do not fit the holes; then everything is freed. One
+   of mixed sizes (16 B .. 2 KiB), a random half freed, then n/2 larger blocks
+   (1 .. 16 KiB) that do not fit the holes; then everything is freed. One
    operation = one malloc or one free (3n per round). */
 static void bm_fragmentation(gb_state *st, void *user)
 {
@@ -161,8 +161,8 @@ static void bm_fragmentation(gb_state *st, void *user)
 /* --- long-lived plus short-lived ------------------------------------------- */
 
 /* A cache inside a request loop (web server, compiler with a symbol table):
-   `long` blocks stay live for the whole round while short-lived temporaries
-   (a window of 64) churn around them; every 64th operation evicts one
+   `long` blocks (16 B .. 8 KiB) stay live for the whole round while
+   short-lived temporaries (16 B .. 1 KiB, a window of 64) churn around them; every 64th operation evicts one
    long-lived block for a new one of another size. One operation = one malloc
    or one free. */
 #define SHORT_OPS 200000
@@ -225,7 +225,7 @@ static void bm_long_short(gb_state *st, void *user)
 
 /* A phase that builds a large structure and drops it (loading a file into
    objects, a batch job), followed by a quiet phase: how much memory stays
-   with the process. size 0 = mixed sizes 16 B .. 4 KiB. One operation = one
+   with the process. size 0 = mixed sizes 16 B .. 8 KiB. One operation = one
    malloc or one free. */
 static void bm_rss_after_free(gb_state *st, void *user)
 {

@@ -13,7 +13,7 @@ struct order_args {
     int mixed;
 };
 
-/* Mixed sizes: log-uniform 8 B .. 1 KiB, the bulk of a typical heap. */
+/* Mixed sizes: log-uniform 8 B .. 2 KiB, the bulk of a typical heap. */
 static size_t mixed_size(uint64_t *rng)
 {
     unsigned bits = 3 + (unsigned)hm_rng_below(rng, 8); /* 8 .. 1024 */

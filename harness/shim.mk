@@ -4,8 +4,8 @@
 #   test-bench-hist     the latency histogram (bench_hist.c)
 #   test-bench-identity every build/<A>/bench reports verified: true; a wrong
 #                       identity or a bad profile makes the binary refuse to run
-#   test-bench-smoke    every workload of the quick profile runs once per
-#                       allocator without an error (tiny min time)
+#   test-bench-smoke    every instance of the default profile runs briefly for
+#                       each allocator, without an error, with its counters
 
 SHIM_TEST_DIR := $(BUILD)/harness-tests
 SHIM_TEST_BIN := $(SHIM_TEST_DIR)/shim_test
