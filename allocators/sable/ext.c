@@ -16,6 +16,10 @@ static void sbl_ext_free_aligned_sized(void *p, size_t align, size_t n)
 
 static int sbl_ext_purge(void) { return sable_purge(); }
 
+static void *sbl_ext_resize_in_place(void *p, size_t n) { return sable_resize_in_place(p, n); }
+
+static void *sbl_ext_aligned_any(size_t align, size_t n) { return sable_aligned_alloc_any(align, n); }
+
 const struct alloc_ext alloc_ext_native = {
     .name = "sable",
     .library = "libsable",
@@ -24,4 +28,6 @@ const struct alloc_ext alloc_ext_native = {
     .free_sized = sbl_ext_free_sized,
     .free_aligned_sized = sbl_ext_free_aligned_sized,
     .purge = sbl_ext_purge,
+    .resize_in_place = sbl_ext_resize_in_place,
+    .aligned_any = sbl_ext_aligned_any,
 };

@@ -41,6 +41,19 @@ size_t sable_usable_size(const void *p);
 void sable_free_sized(void *p, size_t n);
 void sable_free_aligned_sized(void *p, size_t align, size_t n);
 
+/* Grows or shrinks p's block to n bytes without moving it: returns p, or
+ * NULL and leaves the block, its contents and its usable size untouched.
+ * Small blocks: within their block. Blocks above 64 KiB: into the free
+ * address space after them (shrinking gives their tail back to the OS).
+ * Huge blocks (above 2 MiB): into the address space reserved after them.
+ * realloc tries this first. */
+void *sable_resize_in_place(void *p, size_t n);
+
+/* Any alignment > 0, not only powers of two (3, 24, 1000, 12288...): the
+ * result is a multiple of align, free() and realloc() accept it, and a zero
+ * size gives a unique pointer. align == 0: NULL with EINVAL. */
+void *sable_aligned_alloc_any(size_t align, size_t n);
+
 /* "major.minor.patch" */
 const char *sable_version(void);
 

@@ -30,3 +30,33 @@ void *sbl_alloc_aligned(size_t align, size_t n)
     }
     return sbl_huge_alloc(n, align);
 }
+
+/* Any alignment > 0. Powers of two as above; otherwise, with align =
+ * 2^k * odd, a block of n + align bytes aligned on 2^k from the pages, and
+ * the first multiple of align inside it: the page is flagged so that free
+ * and usable_size map the interior pointer back to its block. Sizes too
+ * big for that are huge blocks placed on the alignment itself. */
+void *sbl_alloc_aligned_any(size_t align, size_t n)
+{
+    if (align == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if ((align & (align - 1)) == 0)
+        return sbl_alloc_aligned(align, n);
+    if (n > SBL_MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (align <= SBL_SLICE_SIZE && n <= SBL_LARGE_MAX - align) {
+        size_t pow2 = align & (~align + 1);
+        uint8_t *q = sbl_alloc_aligned(pow2 < 16 ? 16 : pow2, n + align);
+        if (q == NULL)
+            return NULL;
+        struct sbl_segment *s = sbl_segment_of(q);
+        struct sbl_page *pg = sbl_page_of(s, q);
+        pg->flags |= SBL_PF_ALIGNED;
+        return q + (align - (uintptr_t)q % align) % align;
+    }
+    return sbl_huge_alloc(n, align);
+}

@@ -41,6 +41,8 @@ SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void
         sbl_huge_free(s);
         return;
     }
+    if (pg->flags & SBL_PF_ALIGNED)
+        p = sbl_block_start(pg, p);
     struct sbl_heap *h = s->heap;
     struct sbl_block *b = (struct sbl_block *)p;
     if (h == sbl_tls_heap) {

@@ -120,9 +120,30 @@ static void page_unfull(struct sbl_heap *h, struct sbl_page *pg)
     queue_push_back(h, &h->queues[pg->cls], pg, pg->cls);
 }
 
+/* Takes a one-block page out of its queue (its block is live and is about
+ * to change size); the page goes back to its segment when the block is
+ * freed. A remote free of the block reaches the owner through the delayed
+ * list. */
+void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg)
+{
+    if (pg->flags & SBL_PF_DETACHED)
+        return;
+    if (pg->flags & SBL_PF_FULL)
+        queue_remove(h, &h->full, pg, -1);
+    else
+        queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
+    pg->flags = (uint8_t)((pg->flags & ~SBL_PF_FULL) | SBL_PF_DETACHED);
+    sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
+}
+
 /* free of a block of h's by the thread that owns (or has claimed) h */
 void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
+    if (pg->flags & SBL_PF_DETACHED) {
+        pg->used = 0;
+        sbl_page_release(h, pg);
+        return;
+    }
     b->next = pg->free;
     pg->free = b;
     if (pg->flags & SBL_PF_FULL)

@@ -1,20 +1,86 @@
-/* huge.c: blocks above SBL_LARGE_MAX (and alignments above 64 KiB), each in
- * its own mapping laid out like a segment, so that the one mask of free()
- * finds its header:
+/* huge.c: blocks above SBL_LARGE_MAX (and alignments the pages cannot
+ * give), each in its own mapping laid out like a segment, so that the one
+ * mask of free() finds its header:
  *
- *   base (4 MiB aligned) | header ... | block at base + off
+ *   base (4 MiB aligned) | header | block at base + off | reserve
  *
- * off = 64 KiB for alignments up to 64 KiB, the alignment itself up to
- * 4 MiB, and 4 MiB above (then the *block* is placed on the alignment and
- * base = block - 4 MiB). The descriptor at pages[off >> 16] points back to
- * pages[0], which carries SBL_PF_HUGE. realloc resizes with mremap: in
- * place when the address space after the block is free, else by moving the
- * pages to a new aligned range; the bytes are never copied. */
+ * off is in [SBL_HUGE_HDR, 4 MiB]: the block is placed on its alignment
+ * first and the base is the 4 MiB boundary below it (for off <= 64 KiB the
+ * header is pages[0]; above, pages[off >> 16] points back to pages[0], which
+ * carries SBL_PF_HUGE). The mapping is read-write and MAP_NORESERVE; the
+ * reserve after the block is address space only (no RAM until written), so
+ * a block grows in place without a system call while it fits, and shrinks
+ * in place by handing its tail back with MADV_DONTNEED. Beyond the reserve,
+ * mremap grows it in place when the address space after it is free, or
+ * moves its pages to a new range; the bytes are never copied. */
 #include "internal.h"
 
-static size_t body_size(size_t n)
+/* where the block may start at the earliest: after the header's pages[0] */
+#define SBL_HUGE_HDR ((offsetof(struct sbl_segment, pages) + sizeof(struct sbl_page) + 63) & ~(size_t)63)
+#define RESERVE_MAX ((size_t)1 << 30)
+
+static size_t page_round(size_t n) { return (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1); }
+
+/* the address space kept after a block of `used` bytes: three times its
+   size up to 1 GiB, so that a doubling realloc usually stays in place */
+static size_t reserve_for(size_t used)
 {
-    return n == 0 ? SBL_OS_PAGE : (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1);
+    return used > RESERVE_MAX / 3 ? RESERVE_MAX : page_round(used * 3);
+}
+
+static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
+{
+    struct sbl_segment *s = (struct sbl_segment *)base;
+    s->heap = NULL;
+    s->kind = SBL_SEG_HUGE;
+    s->map_size = map_size;
+    s->huge_offset = off;
+    s->huge_size = page_round(off + (n == 0 ? 1 : n)) - off;
+    s->free_map = s->dirty_map = s->purge_at = 0;
+    struct sbl_page *pg = &s->pages[0];
+    memset(pg, 0, sizeof *pg);
+    pg->flags = SBL_PF_HUGE;
+    pg->used = 1;
+    pg->in_use = 1;
+    pg->start = base + off;
+    unsigned idx = (unsigned)(off >> SBL_SLICE_SHIFT);
+    if (idx > 0)
+        s->pages[idx].offset = (uint32_t)(idx * sizeof(struct sbl_page));
+}
+
+/* Places a block of n bytes on a multiple of `align` (any value >= 16). */
+static void *huge_map(size_t n, size_t align, size_t reserve)
+{
+    /* the block's offset from its base must be in [HDR, SEG]: try the
+       multiples of align after a window start until one is; with a
+       residue step d = align % SEG the number of tries is bounded */
+    size_t d = align % SBL_SEG_SIZE;
+    size_t tries = (d == 0 || d >= SBL_HUGE_HDR) ? 3 : SBL_HUGE_HDR / d + 3;
+    size_t body = page_round(n == 0 ? 1 : n);
+    size_t span;
+    if (__builtin_mul_overflow(tries, align, &span) ||
+        __builtin_add_overflow(span, 2 * SBL_SEG_SIZE + body + reserve, &span))
+        return NULL;
+    uint8_t *raw = sbl_os_map(span);
+    if (raw == NULL)
+        return NULL;
+    uintptr_t lo = (uintptr_t)raw + SBL_SEG_SIZE;
+    uintptr_t b = (lo + align - 1) / align * align;
+    for (size_t i = 0; i < tries; i++, b += align) {
+        uintptr_t base = (b - 1) & ~(uintptr_t)SBL_SEG_MASK;
+        size_t off = b - base;
+        if (off < SBL_HUGE_HDR)
+            continue;
+        size_t map = page_round(off + body) + reserve;
+        if (base + map > (uintptr_t)raw + span)
+            break;
+        sbl_os_unmap(raw, base - (uintptr_t)raw);
+        sbl_os_unmap((uint8_t *)base + map, (uintptr_t)raw + span - (base + map));
+        huge_init((uint8_t *)base, off, n, map);
+        return (void *)b;
+    }
+    sbl_os_unmap(raw, span);
+    return NULL;
 }
 
 void *sbl_huge_alloc(size_t n, size_t align)
@@ -23,72 +89,82 @@ void *sbl_huge_alloc(size_t n, size_t align)
         errno = ENOMEM;
         return NULL;
     }
-    if (align < 16)
-        align = 16;
-    size_t off = align <= SBL_SLICE_SIZE ? SBL_SLICE_SIZE : align <= SBL_SEG_SIZE ? align : SBL_SEG_SIZE;
-    size_t body = body_size(n);
-    size_t total = off + body;
-    size_t a = align <= SBL_SEG_SIZE ? SBL_SEG_SIZE : align;
-    size_t lead = align <= SBL_SEG_SIZE ? 0 : SBL_SEG_SIZE;
-    uint8_t *base = sbl_os_map_aligned(total, a, lead);
-    if (base == NULL) {
+    if (align < SBL_SLICE_SIZE && (align & (align - 1)) == 0)
+        align = SBL_SLICE_SIZE; /* the usual case: one slice of header */
+    void *p = huge_map(n, align, reserve_for(n));
+    if (p == NULL) { /* no room for the reserve: give cached memory back, try lean */
         sbl_segment_cache_flush();
-        base = sbl_os_map_aligned(total, a, lead);
-        if (base == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
+        p = huge_map(n, align, 0);
     }
-    struct sbl_segment *s = (struct sbl_segment *)base;
-    s->heap = NULL;
-    s->kind = SBL_SEG_HUGE;
-    s->map_size = total;
-    s->huge_size = body;
-    s->huge_offset = off;
-    struct sbl_page *pg = &s->pages[0];
-    memset(pg, 0, sizeof *pg);
-    pg->flags = SBL_PF_HUGE;
-    pg->used = 1;
-    pg->in_use = 1;
-    pg->start = base + off;
-    unsigned idx = (unsigned)(off >> SBL_SLICE_SHIFT);
-    s->pages[idx].offset = (uint32_t)(idx * sizeof(struct sbl_page));
-    return base + off;
+    if (p == NULL)
+        errno = ENOMEM;
+    return p;
 }
 
 void sbl_huge_free(struct sbl_segment *s) { sbl_os_unmap(s, s->map_size); }
 
-/* Resizes a huge block to n (> SBL_LARGE_MAX) bytes; NULL with ENOMEM and
- * the block untouched on failure. */
+/* Resizes without moving: within the mapping, or by growing the mapping in
+ * place. NULL (block untouched) when it cannot. */
+void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
+{
+    if (n > SBL_MAX_REQUEST)
+        return NULL;
+    size_t off = s->huge_offset;
+    size_t end = page_round(off + (n == 0 ? 1 : n)); /* bytes from base */
+    size_t cur = off + s->huge_size;
+    if (end <= cur) { /* shrink: the tail's RAM goes back at once */
+        if (end < cur)
+            sbl_os_purge((uint8_t *)s + end, cur - end);
+        s->huge_size = end - off;
+        return p;
+    }
+    if (end <= s->map_size) { /* grow into the reserve */
+        s->huge_size = end - off;
+        return p;
+    }
+    if (sbl_os_remap(s, s->map_size, end) != NULL) {
+        s->map_size = end;
+        s->huge_size = end - off;
+        return p;
+    }
+    return NULL;
+}
+
+/* Resizes a huge block to n bytes, moving its pages (never its bytes) when
+ * it cannot grow in place; NULL with ENOMEM and the block untouched on
+ * failure. */
 void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
 {
     if (n > SBL_MAX_REQUEST) {
         errno = ENOMEM;
         return NULL;
     }
+    void *q = sbl_huge_resize(p, s, n);
+    if (q != NULL)
+        return q;
     size_t off = s->huge_offset;
-    size_t body = body_size(n);
-    size_t total = off + body;
-    if (total == s->map_size)
-        return p;
-    if (sbl_os_remap(s, s->map_size, total) != NULL) {
-        s->map_size = total;
-        s->huge_size = body;
-        return p;
-    }
-    uint8_t *to = sbl_os_map_aligned(total, SBL_SEG_SIZE, 0);
+    size_t end = page_round(off + n);
+    size_t reserve = reserve_for(n);
+    size_t map = end + reserve;
+    uint8_t *to = sbl_os_map_aligned(map, SBL_SEG_SIZE, 0);
     if (to == NULL) {
         sbl_segment_cache_flush();
-        to = sbl_os_map_aligned(total, SBL_SEG_SIZE, 0);
+        map = end;
+        to = sbl_os_map_aligned(map, SBL_SEG_SIZE, 0);
     }
-    if (to == NULL || sbl_os_remap_to(s, s->map_size, total, to) == NULL) {
+    /* move the written part; the rest of the new range is fresh */
+    size_t used = off + s->huge_size;
+    size_t old_map = s->map_size;
+    if (to == NULL || sbl_os_remap_to(s, used, used, to) == NULL) {
         if (to)
-            sbl_os_unmap(to, total);
+            sbl_os_unmap(to, map);
         errno = ENOMEM;
         return NULL;
     }
+    if (old_map > used) /* the old reserve */
+        sbl_os_unmap((uint8_t *)s + used, old_map - used);
     s = (struct sbl_segment *)to;
-    s->map_size = total;
-    s->huge_size = body;
+    s->map_size = map;
+    s->huge_size = end - off;
     return to + off;
 }

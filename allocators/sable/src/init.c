@@ -212,6 +212,13 @@ SABLE_EXPORT void sable_free_aligned_sized(void *p, size_t align, size_t n)
     sbl_free_inline(p);
 }
 
+SABLE_EXPORT void *sable_resize_in_place(void *p, size_t n) { return sbl_resize_in_place(p, n); }
+
+SABLE_EXPORT void *sable_aligned_alloc_any(size_t align, size_t n)
+{
+    return sbl_alloc_aligned_any(align, n);
+}
+
 SABLE_EXPORT const char *sable_version(void) { return SABLE_VERSION; }
 
 SABLE_EXPORT int sable_purge(void)

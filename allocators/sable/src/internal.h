@@ -88,6 +88,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
 void sbl_page_set_state(struct sbl_page *pg, uintptr_t state);
 void sbl_segments_purge(struct sbl_heap *h, bool force);
 void sbl_segments_trim(struct sbl_heap *h);
+bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices);
 void sbl_segment_cache_flush(void);
 void sbl_segment_lock_prefork(void);
 void sbl_segment_unlock_postfork(bool child);
@@ -100,6 +101,7 @@ void sbl_heap_collect_delayed(struct sbl_heap *h);
 void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
 struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls);
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg);
+void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg);
 bool sbl_heap_try_claim(struct sbl_heap *h);
 void sbl_heap_unclaim(struct sbl_heap *h);
 void sbl_heap_init_key(void);
@@ -118,12 +120,15 @@ void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p);
 void *sbl_huge_alloc(size_t n, size_t align);
 void sbl_huge_free(struct sbl_segment *s);
 void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n);
+void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
 
 /* aligned.c */
 void *sbl_alloc_aligned(size_t align, size_t n);
+void *sbl_alloc_aligned_any(size_t align, size_t n);
 
 /* realloc.c */
 void *sbl_realloc(void *p, size_t n);
+void *sbl_resize_in_place(void *p, size_t n);
 
 /* init.c */
 void sbl_init(void);
@@ -176,13 +181,23 @@ static inline void sbl_free_inline(void *p)
     sbl_free_slow(s, pg, p);
 }
 
+/* the start of the block holding p (p itself unless the page holds
+   interior pointers) */
+static inline uint8_t *sbl_block_start(const struct sbl_page *pg, const void *p)
+{
+    size_t d = (size_t)((const uint8_t *)p - pg->start);
+    return pg->start + d - d % pg->block_size;
+}
+
 static inline size_t sbl_usable_size(const void *p)
 {
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (SBL_UNLIKELY(pg->flags & SBL_PF_HUGE))
-        return s->huge_size;
-    return pg->block_size;
+    if (SBL_LIKELY(pg->flags == 0))
+        return pg->block_size;
+    if (pg->flags & SBL_PF_HUGE)
+        return s->huge_size - (size_t)((const uint8_t *)p - pg->start);
+    return pg->block_size - (size_t)((const uint8_t *)p - sbl_block_start(pg, p));
 }
 
 #endif

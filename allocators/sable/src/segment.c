@@ -287,3 +287,42 @@ void sbl_segments_trim(struct sbl_heap *h)
             segment_release(h, s);
     }
 }
+
+/* Grows (into the free slices right after it) or shrinks (giving back its
+ * tail) the span of a page; false when the slices after it are not free. */
+bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
+{
+    struct sbl_segment *s = sbl_segment_of(pg);
+    unsigned idx = (unsigned)(pg - s->pages);
+    unsigned k = pg->slices;
+    if (slices == k)
+        return true;
+    if (slices > k) {
+        if (idx + slices > SBL_SLICES)
+            return false;
+        uint64_t m = span_mask(idx + k, slices - k);
+        if ((s->free_map & m) != m)
+            return false;
+        s->free_map &= ~m;
+        s->dirty_map &= ~m;
+        for (unsigned i = k; i < slices; i++)
+            s->pages[idx + i].offset = (uint32_t)(i * sizeof(struct sbl_page));
+        if (s->free_map == 0 && s->next) {
+            seg_unlink(h, s);
+            seg_push_back(h, s);
+        }
+    } else {
+        uint64_t m = span_mask(idx + slices, k - slices);
+        bool was_full = s->free_map == 0;
+        s->free_map |= m;
+        /* the released tail's RAM goes back now */
+        sbl_os_purge((uint8_t *)s + (size_t)(idx + slices) * SBL_SLICE_SIZE,
+                     (size_t)(k - slices) * SBL_SLICE_SIZE);
+        if (was_full) {
+            seg_unlink(h, s);
+            seg_push_front(h, s);
+        }
+    }
+    pg->slices = (uint8_t)slices;
+    return true;
+}

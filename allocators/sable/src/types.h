@@ -69,6 +69,9 @@
 /* page->flags: any bit set sends free to its slow path */
 #define SBL_PF_FULL    0x01u /* page is in the heap's full list */
 #define SBL_PF_HUGE    0x02u /* the segment's one huge block */
+#define SBL_PF_DETACHED 0x04u /* a one-block page resized in place: in no
+                                 queue; its block's free releases the page */
+#define SBL_PF_ALIGNED 0x08u  /* may hold interior pointers (any alignment) */
 
 /* low bits of page->xthread_free */
 #define SBL_TF_NORMAL      0u /* remote frees go to the page's list */

@@ -1,0 +1,15 @@
+/* pair.c: N malloc(64)+free pairs, for callgrind instruction counts of the
+ * fast paths (`valgrind --tool=callgrind build/sable/tests/pair-<alloc> N`;
+ * divide the Ir of malloc and free by N). */
+#include <stdlib.h>
+
+static void *(*volatile p_malloc)(size_t) = malloc;
+static void (*volatile p_free)(void *) = free;
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    for (long i = 0; i < n; i++)
+        p_free(p_malloc(64));
+    return 0;
+}
