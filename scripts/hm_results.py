@@ -152,6 +152,7 @@ class Run:
         self.failed = []           # dicts: allocator, benchmark, status, reason, log
         self.missing = []          # (allocator, benchmark) planned and never run
         self.conformance = {}      # allocator -> parsed conformance JSON
+        self.conformance_from = None  # another run folder the conformance came from
         self.label = None
 
     # -- helpers ---------------------------------------------------------
@@ -407,8 +408,10 @@ def read_run(path):
                         % (", ".join(map(str, bad[:10])), " (and more)" if len(bad) > 10 else ""))
     else:
         run.records = _records_from_raw(run)
-        run.problem("runs.jsonl: missing; read %d raw JSON file(s) directly, without rusage"
-                    % len(run.records))
+        if run.records or (run.meta.get("kind") != "conformance"
+                           and not os.path.isdir(os.path.join(path, "conformance"))):
+            run.problem("runs.jsonl: missing; read %d raw JSON file(s) directly, without rusage"
+                        % len(run.records))
 
     for rec in run.records:
         alloc = rec["allocator"]
@@ -492,6 +495,38 @@ def tidy_rows(run):
                     "unit": unit, "stddev": sd, "n": len(samples),
                 })
     return rows
+
+
+def attach_conformance(runs):
+    """A bench run and a conformance run of one host (make bench, make
+    conformance: two run folders) are shown as one: the conformance-only run
+    lends its matrix to the bench run of the same host that has none. Without
+    such a partner, a bench run without a matrix takes the one of the
+    `latest-conformance` link next to it, when that is from the same host.
+    Returns the runs left to show."""
+    conf_only = [r for r in runs if r.conformance and not r.cells]
+    for c in conf_only:
+        for r in runs:
+            if r is not c and r.cells and not r.conformance and r.host == c.host:
+                r.conformance, r.conformance_from = c.conformance, c.path
+                runs = [x for x in runs if x is not c]
+                break
+    for r in runs:
+        if r.conformance or not r.cells:
+            continue
+        link = os.path.join(os.path.dirname(os.path.abspath(r.path)), "latest-conformance")
+        if not os.path.isdir(link) or os.path.realpath(link) == os.path.realpath(r.path):
+            continue
+        try:
+            other = read_run(link)
+        except InputError:
+            continue
+        if other.conformance and other.host == r.host:
+            r.conformance = other.conformance
+            r.conformance_from = os.path.realpath(link)
+            r.problems += ["conformance/%s" % p for p in other.problems
+                           if p.startswith("conformance/")]
+    return runs
 
 
 def label_runs(runs):

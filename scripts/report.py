@@ -328,6 +328,9 @@ def conformance_blocks(runs, plots):
             ver = run.conformance[a].get("version")
             rows.append([a + (" %s" % ver if ver else "")] + [str(counts[s]) for s in statuses]
                         + [str(other)])
+        if run.conformance_from:
+            blocks.append(("p", "From the conformance run `%s` of the same host."
+                           % os.path.basename(os.path.normpath(run.conformance_from))))
         blocks.append(("table", ["allocator"] + statuses + ["other"], rows))
         blocks.append(("p", "`fail`, `crash` and `timeout` are failures of STD/EXT/OWN checks; "
                             "`unsupported` means the allocator has no such extension (never a "
@@ -363,6 +366,14 @@ def build_document(runs, analyses, plots):
             doc.append(("p", "**Incomplete run %s** (state: %s): %d planned result(s) are missing; "
                              "this report shows what is there. The missing ones are listed under "
                              "*Failed and missing results*." % (run.label, run.state, len(run.missing))))
+
+    if not any(run.cells for run in runs):
+        doc.append(("p", "No benchmark results in %s: %s only."
+                         % ("these runs" if multi else "this run", "conformance")))
+        doc += conformance_blocks(runs, plots)
+        doc += failure_blocks(runs, multi)
+        doc += environment_blocks(runs, multi)
+        return doc
 
     # summary
     doc.append(("h", 2, "Summary"))
@@ -453,7 +464,13 @@ def build_document(runs, analyses, plots):
 
     doc += conformance_blocks(runs, plots)
 
-    # failures
+    doc += failure_blocks(runs, multi)
+    doc += environment_blocks(runs, multi)
+    return doc
+
+
+def failure_blocks(runs, multi):
+    doc = []
     doc.append(("h", 2, "Failed and missing results"))
     any_fail = False
     for run in runs:
@@ -469,15 +486,18 @@ def build_document(runs, analyses, plots):
             if multi:
                 doc.append(("p", "**%s**" % run.label))
             doc.append(("ul", items))
-    if not any_fail:
+    if not any_fail and any(run.records for run in runs):
         doc.append(("p", "None: every planned benchmark process finished and wrote valid results."))
     probs = [(run.label, p) for run in runs for p in run.problems]
     if probs:
         doc.append(("p", "Problems found while reading the raw files:"))
         doc.append(("ul", ["%s`%s`" % ("%s: " % l if multi else "", p) for l, p in probs]))
 
-    # environment
-    doc.append(("h", 2, "Environment"))
+    return doc
+
+
+def environment_blocks(runs, multi):
+    doc = [("h", 2, "Environment")]
     if multi:
         tabs = [env_rows(r) for r in runs]
         labels = []
@@ -548,7 +568,7 @@ def render_md(doc):
 
 
 def _numeric_col(rows, i):
-    return bool(rows) and all(re.match(r"^([-*0-9.]|[A-Z]+$|missing$)", str(r[i]) or "x")
+    return bool(rows) and all(re.match(r"^([-0-9.]|\*\*[-0-9.]|[A-Z]+$|missing$)", str(r[i]) or "x")
                               for r in rows if i < len(r))
 
 
@@ -705,6 +725,7 @@ def main(argv):
         if len(args.runs) > 1:
             print("%s: nothing to render: no run folder could be read" % PROG, file=sys.stderr)
         return 1
+    runs = hr.attach_conformance(runs)
     hr.label_runs(runs)
     for run in runs:
         if not args.quiet:

@@ -30,6 +30,7 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
 FIXED = {"glibc": "#0072B2", "jemalloc": "#E69F00", "mimalloc": "#009E73",
          "sable": "#D55E00", "tcmalloc": "#CC79A7"}
 HATCHES = ["", "//", "..", "xx", "\\\\", "oo", "++", "--"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
 class Palette:
@@ -48,8 +49,15 @@ class Palette:
                 self.colour[n] = spare[i % len(spare)]
                 i += 1
 
+        self.order = list(names)
+
     def __call__(self, name):
         return self.colour.get(name, "#777777")
+
+    def marker(self, name):
+        """A marker shape per allocator too, so that lines differ without colour."""
+        i = self.order.index(name) if name in self.order else len(self.order)
+        return MARKERS[i % len(MARKERS)]
 
 
 def _save(fig, out_dir, base):
@@ -94,7 +102,11 @@ def _grouped(ax, keys, allocs, values, spreads, palette, run=None):
                yerr=[lo, hi] if spreads else None, capsize=2,
                error_kw={"elinewidth": 0.8, "ecolor": "#333333"})
     ax.set_xticks(range(len(keys)))
-    ax.set_xticklabels([_short(k) for k in keys], fontsize=7)
+    if len(keys) > 8:
+        ax.set_xticklabels([hr.instance_label(k) for k in keys], fontsize=7, rotation=35,
+                           ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticklabels([_short(k) for k in keys], fontsize=7)
     ax.set_xlim(-0.6, len(keys) - 0.4)
 
 
@@ -248,7 +260,7 @@ def thread_scaling(run, an, palette, out_dir, suffix, limit=9):
                     xs.append(t)
                     ys.append(1e3 / hr.median(c.time_ns))   # ops per ns * 1e3 = Mops/s
             if xs:
-                ax.plot(xs, ys, marker="o", color=palette(a), label=a)
+                ax.plot(xs, ys, marker=palette.marker(a), color=palette(a), label=a)
         ax.set_xticks(threads)
         ax.set_xlabel("threads")
         ax.set_ylabel("throughput (million ops/s, all threads)")
@@ -304,7 +316,8 @@ def latency(run, an, palette, out_dir, suffix, limit=12):
             s = dict(per_alloc.get(a, []))
             xs = [i for i, p in enumerate(pcts) if p in s and s[p] > 0]
             if xs:
-                ax.plot(xs, [s[pcts[i]] for i in xs], marker="o", color=palette(a), label=a)
+                ax.plot(xs, [s[pcts[i]] for i in xs], marker=palette.marker(a), color=palette(a),
+                        label=a)
         ax.set_xticks(range(len(pcts)))
         ax.set_xticklabels(pcts)
         ax.set_yscale("log")
@@ -354,8 +367,8 @@ def memory_over_time(run, an, palette, out_dir, suffix, limit=9):
         for a in an["allocators"]:
             pts = per_alloc.get(a)
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] / 1048576.0 for p in pts], marker=".",
-                        color=palette(a), label=a)
+                ax.plot([p[0] for p in pts], [p[1] / 1048576.0 for p in pts],
+                        marker=palette.marker(a), markersize=4, color=palette(a), label=a)
         ax.set_xlabel("sample (tenths of the workload's last round)")
         ax.set_ylabel("%s (MiB)" % sname)
         ax.set_ylim(bottom=0)

@@ -303,6 +303,60 @@ class MultipleRuns(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class ConformanceRunApart(unittest.TestCase):
+    """make bench and make conformance write two run folders: the report shows them as one."""
+
+    def setUp(self):
+        self.tmp = tu.scratch()
+        self.bench = tu.copy_fixture(self.tmp, "20261121T050000Z-fixture-vm")
+        self.conf = os.path.join(self.tmp, "20261121T051000Z-fixture-vm")
+        os.makedirs(self.conf)
+        shutil.move(os.path.join(self.bench, "conformance"), os.path.join(self.conf, "conformance"))
+        with open(os.path.join(self.bench, "meta.json")) as f:
+            meta = json.load(f)
+        meta.update(kind="conformance", benchmarks=[], planned=0, done=0)
+        with open(os.path.join(self.conf, "meta.json"), "w") as f:
+            json.dump(meta, f)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def md(self, folder):
+        with open(os.path.join(folder, "report.md")) as f:
+            return f.read()
+
+    def test_two_folders_given(self):
+        out = os.path.join(self.tmp, "out")
+        rc, _o, err = tu.run_script("report.py", "--out", out, self.bench, self.conf)
+        self.assertEqual(rc, 0, err)
+        md = self.md(out)
+        self.assertIn("From the conformance run `20261121T051000Z-fixture-vm`", md)
+        self.assertIn("**mimalloc** `AL-02` (alignment, STD): FAIL", md)
+        self.assertIn("| allocator | time vs glibc | rank | peak RSS vs glibc |", md)  # one host
+        with open(os.path.join(out, "results.csv")) as f:
+            self.assertTrue(f.readline().startswith("allocator,"))
+
+    def test_latest_conformance_link(self):
+        rc, _o, err = tu.run_script("report.py", "--quiet", self.bench)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("## Conformance", self.md(self.bench))
+        os.symlink(os.path.basename(self.conf), os.path.join(self.tmp, "latest-conformance"))
+        rc, _o, err = tu.run_script("report.py", "--quiet", self.bench)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("## Conformance", self.md(self.bench))
+        check_png(self, os.path.join(self.bench, "plots", "conformance.png"))
+
+    def test_conformance_only(self):
+        rc, out, err = tu.run_script("report.py", self.conf)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "")          # a conformance run has no runs.jsonl, and that is fine
+        self.assertEqual(out.strip(), "report.py: wrote %s" % os.path.join(self.conf, "report.md"))
+        md = self.md(self.conf)
+        self.assertIn("No benchmark results in this run: conformance only.", md)
+        self.assertIn("**sable** `RE-01` (realloc, STD): CRASH", md)
+        self.assertNotIn("## Summary", md)
+
+
 class BadInput(unittest.TestCase):
     def setUp(self):
         self.tmp = tu.scratch()
