@@ -35,6 +35,14 @@
  * then the total over all threads, real_time is wall time per operation and
  * rates (items/bytes per second, GB_COUNTER_RATE) are per wall second. The
  * instance name then contains "real_time".
+ *
+ * Instruction counts: with HEAPMARK_COUNT_OPS=<file> in the environment,
+ * gb_run() (a) switches callgrind's collection on inside every timed loop of
+ * a single-thread benchmark, between batches, and off outside, and (b) writes
+ * {"operations": N, "under_callgrind": true|false} to <file>: the operations
+ * run inside those loops. Run under `valgrind --tool=callgrind
+ * --collect-atstart=no`, the total Ir of the profile divided by N is the
+ * instructions per operation (bench/count_instructions.py does this).
  */
 #ifndef HEAPMARK_GBENCH_H
 #define HEAPMARK_GBENCH_H

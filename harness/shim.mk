@@ -4,6 +4,8 @@
 #   test-bench-hist     the latency histogram (bench_hist.c)
 #   test-bench-identity every build/<A>/bench reports verified: true; a wrong
 #                       identity or a bad profile makes the binary refuse to run
+#   test-bench-instructions  callgrind counts instructions only inside timed
+#                       loops (bench/count_instructions.py), per allocator
 #   test-bench-smoke    every instance of the default profile runs briefly for
 #                       each allocator, without an error, with its counters
 
@@ -22,8 +24,8 @@ $(HIST_TEST_BIN): $(OBJ)/harness/tests/hist_test.o $(OBJ)/harness/bench_hist.o \
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lbenchmark -lpthread
 
-.PHONY: test-shim test-bench-hist test-bench-identity test-bench-smoke
-TESTS += test-shim test-bench-hist test-bench-identity test-bench-smoke
+.PHONY: test-shim test-bench-hist test-bench-identity test-bench-smoke test-bench-instructions
+TESTS += test-shim test-bench-hist test-bench-identity test-bench-smoke test-bench-instructions
 
 test-bench-hist: $(HIST_TEST_BIN)
 	$(HIST_TEST_BIN)
@@ -43,6 +45,11 @@ test-shim: $(SHIM_TEST_BIN)
 	$(SHIM_TEST_BIN) --benchmark_list_tests --benchmark_filter='^args/' >$(SHIM_TEST_DIR)/out/list.txt
 	@diff <(printf 'args/size:16/live:3/iterations:20\nargs/size:32/live:7/iterations:20\n') \
 	    $(SHIM_TEST_DIR)/out/list.txt
+	@# HEAPMARK_COUNT_OPS: the operations run inside timed loops (1000 here)
+	HEAPMARK_COUNT_OPS=$(SHIM_TEST_DIR)/out/ops.json $(SHIM_TEST_BIN) \
+	    --benchmark_filter='^order_first/' >/dev/null 2>&1
+	@grep -qx '{"operations": 1000, "under_callgrind": false}' $(SHIM_TEST_DIR)/out/ops.json || \
+	    { echo "FAIL: ops file:"; cat $(SHIM_TEST_DIR)/out/ops.json; exit 1; }
 	@echo "test-shim: ok"
 
 BENCH_BINS := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench)
@@ -52,3 +59,16 @@ test-bench-identity: $(BENCH_BINS)
 
 test-bench-smoke: $(BENCH_BINS)
 	BUILD=$(BUILD) PYTHON=$(PYTHON) harness/tests/bench_smoke.sh $(BUILT)
+
+test-bench-instructions: $(BENCH_BINS)
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	$(PYTHON) bench/count_instructions.py --allocators '$(subst $(space),$(comma),$(BUILT))' \
+	    --filter '^malloc_free/size:16/' --min-time 0.01 --out $$out/ir.csv && \
+	$(PYTHON) -c 'import csv, sys; rows = list(csv.DictReader(open(sys.argv[1]))); \
+	    bad = [r for r in rows if not 20 <= float(r["instructions_per_op"]) <= 2000]; \
+	    [print(r["allocator"], r["instructions_per_op"], "instructions/op") for r in rows]; \
+	    sys.exit("FAIL: implausible counts %s" % bad if bad or len(rows) != len(sys.argv[2].split()) else 0)' \
+	    $$out/ir.csv '$(BUILT)' && \
+	if $(PYTHON) bench/count_instructions.py --allocators nosuch >/dev/null 2>$$out/err; then \
+	    echo "FAIL: unknown allocator accepted"; exit 1; fi && grep -q "unknown allocator" $$out/err && \
+	echo "test-bench-instructions: ok"
