@@ -259,29 +259,49 @@ CONF_CHECK(al08_posix_memalign_errors, "AL-08", "alignment", CONF_STD, 0,
         conf_pass("errno also written in %d of 7 error cases", errno_written);
 }
 
+#define PROBLEM(...)                                                                     \
+    do {                                                                                 \
+        if (len < sizeof problems)                                                       \
+            len += (size_t)snprintf(problems + len, sizeof problems - len, "%s",        \
+                                    len ? "; " : "");                                   \
+        if (len < sizeof problems)                                                       \
+            len += (size_t)snprintf(problems + len, sizeof problems - len, __VA_ARGS__); \
+    } while (0)
+
 CONF_CHECK(al09_memalign, "AL-09", "alignment", CONF_EXT, 0,
-           "memalign: (0x100,10) aligned; (8,SIZE_MAX), (page,-page) -> NULL ENOMEM; "
-           "(SIZE_MAX,page) -> NULL; alignment 0/3/48 -> NULL or rounded up "
-           "(glibc tst-memalign.c; glibc manual)")
+           "memalign: (0x100,10) and (4096,0) aligned; (8,SIZE_MAX), (page,-page) -> NULL "
+           "ENOMEM; (SIZE_MAX,page) -> NULL; alignment 0/3/48 -> NULL or rounded up "
+           "(glibc tst-memalign.c; glibc manual and malloc(3))")
 {
     conf_memalign_fn ma = CONF_NEED(conf_memalign_fn, memalign);
     size_t page = conf_page();
+    char problems[440] = "";
+    size_t len = 0;
     void *p = ma(0x100, 10);
     if (p == NULL || !conf_aligned(p, 0x100))
-        conf_fail("memalign(0x100, 10) = %p", p);
+        PROBLEM("memalign(0x100, 10) = %p", p);
     conf_free(p);
+    void *z[4];
+    for (int i = 0; i < 4; i++) {
+        z[i] = ma(4096, 0);
+        if (z[i] != NULL && !conf_aligned(z[i], 4096)) {
+            PROBLEM("memalign(4096, 0) #%d = %p: only %zu-aligned", i, z[i],
+                    conf_alignment_of(z[i]));
+            break;
+        }
+    }
     struct { size_t a, n; } nomem[] = {{8, SIZE_MAX}, {page, (size_t)0 - page}};
     for (int i = 0; i < 2; i++) {
         errno = CONF_ERRNO_SENTINEL;
         p = ma(nomem[i].a, nomem[i].n);
         if (p != NULL || errno != ENOMEM)
-            conf_fail("memalign(%zu, %zu) = %p with %s, expected NULL with ENOMEM", nomem[i].a,
-                      nomem[i].n, p, conf_errname(errno));
+            PROBLEM("memalign(%zu, %zu) = %p with %s, expected NULL with ENOMEM", nomem[i].a,
+                    nomem[i].n, p, conf_errname(errno));
     }
     errno = CONF_ERRNO_SENTINEL;
     p = ma(SIZE_MAX, page);
     if (p != NULL)
-        conf_fail("memalign(SIZE_MAX, %zu) = %p, expected NULL", page, p);
+        PROBLEM("memalign(SIZE_MAX, %zu) = %p, expected NULL", page, p);
     size_t odd[] = {0, 3, 48};
     for (int i = 0; i < 3; i++) {
         p = ma(odd[i], 10);
@@ -291,9 +311,11 @@ CONF_CHECK(al09_memalign, "AL-09", "alignment", CONF_EXT, 0,
         while (want < odd[i])
             want <<= 1;
         if (!conf_aligned(p, want))
-            conf_fail("memalign(%zu, 10) = %p: expected NULL or %zu-aligned", odd[i], p, want);
+            PROBLEM("memalign(%zu, 10) = %p: expected NULL or %zu-aligned", odd[i], p, want);
         conf_free(p);
     }
+    if (len)
+        conf_fail("%s", problems);
 }
 
 CONF_CHECK(al10_realloc_keeps_alignment, "AL-10", "alignment", CONF_REP, 0,

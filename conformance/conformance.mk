@@ -1,0 +1,29 @@
+# conformance.mk: tests of the conformance suite (conformance/) and of its
+# report script (scripts/conformance_report.py).
+#
+#   test-conformance           the whole suite for every built allocator (two at a
+#                              time), checked against conformance/expected/<A>.txt:
+#                              any difference names the check, the allocator and
+#                              both verdicts
+#   test-conformance-selftest  the framework: hidden self-test checks that pass,
+#                              fail, crash (SIGSEGV, SIGABRT), hang, exit early,
+#                              leave a hanging grandchild; REP and CAP checks that
+#                              fail, crash or hang never come out as fail; the CLI's
+#                              errors
+#   test-conformance-report    the report script: matrix, CSV and Markdown, the
+#                              --check comparison, version notices, malformed input
+
+CONF_TEST_DIR := $(BUILD)/conformance-tests
+CONF_BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/conformance)
+
+.PHONY: test-conformance test-conformance-selftest test-conformance-report
+TESTS += test-conformance test-conformance-selftest test-conformance-report
+
+test-conformance: $(CONF_BINARIES)
+	@conformance/run-matrix.sh $(CONF_TEST_DIR)/matrix $(BUILT)
+
+test-conformance-selftest: $(BUILD)/glibc/conformance
+	@$(PYTHON) conformance/selftest.py $(BUILD)/glibc/conformance $(CONF_TEST_DIR)/selftest
+
+test-conformance-report:
+	@$(PYTHON) conformance/test_report.py scripts/conformance_report.py $(CONF_TEST_DIR)/report
