@@ -11,8 +11,11 @@ For each allocator and benchmark instance present in both runs it reports
     the two runs cancels out.
 A change is flagged (regression or improvement) only when it is beyond the
 threshold AND significant over the repetitions: a two-sided Mann-Whitney U
-test (p < alpha) when both sides have at least 5 repetitions; with fewer, the
-sample ranges must not overlap. By default (--gate ratio) the verdict uses the
+test (p < alpha), which needs at least 5 repetitions on each side (with
+fewer, even completely separated samples are likely by chance: 1 in 3 for
+2 against 2). A change beyond the threshold that cannot be tested is shown as
+"untested", never flagged: run with --repetitions 5 or more (the default
+profile) for a comparison that can fail. By default (--gate ratio) the verdict uses the
 within-run ratio for every allocator but the reference, and the absolute
 change for the reference itself only with --gate absolute/both.
 Output: Markdown on stdout. Exit status: 0 no regression, 1 regression,
@@ -77,14 +80,11 @@ def mann_whitney_p_approx(x, y):
 
 
 def significant(old, new, alpha):
-    """(is_significant, how) for two samples."""
+    """(True, False or None when untestable, how) for two samples."""
     if len(old) >= MIN_REPS_FOR_U and len(new) >= MIN_REPS_FOR_U:
         p = mann_whitney_p(old, new)
-        return p < alpha, "U p=%.3g" % p
-    if not old or not new:
-        return False, "no samples"
-    sep = max(old) < min(new) or max(new) < min(old)
-    return sep, "ranges %s (n=%d/%d)" % ("apart" if sep else "overlap", len(old), len(new))
+        return p < alpha, "U p=%.3g (n=%d/%d)" % (p, len(old), len(new))
+    return None, "untested (n=%d/%d < %d)" % (len(old), len(new), MIN_REPS_FOR_U)
 
 
 # --- comparison -------------------------------------------------------------------
@@ -104,6 +104,8 @@ def samples(cell, metric):
 def verdict(change, sig, threshold):
     if change is None:
         return "n/a"
+    if sig is None:
+        return "untested" if abs(change - 1.0) > threshold else "same"
     if change > 1.0 + threshold and sig:
         return "REGRESSION"
     if change < 1.0 / (1.0 + threshold) and sig:
@@ -172,8 +174,9 @@ def markdown(rows, only_old, only_new, old, new, args):
                                                   os.path.basename(os.path.normpath(new.path))), ""]
     regs = [r for r in rows if r["verdict"] == "REGRESSION"]
     imps = [r for r in rows if r["verdict"] == "improvement"]
-    out.append("Metric `%s`; threshold %.0f%%; significance: Mann-Whitney U p < %g with >= %d "
-               "repetitions a side, else non-overlapping ranges; verdicts use the %s."
+    out.append("Metric `%s`; threshold %.0f%%; significance: Mann-Whitney U p < %g, which needs "
+               ">= %d repetitions a side (changes that cannot be tested are `untested`, never "
+               "flagged); verdicts use the %s."
                % (args.metric, args.threshold * 100, args.alpha, MIN_REPS_FOR_U,
                   {"ratio": "within-run ratio to %s (drift cancels)" % args.reference,
                    "absolute": "absolute change", "both": "within-run ratio and the absolute change"}
@@ -181,6 +184,12 @@ def markdown(rows, only_old, only_new, old, new, args):
     out.append("")
     out.append("**%d regression(s), %d improvement(s)** over %d comparison(s)."
                % (len(regs), len(imps), len(rows)))
+    untested = [r for r in rows if r["verdict"] == "untested"]
+    if untested:
+        out.append("")
+        out.append("%d change(s) beyond the threshold could not be tested for significance (fewer "
+                   "than %d repetitions on a side): rerun with more repetitions to decide."
+                   % (len(untested), MIN_REPS_FOR_U))
     out.append("")
     hdr = ("| verdict | allocator | workload | old | new | absolute | ratio to %s | test |"
            % args.reference)
