@@ -1,7 +1,8 @@
 # conformance.mk: tests of the conformance suite (conformance/) and of its
 # report script (scripts/conformance_report.py).
 #
-#   test-conformance           the whole suite for every built allocator (two at a
+#   test-conformance           the whole suite for every allocator through the
+#                              runner (build/heapmark conformance --check, two at a
 #                              time), checked against conformance/expected/<A>.txt:
 #                              any difference names the check, the allocator and
 #                              both verdicts
@@ -19,8 +20,12 @@ CONF_BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/conformance)
 .PHONY: test-conformance test-conformance-selftest test-conformance-report
 TESTS += test-conformance test-conformance-selftest test-conformance-report
 
-test-conformance: $(CONF_BINARIES)
-	@conformance/run-matrix.sh $(CONF_TEST_DIR)/matrix $(BUILT)
+test-conformance: $(CONF_BINARIES) $(BUILD)/heapmark
+	@rm -rf $(CONF_TEST_DIR)/matrix
+	@start=$$(date +%s); \
+	nice $(BUILD)/heapmark conformance --check --allocators '$(ALLOC_LIST)' \
+	    --out $(CONF_TEST_DIR)/matrix; status=$$?; \
+	echo "suite time for $(ALLOC_LIST): $$(( $$(date +%s) - start )) s"; exit $$status
 
 test-conformance-selftest: $(BUILD)/glibc/conformance
 	@$(PYTHON) conformance/selftest.py $(BUILD)/glibc/conformance $(CONF_TEST_DIR)/selftest
