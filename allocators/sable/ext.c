@@ -18,6 +18,8 @@ static int sbl_ext_purge(void) { return sable_purge(); }
 
 static void *sbl_ext_resize_in_place(void *p, size_t n) { return sable_resize_in_place(p, n); }
 
+static int sbl_ext_free_range(void *p, size_t n) { return sable_free_range(p, n); }
+
 static void *sbl_ext_aligned_any(size_t align, size_t n) { return sable_aligned_alloc_any(align, n); }
 
 const struct alloc_ext alloc_ext_native = {
@@ -30,4 +32,5 @@ const struct alloc_ext alloc_ext_native = {
     .purge = sbl_ext_purge,
     .resize_in_place = sbl_ext_resize_in_place,
     .aligned_any = sbl_ext_aligned_any,
+    .free_range = sbl_ext_free_range,
 };

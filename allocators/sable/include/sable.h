@@ -54,6 +54,19 @@ void *sable_resize_in_place(void *p, size_t n);
  * size gives a unique pointer. align == 0: NULL with EINVAL. */
 void *sable_aligned_alloc_any(size_t align, size_t n);
 
+/* Partial free: releases [p, p+n) inside one live block (a prefix, a
+ * suffix, a middle, several pieces in any order; the block's extent is its
+ * usable size). The bytes not released stay valid. The block is freed when
+ * every byte is released, or by free() of its start, which releases what
+ * remains; realloc() makes it whole again. Blocks above 64 KiB give the
+ * whole OS pages of a released range back at once, and a released tail is
+ * cut off the block for reuse. Returns 0; EINVAL (nothing changed) for a
+ * range outside a live block, overlapping a released range, or NULL with
+ * n > 0; ENOMEM when a block would have more than 15 released pieces or
+ * more than 6000 blocks are partially freed at once. Only blocks that were
+ * partially freed leave the plain free fast path. */
+int sable_free_range(void *p, size_t n);
+
 /* "major.minor.patch" */
 const char *sable_version(void);
 

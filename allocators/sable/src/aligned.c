@@ -55,7 +55,7 @@ void *sbl_alloc_aligned_any(size_t align, size_t n)
             return NULL;
         struct sbl_segment *s = sbl_segment_of(q);
         struct sbl_page *pg = sbl_page_of(s, q);
-        pg->flags |= SBL_PF_ALIGNED;
+        sbl_page_flag_set(pg, SBL_PF_ALIGNED);
         return q + (align - (uintptr_t)q % align) % align;
     }
     return sbl_huge_alloc(n, align);

@@ -115,7 +115,7 @@ static void page_collect(struct sbl_page *pg)
 static void page_unfull(struct sbl_heap *h, struct sbl_page *pg)
 {
     queue_remove(h, &h->full, pg, -1);
-    pg->flags &= (uint8_t)~SBL_PF_FULL;
+    sbl_page_flag_clear(pg, SBL_PF_FULL);
     sbl_page_set_state(pg, SBL_TF_NORMAL);
     queue_push_back(h, &h->queues[pg->cls], pg, pg->cls);
 }
@@ -132,7 +132,8 @@ void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg)
         queue_remove(h, &h->full, pg, -1);
     else
         queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
-    pg->flags = (uint8_t)((pg->flags & ~SBL_PF_FULL) | SBL_PF_DETACHED);
+    sbl_page_flag_clear(pg, SBL_PF_FULL);
+    sbl_page_flag_set(pg, SBL_PF_DETACHED);
     sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
 }
 
@@ -196,7 +197,7 @@ struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
             page_collect(pg);
             if (pg->free == NULL) {
                 queue_remove(h, q, pg, (int)cls);
-                pg->flags |= SBL_PF_FULL;
+                sbl_page_flag_set(pg, SBL_PF_FULL);
                 queue_push_back(h, &h->full, pg, -1);
                 pg = next;
                 continue;

@@ -77,6 +77,7 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
         sbl_os_unmap(raw, base - (uintptr_t)raw);
         sbl_os_unmap((uint8_t *)base + map, (uintptr_t)raw + span - (base + map));
         huge_init((uint8_t *)base, off, n, map);
+        sbl_registry_mark((void *)base, map, true);
         return (void *)b;
     }
     sbl_os_unmap(raw, span);
@@ -101,7 +102,11 @@ void *sbl_huge_alloc(size_t n, size_t align)
     return p;
 }
 
-void sbl_huge_free(struct sbl_segment *s) { sbl_os_unmap(s, s->map_size); }
+void sbl_huge_free(struct sbl_segment *s)
+{
+    sbl_registry_mark(s, s->map_size, false);
+    sbl_os_unmap(s, s->map_size);
+}
 
 /* Resizes without moving: within the mapping, or by growing the mapping in
  * place. NULL (block untouched) when it cannot. */
@@ -124,6 +129,7 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
     }
     if (sbl_os_remap(s, s->map_size, end) != NULL) {
         s->map_size = end;
+        sbl_registry_mark(s, end, true);
         s->huge_size = end - off;
         return p;
     }
@@ -161,10 +167,12 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    sbl_registry_mark(s, old_map, false); /* s is unmapped: only its address is used */
     if (old_map > used) /* the old reserve */
         sbl_os_unmap((uint8_t *)s + used, old_map - used);
     s = (struct sbl_segment *)to;
     s->map_size = map;
     s->huge_size = end - off;
+    sbl_registry_mark(s, map, true);
     return to + off;
 }

@@ -87,27 +87,31 @@ void sbl_init(void)
     sbl_lock(&init_lock);
     if (!atomic_load_explicit(&init_done, memory_order_relaxed)) {
         options_read();
+        sbl_registry_init();
         sbl_heap_init_key();
         atomic_store_explicit(&init_done, 1, memory_order_release);
     }
     sbl_unlock(&init_lock);
 }
 
-/* ---- fork: every global lock, in one order (heaps, then segment cache) ---- */
+/* ---- fork: every global lock, in one order (heaps, segment cache, ranges) ---- */
 static void fork_prepare(void)
 {
     sbl_heap_lock_prefork();
     sbl_segment_lock_prefork();
+    sbl_range_lock_prefork();
 }
 
 static void fork_parent(void)
 {
+    sbl_range_unlock_postfork(false);
     sbl_segment_unlock_postfork(false);
     sbl_heap_unlock_postfork(false);
 }
 
 static void fork_child(void)
 {
+    sbl_range_unlock_postfork(true);
     sbl_segment_unlock_postfork(true);
     sbl_heap_unlock_postfork(true);
 }

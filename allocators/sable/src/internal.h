@@ -89,6 +89,9 @@ void sbl_page_set_state(struct sbl_page *pg, uintptr_t state);
 void sbl_segments_purge(struct sbl_heap *h, bool force);
 void sbl_segments_trim(struct sbl_heap *h);
 bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices);
+void sbl_registry_init(void);
+void sbl_registry_mark(const void *base, size_t size, bool on);
+struct sbl_segment *sbl_registry_find(const void *p);
 void sbl_segment_cache_flush(void);
 void sbl_segment_lock_prefork(void);
 void sbl_segment_unlock_postfork(bool child);
@@ -130,8 +133,24 @@ void *sbl_alloc_aligned_any(size_t align, size_t n);
 void *sbl_realloc(void *p, size_t n);
 void *sbl_resize_in_place(void *p, size_t n);
 
+/* partial.c */
+void sbl_range_forget(const void *start);
+size_t sbl_range_usable(const void *start, const void *p, size_t usable);
+void sbl_range_lock_prefork(void);
+void sbl_range_unlock_postfork(bool child);
+
 /* init.c */
 void sbl_init(void);
+
+static inline void sbl_page_flag_set(struct sbl_page *pg, unsigned f)
+{
+    __atomic_fetch_or(&pg->flags, (uint8_t)f, __ATOMIC_RELAXED);
+}
+
+static inline void sbl_page_flag_clear(struct sbl_page *pg, unsigned f)
+{
+    __atomic_fetch_and(&pg->flags, (uint8_t)~f, __ATOMIC_RELAXED);
+}
 
 /* ---- fast paths -------------------------------------------------------------- */
 
@@ -195,9 +214,12 @@ static inline size_t sbl_usable_size(const void *p)
     struct sbl_page *pg = sbl_page_of(s, p);
     if (SBL_LIKELY(pg->flags == 0))
         return pg->block_size;
-    if (pg->flags & SBL_PF_HUGE)
-        return s->huge_size - (size_t)((const uint8_t *)p - pg->start);
-    return pg->block_size - (size_t)((const uint8_t *)p - sbl_block_start(pg, p));
+    const uint8_t *start = (pg->flags & SBL_PF_HUGE) ? pg->start : sbl_block_start(pg, p);
+    size_t size = (pg->flags & SBL_PF_HUGE) ? s->huge_size : pg->block_size;
+    size_t u = size - (size_t)((const uint8_t *)p - start);
+    if (pg->flags & SBL_PF_RANGE)
+        u = sbl_range_usable(start, p, u);
+    return u;
 }
 
 #endif

@@ -77,6 +77,8 @@ void *sbl_realloc(void *p, size_t n)
     }
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
+    if (pg->flags & SBL_PF_RANGE) /* a partially freed block becomes whole */
+        sbl_range_forget((pg->flags & SBL_PF_HUGE) ? pg->start : sbl_block_start(pg, p));
     size_t old;
     if (pg->flags & SBL_PF_HUGE) {
         if (pg->start == p && n > (SBL_LARGE_MAX >> 3))

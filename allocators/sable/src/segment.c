@@ -99,6 +99,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         s = sbl_os_map_aligned(SBL_SEG_SIZE, SBL_SEG_SIZE, 0);
         if (s == NULL)
             return NULL;
+        sbl_registry_mark(s, SBL_SEG_SIZE, true);
     }
     s->heap = h;
     s->kind = SBL_SEG_NORMAL;
@@ -124,8 +125,10 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
         s = NULL;
     }
     sbl_unlock(&cache_lock);
-    if (s)
+    if (s) {
+        sbl_registry_mark(s, SBL_SEG_SIZE, false);
         sbl_os_unmap(s, SBL_SEG_SIZE);
+    }
 }
 
 /* Unmaps every cached segment. */
@@ -138,8 +141,10 @@ void sbl_segment_cache_flush(void)
     memcpy(out, cache, n * sizeof out[0]);
     cache_n = 0;
     sbl_unlock(&cache_lock);
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
+        sbl_registry_mark(out[i], SBL_SEG_SIZE, false);
         sbl_os_unmap(out[i], SBL_SEG_SIZE);
+    }
 }
 
 void sbl_segment_lock_prefork(void) { sbl_lock(&cache_lock); }
@@ -325,4 +330,42 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
     }
     pg->slices = (uint8_t)slices;
     return true;
+}
+
+/* ---- the registry: which 4 MiB chunks of the address space are sable's ----
+ * One byte per chunk of the 47-bit user address space (32 MiB of address
+ * space, MAP_NORESERVE: RAM only where segments are): 1 at a segment's
+ * base, 2 on the further chunks of a huge mapping. It lets sable_free_range
+ * tell its own pointers from foreign ones without touching them. */
+#define REG_CHUNKS ((size_t)1 << (47 - SBL_SEG_SHIFT))
+
+static uint8_t *registry;
+
+void sbl_registry_init(void) { registry = sbl_os_map(REG_CHUNKS); }
+
+void sbl_registry_mark(const void *base, size_t size, bool on)
+{
+    uintptr_t c = (uintptr_t)base >> SBL_SEG_SHIFT;
+    size_t k = (size + SBL_SEG_SIZE - 1) >> SBL_SEG_SHIFT;
+    if (registry == NULL || c + k > REG_CHUNKS)
+        return;
+    __atomic_store_n(&registry[c], (uint8_t)(on ? 1 : 0), __ATOMIC_RELEASE);
+    for (size_t i = 1; i < k; i++)
+        __atomic_store_n(&registry[c + i], (uint8_t)(on ? 2 : 0), __ATOMIC_RELEASE);
+}
+
+/* The segment (normal or huge) whose mapping holds p, or NULL. */
+struct sbl_segment *sbl_registry_find(const void *p)
+{
+    uintptr_t c = (uintptr_t)p >> SBL_SEG_SHIFT;
+    if (registry == NULL || c >= REG_CHUNKS)
+        return NULL;
+    while (c > 0 && __atomic_load_n(&registry[c], __ATOMIC_ACQUIRE) == 2)
+        c--;
+    if (__atomic_load_n(&registry[c], __ATOMIC_ACQUIRE) != 1)
+        return NULL;
+    struct sbl_segment *s = (struct sbl_segment *)(c << SBL_SEG_SHIFT);
+    if (s->kind == SBL_SEG_HUGE && (const uint8_t *)p >= (const uint8_t *)s + s->map_size)
+        return NULL;
+    return s;
 }

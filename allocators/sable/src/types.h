@@ -72,6 +72,7 @@
 #define SBL_PF_DETACHED 0x04u /* a one-block page resized in place: in no
                                  queue; its block's free releases the page */
 #define SBL_PF_ALIGNED 0x08u  /* may hold interior pointers (any alignment) */
+#define SBL_PF_RANGE   0x10u  /* some block was partially freed (partial.c) */
 
 /* low bits of page->xthread_free */
 #define SBL_TF_NORMAL      0u /* remote frees go to the page's list */
@@ -96,7 +97,9 @@ struct sbl_page {
                                 not yet collected); 0 => page is empty */
     uint32_t offset;         /* bytes back to the span's head descriptor;
                                 0 on the head (the page itself) */
-    uint8_t flags;           /* SBL_PF_*; 0 on the plain path */
+    uint8_t flags;           /* SBL_PF_*; 0 on the plain path. Changed with
+                                atomic or/and (sable_free_range may set
+                                SBL_PF_RANGE from any thread) */
     uint8_t cls;             /* size class */
     uint8_t slices;          /* span length in slices */
     uint8_t in_use;          /* 1 while the span is a live page */

@@ -1,5 +1,5 @@
 /* extensions.c: sable's own API: sable_resize_in_place and realloc in
- * place, sable_aligned_alloc_any. */
+ * place, sable_aligned_alloc_any, sable_free_range. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
@@ -125,9 +125,74 @@ static void test_aligned_any(void)
         free(v[i]);
 }
 
+static void test_free_range(void)
+{
+    /* prefix, suffix, middle: the rest stays valid and writable */
+    char *p = malloc(256);
+    memset(p, 5, 256);
+    CHECK(sable_free_range(p + 200, 56) == 0); /* suffix */
+    CHECK(sable_free_range(p, 16) == 0);        /* prefix */
+    CHECK(sable_free_range(p + 100, 20) == 0);  /* middle */
+    CHECK(p[16] == 5 && p[99] == 5 && p[120] == 5 && p[199] == 5);
+    memset(p + 16, 6, 84);
+    memset(p + 120, 6, 80);
+    CHECK(malloc_usable_size(p + 16) == 84);
+    /* refusals change nothing */
+    static char not_heap[64];
+    CHECK(sable_free_range(p + 110, 4) == EINVAL);  /* already released */
+    CHECK(sable_free_range(p + 90, 20) == EINVAL);  /* overlaps */
+    CHECK(sable_free_range(p + 150, 4096) == EINVAL); /* past the end */
+    CHECK(sable_free_range(not_heap, 8) == EINVAL);
+    CHECK(sable_free_range(NULL, 8) == EINVAL);
+    int on_stack;
+    CHECK(sable_free_range(&on_stack, 1) == EINVAL);
+    CHECK(p[16] == 6 && p[199] == 6);
+    /* releasing every remaining byte frees the block: it is reused */
+    CHECK(sable_free_range(p + 16, 84) == 0);
+    CHECK(sable_free_range(p + 120, 80) == 0);
+    CHECK(sable_free_range(p + 300, 1) == EINVAL);
+    char *again = malloc(256);
+    CHECK(again == p);
+    /* free() of the start releases what remains */
+    CHECK(sable_free_range(again + 64, 64) == 0);
+    free(again);
+    char *third = malloc(256);
+    CHECK(third == p);
+    CHECK(sable_free_range(third + 8, 8) == 0);
+    CHECK(sable_free_range(third + 8, 8) == EINVAL); /* a double partial free */
+    free(third);
+
+    /* a large block: whole pages of a released middle go back to the OS */
+    size_t before = rss_bytes();
+    char *big = malloc(64 * MiB);
+    memset(big, 1, 64 * MiB);
+    size_t full = rss_bytes();
+    CHECK(sable_free_range(big + 2 * MiB, 60 * MiB) == 0);
+    size_t after = rss_bytes();
+    printf("partial free of the middle 60 MiB of 64 MiB: RSS +%zu MiB -> +%zu MiB\n",
+           (full - before) / MiB, (after > before ? after - before : 0) / MiB);
+    CHECK(after + 50 * MiB < full);
+    CHECK(big[0] == 1 && big[2 * MiB - 1] == 1 && big[62 * MiB] == 1 && big[64 * MiB - 1] == 1);
+    big[64 * MiB - 1] = 2;
+    free(big);
+
+    /* a released tail of a one-block page is reused by the next block */
+    char *l = malloc(1 * MiB);
+    memset(l, 1, 1 * MiB);
+    CHECK(sable_free_range(l + 256 * 1024, 768 * 1024) == 0);
+    CHECK(malloc_usable_size(l) == 256 * 1024);
+    char *t = malloc(512 * 1024);
+    printf("released tail of a 1 MiB block %s\n",
+           t >= l + 256 * 1024 && t < l + MiB ? "reused by the next malloc(512 KiB)" : "not reused");
+    CHECK(t >= l + 256 * 1024 && t < l + MiB);
+    free(t);
+    free(l);
+}
+
 int main(void)
 {
     test_resize_in_place();
     test_aligned_any();
+    test_free_range();
     return check_done("sable extensions");
 }

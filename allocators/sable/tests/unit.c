@@ -189,6 +189,20 @@ static void test_handover(void)
     CHECK(h1 != sbl_tls_heap);
 }
 
+/* Only pages holding a partially freed block leave the plain fast path. */
+static void test_range_flag(void)
+{
+    char *a = sable_malloc(48), *b = sable_malloc(5000);
+    struct sbl_page *pa = sbl_page_of(sbl_segment_of(a), a);
+    struct sbl_page *pb = sbl_page_of(sbl_segment_of(b), b);
+    CHECK(pa != pb && pa->flags == 0 && pb->flags == 0);
+    CHECK(sable_free_range(a + 16, 16) == 0);
+    CHECK(pa->flags & SBL_PF_RANGE);
+    CHECK(pb->flags == 0);
+    sable_free(a);
+    sable_free(b);
+}
+
 int main(void)
 {
     test_classes();
@@ -196,5 +210,6 @@ int main(void)
     test_free_list();
     test_remote();
     test_handover();
+    test_range_flag();
     return check_done("sable unit");
 }
