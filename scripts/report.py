@@ -82,8 +82,14 @@ def analyse(run):
                 entry["winner"] = min(entry["geomean_time"], key=entry["geomean_time"].get)
         families[fam] = entry
 
+    wins = {a: 0 for a in allocs}
+    for k in keys:
+        cs = {a: hr.median(run.cell(a, k).time_ns) for a in allocs if run.cell(a, k) is not None}
+        if len(cs) > 1:
+            wins[min(cs, key=cs.get)] += 1
     excluded = [k for k in keys if k not in basis]
     return {
+        "wins": wins,
         "reference": ref, "allocators": allocs, "all_allocators": all_allocs,
         "keys": keys, "keys_with_ref": keys_with_ref, "basis": basis, "partial": partial,
         "geomean_n": len(basis), "geomean_time": gm_time, "geomean_rss": gm_rss,
@@ -107,6 +113,7 @@ def summary_json(runs, analyses):
             "geomean_time_vs_reference": _clean(an["geomean_time"]),
             "geomean_peak_rss_vs_reference": _clean(an["geomean_rss"]),
             "rank": an["ranks"],
+            "fastest_in_workloads": an["wins"],
             "families": {f: {"workloads": e["workloads"], "winner": e["winner"],
                              "geomean_time_vs_reference": _clean(e["geomean_time"])}
                          for f, e in an["families"].items()},
@@ -283,6 +290,16 @@ def env_rows(run):
         v = m.get(key)
         rows.append([label, "`%s`" % v if key == "command_line" and v else
                      (str(v) if v not in (None, "") else "unknown")])
+    shown = {"host", "cpu_model", "cores", "kernel", "thp", "compiler", "git_revision",
+             "command_line", "started", "finished", "state", "options", "allocators",
+             "benchmarks", "planned", "done", "schema", "tool"}
+    for key in sorted(k for k in m if k not in shown):
+        v = m[key]
+        if isinstance(v, dict):
+            v = ", ".join("%s=%s" % kv for kv in sorted(v.items())) or "(none)"
+        elif isinstance(v, list):
+            v = ", ".join(map(str, v))
+        rows.append([key.replace("_", " "), str(v)])
     opts = m.get("options")
     if isinstance(opts, dict):
         rows.append(["options", ", ".join("%s=%s" % (k, v) for k, v in sorted(opts.items()))])
@@ -386,13 +403,14 @@ def build_document(runs, analyses, plots):
     for run, an in zip(runs, analyses):
         sfx = " (%s)" % run.label if multi else ""
         headers += ["time vs %s%s" % (an["reference"], sfx), "rank" + sfx,
-                    "peak RSS vs %s%s" % (an["reference"], sfx)]
+                    "fastest in" + sfx, "peak RSS vs %s%s" % (an["reference"], sfx)]
     rows = []
     for a in all_allocs:
         row = [a]
         for an in analyses:
-            row += [fmt_ratio(an["geomean_time"].get(a)),
-                    str(an["ranks"].get(a, "-")), fmt_ratio(an["geomean_rss"].get(a))]
+            row += [fmt_ratio(an["geomean_time"].get(a)), str(an["ranks"].get(a, "-")),
+                    "%d of %d" % (an["wins"].get(a, 0), len(an["keys"])) if a in an["wins"] else "-",
+                    fmt_ratio(an["geomean_rss"].get(a))]
         rows.append(row)
     doc.append(("table", headers, rows))
     notes = []
@@ -400,7 +418,8 @@ def build_document(runs, analyses, plots):
         basis = "every allocator completed" if not an["partial"] else \
             "the reference completed (no workload was completed by every allocator)"
         notes.append("%sGeometric means of per-workload ratios of medians to **%s** over the %d "
-                     "workload(s) %s; lower is better; rank 1 is the fastest.%s"
+                     "workload(s) %s; lower is better; rank 1 is the fastest; *fastest in*: "
+                     "workloads (of all those with results) where it has the lowest median.%s"
                      % ("%s: " % run.label if multi else "", an["reference"], an["geomean_n"], basis,
                         (" Left out: %s." % ", ".join("`%s`" % hr.instance_label(k)
                                                       for k in an["excluded"][:20]))

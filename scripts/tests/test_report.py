@@ -216,9 +216,10 @@ class ReportOnFixture(unittest.TestCase):
         with open(self.path("report.md")) as f:
             md = f.read()
         self.assertIn("## Summary", md)
-        self.assertIn("| allocator | time vs glibc | rank | peak RSS vs glibc |", md)
+        self.assertIn("| allocator | time vs glibc | rank | fastest in | peak RSS vs glibc |", md)
         for a in ALLOCS:
-            self.assertRegex(md, r"\| %s \| [0-9.]+x \| [1-4] \|" % a)
+            self.assertRegex(md, r"\| %s \| [0-9.]+x \| [1-4] \| \d of 5 \| [0-9.]+x \|" % a)
+        self.assertIn("| mimalloc | 0.505x | 1 | 4 of 5 |", md)   # sable wins memory_growth
         self.assertIn("| malloc_free | **mimalloc**", md)          # winner per family
         self.assertIn("(best)", md)
         self.assertRegex(md, r"\(\+\d+%\)")                        # % vs the best
@@ -231,7 +232,8 @@ class ReportOnFixture(unittest.TestCase):
         self.assertIn("**sable** `EX-02` (free_sized, EXT): TIMEOUT", md)
         self.assertNotIn("**glibc** `EX-01`", md)                  # unsupported is no failure
         # environment
-        for s in ("AMD EPYC 7B13", "6.18.0", "madvise", "gcc 12.2.0", "abc1234-dirty",
+        for s in ("AMD EPYC 7B13", "| kernel | 6.18.0 |", "| transparent huge pages | madvise |",
+                  "| compiler | gcc 12.2.0 |", "| git revision | abc1234-dirty |",
                   "5.3.0-0-g54eaed1d", "| allocator mimalloc | 209"):
             self.assertIn(s, md)
         for p in PLOTS:
@@ -332,7 +334,7 @@ class ConformanceRunApart(unittest.TestCase):
         md = self.md(out)
         self.assertIn("From the conformance run `20261121T051000Z-fixture-vm`", md)
         self.assertIn("**mimalloc** `AL-02` (alignment, STD): FAIL", md)
-        self.assertIn("| allocator | time vs glibc | rank | peak RSS vs glibc |", md)  # one host
+        self.assertIn("| allocator | time vs glibc | rank | fastest in | peak RSS vs glibc |", md)
         with open(os.path.join(out, "results.csv")) as f:
             self.assertTrue(f.readline().startswith("allocator,"))
 
