@@ -1,0 +1,486 @@
+/* replay.c: real programs, replayed. Each allocation trace in bench/traces/
+ * (or the folder named by HEAPMARK_TRACES), recorded with
+ * bench/trace/record.sh (format: bench/trace/FORMAT.md), becomes one instance
+ * `replay/trace:<name>`. A round replays the whole trace, in its recorded
+ * order, then frees what the program never freed; one operation = one event.
+ * A trace with several threads is replayed with as many threads (at most
+ * 16; more are folded onto 16), each doing its own events, every block's
+ * events kept in their recorded order (a free waits for its malloc, even in
+ * another thread), so the replay is deterministic in what it asks of the
+ * allocator.
+ *
+ * Counters: trace_events, trace_threads, peak_live_bytes (from the trace),
+ * peak_rss_bytes (VmHWM during the run), overhead ((peak RSS - startup RSS) /
+ * peak live bytes), failed_allocs (allocations that returned NULL; 0 normally).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "gbench.h"
+
+#define MAX_REPLAY_THREADS 16
+
+enum { OP_MALLOC = 1, OP_CALLOC = 2, OP_MEMALIGN = 3, OP_REALLOC = 4, OP_FREE = 5, OP_END = 15 };
+
+struct event {
+    uint64_t size;
+    uint32_t id;
+    uint32_t seq;   /* index of this event among its id's events */
+    uint32_t align; /* a power of two >= sizeof(void *) for OP_MEMALIGN */
+    uint8_t op;
+    uint8_t thread; /* folded onto MAX_REPLAY_THREADS */
+};
+
+struct trace {
+    char *path;
+    int loaded;
+    char error[256];
+    struct event *ev;
+    size_t nev;
+    uint32_t nids;
+    int nthreads;          /* after folding */
+    int recorded_threads;
+    uint32_t *at_end;      /* ids still live at the end */
+    size_t nat_end;
+    uint64_t peak_live;
+    uint32_t *thread_ev[MAX_REPLAY_THREADS]; /* event indices per thread */
+    size_t thread_nev[MAX_REPLAY_THREADS];
+};
+
+/* --- loading ---------------------------------------------------------------- */
+
+static int fail(struct trace *t, const char *why)
+{
+    snprintf(t->error, sizeof t->error, "trace %s: %s", t->path, why);
+    return -1;
+}
+
+/* The decompressed bytes of the file; NULL with t->error set. */
+static unsigned char *slurp(struct trace *t, size_t *len)
+{
+    size_t n = strlen(t->path);
+    int gz = n > 3 && strcmp(t->path + n - 3, ".gz") == 0;
+    FILE *f;
+    if (gz) {
+        if (strchr(t->path, '\'') != NULL) {
+            fail(t, "a quote in the path");
+            return NULL;
+        }
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "gzip -dc -- '%s'", t->path);
+        f = popen(cmd, "r");
+    } else {
+        f = fopen(t->path, "rb");
+    }
+    if (f == NULL) {
+        fail(t, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 20, used = 0;
+    unsigned char *buf = malloc(cap);
+    while (buf != NULL) {
+        size_t got = fread(buf + used, 1, cap - used, f);
+        used += got;
+        if (used < cap)
+            break;
+        unsigned char *b = realloc(buf, cap * 2);
+        if (b == NULL) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = b, cap *= 2;
+    }
+    int status = gz ? pclose(f) : fclose(f);
+    if (buf == NULL) {
+        fail(t, "out of memory");
+        return NULL;
+    }
+    if (status != 0) {
+        free(buf);
+        fail(t, gz ? "gzip -dc failed" : "read error");
+        return NULL;
+    }
+    *len = used;
+    return buf;
+}
+
+static int varint(const unsigned char *b, size_t len, size_t *pos, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len)
+            return -1;
+        unsigned char c = b[(*pos)++];
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (c < 0x80) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int load(struct trace *t)
+{
+    size_t len;
+    unsigned char *b = slurp(t, &len);
+    if (b == NULL)
+        return -1;
+    int rc = -1;
+    uint32_t *seq = NULL;
+    uint64_t *size = NULL;
+    if (len < 8 || memcmp(b, "HMTRACE1", 8) != 0) {
+        fail(t, "not a heapmark trace (bad magic)");
+        goto out;
+    }
+    /* events take at least 2 bytes each */
+    size_t cap = (len - 8) / 2 + 1, pos = 8;
+    t->ev = malloc(cap * sizeof *t->ev);
+    if (t->ev == NULL) {
+        fail(t, "out of memory");
+        goto out;
+    }
+    uint64_t thread = 0, v;
+    while (pos < len) {
+        unsigned char head = b[pos++];
+        int op = head & 0x0f;
+        if (op == OP_END)
+            break;
+        if (op < OP_MALLOC || op > OP_FREE) {
+            fail(t, "unknown event");
+            goto out;
+        }
+        struct event *e = &t->ev[t->nev];
+        memset(e, 0, sizeof *e);
+        e->op = (uint8_t)op;
+        if ((head & 0x10) && varint(b, len, &pos, &thread) != 0)
+            goto truncated;
+        if (thread + 1 > (uint64_t)t->recorded_threads)
+            t->recorded_threads = (int)(thread + 1);
+        e->thread = (uint8_t)(thread % MAX_REPLAY_THREADS);
+        if (varint(b, len, &pos, &v) != 0)
+            goto truncated;
+        if (v >= UINT32_MAX) {
+            fail(t, "block id out of range");
+            goto out;
+        }
+        e->id = (uint32_t)v;
+        if (op == OP_MEMALIGN) {
+            if (varint(b, len, &pos, &v) != 0)
+                goto truncated;
+            uint32_t a = sizeof(void *);
+            while (a < v && a < (1u << 30))
+                a *= 2;
+            e->align = a;
+        }
+        if (op != OP_FREE && varint(b, len, &pos, &e->size) != 0)
+            goto truncated;
+        if (e->id + 1 > t->nids)
+            t->nids = e->id + 1;
+        t->nev++;
+    }
+    if (t->nev == 0) {
+        fail(t, "no events");
+        goto out;
+    }
+    t->nthreads = t->recorded_threads < MAX_REPLAY_THREADS ? t->recorded_threads
+                                                           : MAX_REPLAY_THREADS;
+    if (t->nthreads < 1)
+        t->nthreads = 1;
+
+    /* per id: the order of its events, liveness, live bytes */
+    seq = calloc(t->nids, sizeof *seq);
+    size = calloc(t->nids, sizeof *size);
+    uint8_t *live = calloc(t->nids, 1);
+    if (seq == NULL || size == NULL || live == NULL) {
+        free(live);
+        fail(t, "out of memory");
+        goto out;
+    }
+    uint64_t live_bytes = 0;
+    for (size_t i = 0; i < t->nev; i++) {
+        struct event *e = &t->ev[i];
+        e->seq = seq[e->id]++;
+        int alloc = e->op == OP_MALLOC || e->op == OP_CALLOC || e->op == OP_MEMALIGN;
+        if (alloc == live[e->id] || (e->op == OP_REALLOC && !live[e->id])) {
+            free(live);
+            fail(t, "inconsistent events (a block used before its allocation)");
+            goto out;
+        }
+        if (e->op == OP_FREE) {
+            live_bytes -= size[e->id];
+            size[e->id] = 0;
+            live[e->id] = 0;
+        } else {
+            live_bytes += e->size - size[e->id];
+            size[e->id] = e->size;
+            live[e->id] = 1;
+        }
+        if (live_bytes > t->peak_live)
+            t->peak_live = live_bytes;
+    }
+    for (uint32_t id = 0; id < t->nids; id++)
+        t->nat_end += live[id];
+    t->at_end = malloc((t->nat_end + 1) * sizeof *t->at_end);
+    for (int k = 0; k < t->nthreads && t->at_end; k++) {
+        t->thread_ev[k] = malloc((t->nev + 1) * sizeof(uint32_t));
+        if (t->thread_ev[k] == NULL)
+            t->at_end = NULL;
+    }
+    if (t->at_end == NULL) {
+        free(live);
+        fail(t, "out of memory");
+        goto out;
+    }
+    t->nat_end = 0;
+    for (uint32_t id = 0; id < t->nids; id++)
+        if (live[id])
+            t->at_end[t->nat_end++] = id;
+    free(live);
+    for (size_t i = 0; i < t->nev; i++) {
+        int k = t->ev[i].thread % t->nthreads;
+        t->thread_ev[k][t->thread_nev[k]++] = (uint32_t)i;
+    }
+    rc = 0;
+    goto out;
+truncated:
+    fail(t, "truncated (an event is cut short)");
+out:
+    free(seq);
+    free(size);
+    free(b);
+    return rc;
+}
+
+/* --- replaying ---------------------------------------------------------------- */
+
+struct replay {
+    const struct trace *t;
+    void **slot;
+    _Atomic uint32_t *done; /* per id: events of it done this round */
+    atomic_long failed;
+};
+
+static inline void apply(struct replay *r, const struct event *e)
+{
+    void **s = &r->slot[e->id];
+    void *p;
+    switch (e->op) {
+    case OP_MALLOC:
+        p = malloc(e->size);
+        break;
+    case OP_CALLOC:
+        p = calloc(1, e->size);
+        break;
+    case OP_MEMALIGN:
+        if (posix_memalign(&p, e->align, e->size) != 0)
+            p = NULL;
+        break;
+    case OP_REALLOC:
+        p = realloc(*s, e->size);
+        if (p == NULL && e->size != 0) {
+            atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed);
+            return; /* the old block stays */
+        }
+        break;
+    default:
+        free(*s);
+        *s = NULL;
+        return;
+    }
+    if (p == NULL && e->size != 0)
+        atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed);
+    else if (p != NULL && e->size != 0)
+        *(volatile char *)p = 1; /* the program used its block */
+    *s = p;
+}
+
+struct worker {
+    struct replay *r;
+    int k;
+};
+
+/* Replays thread k's events, each after the events before it on its block. */
+static void *replay_thread(void *arg)
+{
+    struct worker *w = arg;
+    struct replay *r = w->r;
+    const struct trace *t = r->t;
+    for (size_t j = 0; j < t->thread_nev[w->k]; j++) {
+        const struct event *e = &t->ev[t->thread_ev[w->k][j]];
+        unsigned spins = 0;
+        while (atomic_load_explicit(&r->done[e->id], memory_order_acquire) != e->seq) {
+            if (++spins < 64)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
+        }
+        apply(r, e);
+        atomic_store_explicit(&r->done[e->id], e->seq + 1, memory_order_release);
+    }
+    return NULL;
+}
+
+static int replay_round(struct replay *r)
+{
+    const struct trace *t = r->t;
+    if (t->nthreads == 1) {
+        for (size_t i = 0; i < t->nev; i++)
+            apply(r, &t->ev[i]);
+    } else {
+        for (uint32_t id = 0; id < t->nids; id++)
+            atomic_store_explicit(&r->done[id], 0, memory_order_relaxed);
+        pthread_t tid[MAX_REPLAY_THREADS];
+        struct worker w[MAX_REPLAY_THREADS];
+        int started = 1;
+        for (int k = 1; k < t->nthreads; k++, started++) {
+            w[k] = (struct worker){r, k};
+            if (pthread_create(&tid[k], NULL, replay_thread, &w[k]) != 0)
+                break;
+        }
+        if (started < t->nthreads) { /* cannot happen normally; do not hang */
+            for (int k = 1; k < started; k++)
+                pthread_cancel(tid[k]), pthread_join(tid[k], NULL);
+            return -1;
+        }
+        w[0] = (struct worker){r, 0};
+        replay_thread(&w[0]);
+        for (int k = 1; k < t->nthreads; k++)
+            pthread_join(tid[k], NULL);
+    }
+    for (size_t i = 0; i < t->nat_end; i++) { /* what the program never freed */
+        free(r->slot[t->at_end[i]]);
+        r->slot[t->at_end[i]] = NULL;
+    }
+    return 0;
+}
+
+/* A real program's allocation pattern (see the trace's name and
+   bench/traces/README.md). */
+static void bm_replay(gb_state *st, void *user)
+{
+    struct trace *t = user;
+    if (!t->loaded) {
+        t->loaded = 1;
+        load(t);
+    }
+    if (t->error[0] != '\0') {
+        gb_skip_with_error(st, t->error);
+        return;
+    }
+    struct replay r = {.t = t};
+    r.slot = calloc(t->nids, sizeof *r.slot);
+    r.done = calloc(t->nids, sizeof *r.done);
+    if (r.slot == NULL || r.done == NULL) {
+        free(r.slot), free((void *)r.done);
+        gb_skip_with_error(st, "out of memory for the replay's slots");
+        return;
+    }
+    atomic_init(&r.failed, 0);
+    hm_rss_reset_peak();
+    int64_t per_round = (int64_t)(t->nev + t->nat_end);
+    int err = 0;
+    while (gb_keep_running_batch(st, per_round))
+        if (!err && replay_round(&r) != 0)
+            err = 1;
+    free(r.slot), free((void *)r.done);
+    if (err) {
+        gb_skip_with_error(st, "cannot start the replay threads");
+        return;
+    }
+    size_t peak = hm_rss_peak_bytes(), base = hm_startup_rss_bytes();
+    gb_counter(st, "trace_events", (double)t->nev, GB_COUNTER_DEFAULT);
+    gb_counter(st, "trace_threads", t->recorded_threads, GB_COUNTER_DEFAULT);
+    gb_counter(st, "peak_live_bytes", (double)t->peak_live, GB_COUNTER_DEFAULT);
+    gb_counter(st, "peak_rss_bytes", (double)peak, GB_COUNTER_DEFAULT);
+    if (t->peak_live)
+        gb_counter(st, "overhead", (double)(peak > base ? peak - base : 0) / (double)t->peak_live,
+                   GB_COUNTER_DEFAULT);
+    gb_counter(st, "failed_allocs", (double)atomic_load(&r.failed), GB_COUNTER_DEFAULT);
+    gb_set_items_processed(st, gb_get_iterations(st));
+}
+
+/* --- registration --------------------------------------------------------------- */
+
+/* HEAPMARK_TRACES, or bench/traces next to build/<A>/bench (../../bench/traces). */
+static int trace_dir(char *dir, size_t n)
+{
+    const char *env = getenv("HEAPMARK_TRACES");
+    if (env != NULL && *env != '\0') {
+        snprintf(dir, n, "%s", env);
+        return 0;
+    }
+    char exe[2048];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return -1;
+    exe[len] = '\0';
+    for (int up = 0; up < 3; up++) { /* strip bench, <A>, build */
+        char *slash = strrchr(exe, '/');
+        if (slash == NULL)
+            return -1;
+        *slash = '\0';
+    }
+    return snprintf(dir, n, "%s/bench/traces", exe) < (int)n ? 0 : -1;
+}
+
+static int trace_name(const char *file, char *name, size_t n)
+{
+    size_t len = strlen(file);
+    if (len > 7 && strcmp(file + len - 7, ".hmt.gz") == 0)
+        len -= 7;
+    else if (len > 4 && strcmp(file + len - 4, ".hmt") == 0)
+        len -= 4;
+    else
+        return -1;
+    snprintf(name, n, "%.*s", (int)len, file);
+    return 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_trace(const struct dirent *d)
+{
+    char name[256];
+    return d->d_name[0] != '.' && trace_name(d->d_name, name, sizeof name) == 0;
+}
+
+GB_REGISTRATION(register_replay)
+{
+    char dir[4096];
+    if (trace_dir(dir, sizeof dir) != 0)
+        return;
+    struct dirent **list;
+    int n = scandir(dir, &list, is_trace, by_name);
+    if (n < 0) {
+        if (getenv("HEAPMARK_TRACES") != NULL)
+            fprintf(stderr, "heapmark: HEAPMARK_TRACES=%s: %s\n", dir, strerror(errno));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char name[256], fam[300];
+        trace_name(list[i]->d_name, name, sizeof name);
+        struct trace *t = calloc(1, sizeof *t);
+        size_t plen = strlen(dir) + strlen(list[i]->d_name) + 2;
+        if (t != NULL && (t->path = malloc(plen)) != NULL) {
+            snprintf(t->path, plen, "%s/%s", dir, list[i]->d_name);
+            snprintf(fam, sizeof fam, "replay/trace:%s", name);
+            gb_threads(gb_register(fam, bm_replay, t), 1);
+        }
+        free(list[i]);
+    }
+    free(list);
+}
