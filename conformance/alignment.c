@@ -355,3 +355,44 @@ CONF_CHECK(al11_memalign_reuse, "AL-11", "alignment", CONF_REP, 0,
     }
     conf_observe("%s", out);
 }
+
+CONF_CHECK(al12_aligned_any, "AL-12", "alignment", CONF_OWN, 0,
+           "aligned_any: any alignment > 0 (3, 24, 48, 100, 1000, 4095, 12288, and powers of two) "
+           "gives an aligned block of usable size >= n; (4096, 0) gives unique aligned pointers "
+           "(heapmark DESIGN.md, sable_aligned_alloc_any)")
+{
+    void *(*any)(size_t, size_t) = CONF_EXT_NEED(aligned_any);
+    size_t aligns[] = {1, 3, 8, 24, 48, 64, 100, 1000, 4095, 4096, 12288, 65536, 100000};
+    size_t sizes[] = {1, 7, 100, 4096, 70000};
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+            void *p[4];
+            for (int k = 0; k < 4; k++) {
+                p[k] = any(aligns[i], sizes[j]);
+                if (p[k] == NULL)
+                    conf_fail("aligned_any(%zu, %zu) = NULL", aligns[i], sizes[j]);
+                if ((uintptr_t)p[k] % aligns[i] != 0)
+                    conf_fail("aligned_any(%zu, %zu) = %p: address %% %zu = %zu", aligns[i],
+                              sizes[j], p[k], aligns[i], (size_t)((uintptr_t)p[k] % aligns[i]));
+                if (conf_ext()->usable_size && conf_ext()->usable_size(p[k]) < sizes[j])
+                    conf_fail("aligned_any(%zu, %zu): usable size %zu", aligns[i], sizes[j],
+                              conf_ext()->usable_size(p[k]));
+                memset(p[k], 0x5a, sizes[j]);
+            }
+            for (int k = 0; k < 4; k++)
+                conf_free(p[k]);
+        }
+    }
+    void *z[8];
+    for (int k = 0; k < 8; k++) {
+        z[k] = any(4096, 0);
+        if (z[k] == NULL || !conf_aligned(z[k], 4096))
+            conf_fail("aligned_any(4096, 0) #%d = %p, expected a unique 4096-aligned pointer", k,
+                      z[k]);
+        for (int m = 0; m < k; m++)
+            if (z[m] == z[k])
+                conf_fail("aligned_any(4096, 0) returned %p twice while both are live", z[k]);
+    }
+    for (int k = 0; k < 8; k++)
+        conf_free(z[k]);
+}

@@ -135,3 +135,34 @@ CONF_CHECK(pf07_usable_after, "PF-07", "partial-free", CONF_OWN, 0,
     memset(p, 1, 16 << 10);
     conf_free(p);
 }
+
+CONF_CHECK(pf08_range_returns_pages, "PF-08", "partial-free", CONF_OWN, 0,
+           "free_range of the middle 8 MiB of a touched 16 MiB block gives those pages back to "
+           "the OS at once (RSS drops), and both ends keep their bytes (heapmark DESIGN.md, "
+           "sable_free_range)")
+{
+    int (*free_range)(void *, size_t) = CONF_EXT_NEED(free_range);
+    size_t n = 16u << 20, mid = 4u << 20, len = 8u << 20;
+    char *p = conf_malloc(n);
+    if (p == NULL)
+        conf_fail("malloc(16 MiB) = NULL");
+    conf_fill(p, mid, 21);
+    memset(p + mid, 1, len);
+    conf_fill(p + mid + len, n - mid - len, 22);
+    long before = conf_rss_kb();
+    int r = free_range(p + mid, len);
+    long after = conf_rss_kb();
+    if (r != 0)
+        conf_fail("free_range(p+4M, 8M) of a 16 MiB block returned %d", r);
+    if (before - after < 4096)
+        conf_fail("RSS dropped by %ld KiB after releasing 8 MiB in the middle, expected >= 4096",
+                  before - after);
+    long bad = conf_check_fill(p, mid, 21);
+    if (bad >= 0)
+        conf_fail("byte %ld of the head changed", bad);
+    bad = conf_check_fill(p + mid + len, n - mid - len, 22);
+    if (bad >= 0)
+        conf_fail("byte %ld of the tail (from p+12M) changed", bad);
+    if (free_range(p, mid) != 0 || free_range(p + mid + len, n - mid - len) != 0)
+        conf_fail("releasing the head and the tail failed");
+}
