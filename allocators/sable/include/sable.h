@@ -67,6 +67,17 @@ void *sable_aligned_alloc_any(size_t align, size_t n);
  * partially freed leave the plain free fast path. */
 int sable_free_range(void *p, size_t n);
 
+/* Out of memory: when a request cannot be met, sable first gives back its
+ * own cached memory and retries, then calls the handler: the calling
+ * thread's if it has one, else the process-wide one. The handler gets the
+ * requested size and its argument; it may free memory and return non-zero
+ * for one more try (at most 64 in a row), or return 0 to let the call fail
+ * with NULL and ENOMEM. NULL removes a handler. Each returns the previous
+ * handler. */
+typedef int (*sable_oom_handler)(size_t size, void *arg);
+sable_oom_handler sable_set_oom_handler(sable_oom_handler fn, void *arg);
+sable_oom_handler sable_set_thread_oom_handler(sable_oom_handler fn, void *arg);
+
 /* "major.minor.patch" */
 const char *sable_version(void);
 

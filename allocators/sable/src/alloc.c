@@ -3,11 +3,11 @@
  * allocation. */
 #include "internal.h"
 
-/* A block of class cls from h. On failure, gives cached memory back to the
- * OS and tries once more, then fails with ENOMEM. */
+/* A block of class cls from h; on failure, see oom.c. */
 void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
 {
-    for (int attempt = 0;; attempt++) {
+    unsigned attempt = 0;
+    do {
         struct sbl_page *pg = sbl_heap_find_page(h, cls);
         if (SBL_LIKELY(pg != NULL)) {
             struct sbl_block *b = pg->free;
@@ -15,11 +15,7 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
             pg->used++;
             return b;
         }
-        if (attempt > 0)
-            break;
-        sbl_heap_collect(h, true);
-        sbl_segment_cache_flush();
-    }
+    } while (sbl_oom_retry(sbl_class_size(cls), &attempt));
     errno = ENOMEM;
     return NULL;
 }
@@ -27,11 +23,12 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
 SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
 {
     if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
-        h = sbl_heap_acquire();
-        if (h == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
+        unsigned attempt = 0;
+        while ((h = sbl_heap_acquire()) == NULL)
+            if (!sbl_oom_retry(n, &attempt)) {
+                errno = ENOMEM;
+                return NULL;
+            }
     }
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
         sbl_heap_collect_delayed(h);

@@ -93,12 +93,14 @@ void *sbl_huge_alloc(size_t n, size_t align)
     if (align < SBL_SLICE_SIZE && (align & (align - 1)) == 0)
         align = SBL_SLICE_SIZE; /* the usual case: one slice of header */
     void *p = huge_map(n, align, reserve_for(n));
-    if (p == NULL) { /* no room for the reserve: give cached memory back, try lean */
-        sbl_segment_cache_flush();
+    unsigned attempt = 0;
+    while (p == NULL) { /* without the reserve, after giving memory back */
+        if (!sbl_oom_retry(n, &attempt)) {
+            errno = ENOMEM;
+            return NULL;
+        }
         p = huge_map(n, align, 0);
     }
-    if (p == NULL)
-        errno = ENOMEM;
     return p;
 }
 
@@ -153,8 +155,10 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     size_t reserve = reserve_for(n);
     size_t map = end + reserve;
     uint8_t *to = sbl_os_map_aligned(map, SBL_SEG_SIZE, 0);
-    if (to == NULL) {
-        sbl_segment_cache_flush();
+    unsigned attempt = 0;
+    while (to == NULL) {
+        if (!sbl_oom_retry(n, &attempt))
+            break;
         map = end;
         to = sbl_os_map_aligned(map, SBL_SEG_SIZE, 0);
     }

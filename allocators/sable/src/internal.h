@@ -139,6 +139,9 @@ size_t sbl_range_usable(const void *start, const void *p, size_t usable);
 void sbl_range_lock_prefork(void);
 void sbl_range_unlock_postfork(bool child);
 
+/* oom.c */
+bool sbl_oom_retry(size_t n, unsigned *attempt);
+
 /* init.c */
 void sbl_init(void);
 
