@@ -59,6 +59,8 @@ static void write_meta(const char *dir, const char *started, const char *finishe
         const struct conf_proc *p = &procs[i];
         jw_begin_object(&w);
         jw_key(&w, "name"); jw_string(&w, a->name);
+        jw_key(&w, "version"); jw_string(&w, a->version);
+        jw_key(&w, "library"); jw_string(&w, a->library);
         jw_key(&w, "binary"); jw_string(&w, a->binary_rel);
         jw_key(&w, "preload"); jw_string(&w, a->preload);
         jw_key(&w, "status"); jw_string(&w, p->state ? p->state : "not run");
@@ -106,6 +108,14 @@ int cmd_conformance(const char *root, const struct options *o)
         errmsg("%s is missing; run scripts/bootstrap-deps.sh", PYTHON);
         return 1;
     }
+    int sig = 0;
+    int idr = allocators_identify(&set, NULL, &sig);
+    if (idr == -2) {
+        errmsg("interrupted by %s before anything ran", signal_name(sig));
+        return interrupted_exit_code(sig);
+    }
+    if (idr != 0)
+        return 1;
     double limit = o->limit > 0 ? o->limit : DEFAULT_LIMIT_S;
     long jobs = o->jobs > 0 ? o->jobs : 2;
 
@@ -182,7 +192,6 @@ int cmd_conformance(const char *root, const struct options *o)
             next++;
         }
         struct child_status cs;
-        int sig = 0;
         int i = proc_wait_any(pids, deadlines, (int)set.n, &cs, NULL, NULL, &sig);
         if (i == WAIT_INTERRUPTED) {
             for (size_t k = 0; k < set.n; k++)
@@ -245,7 +254,6 @@ int cmd_conformance(const char *root, const struct options *o)
         return 1;
     double deadline = t0 + REPORT_LIMIT_S;
     struct child_status cs;
-    int sig = 0;
     int rc;
     if (proc_wait_any(&pid, &deadline, 1, &cs, NULL, NULL, &sig) == WAIT_INTERRUPTED) {
         proc_kill(pid, NULL);

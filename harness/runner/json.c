@@ -392,15 +392,16 @@ static struct json *parse_value(struct parser *p)
         v->string = s;
         return v;
     }
-    if (match(p, "true") || match(p, "false")) {
+    int truth = match(p, "true");
+    if (truth || match(p, "false")) {
         struct json *v = new_value(p, JSON_BOOL);
         if (v)
-            v->boolean = p->s[p->pos - 1] == 'e' && p->s[p->pos - 2] == 'u';
+            v->boolean = truth;
         return v;
     }
     if (match(p, "null"))
         return new_value(p, JSON_NULL);
-    if (c == '-' || c == 'N' || (c >= '0' && c <= '9'))
+    if (c == '-' || c == 'N' || c == 'I' || (c >= '0' && c <= '9'))
         return parse_number(p);
     fail(p, "unexpected character");
     return NULL;

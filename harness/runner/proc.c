@@ -23,9 +23,15 @@ void proc_block_signals(void)
 {
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGCHLD);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
-    sigaddset(&blocked, SIGHUP);
+    /* a signal ignored on entry (nohup's SIGHUP, SIGINT of a background job
+       of a script) stays ignored */
+    const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof stops / sizeof *stops; i++) {
+        struct sigaction sa;
+        if (sigaction(stops[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            continue;
+        sigaddset(&blocked, stops[i]);
+    }
     sigprocmask(SIG_BLOCK, &blocked, &original);
     /* a closed pipe on our stdout must not kill a run half-way */
     signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,62 @@
+# runner.mk: tests of the runner build/heapmark (harness/runner/).
+#
+#   test-runner-json         the JSON reader/writer (NaN/Infinity, escapes, errors)
+#   test-runner-faults       crash, hang, garbage, missing JSON, non-zero exit and
+#                            error_occurred are each recorded; the run goes on
+#   test-runner-interrupt    SIGTERM/SIGINT mid-run: finished results kept, meta.json
+#                            "interrupted", exit 143/130, the running child killed
+#   test-runner-errors       bad flags, unknown allocator, filter matching nothing,
+#                            unverified allocator, unwritable or full results folder:
+#                            one clear line, non-zero exit, nothing run
+#   test-runner-real         the real bench binaries: two runs never overwrite each
+#                            other and `latest` moves; name=/path.so preload (jemalloc);
+#                            a preloaded faulty malloc (libfault.so) crashes, hangs,
+#                            exits and is recorded as such
+#   test-runner-conformance  `heapmark conformance`: two at a time, options passed
+#                            through, the report script's status, crash, preload
+#
+# The failure cases use fake_bench (a stand-in bench/conformance binary that
+# misbehaves on request) in a throw-away tree under build/runner-tests/.
+
+RUNNER_TEST_DIR := $(BUILD)/runner-tests
+RUNNER_TEST_SRC := harness/runner/tests
+
+$(RUNNER_TEST_DIR)/json_test: $(RUNNER_TEST_SRC)/json_test.c harness/runner/json.c \
+                              harness/runner/json.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iharness/runner -o $@ $(RUNNER_TEST_SRC)/json_test.c harness/runner/json.c -lm
+
+$(RUNNER_TEST_DIR)/fake_bench: $(RUNNER_TEST_SRC)/fake_bench.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(RUNNER_TEST_DIR)/libfault.so: $(RUNNER_TEST_SRC)/libfault.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+
+RUNNER_FAKE := $(BUILD)/heapmark $(RUNNER_TEST_DIR)/fake_bench
+
+.PHONY: test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
+        test-runner-real test-runner-conformance
+TESTS += test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
+         test-runner-real test-runner-conformance
+
+test-runner-json: $(RUNNER_TEST_DIR)/json_test
+	$(RUNNER_TEST_DIR)/json_test
+
+test-runner-faults: $(RUNNER_FAKE)
+	$(RUNNER_TEST_SRC)/faults.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/faults
+
+test-runner-interrupt: $(RUNNER_FAKE)
+	$(RUNNER_TEST_SRC)/interrupt.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/interrupt
+
+test-runner-errors: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
+	$(RUNNER_TEST_SRC)/errors.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/errors
+
+test-runner-real: $(BUILD)/heapmark $(BUILD)/glibc/bench $(RUNNER_TEST_DIR)/libfault.so
+	$(RUNNER_TEST_SRC)/real.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/libfault.so \
+	    $(RUNNER_TEST_DIR)/real
+
+test-runner-conformance: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
+	$(RUNNER_TEST_SRC)/conformance.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so \
+	    $(RUNNER_TEST_DIR)/conformance

@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""check_run.py RUN_DIR: checks a run folder against results/README.md and
+prints one line per runs.jsonl entry: "id allocator benchmark status signal
+exit_code json", so that a test can compare it with what it expects.
+Exits 1 with the reason on the first violation."""
+import json
+import os
+import sys
+
+STATUSES = {"ok", "error", "crash", "timeout", "garbage"}
+RUN_KEYS = ["id", "allocator", "benchmark", "status", "reason", "exit_code", "signal",
+            "wall_s", "user_s", "sys_s", "max_rss_kb", "minflt", "majflt", "json", "log"]
+
+
+def fail(msg):
+    print("check_run: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    if len(sys.argv) != 2:
+        fail("usage: check_run.py RUN_DIR")
+    run = sys.argv[1]
+    try:
+        with open(os.path.join(run, "meta.json")) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"meta.json: {e}")
+    for key, typ in [("schema", int), ("tool", str), ("kind", str), ("started", str),
+                     ("state", str), ("command_line", str), ("host", str),
+                     ("cpu_model", str), ("cores", int), ("kernel", str), ("thp", str),
+                     ("compiler", str), ("git_revision", str), ("options", dict),
+                     ("allocators", list), ("benchmarks", list), ("planned", int),
+                     ("done", int), ("counts", dict)]:
+        if not isinstance(meta.get(key), typ):
+            fail(f"meta.json: {key} missing or not {typ.__name__}: {meta.get(key)!r}")
+    if meta["schema"] != 1 or meta["tool"] != "heapmark" or meta["kind"] != "bench":
+        fail("meta.json: wrong schema/tool/kind")
+    if meta["state"] not in ("running", "complete", "interrupted"):
+        fail(f"meta.json: bad state {meta['state']}")
+    if meta["state"] != "running" and not isinstance(meta.get("finished"), str):
+        fail("meta.json: a finished run has no 'finished' time")
+    for key in ("profile", "repetitions", "min_time_s", "timeout_s", "filter"):
+        if key not in meta["options"]:
+            fail(f"meta.json: options.{key} missing")
+    for a in meta["allocators"]:
+        for key in ("name", "version", "library", "binary", "preload"):
+            if key not in a:
+                fail(f"meta.json: allocator without {key}: {a}")
+    names = {a["name"] for a in meta["allocators"]}
+
+    rows = []
+    with open(os.path.join(run, "runs.jsonl")) as f:
+        for n, line in enumerate(f, 1):
+            try:
+                r = json.loads(line)
+            except ValueError as e:
+                fail(f"runs.jsonl line {n}: {e}")
+            if list(r.keys()) != RUN_KEYS:
+                fail(f"runs.jsonl line {n}: keys {list(r.keys())}")
+            if r["status"] not in STATUSES:
+                fail(f"runs.jsonl line {n}: status {r['status']}")
+            if r["allocator"] not in names:
+                fail(f"runs.jsonl line {n}: allocator {r['allocator']} not in meta.json")
+            if r["benchmark"] not in meta["benchmarks"]:
+                fail(f"runs.jsonl line {n}: benchmark {r['benchmark']} not in meta.json")
+            if not os.path.isfile(os.path.join(run, r["log"])):
+                fail(f"runs.jsonl line {n}: log {r['log']} missing")
+            if r["json"] is not None and not os.path.isfile(os.path.join(run, r["json"])):
+                fail(f"runs.jsonl line {n}: json {r['json']} missing")
+            if r["status"] == "ok":
+                with open(os.path.join(run, r["json"])) as j:
+                    json.load(j)  # Python accepts the bare NaN of Google Benchmark
+                if r["reason"] is not None or r["exit_code"] != 0:
+                    fail(f"runs.jsonl line {n}: ok with a reason or a non-zero exit")
+            else:
+                if not r["reason"]:
+                    fail(f"runs.jsonl line {n}: {r['status']} without a reason")
+            if r["status"] == "crash" and not (r["signal"] or "").startswith("SIG"):
+                fail(f"runs.jsonl line {n}: crash without a signal name")
+            if (r["signal"] is None) == (r["exit_code"] is None) and r["status"] != "timeout":
+                fail(f"runs.jsonl line {n}: needs exactly one of signal and exit_code")
+            for key in ("wall_s", "user_s", "sys_s"):
+                if not isinstance(r[key], (int, float)) or r[key] < 0:
+                    fail(f"runs.jsonl line {n}: {key} = {r[key]!r}")
+            for key in ("max_rss_kb", "minflt", "majflt"):
+                if not isinstance(r[key], int) or r[key] < 0:
+                    fail(f"runs.jsonl line {n}: {key} = {r[key]!r}")
+            rows.append(r)
+    if meta["done"] != len(rows):
+        fail(f"meta.json: done = {meta['done']} but runs.jsonl has {len(rows)} lines")
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES}
+    if counts != meta["counts"]:
+        fail(f"meta.json: counts {meta['counts']} but runs.jsonl says {counts}")
+    if meta["state"] == "complete" and meta["done"] != meta["planned"]:
+        fail("meta.json: complete but done != planned")
+    ids = [r["id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        fail("runs.jsonl: duplicate ids")
+    leftovers = [f for f in os.listdir(run) if f.endswith(".tmp")]
+    if leftovers:
+        fail(f"leftover temporary files: {leftovers}")
+    for r in rows:
+        print(r["id"], r["allocator"], r["benchmark"], r["status"], r["signal"] or "-",
+              "-" if r["exit_code"] is None else r["exit_code"],
+              "json" if r["json"] else "nojson")
+
+
+main()
