@@ -25,7 +25,7 @@ static void json_string(FILE *f, const char *s)
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
             fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
+        else if (c < 0x20 || c >= 0x7f) /* bytes from stderr may not be UTF-8 */
             fprintf(f, "\\u%04x", c);
         else
             fputc(c, f);
