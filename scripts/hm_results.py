@@ -283,16 +283,19 @@ def _ingest_json(run, rec, alloc, data, where):
     benches = data.get("benchmarks") if isinstance(data, dict) else None
     if not isinstance(benches, list):
         run.problem("%s: no \"benchmarks\" list" % where)
-        return 0
+        return 0, set()
     used = 0
+    touched = set()
     bad_time = 0
     bad_counters = set()
     for e in benches:
         if not isinstance(e, dict) or e.get("run_type", "iteration") != "iteration":
             continue
-        name = rec.get("benchmark") or e.get("run_name") or e.get("name")
+        # the entry's own name: one process normally runs the one instance that
+        # runs.jsonl names, but nothing here depends on it
+        name = e.get("run_name") or e.get("name") or rec.get("benchmark")
         family, params, threads = split_name(name)
-        if "threads" in e and isinstance(e["threads"], int) and not rec.get("benchmark"):
+        if "/threads:" not in "/" + str(name) and isinstance(e.get("threads"), int):
             threads = e["threads"]
         key = (family, params, threads)
         cell = run.cells.get((alloc, key))
@@ -317,17 +320,19 @@ def _ingest_json(run, rec, alloc, data, where):
             cell.counters.setdefault(cname, []).append(float(v))
         if rec not in cell.records:
             cell.records.append(rec)
+        touched.add((alloc, key))
     if bad_time:
         run.problem("%s: real_time is NaN/Infinity or has an unknown unit in %d repetition(s); "
                     "they are left out" % (where, bad_time))
     if bad_counters:
         run.problem("%s: counter(s) %s are NaN/Infinity in some repetitions; those values are "
                     "left out" % (where, ", ".join(sorted(bad_counters))))
-    return used
+    return used, touched
 
 
-def _add_rusage(run, rec, alloc, key):
-    cell = run.cells.get((alloc, key))
+def _add_rusage(run, rec, cellkey):
+    """The child's rusage, for each cell its process fed."""
+    cell = run.cells.get(cellkey)
     if cell is None:
         return
     rss = rec.get("max_rss_kb")
@@ -438,11 +443,10 @@ def read_run(path):
                 if isinstance(e, dict) and e.get("run_type", "iteration") == "iteration":
                     rec["benchmark"] = e.get("run_name") or e.get("name")
                     break
-        used = _ingest_json(run, rec, alloc, data, jpath)
+        used, touched = _ingest_json(run, rec, alloc, data, jpath)
         bench = rec.get("benchmark")
-        if bench:
-            key = split_name(bench)
-            _add_rusage(run, rec, alloc, key)
+        for ck in touched:
+            _add_rusage(run, rec, ck)
         if used == 0:
             reason = "no usable repetition"
             if bench:

@@ -420,6 +420,9 @@ class BadInput(unittest.TestCase):
         tu.edit_times(run, "mimalloc", "malloc_free/size:16/threads:1", lambda i, t: float("nan"))
         tu.edit_times(run, "sable", "latency/size:64/threads:1",
                       lambda i, t: float("inf") if i == 0 else t)
+        # valid JSON that is not Google Benchmark's
+        with open(tu.raw_path(run, "sable", "malloc_free/size:16/threads:2"), "w") as f:
+            f.write('{"context": {}}')
         # a garbage line in runs.jsonl, and a malformed meta.json
         with open(os.path.join(run, "runs.jsonl"), "a") as f:
             f.write("{\"allocator\": \"glibc\", \"benchm\n")
@@ -437,7 +440,8 @@ class BadInput(unittest.TestCase):
                   "raw/mimalloc/0003.json: real_time is NaN/Infinity or has an unknown unit in 5",
                   "raw/sable/0016.json: real_time is NaN/Infinity or has an unknown unit in 1",
                   "runs.jsonl: line(s) 21 malformed", "meta.json: malformed JSON",
-                  "conformance/sable.json: malformed JSON"):
+                  "conformance/sable.json: malformed JSON",
+                  'raw/sable/0012.json: no "benchmarks" list'):
             self.assertIn(s, err)
         with open(os.path.join(run, "report.md")) as f:
             md = f.read()
@@ -445,6 +449,7 @@ class BadInput(unittest.TestCase):
         self.assertIn("GARBAGE: **jemalloc** `latency/size:64/threads:1`", md)
         self.assertIn("ERROR: **mimalloc** `malloc_free/size:16/threads:1`: no usable repetition", md)
         self.assertIn("| CPU | unknown |", md)
+        self.assertIn("ERROR: **sable** `malloc_free/size:16/threads:2`: no usable repetition", md)
         with open(os.path.join(run, "results.csv")) as f:
             rows = list(csv.DictReader(f))
         self.assertEqual([r["n"] for r in rows if r["allocator"] == "sable"
