@@ -1,0 +1,76 @@
+#!/bin/bash
+# real.sh HEAPMARK LIBFAULT SCRATCH: the runner with the real bench binaries
+# (build/glibc/bench; jemalloc's library preloaded), a narrow filter and a
+# tiny min time.
+#  - two runs never overwrite each other and `latest` moves to the newer
+#  - name=/path/libjemalloc.so.2 runs glibc's binary under LD_PRELOAD and the
+#    binary itself confirms that malloc comes from jemalloc
+#  - a preloaded malloc that crashes, hangs or exits in one benchmark is
+#    recorded as crash (SIGSEGV), timeout and error; the others are kept
+source "$(dirname "$0")/lib.sh"
+HM=$1
+FAULT=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+scratch "$3"
+OUT=$T/results
+
+JEM=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libjemalloc.so.2" { print $NF; exit }')
+[ -n "$JEM" ] || JEM=$(ls /usr/lib/*/libjemalloc.so.2 /lib/*/libjemalloc.so.2 2>/dev/null | head -1)
+[ -n "$JEM" ] || fail "libjemalloc.so.2 not found (scripts/bootstrap-deps.sh installs libjemalloc-dev)"
+
+# one malloc_free instance at 16 bytes on one thread, and one at 256 bytes
+F16='^malloc_free/size:16/(.*/)?threads:1$'
+F2='^malloc_free/size:(16|256)/(.*/)?threads:1$'
+FAST=(--profile quick --repetitions 1 --min-time 0.001 --out "$OUT")
+
+"$HM" run --allocators "glibc,jem=$JEM" --filter "$F16" "${FAST[@]}" 2>"$T/err1.txt" ||
+    fail "run 1: $(cat "$T/err1.txt")"
+RUN1=$OUT/$(readlink "$OUT/latest")
+"$PYTHON" "$HERE/check_run.py" "$RUN1" >"$T/table1.txt" || fail "run 1 folder"
+[ "$(awk '{print $2, $4}' "$T/table1.txt")" = "$(printf 'glibc ok\njem ok')" ] ||
+    fail "run 1: want glibc ok, jem ok: $(cat "$T/table1.txt")"
+cp "$RUN1/runs.jsonl" "$T/runs1.jsonl"
+
+# the preloaded allocator: its identity, and the env the binary saw
+lib=$(meta "$RUN1/meta.json" '[a for a in m["allocators"] if a["name"] == "jem"][0]["library"]')
+case $lib in *libjemalloc*) ;; *) fail "jem's malloc comes from $lib" ;; esac
+[ "$(meta "$RUN1/meta.json" '[a for a in m["allocators"] if a["name"] == "jem"][0]["preload"]')" = "$JEM" ] ||
+    fail "meta.json: jem's preload path"
+[ "$(meta "$RUN1/meta.json" '[a for a in m["allocators"] if a["name"] == "glibc"][0]["preload"]')" = None ] ||
+    fail "meta.json: glibc is not preloaded"
+git_rev=$(meta "$RUN1/meta.json" 'm["git_revision"]')
+[ "$git_rev" != unknown ] || fail "git_revision unknown inside the git tree"
+ctx=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["context"].get("allocator"))' \
+    "$RUN1/raw/jem/0002.json")
+[ "$ctx" = jem ] || fail "the preloaded binary reports allocator '$ctx', want jem (HEAPMARK_ALLOCATOR)"
+
+sleep 1.1 # a new second: the second run gets a new stamp; same second: a suffix
+"$HM" run --allocators glibc --filter "$F16" "${FAST[@]}" 2>"$T/err2.txt" || fail "run 2: $(cat "$T/err2.txt")"
+"$HM" run --allocators glibc --filter "$F16" "${FAST[@]}" 2>"$T/err3.txt" || fail "run 3: $(cat "$T/err3.txt")"
+RUN3=$OUT/$(readlink "$OUT/latest")
+[ "$(find "$OUT" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 3 ] || fail "want 3 run folders: $(ls "$OUT")"
+[ "$RUN3" != "$RUN1" ] || fail "latest did not move"
+cmp -s "$T/runs1.jsonl" "$RUN1/runs.jsonl" || fail "run 1 was overwritten"
+"$PYTHON" "$HERE/check_run.py" "$RUN3" >/dev/null || fail "run 3 folder"
+
+# a faulty malloc, preloaded, only in the size:16 process
+for f in crash:SIGSEGV-crash hang:--timeout exit:7-error; do
+    mode=${f%%:*}
+    HEAPMARK_FAULT=$mode:2000 HEAPMARK_FAULT_MATCH='size:16/' \
+        "$HM" run --allocators "glibc,fault=$FAULT" --filter "$F2" --timeout 2 "${FAST[@]}" \
+        2>"$T/err-$mode.txt" || fail "fault $mode: $(cat "$T/err-$mode.txt")"
+    RUN=$OUT/$(readlink "$OUT/latest")
+    "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-$mode.txt" || fail "fault $mode: run folder"
+    case $mode in
+        crash) want='fault size:16 crash SIGSEGV -' ;;
+        hang) want='fault size:16 timeout - -' ;;
+        exit) want='fault size:16 error - 7' ;;
+    esac
+    got=$(awk '{ sub(/^malloc_free\//, "", $3); sub(/\/.*/, "", $3);
+                 print $2, $3, $4, $5, $6 }' "$T/table-$mode.txt")
+    printf -v expect 'glibc size:16 ok - 0\n%s\nglibc size:256 ok - 0\nfault size:256 ok - 0' "$want"
+    [ "$got" = "$expect" ] || fail "fault $mode: got
+$got
+want
+$expect"
+done
+echo "real: 3 runs kept apart, latest moved; jemalloc preloaded ($JEM); libfault crash/hang/exit recorded"
