@@ -5,7 +5,8 @@
  * the bench process had when the benchmarks started, i.e. the harness):
  *   peak_rss_bytes        VmHWM during this run (reset at its start)
  *   peak_live_bytes       the workload's own peak of requested, live bytes
- *   overhead              (peak_rss_bytes - startup RSS) / peak_live_bytes
+ *   overhead              (peak_rss_bytes - startup RSS - the workload's own
+ *                         bookkeeping arrays) / peak_live_bytes
  *   rss_after_free_bytes  RSS over startup once every block is freed
  *   rss_after_purge_bytes the same after alloc_ext purge (absent when the
  *                         allocator has none)
@@ -77,13 +78,18 @@ static inline void track_free(gb_state *st, struct track *t, void *p, size_t n)
     track_op(st, t);
 }
 
-static void track_export(gb_state *st, const struct track *t)
+/* own: bytes of the workload's own bookkeeping arrays (resident, not the
+   allocator's doing), left out of the overhead. */
+static void track_export(gb_state *st, const struct track *t, size_t own)
 {
     size_t peak = hm_rss_peak_bytes();
     gb_counter(st, "peak_rss_bytes", (double)peak, GB_COUNTER_DEFAULT);
     gb_counter(st, "peak_live_bytes", (double)t->peak_live, GB_COUNTER_DEFAULT);
-    if (t->peak_live)
-        gb_counter(st, "overhead", over_startup(peak) / (double)t->peak_live, GB_COUNTER_DEFAULT);
+    if (t->peak_live) {
+        double used = over_startup(peak) - (double)own;
+        gb_counter(st, "overhead", (used > 0 ? used : 0) / (double)t->peak_live,
+                   GB_COUNTER_DEFAULT);
+    }
     gb_counter(st, "rss_after_free_bytes", over_startup(hm_rss_bytes()), GB_COUNTER_DEFAULT);
     const struct alloc_ext *ext = alloc_ext_get();
     if (ext->purge != NULL && ext->purge() == 0)
@@ -153,7 +159,8 @@ static void bm_fragmentation(gb_state *st, void *user)
         for (size_t i = 0; i < half; i++)
             track_free(st, &t, big[i], bsize[i]);
     }
-    track_export(st, &t);
+    track_export(st, &t, n * (sizeof *blk + sizeof *size + sizeof *perm) +
+                             half * (sizeof *big + sizeof *bsize));
     free(blk), free(size), free(big), free(bsize), free(perm);
     gb_set_items_processed(st, gb_get_iterations(st));
 }
@@ -216,7 +223,7 @@ static void bm_long_short(gb_state *st, void *user)
         for (int i = 0; i < WINDOW; i++)
             track_free(st, &t, win[i], wsize[i]);
     }
-    track_export(st, &t);
+    track_export(st, &t, nlong * (sizeof *lng + sizeof *lsize));
     free(lng), free(lsize);
     gb_set_items_processed(st, gb_get_iterations(st));
 }
@@ -256,7 +263,7 @@ static void bm_rss_after_free(gb_state *st, void *user)
             track_free(st, &t, blk[i], size[i]);
     }
     free(size), free(blk);
-    track_export(st, &t);
+    track_export(st, &t, n * (sizeof *size + sizeof *blk));
     gb_set_items_processed(st, gb_get_iterations(st));
 }
 

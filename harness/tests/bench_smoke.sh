@@ -15,6 +15,7 @@ for a in "$@"; do
         echo "FAIL: $bin exited non-zero"; tail -5 "$out/$a.log"; fail=1; continue
     fi
     HEAPMARK_PROFILE=default "$bin" --benchmark_list_tests >"$out/$a.list" 2>/dev/null
+    grep -q '^replay/trace:' "$out/$a.list" || { echo "FAIL: $a: no trace replay registered"; fail=1; }
     "$PYTHON" "$(dirname "$0")/check_bench_json.py" "$out/$a.json" "$out/$a.list" "$a" || fail=1
 done
 exit $fail

@@ -1,6 +1,6 @@
 """Checks one bench binary's JSON: every listed instance ran, none failed,
-each has items_per_second, the context names the allocator, and the memory
-and latency families export their counters with sane values.
+each has items_per_second, the context names the allocator, and the memory,
+latency and replay families export their counters with sane values.
 
 usage: check_bench_json.py JSON LIST ALLOCATOR
 """
@@ -48,6 +48,10 @@ def main():
                 bad.append(f"{n}: empty memory figures")
             elif b.get("overhead", 0) < 0.5:
                 bad.append(f"{n}: overhead {b.get('overhead')} below 0.5: RSS not measured")
+        if n.startswith("replay/"):
+            if not b.get("trace_events", 0) > 0 or b.get("failed_allocs") != 0:
+                bad.append(f"{n}: trace_events {b.get('trace_events')}, "
+                           f"failed_allocs {b.get('failed_allocs')}")
         if n.startswith(LATENCY):
             for op in ("malloc", "free"):
                 q = [b.get(f"lat_{op}_{s}") for s in ("p50_ns", "p99_ns", "p999_ns", "max_ns")]
