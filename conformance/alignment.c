@@ -113,9 +113,11 @@ CONF_CHECK(al03_size_eq_align, "AL-03", "alignment", CONF_STD, 0,
     for (size_t a = 16; a <= 4096; a *= 2) {
         for (int i = 0; i < 64; i++) {
             live[2 * i] = aa(a, a);
-            if (live[2 * i] == NULL || !conf_aligned(live[2 * i], a))
-                conf_fail("aligned_alloc(%zu, %zu) #%d = %p: %s", a, a, i, live[2 * i],
-                          live[2 * i] ? "misaligned" : "NULL");
+            if (live[2 * i] == NULL)
+                conf_fail("aligned_alloc(%zu, %zu) #%d = NULL", a, a, i);
+            if (!conf_aligned(live[2 * i], a))
+                conf_fail("aligned_alloc(%zu, %zu) #%d = %p: only %zu-aligned", a, a, i,
+                          live[2 * i], conf_alignment_of(live[2 * i]));
             live[2 * i + 1] = NULL;
             int r = pm(&live[2 * i + 1], a, a);
             if (r != 0 || !conf_aligned(live[2 * i + 1], a))
@@ -294,9 +296,12 @@ CONF_CHECK(al09_memalign, "AL-09", "alignment", CONF_EXT, 0,
     for (int i = 0; i < 2; i++) {
         errno = CONF_ERRNO_SENTINEL;
         p = ma(nomem[i].a, nomem[i].n);
-        if (p != NULL || errno != ENOMEM)
-            PROBLEM("memalign(%zu, %zu) = %p with %s, expected NULL with ENOMEM", nomem[i].a,
-                    nomem[i].n, p, conf_errname(errno));
+        int e = errno;
+        if (p != NULL)
+            PROBLEM("memalign(%zu, %zu) = %p, expected NULL", nomem[i].a, nomem[i].n, p);
+        else if (e != ENOMEM)
+            PROBLEM("memalign(%zu, %zu) = NULL with %s, expected ENOMEM", nomem[i].a,
+                    nomem[i].n, conf_errname(e));
     }
     errno = CONF_ERRNO_SENTINEL;
     p = ma(SIZE_MAX, page);
