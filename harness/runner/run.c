@@ -501,10 +501,11 @@ int cmd_run(const char *root, const struct options *o)
 
     r.tty = isatty(2);
     r.t0 = mono_now();
-    fprintf(stderr, "heapmark run: %zu processes (%zu benchmarks x %zu allocators), profile %s, "
-            "%ld repetitions, min time %g s, into %s\n",
-            r.planned, r.benchmarks.n, r.set.n, r.profile->name, r.repetitions, r.min_time,
-            r.dir);
+    fprintf(stderr, "heapmark run: %zu processes (%zu benchmark%s x %zu allocator%s), profile %s, "
+            "%ld repetition%s, min time %g s, into %s\n",
+            r.planned, r.benchmarks.n, r.benchmarks.n == 1 ? "" : "s", r.set.n,
+            r.set.n == 1 ? "" : "s", r.profile->name, r.repetitions,
+            r.repetitions == 1 ? "" : "s", r.min_time, r.dir);
     for (size_t k = 0; k < r.planned; k++) {
         rc = run_one(&r, k);
         if (rc != 0) {

@@ -13,6 +13,7 @@
  *   exit/3      a message on stderr and exit status 3
  *   error/x     JSON with error_occurred
  *   wrongname/x valid JSON about another benchmark
+ *   ok/x.y+(z)|w[1]^$  a name full of regex specials: the runner must escape it
  * --heapmark-info prints a verified identity, or an unverified one (exit 1)
  * when FAKE_UNVERIFIED is set. FAKE_MARKER=file gets one line per run
  * started (not for --heapmark-info or listing): "nothing ran" is checkable.
@@ -32,7 +33,8 @@
 
 static const char *names[] = {"ok/a",         "ok/b",          "ok/profile:", "crash/segv",
                               "crash/abort",  "hang/x",        "garbage/text", "garbage/empty",
-                              "nojson/x",     "exit/3",        "error/x",      "wrongname/x"};
+                              "nojson/x",     "exit/3",        "error/x",      "wrongname/x",
+                              "ok/x.y+(z)|w[1]^$"};
 
 static char self_name[256];
 
@@ -176,11 +178,14 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "crash/abort") == 0) {
         abort();
     } else if (strcmp(name, "hang/x") == 0) {
+        /* a runner that fails to kill them must not leave them forever */
         pid_t pid = fork();
         if (pid == 0) {
+            alarm(120);
             for (;;)
                 pause();
         }
+        alarm(120);
         printf("grandchild %d\n", (int)pid);
         fflush(stdout);
         for (;;)

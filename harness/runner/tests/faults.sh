@@ -37,6 +37,8 @@ cat >"$T/want.txt" <<'WANT'
 0022 fake2 error/x error - 0 json
 0023 fake wrongname/x garbage - 0 json
 0024 fake2 wrongname/x garbage - 0 json
+0025 fake ok/x.y+(z)|w[1]^$ ok - 0 json
+0026 fake2 ok/x.y+(z)|w[1]^$ ok - 0 json
 WANT
 diff -u "$T/want.txt" "$T/table.txt" || fail "runs.jsonl differs from what the fake benchmarks did"
 
@@ -54,7 +56,7 @@ reason 0021 | grep -q 'out of fake memory' || fail "error reason: $(reason 0021)
 reason 0023 | grep -q 'no result for wrongname/x' || fail "wrong-name reason: $(reason 0023)"
 
 # meta.json: complete, with the options in force and the allocators' identity
-[ "$(meta "$RUN/meta.json" 'm["state"], m["planned"], m["done"]')" = "('complete', 24, 24)" ] ||
+[ "$(meta "$RUN/meta.json" 'm["state"], m["planned"], m["done"]')" = "('complete', 26, 26)" ] ||
     fail "meta.json state/planned/done"
 [ "$(meta "$RUN/meta.json" 'm["options"]["repetitions"], m["options"]["min_time_s"], m["options"]["timeout_s"], m["options"]["profile"]')" = "(3, 0.01, 1, 'quick')" ] ||
     fail "meta.json options: $(meta "$RUN/meta.json" 'm["options"]')"
@@ -71,6 +73,10 @@ for want in '--benchmark_filter=^ok/profile:quick$' --benchmark_repetitions=3 \
     grep -qF -- "$want" "$log" || fail "child log lacks '$want': $(cat "$log")"
 done
 
+# regex specials in a name are escaped: the filter matches that name only
+grep -qF -- '--benchmark_filter=^ok/x\.y\+\(z\)\|w\[1\]\^\$$' "$RUN/raw/fake/0025.log" ||
+    fail "unescaped filter: $(grep filter "$RUN/raw/fake/0025.log")"
+
 # a timeout kills the child's whole process group
 for a in fake fake2; do
     n=$(ls "$RUN/raw/$a/" | sort | sed -n 's/\.log$//p' | while read -r id; do
@@ -81,7 +87,7 @@ for a in fake fake2; do
 done
 
 # not a terminal: one plain line per finished process, then the summary
-[ "$(grep -c '^\[' "$T/stderr.txt")" -eq 24 ] || fail "want 24 progress lines: $(cat "$T/stderr.txt")"
-grep -q '^\[ 7/24\] fake crash/segv: crash: killed by SIGSEGV' "$T/stderr.txt" || fail "progress line of a crash"
-grep -q '24 processes in [0-9:]*: 6 ok, 4 error, 4 crash, 2 timeout, 8 garbage$' "$T/stderr.txt" || fail "summary line: $(tail -2 "$T/stderr.txt")"
-echo "faults: 24 processes, every failure recorded as expected"
+[ "$(grep -c '^\[' "$T/stderr.txt")" -eq 26 ] || fail "want 26 progress lines: $(cat "$T/stderr.txt")"
+grep -q '^\[ 7/26\] fake crash/segv: crash: killed by SIGSEGV' "$T/stderr.txt" || fail "progress line of a crash"
+grep -q '26 processes in [0-9:]*: 8 ok, 4 error, 4 crash, 2 timeout, 8 garbage$' "$T/stderr.txt" || fail "summary line: $(tail -2 "$T/stderr.txt")"
+echo "faults: 26 processes, every failure recorded as expected"

@@ -71,6 +71,7 @@ static void maybe_fault(void)
         raise(SIGSEGV);
         break;
     case HANG:
+        alarm(120); /* never forever, even if nobody kills it */
         for (;;)
             pause();
     case EXIT:
