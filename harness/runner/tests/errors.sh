@@ -40,7 +40,7 @@ check 1 "unknown allocator 'nope': there is no build/nope/bench (built: glibc, f
 check 1 "allocator 'fake' is given twice" -- run --allocators fake,fake
 check 1 "bad allocator name '../x'" -- run --allocators ../x
 check 1 "allocator 'x': library $T/missing.so: No such file or directory" -- run --allocators "x=$T/missing.so"
-check 1 "--filter 'zzz' matches none of the 12 benchmarks of profile default" -- run --filter zzz
+check 1 "--filter 'zzz' matches none of the 13 benchmarks of profile default" -- run --filter zzz
 check 1 "bad --filter '(':" -- run --filter '('
 FAKE_UNVERIFIED=1 check 1 "allocator 'fake': malloc in build/fake/bench comes from /fake/libc.so.6, not from libfake" -- run --allocators fake
 # a relative library path is resolved against the current folder
