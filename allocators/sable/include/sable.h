@@ -78,6 +78,27 @@ typedef int (*sable_oom_handler)(size_t size, void *arg);
 sable_oom_handler sable_set_oom_handler(sable_oom_handler fn, void *arg);
 sable_oom_handler sable_set_thread_oom_handler(sable_oom_handler fn, void *arg);
 
+/* Statistics. Address-space figures are always kept; the per-operation
+ * ones (live and peak bytes, counts) only with SABLE_STATS=1 (or in secure
+ * mode, with SABLE_LOG, or under Valgrind), else they read SIZE_MAX.
+ * Bytes are usable bytes of blocks. */
+struct sable_stats {
+    size_t live_bytes;      /* in blocks handed out and not freed */
+    size_t peak_live_bytes; /* high-water mark of live_bytes */
+    size_t committed_bytes; /* RAM sable may be holding: mapped memory minus
+                               what went back to the OS (an upper bound) */
+    size_t reserved_bytes;  /* address space mapped */
+    size_t allocs_small;    /* allocations of blocks up to 8 KiB */
+    size_t allocs_large;    /* ... up to 2 MiB */
+    size_t allocs_huge;     /* ... above (own mappings) */
+    size_t frees;
+    size_t reallocs;
+    size_t partial_frees;   /* successful sable_free_range calls */
+    size_t segments;        /* 4 MiB segments mapped (incl. cached) */
+    size_t heaps;           /* thread heaps ever made (reused after exit) */
+};
+int sable_stats(struct sable_stats *st); /* 0, or EINVAL for NULL */
+
 /* "major.minor.patch" */
 const char *sable_version(void);
 

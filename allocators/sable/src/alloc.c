@@ -11,8 +11,10 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
         struct sbl_page *pg = sbl_heap_find_page(h, cls);
         if (SBL_LIKELY(pg != NULL)) {
             struct sbl_block *b = pg->free;
-            pg->free = b->next;
+            pg->free = sbl_next_get(b);
             pg->used++;
+            if (SBL_UNLIKELY(sbl_opt.secure))
+                sbl_secure_allocated(b);
             return b;
         }
     } while (sbl_oom_retry(sbl_class_size(cls), &attempt));
@@ -32,15 +34,24 @@ SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
     }
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
         sbl_heap_collect_delayed(h);
-    if (SBL_UNLIKELY(n > SBL_LARGE_MAX))
-        return sbl_huge_alloc(n, 0);
-    unsigned cls = sbl_size_class(n);
-    struct sbl_page *pg = h->queues[cls].first;
-    if (pg && pg->free) {
-        struct sbl_block *b = pg->free;
-        pg->free = b->next;
-        pg->used++;
-        return b;
+    void *p;
+    if (SBL_UNLIKELY(n > SBL_LARGE_MAX)) {
+        p = sbl_huge_alloc(n, 0);
+    } else {
+        unsigned cls = sbl_size_class(n);
+        struct sbl_page *pg = h->queues[cls].first;
+        if (pg && pg->free) {
+            struct sbl_block *b = pg->free;
+            pg->free = sbl_next_get(b);
+            pg->used++;
+            if (SBL_UNLIKELY(sbl_opt.secure))
+                sbl_secure_allocated(b);
+            p = b;
+        } else {
+            p = sbl_alloc_class(h, cls);
+        }
     }
-    return sbl_alloc_class(h, cls);
+    if (SBL_UNLIKELY(sbl_opt.slow) && sbl_hook_depth == 0)
+        sbl_hook_alloc(SBL_OP_MALLOC, p, n, 0);
+    return p;
 }

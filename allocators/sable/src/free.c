@@ -15,7 +15,7 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
         if (delayed) {
             nw = (tf & ~(uintptr_t)SBL_TF_MASK) | SBL_TF_FREEING;
         } else {
-            b->next = (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK);
+            sbl_next_set(b, (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK));
             nw = (uintptr_t)b | (tf & SBL_TF_MASK);
         }
     } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw, memory_order_release,
@@ -24,7 +24,7 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
         return;
     struct sbl_block *head = atomic_load_explicit(&h->delayed, memory_order_relaxed);
     do {
-        b->next = head;
+        sbl_next_set(b, head);
     } while (!atomic_compare_exchange_weak_explicit(&h->delayed, &head, b, memory_order_release,
                                                     memory_order_relaxed));
     /* the owner waits for this before it changes the state or frees the page */
@@ -37,6 +37,8 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
 
 SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
+    if (SBL_UNLIKELY(sbl_opt.slow))
+        sbl_free_hooked(s, pg, p);
     if (pg->flags & SBL_PF_HUGE) {
         if (pg->flags & SBL_PF_RANGE)
             sbl_range_forget(pg->start);

@@ -42,7 +42,9 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
         return;
     size_t lo = cls == 0 ? 0 : sbl_class_size(cls - 1) / 16 + 1;
     size_t hi = sz / 16;
-    struct sbl_page *pg = h->queues[cls].first ? h->queues[cls].first : &sbl_empty_page;
+    struct sbl_page *pg = h->queues[cls].first;
+    if (pg == NULL || sbl_opt.slow) /* slow mode: no allocation fast path */
+        pg = &sbl_empty_page;
     for (size_t b = lo; b <= hi; b++)
         h->direct[b] = pg;
 }
@@ -103,11 +105,9 @@ static void page_collect(struct sbl_page *pg)
     struct sbl_block *b = (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK);
     struct sbl_block *tail = b;
     uint32_t n = 1;
-    while (tail->next) {
-        tail = tail->next;
+    for (struct sbl_block *nx; (nx = sbl_next_get(tail)) != NULL; tail = nx)
         n++;
-    }
-    tail->next = pg->free;
+    sbl_next_set(tail, pg->free);
     pg->free = b;
     pg->used -= n;
 }
@@ -145,7 +145,7 @@ void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_blo
         sbl_page_release(h, pg);
         return;
     }
-    b->next = pg->free;
+    sbl_next_set(b, pg->free);
     pg->free = b;
     if (pg->flags & SBL_PF_FULL)
         page_unfull(h, pg);
@@ -158,7 +158,7 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
 {
     struct sbl_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (b) {
-        struct sbl_block *next = b->next;
+        struct sbl_block *next = sbl_next_get(b);
         struct sbl_segment *s = sbl_segment_of(b);
         sbl_heap_free_local(h, sbl_page_of(s, b), b);
         b = next;

@@ -78,6 +78,7 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
         sbl_os_unmap((uint8_t *)base + map, (uintptr_t)raw + span - (base + map));
         huge_init((uint8_t *)base, off, n, map);
         sbl_registry_mark((void *)base, map, true);
+        sbl_stat_committed((int64_t)(off + ((struct sbl_segment *)base)->huge_size));
         return (void *)b;
     }
     sbl_os_unmap(raw, span);
@@ -106,6 +107,7 @@ void *sbl_huge_alloc(size_t n, size_t align)
 
 void sbl_huge_free(struct sbl_segment *s)
 {
+    sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));
     sbl_registry_mark(s, s->map_size, false);
     sbl_os_unmap(s, s->map_size);
 }
@@ -119,6 +121,7 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
     size_t off = s->huge_offset;
     size_t end = page_round(off + (n == 0 ? 1 : n)); /* bytes from base */
     size_t cur = off + s->huge_size;
+    sbl_stat_committed((int64_t)end - (int64_t)cur); /* undone below on failure */
     if (end <= cur) { /* shrink: the tail's RAM goes back at once */
         if (end < cur)
             sbl_os_purge((uint8_t *)s + end, cur - end);
@@ -135,6 +138,7 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
         s->huge_size = end - off;
         return p;
     }
+    sbl_stat_committed((int64_t)cur - (int64_t)end);
     return NULL;
 }
 
@@ -174,9 +178,11 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     sbl_registry_mark(s, old_map, false); /* s is unmapped: only its address is used */
     if (old_map > used) /* the old reserve */
         sbl_os_unmap((uint8_t *)s + used, old_map - used);
+    sbl_stat_committed((int64_t)end - (int64_t)used);
     s = (struct sbl_segment *)to;
     s->map_size = map;
     s->huge_size = end - off;
+    s->pages[0].start = to + off;
     sbl_registry_mark(s, map, true);
     return to + off;
 }

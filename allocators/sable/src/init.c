@@ -11,12 +11,14 @@
 
 #include "sable.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 
 #define SABLE_VERSION "0.1.0"
 
 struct sbl_options sbl_opt = {
     .purge_delay_ms = 10,
+    .log_fd = -1,
 };
 
 static _Atomic int init_done;
@@ -55,6 +57,36 @@ static void warn_setting(const char *what, const char *entry)
     sbl_os_write(2, line, n);
 }
 
+/* "0" or "1" */
+static bool parse_flag(const char *entry, const char *val, bool *out)
+{
+    if ((val[0] == '0' || val[0] == '1') && val[1] == '\0') {
+        *out = val[0] == '1';
+        return true;
+    }
+    warn_setting("malformed value (want 0 or 1)", entry);
+    return false;
+}
+
+static void log_open(const char *entry, const char *val)
+{
+    if (strcmp(val, "stderr") == 0) {
+        sbl_opt.log_fd = 2;
+        return;
+    }
+    if (*val == '\0') {
+        warn_setting("malformed value (want a file name or stderr)", entry);
+        return;
+    }
+    int e = errno;
+    int fd = open(val, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    errno = e;
+    if (fd < 0)
+        warn_setting("cannot open the log file", entry);
+    else
+        sbl_opt.log_fd = fd;
+}
+
 static void options_read(void)
 {
     if (environ == NULL)
@@ -74,6 +106,12 @@ static void options_read(void)
                 sbl_opt.purge_delay_ms = ms;
             else
                 warn_setting("malformed value (want milliseconds, 0..3600000)", v);
+        } else if (klen == 12 && strncmp(v, "SABLE_SECURE", klen) == 0) {
+            parse_flag(v, val, &sbl_opt.secure);
+        } else if (klen == 11 && strncmp(v, "SABLE_STATS", klen) == 0) {
+            parse_flag(v, val, &sbl_opt.stats);
+        } else if (klen == 9 && strncmp(v, "SABLE_LOG", klen) == 0) {
+            log_open(v, val);
         } else {
             warn_setting("unknown setting", v);
         }
@@ -87,6 +125,8 @@ void sbl_init(void)
     sbl_lock(&init_lock);
     if (!atomic_load_explicit(&init_done, memory_order_relaxed)) {
         options_read();
+        sbl_secure_init();
+        sbl_hooks_init();
         sbl_registry_init();
         sbl_heap_init_key();
         atomic_store_explicit(&init_done, 1, memory_order_release);
@@ -123,11 +163,27 @@ __attribute__((constructor)) static void sable_constructor(void)
 }
 
 /* ---- the API ---- */
+/* Each call below other than malloc and free checks one flag: in slow mode
+ * (hooks.c) it runs its implementation with the hooks held off, then
+ * reports itself as one operation. malloc and free reach their hooks
+ * through their slow paths. */
+#define HOOKED_ALLOC(op, n, align, call)                                      \
+    do {                                                                      \
+        if (SBL_LIKELY(!sbl_opt.slow))                                        \
+            return call;                                                      \
+        sbl_hook_depth++;                                                     \
+        void *r_ = call;                                                      \
+        sbl_hook_depth--;                                                     \
+        if (sbl_hook_depth == 0)                                              \
+            sbl_hook_alloc(op, r_, n, align);                                 \
+        return r_;                                                            \
+    } while (0)
+
 SABLE_EXPORT void *sable_malloc(size_t n) { return sbl_malloc_inline(n); }
 
 SABLE_EXPORT void sable_free(void *p) { sbl_free_inline(p); }
 
-SABLE_EXPORT void *sable_calloc(size_t count, size_t n)
+static void *calloc_impl(size_t count, size_t n)
 {
     size_t total;
     if (__builtin_mul_overflow(count, n, &total)) {
@@ -140,7 +196,33 @@ SABLE_EXPORT void *sable_calloc(size_t count, size_t n)
     return p;
 }
 
-SABLE_EXPORT void *sable_realloc(void *p, size_t n) { return sbl_realloc(p, n); }
+SABLE_EXPORT void *sable_calloc(size_t count, size_t n)
+{
+    HOOKED_ALLOC(SBL_OP_CALLOC, count * n, 0, calloc_impl(count, n));
+}
+
+/* realloc and resize_in_place in slow mode: one operation */
+static void *realloc_hooked(enum sbl_op op, void *p, size_t n)
+{
+    if (p == NULL && op == SBL_OP_REALLOC)
+        HOOKED_ALLOC(SBL_OP_REALLOC, n, 0, sbl_realloc(NULL, n));
+    if (p != NULL && sbl_opt.secure)
+        sbl_secure_check(op == SBL_OP_REALLOC ? "realloc" : "resize_in_place", p);
+    size_t old = p == NULL ? 0 : sbl_usable_size(p);
+    sbl_hook_depth++;
+    void *q = op == SBL_OP_REALLOC ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
+    sbl_hook_depth--;
+    if (sbl_hook_depth == 0 && p != NULL)
+        sbl_hook_realloc(op, p, old, q, n);
+    return q;
+}
+
+SABLE_EXPORT void *sable_realloc(void *p, size_t n)
+{
+    if (SBL_LIKELY(!sbl_opt.slow))
+        return sbl_realloc(p, n);
+    return realloc_hooked(SBL_OP_REALLOC, p, n);
+}
 
 SABLE_EXPORT void *sable_reallocarray(void *p, size_t count, size_t n)
 {
@@ -149,16 +231,21 @@ SABLE_EXPORT void *sable_reallocarray(void *p, size_t count, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    return sbl_realloc(p, total);
+    return sable_realloc(p, total);
 }
 
 static inline bool is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+static void *aligned_hooked(size_t align, size_t n)
+{
+    HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned(align, n));
+}
 
 SABLE_EXPORT int sable_posix_memalign(void **out, size_t align, size_t n)
 {
     if (!is_pow2(align) || align % sizeof(void *) != 0)
         return EINVAL;
-    void *p = sbl_alloc_aligned(align, n);
+    void *p = aligned_hooked(align, n);
     if (p == NULL)
         return ENOMEM;
     *out = p;
@@ -171,7 +258,7 @@ SABLE_EXPORT void *sable_aligned_alloc(size_t align, size_t n)
         errno = EINVAL;
         return NULL;
     }
-    return sbl_alloc_aligned(align, n);
+    return aligned_hooked(align, n);
 }
 
 /* glibc's rules: alignments up to 16 are malloc, others are rounded up to a
@@ -186,10 +273,10 @@ SABLE_EXPORT void *sable_memalign(size_t align, size_t n)
     }
     if (!is_pow2(align))
         align = (size_t)1 << (64 - __builtin_clzl(align));
-    return sbl_alloc_aligned(align, n);
+    return aligned_hooked(align, n);
 }
 
-SABLE_EXPORT void *sable_valloc(size_t n) { return sbl_alloc_aligned(SBL_OS_PAGE, n); }
+SABLE_EXPORT void *sable_valloc(size_t n) { return aligned_hooked(SBL_OS_PAGE, n); }
 
 SABLE_EXPORT void *sable_pvalloc(size_t n)
 {
@@ -198,7 +285,7 @@ SABLE_EXPORT void *sable_pvalloc(size_t n)
         return NULL;
     }
     size_t r = (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1);
-    return sbl_alloc_aligned(SBL_OS_PAGE, r == 0 ? SBL_OS_PAGE : r);
+    return aligned_hooked(SBL_OS_PAGE, r == 0 ? SBL_OS_PAGE : r);
 }
 
 SABLE_EXPORT size_t sable_usable_size(const void *p) { return p == NULL ? 0 : sbl_usable_size(p); }
@@ -216,11 +303,27 @@ SABLE_EXPORT void sable_free_aligned_sized(void *p, size_t align, size_t n)
     sbl_free_inline(p);
 }
 
-SABLE_EXPORT void *sable_resize_in_place(void *p, size_t n) { return sbl_resize_in_place(p, n); }
+SABLE_EXPORT void *sable_resize_in_place(void *p, size_t n)
+{
+    if (SBL_LIKELY(!sbl_opt.slow))
+        return sbl_resize_in_place(p, n);
+    return realloc_hooked(SBL_OP_RESIZE, p, n);
+}
 
 SABLE_EXPORT void *sable_aligned_alloc_any(size_t align, size_t n)
 {
-    return sbl_alloc_aligned_any(align, n);
+    HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned_any(align, n));
+}
+
+SABLE_EXPORT int sable_free_range(void *p, size_t n)
+{
+    int rc = sbl_free_range(p, n);
+    if (SBL_UNLIKELY(sbl_opt.slow)) {
+        if (rc == EINVAL && sbl_opt.secure)
+            sbl_report("free_range", p, "range outside a live block or already released");
+        sbl_hook_range(p, n, rc);
+    }
+    return rc;
 }
 
 SABLE_EXPORT const char *sable_version(void) { return SABLE_VERSION; }

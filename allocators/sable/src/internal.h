@@ -41,8 +41,17 @@ extern const uint8_t sbl_class_slices[SBL_NCLASSES];
 
 struct sbl_options {
     uint64_t purge_delay_ms;
+    bool secure;    /* SABLE_SECURE=1 */
+    bool stats;     /* SABLE_STATS=1 */
+    bool valgrind;  /* running under Valgrind */
+    bool slow;      /* any of the above or a log: no fast paths (hooks.c) */
+    int log_fd;     /* SABLE_LOG, or -1 */
+    uintptr_t key;  /* per-process secret (secure mode) */
 };
 extern struct sbl_options sbl_opt;
+/* > 0 while an API call runs its internal allocations and frees: the hooks
+   then run once, for the call itself */
+extern __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
 
 /* ---- size classes (size_class.c) ----------------------------------------- */
 /* n in [0, SBL_LARGE_MAX] -> class: 16..128 by 16, then 4 per doubling */
@@ -134,10 +143,38 @@ void *sbl_realloc(void *p, size_t n);
 void *sbl_resize_in_place(void *p, size_t n);
 
 /* partial.c */
+int sbl_free_range(void *p, size_t n);
 void sbl_range_forget(const void *start);
 size_t sbl_range_usable(const void *start, const void *p, size_t usable);
 void sbl_range_lock_prefork(void);
 void sbl_range_unlock_postfork(bool child);
+
+/* secure.c */
+void sbl_secure_init(void);
+void sbl_secure_check(const char *op, const void *p);
+void sbl_secure_freed(uint8_t *start, size_t size);
+void sbl_secure_allocated(void *p);
+__attribute__((noreturn)) void sbl_report(const char *op, const void *p, const char *what);
+
+/* hooks.c: statistics, log and Valgrind requests (slow mode only) */
+enum sbl_op {
+    SBL_OP_MALLOC,
+    SBL_OP_CALLOC,
+    SBL_OP_REALLOC,
+    SBL_OP_ALIGNED,
+    SBL_OP_FREE,
+    SBL_OP_RESIZE,
+    SBL_OP_FREE_RANGE,
+};
+void sbl_hook_alloc(enum sbl_op op, void *p, size_t n, size_t align);
+void sbl_hook_free(const void *p, size_t size);
+void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q, size_t n);
+void sbl_hook_range(const void *p, size_t n, int rc);
+void sbl_hooks_init(void);
+void sbl_stat_committed(int64_t delta);
+void sbl_stat_reserved(int64_t delta);
+void sbl_stat_segments(int delta);
+bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p);
 
 /* oom.c */
 bool sbl_oom_retry(size_t n, unsigned *attempt);
@@ -153,6 +190,28 @@ static inline void sbl_page_flag_set(struct sbl_page *pg, unsigned f)
 static inline void sbl_page_flag_clear(struct sbl_page *pg, unsigned f)
 {
     __atomic_fetch_and(&pg->flags, (uint8_t)~f, __ATOMIC_RELAXED);
+}
+
+/* free-list links, as the slow paths read and write them: encoded with the
+ * process key in secure mode, made addressable for memcheck under
+ * Valgrind (secure.c). The fast paths, never taken in those modes, use
+ * ->next directly. */
+struct sbl_block *sbl_next_get_slow(const struct sbl_block *b);
+void sbl_next_set_slow(struct sbl_block *b, struct sbl_block *v);
+
+static inline struct sbl_block *sbl_next_get(const struct sbl_block *b)
+{
+    if (SBL_UNLIKELY(sbl_opt.slow))
+        return sbl_next_get_slow(b);
+    return b->next;
+}
+
+static inline void sbl_next_set(struct sbl_block *b, struct sbl_block *v)
+{
+    if (SBL_UNLIKELY(sbl_opt.slow))
+        sbl_next_set_slow(b, v);
+    else
+        b->next = v;
 }
 
 /* ---- fast paths -------------------------------------------------------------- */

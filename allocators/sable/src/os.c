@@ -14,7 +14,10 @@ void *sbl_os_map(size_t size)
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     errno = e;
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    sbl_stat_reserved((int64_t)size);
+    return p;
 }
 
 void sbl_os_unmap(void *p, size_t size)
@@ -22,7 +25,8 @@ void sbl_os_unmap(void *p, size_t size)
     if (size == 0)
         return;
     int e = errno;
-    munmap(p, size);
+    if (munmap(p, size) == 0)
+        sbl_stat_reserved(-(int64_t)size);
     errno = e;
 }
 
@@ -60,7 +64,10 @@ void *sbl_os_remap(void *p, size_t old_size, size_t new_size)
     int e = errno;
     void *q = mremap(p, old_size, new_size, 0);
     errno = e;
-    return q == MAP_FAILED ? NULL : q;
+    if (q == MAP_FAILED)
+        return NULL;
+    sbl_stat_reserved((int64_t)new_size - (int64_t)old_size);
+    return q;
 }
 
 /* Moves a mapping's pages to `to` (which the caller has reserved) without
@@ -70,7 +77,10 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to)
     int e = errno;
     void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
     errno = e;
-    return q == MAP_FAILED ? NULL : q;
+    if (q == MAP_FAILED)
+        return NULL;
+    sbl_stat_reserved(-(int64_t)old_size); /* `to` was counted when mapped */
+    return q;
 }
 
 uint64_t sbl_clock_ms(void)

@@ -11,8 +11,6 @@
  * block is cut off the block (its slices or address space are reusable). */
 #include "internal.h"
 
-#include "sable.h"
-
 #define RANGES_MAX 15
 #define TABLE_SIZE 8192 /* blocks partially freed at the same time */
 
@@ -149,7 +147,7 @@ static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page *
         if (start >= pg->start + (size_t)pg->reserved * pg->block_size)
             return false; /* never handed out */
         if (s->heap == sbl_tls_heap)
-            for (struct sbl_block *b = pg->free; b; b = b->next)
+            for (struct sbl_block *b = pg->free; b; b = sbl_next_get(b))
                 if ((uint8_t *)b == start)
                     return false;
         *startp = start;
@@ -169,7 +167,7 @@ static void purge_inside(uint8_t *start, size_t lo, size_t hi)
         sbl_os_purge((void *)a, b - a);
 }
 
-SABLE_EXPORT int sable_free_range(void *p, size_t n)
+int sbl_free_range(void *p, size_t n)
 {
     if (p == NULL)
         return n == 0 ? 0 : EINVAL;

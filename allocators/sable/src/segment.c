@@ -15,6 +15,13 @@ static sbl_lock_t cache_lock;
 static struct sbl_segment *cache[SEG_CACHE_MAX];
 static unsigned cache_n;
 
+/* RAM a segment may hold: every slice but the free ones known clean */
+static inline int64_t seg_commit(const struct sbl_segment *s)
+{
+    return (int64_t)(SBL_SLICES - (unsigned)__builtin_popcountll(s->free_map & ~s->dirty_map)) *
+           (int64_t)SBL_SLICE_SIZE;
+}
+
 static inline uint64_t span_mask(unsigned idx, unsigned k)
 {
     return (k >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << idx;
@@ -60,6 +67,7 @@ static void segment_purge(struct sbl_segment *s)
 {
     uint64_t m = s->free_map & s->dirty_map;
     uint64_t left = m;
+    int64_t c0 = seg_commit(s);
     while (left) {
         unsigned i = (unsigned)__builtin_ctzll(left);
         unsigned j = i;
@@ -70,6 +78,7 @@ static void segment_purge(struct sbl_segment *s)
     }
     s->dirty_map &= ~m;
     s->purge_at = 0;
+    sbl_stat_committed(seg_commit(s) - c0);
 }
 
 /* Purges the free slices whose delay has run out (all of them if force). */
@@ -100,6 +109,8 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         if (s == NULL)
             return NULL;
         sbl_registry_mark(s, SBL_SEG_SIZE, true);
+        sbl_stat_segments(1);
+        sbl_stat_committed((int64_t)SBL_SLICE_SIZE); /* the header slice */
     }
     s->heap = h;
     s->kind = SBL_SEG_NORMAL;
@@ -127,6 +138,8 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
     sbl_unlock(&cache_lock);
     if (s) {
         sbl_registry_mark(s, SBL_SEG_SIZE, false);
+        sbl_stat_segments(-1);
+        sbl_stat_committed(-(int64_t)SBL_SLICE_SIZE);
         sbl_os_unmap(s, SBL_SEG_SIZE);
     }
 }
@@ -143,6 +156,8 @@ void sbl_segment_cache_flush(void)
     sbl_unlock(&cache_lock);
     for (unsigned i = 0; i < n; i++) {
         sbl_registry_mark(out[i], SBL_SEG_SIZE, false);
+        sbl_stat_segments(-1);
+        sbl_stat_committed(-(int64_t)SBL_SLICE_SIZE);
         sbl_os_unmap(out[i], SBL_SEG_SIZE);
     }
 }
@@ -190,8 +205,10 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
         idx = 1;
     }
     uint64_t m = span_mask(idx, k);
+    int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
+    sbl_stat_committed(seg_commit(s) - c0);
     if (s->free_map == 0 && s->next) {
         seg_unlink(h, s);
         seg_push_back(h, s);
@@ -202,7 +219,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     pg->free = NULL;
     pg->used = 0;
     pg->offset = 0;
-    pg->flags = 0;
+    pg->flags = sbl_opt.slow ? SBL_PF_SLOW : 0;
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
     pg->in_use = 1;
@@ -232,8 +249,8 @@ void sbl_page_extend(struct sbl_page *pg)
         n = avail;
     uint8_t *p = pg->start + (size_t)pg->reserved * bs;
     for (uint32_t i = 0; i + 1 < n; i++)
-        ((struct sbl_block *)(p + i * bs))->next = (struct sbl_block *)(p + (i + 1) * bs);
-    ((struct sbl_block *)(p + (size_t)(n - 1) * bs))->next = pg->free;
+        sbl_next_set((struct sbl_block *)(p + i * bs), (struct sbl_block *)(p + (i + 1) * bs));
+    sbl_next_set((struct sbl_block *)(p + (size_t)(n - 1) * bs), pg->free);
     pg->free = (struct sbl_block *)p;
     pg->reserved += n;
 }
@@ -302,6 +319,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
     unsigned k = pg->slices;
     if (slices == k)
         return true;
+    int64_t c0 = seg_commit(s);
     if (slices > k) {
         if (idx + slices > SBL_SLICES)
             return false;
@@ -320,6 +338,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         uint64_t m = span_mask(idx + slices, k - slices);
         bool was_full = s->free_map == 0;
         s->free_map |= m;
+        s->dirty_map &= ~m;
         /* the released tail's RAM goes back now */
         sbl_os_purge((uint8_t *)s + (size_t)(idx + slices) * SBL_SLICE_SIZE,
                      (size_t)(k - slices) * SBL_SLICE_SIZE);
@@ -329,6 +348,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         }
     }
     pg->slices = (uint8_t)slices;
+    sbl_stat_committed(seg_commit(s) - c0);
     return true;
 }
 

@@ -73,6 +73,8 @@
                                  queue; its block's free releases the page */
 #define SBL_PF_ALIGNED 0x08u  /* may hold interior pointers (any alignment) */
 #define SBL_PF_RANGE   0x10u  /* some block was partially freed (partial.c) */
+#define SBL_PF_SLOW    0x20u  /* secure mode, statistics, log or Valgrind:
+                                 every free takes the slow path (hooks.c) */
 
 /* low bits of page->xthread_free */
 #define SBL_TF_NORMAL      0u /* remote frees go to the page's list */

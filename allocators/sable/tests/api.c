@@ -181,6 +181,7 @@ static void test_realloc(void)
     for (size_t n = 16 << 20; n <= (256u << 20); n *= 2) {
         h = p_realloc(h, n);
         CHECK(h != NULL && (uintptr_t)h % 16 == 0);
+        CHECK(malloc_usable_size(h) >= n && malloc_usable_size(h) < n + n / 2);
     }
     /* the first 8 MiB still hold the pattern of the original block */
     for (size_t k = 0; k < (8u << 20); k += 4093)

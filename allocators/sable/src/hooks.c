@@ -1,0 +1,264 @@
+/* hooks.c: statistics, the operation log and Valgrind client requests.
+ *
+ * They run only in "slow mode" (secure mode, SABLE_STATS=1, SABLE_LOG, or
+ * under Valgrind, all decided once at start-up): then every heap's direct
+ * table points to the empty page and every page carries SBL_PF_SLOW, so
+ * each malloc and free takes its slow path, which calls these hooks. In
+ * normal mode the fast paths do not know the hooks exist; only the address
+ * space counters (reserved, committed, segments), kept on the rare paths,
+ * are always up to date.
+ *
+ * Statistics count usable bytes (block sizes), per operation of the API:
+ * an API call that allocates or frees internally (realloc, calloc) is one
+ * operation (sbl_hook_depth). */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include "sable.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#include <valgrind/valgrind.h>
+#define SBL_HAVE_VALGRIND 1
+#endif
+#endif
+#ifndef SBL_HAVE_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, z) ((void)0)
+#define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)0)
+#define VALGRIND_RESIZEINPLACE_BLOCK(p, o, n, rz) ((void)0)
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)0)
+#define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)0)
+#endif
+
+__thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
+
+static _Atomic size_t live, peak, reserved, segments;
+static _Atomic int64_t committed;
+static _Atomic size_t n_small, n_large, n_huge, n_frees, n_reallocs, n_ranges;
+
+void sbl_stat_committed(int64_t delta) { atomic_fetch_add_explicit(&committed, delta, memory_order_relaxed); }
+
+void sbl_stat_reserved(int64_t delta)
+{
+    atomic_fetch_add_explicit(&reserved, (size_t)delta, memory_order_relaxed);
+}
+
+void sbl_stat_segments(int delta)
+{
+    atomic_fetch_add_explicit(&segments, (size_t)(ssize_t)delta, memory_order_relaxed);
+}
+
+void sbl_hooks_init(void)
+{
+    sbl_opt.valgrind = RUNNING_ON_VALGRIND != 0;
+    sbl_opt.slow = sbl_opt.secure || sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
+}
+
+/* ---- the log: one line per operation, written with one write(2) ---- */
+static __thread long log_tid __attribute__((tls_model("initial-exec")));
+
+static const char *const op_names[] = {"malloc", "calloc", "realloc", "aligned_alloc",
+                                       "free", "resize_in_place", "free_range"};
+
+static size_t put_str(char *o, const char *s)
+{
+    size_t n = 0;
+    while (s[n]) {
+        o[n] = s[n];
+        n++;
+    }
+    return n;
+}
+
+static size_t put_num(char *o, uintptr_t v, unsigned base)
+{
+    char t[24];
+    size_t n = 0;
+    do {
+        t[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    size_t k = 0;
+    if (base == 16) {
+        o[k++] = '0';
+        o[k++] = 'x';
+    }
+    while (n)
+        o[k++] = t[--n];
+    return k;
+}
+
+/* "sable <op> tid=<tid> size=<n> align=<a> ptr=<old> -> <result>" */
+static void log_line(enum sbl_op op, const void *old, size_t n, size_t align, const void *result)
+{
+    if (sbl_opt.log_fd < 0)
+        return;
+    if (log_tid == 0)
+        log_tid = syscall(SYS_gettid);
+    char line[200];
+    size_t k = put_str(line, "sable ");
+    k += put_str(line + k, op_names[op]);
+    k += put_str(line + k, " tid=");
+    k += put_num(line + k, (uintptr_t)log_tid, 10);
+    k += put_str(line + k, " size=");
+    k += put_num(line + k, n, 10);
+    k += put_str(line + k, " align=");
+    k += put_num(line + k, align, 10);
+    if (old != NULL || op == SBL_OP_FREE || op == SBL_OP_REALLOC || op == SBL_OP_RESIZE ||
+        op == SBL_OP_FREE_RANGE) {
+        k += put_str(line + k, " ptr=");
+        k += put_num(line + k, (uintptr_t)old, 16);
+    }
+    if (op != SBL_OP_FREE) {
+        k += put_str(line + k, " -> ");
+        k += put_num(line + k, (uintptr_t)result, op == SBL_OP_FREE_RANGE ? 10 : 16);
+    }
+    line[k++] = '\n';
+    sbl_os_write(sbl_opt.log_fd, line, k);
+}
+
+/* ---- hooks ---- */
+static void live_add(size_t n)
+{
+    size_t now = atomic_fetch_add_explicit(&live, n, memory_order_relaxed) + n;
+    size_t pk = atomic_load_explicit(&peak, memory_order_relaxed);
+    while (now > pk && !atomic_compare_exchange_weak_explicit(&peak, &pk, now, memory_order_relaxed,
+                                                              memory_order_relaxed)) {
+    }
+}
+
+static void count_kind(size_t usable)
+{
+    _Atomic size_t *c = usable <= 8192 ? &n_small : usable <= SBL_LARGE_MAX ? &n_large : &n_huge;
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* after an allocation of n bytes (align: 0 for the plain calls) */
+void sbl_hook_alloc(enum sbl_op op, void *p, size_t n, size_t align)
+{
+    if (p != NULL) {
+        size_t u = sbl_usable_size(p);
+        live_add(u);
+        count_kind(u);
+        if (sbl_opt.valgrind)
+            VALGRIND_MALLOCLIKE_BLOCK(p, u, 0, op == SBL_OP_CALLOC);
+    }
+    log_line(op, NULL, n, align, p);
+}
+
+/* before a block of `size` usable bytes at p is freed */
+void sbl_hook_free(const void *p, size_t size)
+{
+    atomic_fetch_sub_explicit(&live, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
+    if (sbl_opt.valgrind)
+        VALGRIND_FREELIKE_BLOCK(p, 0);
+    log_line(SBL_OP_FREE, p, size, 0, NULL);
+}
+
+/* after realloc or resize_in_place of old (old_size usable bytes) to n
+ * bytes gave q (NULL: failed, old untouched) */
+void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q, size_t n)
+{
+    if (q != NULL) {
+        size_t u = sbl_usable_size(q);
+        atomic_fetch_add_explicit(&n_reallocs, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&live, old_size, memory_order_relaxed);
+        live_add(u);
+        if (sbl_opt.valgrind) {
+            if (q == old) {
+                VALGRIND_RESIZEINPLACE_BLOCK(q, old_size, u, 0);
+            } else {
+                VALGRIND_FREELIKE_BLOCK(old, 0);
+                VALGRIND_MALLOCLIKE_BLOCK(q, u, 0, 0);
+                VALGRIND_MAKE_MEM_DEFINED(q, old_size < u ? old_size : u);
+            }
+        }
+    }
+    log_line(op, old, n, 0, q);
+}
+
+/* after sable_free_range(p, n) returned rc */
+void sbl_hook_range(const void *p, size_t n, int rc)
+{
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&n_ranges, 1, memory_order_relaxed);
+        if (sbl_opt.valgrind)
+            VALGRIND_MAKE_MEM_NOACCESS(p, n);
+    }
+    log_line(SBL_OP_FREE_RANGE, p, n, 0, (const void *)(uintptr_t)rc);
+}
+
+/* The slow-mode part of free: checks (secure), hooks, scrubbing. Returns
+ * false when there is nothing more to do (NULL). */
+bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    if (sbl_opt.secure)
+        sbl_secure_check("free", p);
+    bool huge = pg->flags & SBL_PF_HUGE;
+    uint8_t *start = huge ? pg->start : sbl_block_start(pg, p);
+    size_t size = huge ? s->huge_size : pg->block_size;
+    if (sbl_hook_depth == 0)
+        sbl_hook_free(start, size);
+    if (sbl_opt.secure && !huge)
+        sbl_secure_freed(start, size);
+    return true;
+}
+
+SABLE_EXPORT int sable_stats(struct sable_stats *st)
+{
+    if (st == NULL)
+        return EINVAL;
+    bool exact = sbl_opt.slow;
+    st->live_bytes = exact ? atomic_load(&live) : SIZE_MAX;
+    st->peak_live_bytes = exact ? atomic_load(&peak) : SIZE_MAX;
+    int64_t c = atomic_load(&committed);
+    st->committed_bytes = c < 0 ? 0 : (size_t)c;
+    st->reserved_bytes = atomic_load(&reserved);
+    st->allocs_small = exact ? atomic_load(&n_small) : SIZE_MAX;
+    st->allocs_large = exact ? atomic_load(&n_large) : SIZE_MAX;
+    st->allocs_huge = exact ? atomic_load(&n_huge) : SIZE_MAX;
+    st->frees = exact ? atomic_load(&n_frees) : SIZE_MAX;
+    st->reallocs = exact ? atomic_load(&n_reallocs) : SIZE_MAX;
+    st->partial_frees = exact ? atomic_load(&n_ranges) : SIZE_MAX;
+    st->segments = atomic_load(&segments);
+    st->heaps = sbl_heap_count();
+    return 0;
+}
+
+static size_t put_kv(char *o, const char *k, size_t v)
+{
+    size_t n = put_str(o, k);
+    return n + put_num(o + n, v, 10);
+}
+
+/* SABLE_STATS=1: one summary line on stderr when the process exits */
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (!sbl_opt.stats)
+        return;
+    struct sable_stats st;
+    sable_stats(&st);
+    char line[512];
+    size_t k = put_str(line, "sable ");
+    k += put_str(line + k, sable_version());
+    k += put_kv(line + k, " stats: live=", st.live_bytes);
+    k += put_kv(line + k, " peak=", st.peak_live_bytes);
+    k += put_kv(line + k, " committed=", st.committed_bytes);
+    k += put_kv(line + k, " reserved=", st.reserved_bytes);
+    k += put_kv(line + k, " small=", st.allocs_small);
+    k += put_kv(line + k, " large=", st.allocs_large);
+    k += put_kv(line + k, " huge=", st.allocs_huge);
+    k += put_kv(line + k, " frees=", st.frees);
+    k += put_kv(line + k, " reallocs=", st.reallocs);
+    k += put_kv(line + k, " partial_frees=", st.partial_frees);
+    k += put_kv(line + k, " segments=", st.segments);
+    k += put_kv(line + k, " heaps=", st.heaps);
+    line[k++] = '\n';
+    sbl_os_write(2, line, k);
+}

@@ -1,0 +1,142 @@
+/* secure.c: secure mode (SABLE_SECURE=1, read once at start-up).
+ *
+ *  - freed memory is zeroed (huge blocks are unmapped);
+ *  - a double free, the free of an interior, misaligned or foreign pointer,
+ *    and an invalid sable_free_range are reported with one line on stderr
+ *    (operation, pointer, what was wrong), then sable aborts;
+ *  - free-list links are stored xor-ed with a per-process secret and the
+ *    block's address, so a simple overwrite does not steer malloc.
+ * A freed block carries a marker (word 1, derived from the secret and its
+ * address) that a second free finds. Secure mode runs on the slow paths
+ * only (hooks.c), so it costs nothing when it is off. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define SBL_HAVE_VALGRIND 1
+#endif
+#endif
+#ifndef SBL_HAVE_VALGRIND
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
+void sbl_secure_init(void)
+{
+    uintptr_t k = 0;
+    long r = syscall(SYS_getrandom, &k, sizeof k, 0x1 /* GRND_NONBLOCK */);
+    if (r != (long)sizeof k) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        k = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
+    }
+    sbl_opt.key = k | 1;
+}
+
+static inline uintptr_t link_code(const struct sbl_block *b) { return sbl_opt.key ^ ((uintptr_t)b >> 4); }
+
+struct sbl_block *sbl_next_get_slow(const struct sbl_block *b)
+{
+    if (sbl_opt.valgrind)
+        VALGRIND_MAKE_MEM_DEFINED(b, sizeof *b);
+    uintptr_t v = (uintptr_t)b->next;
+    if (sbl_opt.secure)
+        v ^= link_code(b);
+    return (struct sbl_block *)v;
+}
+
+void sbl_next_set_slow(struct sbl_block *b, struct sbl_block *v)
+{
+    if (sbl_opt.valgrind)
+        VALGRIND_MAKE_MEM_UNDEFINED(b, sizeof *b);
+    uintptr_t x = (uintptr_t)v;
+    if (sbl_opt.secure)
+        x ^= link_code(b);
+    b->next = (struct sbl_block *)x;
+}
+
+static inline uintptr_t freed_marker(const void *start)
+{
+    return (sbl_opt.key * 0x2545f4914f6cdd1dull) ^ (uintptr_t)start;
+}
+
+static size_t fmt_hex(char *out, uintptr_t v)
+{
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    out[0] = '0';
+    out[1] = 'x';
+    for (size_t i = 0; i < n; i++)
+        out[2 + i] = tmp[n - 1 - i];
+    return n + 2;
+}
+
+/* "sable: free(0x...): double free" on stderr, then abort */
+void sbl_report(const char *op, const void *p, const char *what)
+{
+    char line[256];
+    size_t n = 0;
+    const char *head = "sable: ";
+    while (*head)
+        line[n++] = *head++;
+    while (*op && n < 40)
+        line[n++] = *op++;
+    line[n++] = '(';
+    n += fmt_hex(line + n, (uintptr_t)p);
+    line[n++] = ')';
+    line[n++] = ':';
+    line[n++] = ' ';
+    while (*what && n < sizeof line - 1)
+        line[n++] = *what++;
+    line[n++] = '\n';
+    sbl_os_write(2, line, n);
+    abort();
+}
+
+/* Checks that p is a live block's pointer as sable handed it out. */
+void sbl_secure_check(const char *op, const void *p)
+{
+    struct sbl_segment *s = sbl_registry_find(p);
+    if (s == NULL)
+        sbl_report(op, p, "not a pointer from sable (foreign, or a huge block already freed)");
+    if (s->kind == SBL_SEG_HUGE) {
+        if ((const uint8_t *)p != s->pages[0].start)
+            sbl_report(op, p, "interior pointer of a huge block");
+        return;
+    }
+    if (s->heap == NULL || (const uint8_t *)p < (const uint8_t *)s + SBL_SLICE_SIZE)
+        sbl_report(op, p, "pointer into memory sable does not hand out");
+    struct sbl_page *pg = sbl_page_of(s, p);
+    if (!pg->in_use)
+        sbl_report(op, p, "pointer into a free page (double free?)");
+    if ((const uint8_t *)p < pg->start ||
+        (const uint8_t *)p >= pg->start + (size_t)pg->reserved * pg->block_size)
+        sbl_report(op, p, "pointer to no block");
+    const uint8_t *start = sbl_block_start(pg, p);
+    if (start != (const uint8_t *)p && !(pg->flags & SBL_PF_ALIGNED))
+        sbl_report(op, p, (uintptr_t)p % 16 ? "misaligned pointer" : "interior pointer of a block");
+    if (((const uintptr_t *)start)[1] == freed_marker(start))
+        sbl_report(op, p, "double free");
+}
+
+void sbl_secure_freed(uint8_t *start, size_t size)
+{
+    memset(start, 0, size);
+    ((uintptr_t *)start)[1] = freed_marker(start);
+}
+
+void sbl_secure_allocated(void *p)
+{
+    ((uintptr_t *)p)[1] = 0;
+}
