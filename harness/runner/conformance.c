@@ -124,6 +124,9 @@ int cmd_conformance(const char *root, const struct options *o)
     char *dir = outdir_create(parent, &name);
     if (dir == NULL)
         return 1;
+    free(parent);
+    parent = xstrdup(dir);
+    *strrchr(parent, '/') = '\0';
     char *cdir = xasprintf("%s/conformance", dir);
     if (mkdir_p(cdir, 0755) != 0) {
         errmsg("cannot create %s: %s", cdir, strerror(errno));

@@ -41,6 +41,14 @@ char *outdir_create(const char *parent, char **name)
         errmsg("cannot create the results folder %s: %s", parent, strerror(errno));
         return NULL;
     }
+    /* absolute from here on: children get paths that do not depend on
+       their working directory, and messages say where things are */
+    char *abs_parent = realpath(parent, NULL);
+    if (abs_parent == NULL) {
+        errmsg("cannot resolve the results folder %s: %s", parent, strerror(errno));
+        return NULL;
+    }
+    parent = abs_parent;
     struct statvfs vfs;
     if (statvfs(parent, &vfs) != 0) {
         errmsg("cannot check free space in %s: %s", parent, strerror(errno));

@@ -486,6 +486,10 @@ int cmd_run(const char *root, const struct options *o)
     r.dir = outdir_create(r.parent, &r.name);
     if (r.dir == NULL)
         return 1;
+    /* the link goes next to the run folder, wherever --out resolved to */
+    free(r.parent);
+    r.parent = xstrdup(r.dir);
+    *strrchr(r.parent, '/') = '\0';
     char *runs = xasprintf("%s/runs.jsonl", r.dir);
     r.runs = fopen(runs, "we");
     if (r.runs == NULL) {

@@ -161,7 +161,7 @@ void sysinfo_collect(struct sysinfo *si, const char *root)
 #endif
     si->git_revision = or_unknown(git_revision(root));
     /* variables that tune allocators change results: record them */
-    static const char *prefixes[] = {"MALLOC_", "GLIBC_TUNABLES=", "MIMALLOC_", "JE_MALLOC_CONF=",
+    static const char *prefixes[] = {"MALLOC_", "GLIBC_TUNABLES=", "MIMALLOC_",
                                      "TCMALLOC_", "SABLE_", "LD_PRELOAD="};
     for (char **e = environ; *e; e++)
         for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)

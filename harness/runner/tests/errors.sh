@@ -77,4 +77,14 @@ done
 "$HM" run --allocators fake --filter '^ok/a$' --repetitions 1 >/dev/null 2>"$T/err.txt" ||
     fail "a good run failed: $(cat "$T/err.txt")"
 [ -s "$FAKE_MARKER" ] || fail "the good run did not run"
+# git_revision: the commit, with -dirty when a tracked file changed
+g() { git -C "$ROOT" -c user.name=heapmark -c user.email=heapmark@localhost "$@"; }
+echo 'tracked' >"$ROOT/file.txt"
+g init -q && g add file.txt && g commit -qm test || fail "git init in the scratch tree"
+rev=$(g rev-parse --short=12 HEAD)
+"$HM" run --allocators fake --filter '^ok/a$' --out "$T/git" 2>/dev/null || fail "run in a git tree"
+[ "$(meta "$T/git/latest/meta.json" 'm["git_revision"]')" = "$rev" ] || fail "git_revision of a clean tree"
+echo 'changed' >"$ROOT/file.txt"
+"$HM" run --allocators fake --filter '^ok/a$' --out "$T/git" 2>/dev/null || fail "run in a dirty git tree"
+[ "$(meta "$T/git/latest/meta.json" 'm["git_revision"]')" = "$rev-dirty" ] || fail "git_revision of a dirty tree"
 echo "errors: every bad input refused with one line, nothing run"

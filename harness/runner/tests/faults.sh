@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 scratch "$3"
 make_root "$1" "$2" fake fake2
 
-"$HM" run --profile quick --repetitions 3 --min-time 0.01 --timeout 1 \
+MALLOC_ARENA_MAX=2 UNRELATED_VAR=1 "$HM" run --profile quick --repetitions 3 --min-time 0.01 --timeout 1 \
     >"$T/stdout.txt" 2>"$T/stderr.txt" || fail "run exited $?: $(cat "$T/stderr.txt")"
 RUN=$(only_run "$ROOT/results")
 [ "$(readlink "$ROOT/results/latest")" = "$(basename "$RUN")" ] || fail "latest does not point at the run"
@@ -63,6 +63,8 @@ reason 0023 | grep -q 'no result for wrongname/x' || fail "wrong-name reason: $(
 [ "$(meta "$RUN/meta.json" '[(a["name"], a["version"], a["library"], a["binary"]) for a in m["allocators"]]')" = \
   "[('fake', '0.1', '/fake/libfake.so', 'build/fake/bench'), ('fake2', '0.1', '/fake/libfake.so', 'build/fake2/bench')]" ] ||
     fail "meta.json allocators: $(meta "$RUN/meta.json" 'm["allocators"]')"
+[ "$(meta "$RUN/meta.json" 'm["environment"]')" = "{'MALLOC_ARENA_MAX': '2'}" ] ||
+    fail "meta.json environment: $(meta "$RUN/meta.json" 'm["environment"]')"
 [ "$(meta "$RUN/meta.json" 'm["git_revision"]')" = unknown ] || fail "git_revision outside a git tree"
 
 # the child got one anchored, escaped instance and the run's options
@@ -90,4 +92,17 @@ done
 [ "$(grep -c '^\[' "$T/stderr.txt")" -eq 26 ] || fail "want 26 progress lines: $(cat "$T/stderr.txt")"
 grep -q '^\[ 7/26\] fake crash/segv: crash: killed by SIGSEGV' "$T/stderr.txt" || fail "progress line of a crash"
 grep -q '26 processes in [0-9:]*: 8 ok, 4 error, 4 crash, 2 timeout, 8 garbage$' "$T/stderr.txt" || fail "summary line: $(tail -2 "$T/stderr.txt")"
+# on a terminal: one updating line (\r, clear to end of line) with the elapsed
+# time and an estimate; a failure gets a line of its own; then the summary
+if command -v script >/dev/null; then
+    script -qec "'$HM' run --allocators fake --filter '^(ok/a|hang/x)\$' --timeout 1.5 --out '$T/tty'" \
+        /dev/null >"$T/tty.txt" 2>&1 || fail "run on a terminal: $(cat -v "$T/tty.txt")"
+    grep -q $'\r\033\[K\[1/2\] fake hang/x  0:0[0-9] elapsed, ~0:0[0-9] left' "$T/tty.txt" ||
+        fail "no progress line on a terminal: $(cat -v "$T/tty.txt")"
+    grep -q $'\r\033\[K\[2/2\] fake hang/x: timeout: no result after 1.5 s; killed\r$' "$T/tty.txt" ||
+        fail "no line for the timeout on a terminal: $(cat -v "$T/tty.txt")"
+    grep -q 'fake ok/a: ok' "$T/tty.txt" && fail "an ok process got a line of its own on a terminal"
+else
+    fail "script (bsdutils) is needed to test the terminal progress line"
+fi
 echo "faults: 26 processes, every failure recorded as expected"
