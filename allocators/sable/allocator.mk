@@ -9,6 +9,7 @@
 #   test-sable-ext      sable_resize_in_place (and realloc in place), sable_aligned_alloc_any,
 #                       sable_free_range
 #   test-sable-oom      out-of-memory handlers under RLIMIT_AS, with threads
+#   test-sable-secure   SABLE_SECURE=1: misuse reported and aborted, freed memory zeroed
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   install-sable       libsable.{so,a} and sable.h under $(PREFIX)
 
@@ -53,9 +54,10 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	@mkdir -p $(@D)
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
-.PHONY: test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
+.PHONY: test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
         test-sable-preload install-sable
-TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-stress test-sable-threads test-sable-rss \
+TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-secure \
+         test-sable-stress test-sable-threads test-sable-rss \
          test-sable-preload
 
 test-sable-unit: $(SABLE_TDIR)/unit
@@ -75,6 +77,9 @@ test-sable-ext: $(SABLE_TDIR)/extensions
 
 test-sable-oom: $(SABLE_TDIR)/oom
 	$(SABLE_TDIR)/oom
+
+test-sable-secure: $(SABLE_TDIR)/secure
+	SABLE_SECURE=1 $(SABLE_TDIR)/secure
 
 test-sable-rss: $(SABLE_TDIR)/rss
 	$(SABLE_TDIR)/rss

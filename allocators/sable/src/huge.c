@@ -105,9 +105,41 @@ void *sbl_huge_alloc(size_t n, size_t align)
     return p;
 }
 
+/* Secure mode keeps the header pages of the last freed huge blocks, so that
+ * a second free of one finds it (instead of faulting on an unmapped
+ * header) and is reported. */
+#define QUARANTINE 64
+#define QUARANTINE_KEEP (2 * SBL_OS_PAGE) /* covers pages[0..64] */
+
+static sbl_lock_t quarantine_lock;
+static struct sbl_segment *quarantine[QUARANTINE];
+static unsigned quarantine_next;
+
+static void huge_quarantine(struct sbl_segment *s)
+{
+    sbl_registry_mark(s, s->map_size, false);
+    sbl_os_unmap((uint8_t *)s + QUARANTINE_KEEP, s->map_size - QUARANTINE_KEEP);
+    s->kind = SBL_SEG_FREED;
+    s->map_size = QUARANTINE_KEEP;
+    sbl_registry_mark(s, QUARANTINE_KEEP, true);
+    sbl_lock(&quarantine_lock);
+    struct sbl_segment *old = quarantine[quarantine_next];
+    quarantine[quarantine_next] = s;
+    quarantine_next = (quarantine_next + 1) % QUARANTINE;
+    sbl_unlock(&quarantine_lock);
+    if (old != NULL) {
+        sbl_registry_mark(old, QUARANTINE_KEEP, false);
+        sbl_os_unmap(old, QUARANTINE_KEEP);
+    }
+}
+
 void sbl_huge_free(struct sbl_segment *s)
 {
     sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));
+    if (sbl_opt.secure && s->map_size > QUARANTINE_KEEP) {
+        huge_quarantine(s);
+        return;
+    }
     sbl_registry_mark(s, s->map_size, false);
     sbl_os_unmap(s, s->map_size);
 }

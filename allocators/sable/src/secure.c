@@ -110,6 +110,8 @@ void sbl_secure_check(const char *op, const void *p)
     struct sbl_segment *s = sbl_registry_find(p);
     if (s == NULL)
         sbl_report(op, p, "not a pointer from sable (foreign, or a huge block already freed)");
+    if (s->kind == SBL_SEG_FREED)
+        sbl_report(op, p, "double free (of a huge block)");
     if (s->kind == SBL_SEG_HUGE) {
         if ((const uint8_t *)p != s->pages[0].start)
             sbl_report(op, p, "interior pointer of a huge block");

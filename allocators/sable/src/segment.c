@@ -109,6 +109,9 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         if (s == NULL)
             return NULL;
         sbl_registry_mark(s, SBL_SEG_SIZE, true);
+        if (sbl_opt.slow) /* a stray free into an unused slice takes the slow path */
+            for (unsigned i = 0; i <= SBL_SLICES; i++)
+                s->pages[i].flags = SBL_PF_SLOW;
         sbl_stat_segments(1);
         sbl_stat_committed((int64_t)SBL_SLICE_SIZE); /* the header slice */
     }
@@ -284,7 +287,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     unsigned k = pg->slices;
     pg->in_use = 0;
     pg->free = NULL;
-    pg->flags = 0;
+    pg->flags = sbl_opt.slow ? SBL_PF_SLOW : 0; /* a stray free still takes the slow path */
     uint64_t m = span_mask(idx, k);
     bool was_full = s->free_map == 0;
     s->free_map |= m;
@@ -386,6 +389,6 @@ struct sbl_segment *sbl_registry_find(const void *p)
         return NULL;
     struct sbl_segment *s = (struct sbl_segment *)(c << SBL_SEG_SHIFT);
     if (s->kind == SBL_SEG_HUGE && (const uint8_t *)p >= (const uint8_t *)s + s->map_size)
-        return NULL;
+        return NULL; /* (a freed huge block's kept header answers for its chunk) */
     return s;
 }

@@ -85,6 +85,7 @@
 
 #define SBL_SEG_NORMAL 1u
 #define SBL_SEG_HUGE   2u
+#define SBL_SEG_FREED  3u /* secure mode: the kept header of a freed huge block */
 
 struct sbl_block {
     struct sbl_block *next;

@@ -1,0 +1,137 @@
+/* secure.c: secure mode (the test runs with SABLE_SECURE=1): each misuse
+ * is reported with one line naming the operation, the pointer and the
+ * fault, then the process aborts (checked in forked children); freed
+ * memory is zeroed and free-list links are not stored in the clear. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "sable.h"
+
+static void (*volatile p_free)(void *) = free;
+static void *(*volatile p_malloc)(size_t) = malloc;
+
+enum misuse { DOUBLE_SMALL, DOUBLE_LARGE, DOUBLE_HUGE, INTERIOR, MISALIGNED, FOREIGN, RANGE, N_MISUSE };
+
+static const char *const expect[N_MISUSE] = {
+    "double free", "double free", "double free", "interior pointer",
+    "misaligned pointer", "not a pointer from sable", "sable: free_range(",
+};
+
+static void misuse(enum misuse m)
+{
+    char *p;
+    int local;
+    switch (m) {
+    case DOUBLE_SMALL:
+        p = p_malloc(48);
+        p_free(p);
+        p_free(p);
+        break;
+    case DOUBLE_LARGE:
+        p = p_malloc(1 << 20);
+        p_free(p);
+        p_free(p);
+        break;
+    case DOUBLE_HUGE:
+        p = p_malloc(8 << 20);
+        p_free(p);
+        p_free(p);
+        break;
+    case INTERIOR:
+        p = p_malloc(64);
+        p_free(p + 16);
+        break;
+    case MISALIGNED:
+        p = p_malloc(64);
+        p_free(p + 1);
+        break;
+    case FOREIGN:
+        p_free(&local);
+        break;
+    case RANGE:
+        p = p_malloc(256);
+        sable_free_range(p + 64, 64);
+        sable_free_range(p + 100, 8);
+        break;
+    default:
+        break;
+    }
+    _exit(0); /* not detected */
+}
+
+static void test_misuse(void)
+{
+    for (int m = 0; m < N_MISUSE; m++) {
+        int fd[2];
+        CHECK(pipe(fd) == 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(fd[1], 2);
+            close(fd[0]);
+            misuse((enum misuse)m);
+        }
+        close(fd[1]);
+        char buf[512] = {0};
+        size_t got = 0;
+        ssize_t r;
+        while (got < sizeof buf - 1 && (r = read(fd[0], buf + got, sizeof buf - 1 - got)) > 0)
+            got += (size_t)r;
+        close(fd[0]);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        int aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+        int one_line = got > 0 && strchr(buf, '\n') == buf + got - 1;
+        if (!aborted || !one_line || strstr(buf, expect[m]) == NULL || strncmp(buf, "sable: ", 7) != 0)
+            fprintf(stderr, "misuse %d: status %#x, stderr: %s\n", m, st, buf);
+        CHECK(aborted && one_line && strstr(buf, expect[m]) != NULL);
+        CHECK(strstr(buf, "(0x") != NULL); /* the pointer is named */
+    }
+}
+
+static void test_scrub(void)
+{
+    /* freed memory is zeroed (beyond the two words sable keeps in it) */
+    unsigned char *p = p_malloc(256);
+    memset(p, 0xff, 256);
+    p_free(p);
+    int dirty = 0;
+    for (int i = 16; i < 256; i++)
+        dirty |= p[i];
+    CHECK(dirty == 0);
+    /* links are encoded: the freed block does not hold the next one's address */
+    void *a = p_malloc(64), *b = p_malloc(64);
+    p_free(a);
+    p_free(b);
+    CHECK(*(void **)b != a);
+    /* ordinary use works, and allocations come back zeroed from freed memory */
+    for (int round = 0; round < 1000; round++) {
+        void *v[32];
+        for (int i = 0; i < 32; i++) {
+            v[i] = p_malloc(16 + (size_t)(round * 7 + i * 13) % 3000);
+            CHECK(v[i] != NULL);
+            memset(v[i], 0xaa, 16);
+        }
+        for (int i = 0; i < 32; i++)
+            p_free(v[i]);
+    }
+    char *r = realloc(p_malloc(100), 5000);
+    CHECK(r != NULL);
+    p_free(r);
+}
+
+int main(void)
+{
+    const char *s = getenv("SABLE_SECURE");
+    if (s == NULL || strcmp(s, "1") != 0) {
+        fprintf(stderr, "run with SABLE_SECURE=1\n");
+        return 1;
+    }
+    test_misuse();
+    test_scrub();
+    return check_done("sable secure");
+}
