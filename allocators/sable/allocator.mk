@@ -10,6 +10,7 @@
 #                       sable_free_range
 #   test-sable-oom      out-of-memory handlers under RLIMIT_AS, with threads
 #   test-sable-secure   SABLE_SECURE=1: misuse reported and aborted, freed memory zeroed
+#   test-sable-settings SABLE_STATS, sable_stats, SABLE_LOG, warnings for bad settings
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   install-sable       libsable.{so,a} and sable.h under $(PREFIX)
 
@@ -54,9 +55,10 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	@mkdir -p $(@D)
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
-.PHONY: test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
+.PHONY: test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
         test-sable-preload install-sable
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-secure \
+         test-sable-settings \
          test-sable-stress test-sable-threads test-sable-rss \
          test-sable-preload
 
@@ -80,6 +82,9 @@ test-sable-oom: $(SABLE_TDIR)/oom
 
 test-sable-secure: $(SABLE_TDIR)/secure
 	SABLE_SECURE=1 $(SABLE_TDIR)/secure
+
+test-sable-settings: $(SABLE_TDIR)/settings_prog
+	$(SABLE_DIR)/tests/settings.sh $(SABLE_TDIR)/settings_prog $(SABLE_TDIR)/settings
 
 test-sable-rss: $(SABLE_TDIR)/rss
 	$(SABLE_TDIR)/rss

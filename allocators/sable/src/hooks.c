@@ -170,6 +170,8 @@ void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q,
         atomic_fetch_add_explicit(&n_reallocs, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&live, old_size, memory_order_relaxed);
         live_add(u);
+        if (q != old) /* a new block */
+            count_kind(u);
         if (sbl_opt.valgrind) {
             if (q == old) {
                 VALGRIND_RESIZEINPLACE_BLOCK(q, old_size, u, 0);
