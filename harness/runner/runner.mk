@@ -14,6 +14,7 @@
 #                            exits and is recorded as such
 #   test-runner-conformance  `heapmark conformance`: two at a time, options passed
 #                            through, the report script's status, crash, preload
+#   test-runner-valgrind     the runner itself under memcheck: no memory errors
 #
 # The failure cases use fake_bench (a stand-in bench/conformance binary that
 # misbehaves on request) in a throw-away tree under build/runner-tests/.
@@ -37,9 +38,9 @@ $(RUNNER_TEST_DIR)/libfault.so: $(RUNNER_TEST_SRC)/libfault.c
 RUNNER_FAKE := $(BUILD)/heapmark $(RUNNER_TEST_DIR)/fake_bench
 
 .PHONY: test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
-        test-runner-real test-runner-conformance
+        test-runner-real test-runner-conformance test-runner-valgrind
 TESTS += test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
-         test-runner-real test-runner-conformance
+         test-runner-real test-runner-conformance test-runner-valgrind
 
 test-runner-json: $(RUNNER_TEST_DIR)/json_test
 	$(RUNNER_TEST_DIR)/json_test
@@ -60,3 +61,6 @@ test-runner-real: $(BUILD)/heapmark $(BUILD)/glibc/bench $(RUNNER_TEST_DIR)/libf
 test-runner-conformance: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
 	$(RUNNER_TEST_SRC)/conformance.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so \
 	    $(RUNNER_TEST_DIR)/conformance
+
+test-runner-valgrind: $(RUNNER_FAKE)
+	$(RUNNER_TEST_SRC)/valgrind.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/valgrind

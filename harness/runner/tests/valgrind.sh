@@ -1,0 +1,21 @@
+#!/bin/bash
+# valgrind.sh HEAPMARK FAKE_BENCH SCRATCH: the runner itself has no memory
+# errors (Valgrind memcheck) while it lists, runs and records every kind of
+# result, and while it refuses bad input.
+source "$(dirname "$0")/lib.sh"
+scratch "$3"
+make_root "$1" "$2" fake fake2
+command -v valgrind >/dev/null || fail "valgrind is missing (scripts/bootstrap-deps.sh installs it)"
+VG=(valgrind -q --error-exitcode=99 --leak-check=no)
+
+"${VG[@]}" "$HM" list >/dev/null 2>"$T/list.txt" || fail "list under valgrind: $(cat "$T/list.txt")"
+"${VG[@]}" "$HM" run --filter '^(ok/a|crash/segv|garbage/text|garbage/empty|error/x|exit/3|wrongname/x|ok/x.*)$' \
+    --timeout 30 --repetitions 2 >/dev/null 2>"$T/run.txt" || fail "run under valgrind: $(cat "$T/run.txt")"
+grep -q '16 processes in .*: 4 ok, 4 error, 2 crash, 6 garbage' "$T/run.txt" || fail "run summary: $(cat "$T/run.txt")"
+rc=0
+"${VG[@]}" "$HM" run --allocators fake,nope >/dev/null 2>"$T/bad.txt" || rc=$?
+[ $rc -eq 1 ] || fail "bad allocator under valgrind: exit $rc: $(cat "$T/bad.txt")"
+rc=0
+"${VG[@]}" "$HM" run --filter nothing >/dev/null 2>"$T/bad.txt" || rc=$?
+[ $rc -eq 1 ] || fail "empty filter under valgrind: exit $rc: $(cat "$T/bad.txt")"
+echo "valgrind: list, a run with every kind of result, and refusals are clean"
