@@ -76,7 +76,7 @@ def _short(key):
     return s + ("\n%d thr" % threads)
 
 
-def _grouped(ax, keys, allocs, values, spreads, palette, run=None):
+def _grouped(ax, keys, allocs, values, spreads, palette, run=None, rotate=None):
     """values[a][i], spreads[a][i] = (lo, hi) or None; bars grouped by key.
     A missing bar is labelled with the failure of its process."""
     n = max(1, len(allocs))
@@ -102,7 +102,7 @@ def _grouped(ax, keys, allocs, values, spreads, palette, run=None):
                yerr=[lo, hi] if spreads else None, capsize=2,
                error_kw={"elinewidth": 0.8, "ecolor": "#333333"})
     ax.set_xticks(range(len(keys)))
-    if len(keys) > 8:
+    if rotate or (rotate is None and len(keys) > 8):
         ax.set_xticklabels([hr.instance_label(k) for k in keys], fontsize=7, rotation=35,
                            ha="right", rotation_mode="anchor")
     else:
@@ -139,13 +139,66 @@ def _width(nkeys):
     return max(6.0, min(28.0, 1.2 + 0.75 * nkeys))
 
 
+ROW_MAX = 24   # benchmark instances per row of a grouped bar plot
+
+
+def _rows(keys, limit=ROW_MAX):
+    """Splits the instances into rows of at most `limit`, keeping a family
+    together where it fits."""
+    fams = []
+    for k in keys:
+        if not fams or fams[-1][0] != k[0]:
+            fams.append((k[0], []))
+        fams[-1][1].append(k)
+    rows, cur = [], []
+    for _f, ks in fams:
+        while len(ks) > limit:
+            if cur:
+                rows.append(cur)
+                cur = []
+            rows.append(ks[:limit])
+            ks = ks[limit:]
+        if len(cur) + len(ks) > limit:
+            rows.append(cur)
+            cur = []
+        cur = cur + ks
+    if cur:
+        rows.append(cur)
+    return rows
+
+
+def _normalised_bars(run, an, palette, keys, values, spreads, ylabel, title):
+    """Grouped bars on a log axis, in rows that share the y scale."""
+    rows = _rows(keys)
+    width = _width(max(len(r) for r in rows))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(width, 4.2 * len(rows)), squeeze=False,
+                             sharey=True)
+    allv = [v for a in values for v in values[a] if v]
+    allv += [x for a in (spreads or {}) for sp in spreads[a] if sp for x in sp]
+    index = {k: i for i, k in enumerate(keys)}
+    for ax, rk in zip([r[0] for r in axes], rows):
+        sub_v = {a: [values[a][index[k]] for k in rk] for a in an["allocators"]}
+        sub_s = {a: [spreads[a][index[k]] for k in rk] for a in an["allocators"]} if spreads else None
+        _grouped(ax, rk, an["allocators"], sub_v, sub_s, palette, run,
+                 rotate=len(rows) > 1 or None)
+        ax.set_yscale("log")
+        _log_limits(ax, allv)
+        _ratio_axis(ax)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0][0].set_title(title)
+    axes[0][0].legend(fontsize=8, ncol=min(len(an["allocators"]), 6))
+    fig.tight_layout()
+    return fig
+
+
 def time_normalised(run, an, palette, out_dir, suffix):
     keys, allocs, ref = an["keys_with_ref"], an["allocators"], an["reference"]
     if not keys:
         return None
     values = {a: [] for a in allocs}
     spreads = {a: [] for a in allocs}
-    allv = []
     for a in allocs:
         for k in keys:
             c, r = run.cell(a, k), run.cell(ref, k)
@@ -155,21 +208,13 @@ def time_normalised(run, an, palette, out_dir, suffix):
                 continue
             base = hr.median(r.time_ns)
             rs = [t / base for t in c.time_ns]
-            v = hr.median(c.time_ns) / base
-            values[a].append(v)
+            values[a].append(hr.median(c.time_ns) / base)
             spreads[a].append((min(rs), max(rs)))
-            allv += [v, min(rs), max(rs)]
-    fig, ax = plt.subplots(figsize=(_width(len(keys)), 4.2))
-    _grouped(ax, keys, allocs, values, spreads, palette, run)
-    ax.set_yscale("log")
-    _log_limits(ax, allv)
-    _ratio_axis(ax)
-    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set_ylabel("time per operation / %s's (log scale; lower is better)" % ref)
-    ax.set_title("%s: time per operation normalised to %s (median; whiskers: min-max over "
-                 "repetitions)" % (run.label, ref))
-    ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(len(allocs), 6))
+    fig = _normalised_bars(
+        run, an, palette, keys, values, spreads,
+        "time per operation / %s's (log scale; lower is better)" % ref,
+        "%s: time per operation normalised to %s (median; whiskers: min-max over repetitions)"
+        % (run.label, ref))
     return _save(fig, out_dir, "time_normalised" + suffix)
 
 
@@ -209,27 +254,17 @@ def rss_normalised(run, an, palette, out_dir, suffix):
     if not keys:
         return None
     values = {a: [] for a in allocs}
-    allv = []
     for a in allocs:
         for k in keys:
             c = run.cell(a, k)
             if c is None or not c.rss_bytes:
                 values[a].append(None)
                 continue
-            v = hr.median(c.rss_bytes) / hr.median(run.cell(ref, k).rss_bytes)
-            values[a].append(v)
-            allv.append(v)
-    fig, ax = plt.subplots(figsize=(_width(len(keys)), 4.2))
-    _grouped(ax, keys, allocs, values, None, palette, run)
-    ax.set_yscale("log")
-    _log_limits(ax, allv)
-    _ratio_axis(ax)
-    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set_ylabel("peak RSS / %s's (log scale; lower is better)" % ref)
-    ax.set_title("%s: peak resident memory of the benchmark process, normalised to %s"
-                 % (run.label, ref))
-    ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(len(allocs), 6))
+            values[a].append(hr.median(c.rss_bytes) / hr.median(run.cell(ref, k).rss_bytes))
+    fig = _normalised_bars(
+        run, an, palette, keys, values, None,
+        "peak RSS / %s's (log scale; lower is better)" % ref,
+        "%s: peak resident memory of the benchmark process, normalised to %s" % (run.label, ref))
     return _save(fig, out_dir, "rss_normalised" + suffix)
 
 

@@ -266,6 +266,30 @@ class ReportOnFixture(unittest.TestCase):
             self.assertEqual(base64.b64decode(m.group(1))[:8], b"\x89PNG\r\n\x1a\n")
 
 
+class PlotLayout(unittest.TestCase):
+    def test_rows_keep_families_together(self):
+        sys.path.insert(0, tu.SCRIPTS)
+        import report_plots as rp
+        keys = [(f, "n:%d" % i, 1) for f, n in (("a", 10), ("b", 10), ("c", 10), ("d", 30))
+                for i in range(n)]
+        rows = rp._rows(keys, limit=24)
+        self.assertEqual([len(r) for r in rows], [20, 10, 24, 6])
+        self.assertEqual([k for r in rows for k in r], keys)
+        self.assertEqual({k[0] for k in rows[0]}, {"a", "b"})
+        self.assertEqual(rp._rows(keys[:5], limit=24), [keys[:5]])
+
+    def test_fixed_colours(self):
+        sys.path.insert(0, tu.SCRIPTS)
+        import report_plots as rp
+        p1 = rp.Palette(["glibc", "jemalloc", "mimalloc", "sable", "mine", "other"])
+        p2 = rp.Palette(["sable", "mine", "glibc"])
+        for a in ("glibc", "sable"):
+            self.assertEqual(p1(a), p2(a))
+        cols = [p1(a) for a in ["glibc", "jemalloc", "mimalloc", "sable", "mine", "other"]]
+        self.assertEqual(len(set(cols)), len(cols))
+        self.assertTrue(set(cols) <= set(rp.OKABE_ITO))
+
+
 class MultipleRuns(unittest.TestCase):
     def test_side_by_side_per_host(self):
         tmp = tu.scratch()
