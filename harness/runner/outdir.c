@@ -15,13 +15,19 @@
 
 #define DEFAULT_MIN_FREE_MB 16ULL
 
-unsigned long long outdir_min_free(void)
+int outdir_min_free(unsigned long long *bytes)
 {
     const char *s = getenv("HEAPMARK_MIN_FREE_MB");
     long v;
-    if (s && *s && parse_int(s, &v) == 0 && v >= 0)
-        return (unsigned long long)v << 20;
-    return DEFAULT_MIN_FREE_MB << 20;
+    *bytes = DEFAULT_MIN_FREE_MB << 20;
+    if (s == NULL || *s == '\0')
+        return 0;
+    if (parse_int(s, &v) != 0 || v < 0 || (unsigned long)v > (~0ULL >> 21)) {
+        errmsg("HEAPMARK_MIN_FREE_MB must be a whole number of megabytes, not '%s'", s);
+        return -1;
+    }
+    *bytes = (unsigned long long)v << 20;
+    return 0;
 }
 
 static char *host_part(void)
@@ -55,7 +61,9 @@ char *outdir_create(const char *parent, char **name)
         return NULL;
     }
     unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
-    unsigned long long need = outdir_min_free();
+    unsigned long long need;
+    if (outdir_min_free(&need) != 0)
+        return NULL;
     if (avail < need) {
         errmsg("only %llu MB free in %s; a run needs at least %llu MB (HEAPMARK_MIN_FREE_MB)",
                avail >> 20, parent, need >> 20);

@@ -137,8 +137,8 @@ struct child_env allocator_env(const struct allocator *a, const char *profile);
 
 /* ---- outdir.c ---------------------------------------------------------- */
 /* Bytes of free space a run needs before it starts (HEAPMARK_MIN_FREE_MB
-   overrides the default of 16 MB). */
-unsigned long long outdir_min_free(void);
+   overrides the default of 16 MB); -1 (message printed) when malformed. */
+int outdir_min_free(unsigned long long *bytes);
 /* Creates <parent>/<stamp>-<host>[-N] (parent made if missing), checks that
    it is writable and has free space. Returns the new folder's path (and
    its base name in *name), or NULL after printing a one-line error. */
@@ -151,6 +151,7 @@ struct sysinfo {
     char *host, *cpu_model, *kernel, *arch, *os, *thp, *thp_defrag, *smt, *governor,
         *overcommit, *aslr, *clocksource, *compiler, *git_revision;
     long cores;
+    double load_avg[3]; /* at the start; negative when unknown */
     struct strv env; /* NAME=value of allocator-tuning variables */
 };
 void sysinfo_collect(struct sysinfo *si, const char *root);

@@ -142,6 +142,12 @@ void sysinfo_collect(struct sysinfo *si, const char *root)
     si->arch = or_unknown(have_u ? xstrdup(u.machine) : NULL);
     si->cpu_model = or_unknown(cpu_model());
     si->cores = sysconf(_SC_NPROCESSORS_ONLN);
+    si->load_avg[0] = si->load_avg[1] = si->load_avg[2] = -1;
+    char *load = read_first_line("/proc/loadavg");
+    if (load == NULL || sscanf(load, "%lf %lf %lf", &si->load_avg[0], &si->load_avg[1],
+                               &si->load_avg[2]) != 3)
+        si->load_avg[0] = si->load_avg[1] = si->load_avg[2] = -1;
+    free(load);
     si->os = or_unknown(os_name());
     si->thp = or_unknown(bracketed("/sys/kernel/mm/transparent_hugepage/enabled"));
     si->thp_defrag = or_unknown(bracketed("/sys/kernel/mm/transparent_hugepage/defrag"));
@@ -176,6 +182,15 @@ void sysinfo_write(struct json_writer *w, const struct sysinfo *si)
     jw_key(w, "host"); jw_string(w, si->host);
     jw_key(w, "cpu_model"); jw_string(w, si->cpu_model);
     jw_key(w, "cores"); jw_int(w, si->cores);
+    jw_key(w, "load_avg");
+    if (si->load_avg[0] < 0) {
+        jw_null(w);
+    } else {
+        jw_begin_array(w);
+        for (int i = 0; i < 3; i++)
+            jw_number(w, si->load_avg[i]);
+        jw_end_array(w);
+    }
     jw_key(w, "kernel"); jw_string(w, si->kernel);
     jw_key(w, "arch"); jw_string(w, si->arch);
     jw_key(w, "os"); jw_string(w, si->os);

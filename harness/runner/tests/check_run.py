@@ -34,6 +34,10 @@ def main():
                      ("done", int), ("counts", dict)]:
         if not isinstance(meta.get(key), typ):
             fail(f"meta.json: {key} missing or not {typ.__name__}: {meta.get(key)!r}")
+    la = meta.get("load_avg", "missing")
+    if not (la is None or (isinstance(la, list) and len(la) == 3
+                           and all(isinstance(x, (int, float)) and x >= 0 for x in la))):
+        fail(f"meta.json: load_avg {la!r}")
     if meta["schema"] != 1 or meta["tool"] != "heapmark" or meta["kind"] != "bench":
         fail("meta.json: wrong schema/tool/kind")
     if meta["state"] not in ("running", "complete", "interrupted"):

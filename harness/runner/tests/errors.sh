@@ -55,6 +55,7 @@ mv "$T/glibc.away" "$ROOT/build/glibc"
 touch "$T/afile"
 check 1 "cannot create the results folder $T/afile/sub: Not a directory" -- run --out "$T/afile/sub"
 [ -z "$(ls -A "$RES")" ] || fail "results/ touched"
+HEAPMARK_MIN_FREE_MB=lots check 1 "HEAPMARK_MIN_FREE_MB must be a whole number of megabytes, not 'lots'" -- run
 HEAPMARK_MIN_FREE_MB=999999999 check 1 "a run needs at least 999999999 MB (HEAPMARK_MIN_FREE_MB)" -- run
 if [ "$(id -u)" != 0 ]; then
     mkdir "$T/ro" && chmod 555 "$T/ro"
