@@ -68,6 +68,24 @@ RUN=$RES/$(readlink "$RES/latest-conformance")
 [ "$(meta "$RUN/report-args.json" 'm["allocators"]')" = "['fake']" ] ||
     fail "crash: the report did not get the other allocator's results"
 
+# a binary past --limit is killed and recorded as a timeout
+rc=0
+FAKE_SLEEP_MS=20000 "$HM" conformance --allocators fake --limit 0.5 >/dev/null 2>"$T/err.txt" || rc=$?
+[ $rc -eq 1 ] || fail "limit: exit $rc"
+grep -q 'fake: timeout, killed after 0.5 s (--limit)' "$T/err.txt" || fail "limit line: $(cat "$T/err.txt")"
+RUN=$RES/$(readlink "$RES/latest-conformance")
+[ "$(meta "$RUN/meta.json" 'm["allocators"][0]["status"], m["options"]["limit_s"]')" = "('timeout', 0.5)" ] ||
+    fail "limit: meta.json"
+
+# --jobs 1: one at a time
+FAKE_SLEEP_MS=200 "$HM" conformance --allocators fake,fake2 --jobs 1 >/dev/null 2>&1 || fail "--jobs 1"
+RUN=$RES/$(readlink "$RES/latest-conformance")
+"$PYTHON" - "$RUN" <<'PY' || fail "--jobs 1 ran them together"
+import json, os, sys
+a, b = (json.load(open(os.path.join(sys.argv[1], "conformance", n + ".json"))) for n in ("fake", "fake2"))
+assert a["end"] <= b["start"], (a, b)
+PY
+
 # a preloaded library runs glibc's conformance binary with HEAPMARK_PRELOAD
 "$HM" conformance --allocators "pre=$FAULT" >/dev/null 2>"$T/err.txt" || fail "preload: $(cat "$T/err.txt")"
 RUN=$RES/$(readlink "$RES/latest-conformance")
