@@ -11,6 +11,7 @@
 #   test-sable-oom      out-of-memory handlers under RLIMIT_AS, with threads
 #   test-sable-secure   SABLE_SECURE=1: misuse reported and aborted, freed memory zeroed
 #   test-sable-settings SABLE_STATS, sable_stats, SABLE_LOG, warnings for bad settings
+#   test-sable-valgrind memcheck sees sable's blocks (client requests): a leak, a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   install-sable       libsable.{so,a} and sable.h under $(PREFIX)
 
@@ -55,10 +56,10 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	@mkdir -p $(@D)
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
-.PHONY: test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
+.PHONY: test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
         test-sable-preload install-sable
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-secure \
-         test-sable-settings \
+         test-sable-settings test-sable-valgrind \
          test-sable-stress test-sable-threads test-sable-rss \
          test-sable-preload
 
@@ -85,6 +86,9 @@ test-sable-secure: $(SABLE_TDIR)/secure
 
 test-sable-settings: $(SABLE_TDIR)/settings_prog
 	$(SABLE_DIR)/tests/settings.sh $(SABLE_TDIR)/settings_prog $(SABLE_TDIR)/settings
+
+test-sable-valgrind: $(SABLE_TDIR)/vg_prog
+	nice $(SABLE_DIR)/tests/valgrind.sh $(SABLE_TDIR)/vg_prog $(SABLE_TDIR)/valgrind
 
 test-sable-rss: $(SABLE_TDIR)/rss
 	$(SABLE_TDIR)/rss

@@ -16,6 +16,18 @@ static void sbl_ext_free_aligned_sized(void *p, size_t align, size_t n)
 
 static int sbl_ext_purge(void) { return sable_purge(); }
 
+static int sbl_ext_stats(struct alloc_stats *st)
+{
+    struct sable_stats s;
+    if (sable_stats(&s) != 0)
+        return -1;
+    st->live_bytes = s.live_bytes; /* SIZE_MAX unless SABLE_STATS=1 */
+    st->committed_bytes = s.committed_bytes;
+    st->reserved_bytes = s.reserved_bytes;
+    st->peak_live_bytes = s.peak_live_bytes;
+    return 0;
+}
+
 static void *sbl_ext_resize_in_place(void *p, size_t n) { return sable_resize_in_place(p, n); }
 
 static int sbl_ext_free_range(void *p, size_t n) { return sable_free_range(p, n); }
@@ -33,4 +45,5 @@ const struct alloc_ext alloc_ext_native = {
     .resize_in_place = sbl_ext_resize_in_place,
     .aligned_any = sbl_ext_aligned_any,
     .free_range = sbl_ext_free_range,
+    .stats = sbl_ext_stats,
 };

@@ -13,8 +13,8 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
             struct sbl_block *b = pg->free;
             pg->free = sbl_next_get(b);
             pg->used++;
-            if (SBL_UNLIKELY(sbl_opt.secure))
-                sbl_secure_allocated(b);
+            if (SBL_UNLIKELY(sbl_opt.slow))
+                sbl_slow_handout(b, pg->block_size);
             return b;
         }
     } while (sbl_oom_retry(sbl_class_size(cls), &attempt));
@@ -44,8 +44,8 @@ SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
             struct sbl_block *b = pg->free;
             pg->free = sbl_next_get(b);
             pg->used++;
-            if (SBL_UNLIKELY(sbl_opt.secure))
-                sbl_secure_allocated(b);
+            if (SBL_UNLIKELY(sbl_opt.slow))
+                sbl_slow_handout(b, pg->block_size);
             p = b;
         } else {
             p = sbl_alloc_class(h, cls);

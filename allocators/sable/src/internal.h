@@ -153,7 +153,7 @@ void sbl_range_unlock_postfork(bool child);
 void sbl_secure_init(void);
 void sbl_secure_check(const char *op, const void *p);
 void sbl_secure_freed(uint8_t *start, size_t size);
-void sbl_secure_allocated(void *p);
+void sbl_slow_handout(void *p, size_t size);
 __attribute__((noreturn)) void sbl_report(const char *op, const void *p, const char *what);
 
 /* hooks.c: statistics, log and Valgrind requests (slow mode only) */

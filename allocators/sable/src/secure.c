@@ -138,7 +138,12 @@ void sbl_secure_freed(uint8_t *start, size_t size)
     ((uintptr_t *)start)[1] = freed_marker(start);
 }
 
-void sbl_secure_allocated(void *p)
+/* A block leaves its free list (slow mode): addressable again for memcheck
+ * (the API call's hook then describes it), its freed-marker cleared. */
+void sbl_slow_handout(void *p, size_t size)
 {
-    ((uintptr_t *)p)[1] = 0;
+    if (sbl_opt.valgrind)
+        VALGRIND_MAKE_MEM_UNDEFINED(p, size);
+    if (sbl_opt.secure)
+        ((uintptr_t *)p)[1] = 0;
 }
