@@ -278,11 +278,17 @@ def _grid(n, w=4.0, h=3.0):
     return fig, flat[:n]
 
 
-def thread_scaling(run, an, palette, out_dir, suffix, limit=9):
+def _shown(n, limit):
+    return " (the first %d of %d)" % (limit, n) if n > limit else ""
+
+
+def thread_scaling(run, an, palette, out_dir, suffix, limit=12):
     groups = {}
     for k in run.keys():
         groups.setdefault((k[0], k[1]), set()).add(k[2])
-    groups = [(g, sorted(ts)) for g, ts in sorted(groups.items()) if len(ts) > 1][:limit]
+    groups = [(g, sorted(ts)) for g, ts in sorted(groups.items()) if len(ts) > 1]
+    more = _shown(len(groups), limit)
+    groups = groups[:limit]
     if not groups:
         return None
     fig, axes = _grid(len(groups))
@@ -303,7 +309,7 @@ def thread_scaling(run, an, palette, out_dir, suffix, limit=9):
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle("%s: thread scaling (higher is better)" % run.label)
+    fig.suptitle("%s: thread scaling (higher is better)%s" % (run.label, more))
     fig.tight_layout()
     return _save(fig, out_dir, "thread_scaling" + suffix)
 
@@ -343,6 +349,7 @@ def latency(run, an, palette, out_dir, suffix, limit=12):
     series = latency_series(run)
     if not series:
         return None
+    more = _shown(len(series), limit)
     items = list(series.items())[:limit]
     fig, axes = _grid(len(items))
     for ax, ((key, prefix), per_alloc) in zip(axes, items):
@@ -362,7 +369,7 @@ def latency(run, an, palette, out_dir, suffix, limit=12):
         ax.grid(which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle("%s: per-operation latency percentiles (median over repetitions; lower is "
-                 "better)" % run.label)
+                 "better)%s" % (run.label, more))
     fig.tight_layout()
     return _save(fig, out_dir, "latency" + suffix)
 
@@ -392,10 +399,11 @@ def memory_series(run):
     return dict(sorted(out.items(), key=lambda kv: (hr._key_sort(kv[0][0]), kv[0][1])))
 
 
-def memory_over_time(run, an, palette, out_dir, suffix, limit=9):
+def memory_over_time(run, an, palette, out_dir, suffix, limit=12):
     series = memory_series(run)
     if not series:
         return None
+    more = _shown(len(series), limit)
     items = list(series.items())[:limit]
     fig, axes = _grid(len(items))
     for ax, ((key, sname), per_alloc) in zip(axes, items):
@@ -410,7 +418,8 @@ def memory_over_time(run, an, palette, out_dir, suffix, limit=9):
         ax.set_title("%s: %s" % (hr.instance_label(key), sname), fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle("%s: memory over time (median over repetitions; lower is better)" % run.label)
+    fig.suptitle("%s: memory over time (median over repetitions; lower is better)%s"
+                 % (run.label, more))
     fig.tight_layout()
     return _save(fig, out_dir, "memory_over_time" + suffix)
 
