@@ -107,7 +107,7 @@ GB_REGISTRATION(register_sizes)
     b = gb_register("lifo_batch", bm_lifo_batch, NULL);
     GB_ARG_NAMES(b, "size", "live");
     if (prof == HM_QUICK) {
-        GB_ARGS(b, 64, 1000);
+        GB_ARGS(b, 256, 1000);
     } else {
         static const int64_t bsizes[] = {16, 256, 4096, 65536, 1 << 20};
         static const int64_t bsizes_full[] = {8, 16, 24, 64, 100, 256, 1000, 4096, 65536,
