@@ -200,6 +200,9 @@ int proc_capture(char *const argv[], const struct child_env *env, double timeout
         proc_kill(pid, NULL);
         close(ofd);
         close(efd);
+        /* left pending (it is blocked), so that a caller that does not
+           stop here still meets it at its next wait */
+        raise(*sig_out);
         return -2;
     }
     st->wall_s = mono_now() - t0;

@@ -95,7 +95,8 @@ int proc_wait_any(const pid_t *pids, const double *deadlines, int n, struct chil
 void proc_kill(pid_t pid, struct child_status *st);
 /* Runs argv to completion with a time limit, capturing stdout and stderr.
    Returns 0 when it ran (see *st), -1 when it could not start,
-   WAIT_INTERRUPTED-style -2 when a terminating signal came (*sig_out). */
+   -2 when a terminating signal came (*sig_out; it is left pending, so the
+   next wait meets it too). */
 int proc_capture(char *const argv[], const struct child_env *env, double timeout_s,
                  char **out, char **err, struct child_status *st, int *sig_out);
 /* "SIGSEGV" */

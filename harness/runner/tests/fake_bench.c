@@ -17,6 +17,7 @@
  * --heapmark-info prints a verified identity, or an unverified one (exit 1)
  * when FAKE_UNVERIFIED is set. FAKE_MARKER=file gets one line per run
  * started (not for --heapmark-info or listing): "nothing ran" is checkable.
+ * FAKE_LIST_SLEEP_MS makes the listing slow (to interrupt the planning).
  *
  * As a conformance binary it writes --json FILE with its arguments, the
  * start and end times (to check how many ran at once) and FAKE_SLEEP_MS of
@@ -140,6 +141,12 @@ int main(int argc, char **argv)
     int reps = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--benchmark_list_tests=true") == 0) {
+            const char *ms = getenv("FAKE_LIST_SLEEP_MS");
+            if (ms) {
+                printf("listing slowly\n");
+                fflush(stdout);
+                usleep((useconds_t)atoi(ms) * 1000);
+            }
             for (size_t k = 0; k < sizeof names / sizeof *names; k++)
                 printf("%s%s\n", names[k], strcmp(names[k], "ok/profile:") ? "" : profile());
             return 0;

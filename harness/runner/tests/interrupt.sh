@@ -57,4 +57,23 @@ for case in TERM:143 INT:130; do
     for i in $(seq 50); do process_gone "$gc" && break; sleep 0.1; done
     process_gone "$gc" || fail "SIG$sig: the running benchmark's process group survived"
 done
-echo "interrupt: SIGTERM -> 143, SIGINT -> 130; 4 of 6 results kept, meta.json interrupted"
+# while the runner is still asking the binaries for their benchmarks: it
+# stops at once, runs nothing and leaves no folder
+out=$T/out-plan
+mkdir -p "$out"
+FAKE_MARKER=$T/marker FAKE_LIST_SLEEP_MS=20000 "$HM" run --out "$out" >/dev/null 2>"$T/stderr-plan.txt" &
+pid=$!
+for i in $(seq 600); do
+    pgrep -P "$pid" >/dev/null && break
+    sleep 0.1
+done
+pgrep -P "$pid" >/dev/null || fail "the runner never started listing"
+sleep 0.2
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ $rc -eq 143 ] || fail "SIGTERM while planning: exit $rc"
+grep -q 'interrupted by SIGTERM before anything ran' "$T/stderr-plan.txt" || fail "planning: $(cat "$T/stderr-plan.txt")"
+[ -z "$(ls -A "$out")" ] && [ ! -e "$T/marker" ] || fail "something ran or a folder was made"
+
+echo "interrupt: SIGTERM -> 143, SIGINT -> 130; 4 of 6 results kept, meta.json interrupted; SIGTERM while planning: nothing made"
