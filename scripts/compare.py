@@ -15,7 +15,14 @@ test (p < alpha), which needs at least 5 repetitions on each side (with
 fewer, even completely separated samples are likely by chance: 1 in 3 for
 2 against 2). A change beyond the threshold that cannot be tested is shown as
 "untested", never flagged: run with --repetitions 5 or more (the default
-profile) for a comparison that can fail. By default (--gate ratio) the verdict uses the
+profile) for a comparison that can fail.
+Repetitions run inside one process and share its conditions, so they do not
+show how much one process differs from the next (another job on the machine,
+a different CPU). That noise is estimated from the reference allocator itself:
+the robust spread sigma of its own change across workloads; a flagged change
+must also exceed --noise-k sigmas (x sqrt 2 for ratios). On a quiet machine
+the threshold decides; on a noisy one only changes well above the noise are
+flagged. By default (--gate ratio) the verdict uses the
 within-run ratio for every allocator but the reference, and the absolute
 change for the reference itself only with --gate absolute/both.
 Output: Markdown on stdout. Exit status: 0 no regression, 1 regression,
@@ -101,25 +108,44 @@ def samples(cell, metric):
     return list(cell.counters.get(metric, []))
 
 
-def verdict(change, sig, threshold):
+def verdict(change, sig, threshold, floor=0.0):
+    """floor: the machine's noise, as a log ratio; a change must pass it too."""
     if change is None:
         return "n/a"
+    beyond = change > 1.0 + threshold or change < 1.0 / (1.0 + threshold)
     if sig is None:
-        return "untested" if abs(change - 1.0) > threshold else "same"
-    if change > 1.0 + threshold and sig:
-        return "REGRESSION"
-    if change < 1.0 / (1.0 + threshold) and sig:
-        return "improvement"
-    if abs(change - 1.0) > threshold:
-        return "noise"        # beyond the threshold but not significant
+        return "untested" if beyond else "same"
+    if beyond and sig and abs(math.log(change)) > floor:
+        return "REGRESSION" if change > 1.0 else "improvement"
+    if beyond:
+        return "noise"        # beyond the threshold but not significant or within the noise floor
     return "same"
 
 
-def compare(old, new, metric, threshold, alpha, reference, gate):
+def noise_sigma(old, new, reference, metric, keys):
+    """Robust spread (1.4826 x MAD) of the reference allocator's own log change
+    across workloads: how much one process differs from the next on this
+    machine, which repetitions inside one process cannot show. None with
+    fewer than 5 workloads."""
+    logs = []
+    for k in keys:
+        o, n = samples(old.cell(reference, k), metric), samples(new.cell(reference, k), metric)
+        if o and n and hr.median(o) > 0 and hr.median(n) > 0:
+            logs.append(math.log(hr.median(n) / hr.median(o)))
+    if len(logs) < 5:
+        return None, len(logs)
+    c = hr.median(logs)
+    return 1.4826 * hr.median([abs(x - c) for x in logs]), len(logs)
+
+
+def compare(old, new, metric, threshold, alpha, reference, gate, noise_k=3.0):
     ref = reference
     rows = []
     allocs = [a for a in new.allocators() if a in old.allocators()]
     keys = [k for k in new.keys() if k in set(old.keys())]
+    sigma, n_sigma = noise_sigma(old, new, ref, metric, keys)
+    floor_abs = noise_k * sigma if sigma else 0.0
+    floor_rel = noise_k * math.sqrt(2.0) * sigma if sigma else 0.0   # two allocators' noise
     for k in keys:
         r_old, r_new = samples(old.cell(ref, k), metric), samples(new.cell(ref, k), metric)
         for a in allocs:
@@ -137,8 +163,8 @@ def compare(old, new, metric, threshold, alpha, reference, gate):
                 rn = [v / hr.median(r_new) for v in n]
                 rel = hr.median(rn) / hr.median(ro) if hr.median(ro) > 0 else None
                 rel_sig, rel_how = significant(ro, rn, alpha)
-            v_abs = verdict(absolute, abs_sig, threshold)
-            v_rel = verdict(rel, rel_sig, threshold) if rel is not None else "n/a"
+            v_abs = verdict(absolute, abs_sig, threshold, floor_abs)
+            v_rel = verdict(rel, rel_sig, threshold, floor_rel) if rel is not None else "n/a"
             if gate == "absolute":
                 final = v_abs
             elif gate == "both":
@@ -154,7 +180,9 @@ def compare(old, new, metric, threshold, alpha, reference, gate):
                          "v_rel": v_rel, "verdict": final, "n": (len(o), len(n))})
     only_old = sorted({hr.instance_label(k) for k in old.keys()} - {hr.instance_label(k) for k in keys})
     only_new = sorted({hr.instance_label(k) for k in new.keys()} - {hr.instance_label(k) for k in keys})
-    return rows, only_old, only_new
+    noise = {"sigma": sigma, "workloads": n_sigma, "k": noise_k, "floor_abs": floor_abs,
+             "floor_rel": floor_rel}
+    return rows, only_old, only_new, noise
 
 
 def fmt(v, metric):
@@ -169,7 +197,7 @@ def pct(x):
     return "-" if x is None else "%+.1f%%" % ((x - 1.0) * 100.0)
 
 
-def markdown(rows, only_old, only_new, old, new, args):
+def markdown(rows, only_old, only_new, noise, old, new, args):
     out = ["# heapmark compare: `%s` -> `%s`" % (os.path.basename(os.path.normpath(old.path)),
                                                   os.path.basename(os.path.normpath(new.path))), ""]
     regs = [r for r in rows if r["verdict"] == "REGRESSION"]
@@ -181,6 +209,18 @@ def markdown(rows, only_old, only_new, old, new, args):
                   {"ratio": "within-run ratio to %s (drift cancels)" % args.reference,
                    "absolute": "absolute change", "both": "within-run ratio and the absolute change"}
                   [args.gate]))
+    if noise["sigma"] is None:
+        out.append("")
+        out.append("Noise floor: not estimated (%s has %d workload(s) in both runs; 5 needed)."
+                   % (args.reference, noise["workloads"]))
+    elif noise["k"] > 0:
+        out.append("")
+        out.append("Noise floor: %s's own changes between the runs spread by %.1f%% (robust "
+                   "sigma over %d workloads); a change must also exceed %.1f%% (ratio) / %.1f%% "
+                   "(absolute), %g sigma, to be flagged."
+                   % (args.reference, (math.exp(noise["sigma"]) - 1) * 100, noise["workloads"],
+                      (math.exp(noise["floor_rel"]) - 1) * 100,
+                      (math.exp(noise["floor_abs"]) - 1) * 100, noise["k"]))
     out.append("")
     out.append("**%d regression(s), %d improvement(s)** over %d comparison(s)."
                % (len(regs), len(imps), len(rows)))
@@ -225,9 +265,13 @@ def main(argv):
     ap.add_argument("--reference", default="glibc", help="allocator the ratios are taken to")
     ap.add_argument("--gate", choices=("ratio", "absolute", "both"), default="ratio",
                     help="what decides a regression (default: the within-run ratio)")
+    ap.add_argument("--noise-k", type=float, default=3.0,
+                    help="a change must also exceed K robust sigmas of the reference "
+                         "allocator's own run-to-run changes (default 3; 0: off)")
     args = ap.parse_args(argv)
-    if not (args.threshold > 0) or not (0 < args.alpha < 1):
-        print("%s: --threshold must be > 0 and --alpha in (0, 1)" % PROG, file=sys.stderr)
+    if not (args.threshold > 0) or not (0 < args.alpha < 1) or not (args.noise_k >= 0):
+        print("%s: --threshold must be > 0, --alpha in (0, 1) and --noise-k >= 0" % PROG,
+              file=sys.stderr)
         return 2
     try:
         old = hr.read_run(args.old)
@@ -238,13 +282,13 @@ def main(argv):
     for run in (old, new):
         for p in run.problems:
             print("%s: %s: %s" % (PROG, run.path.rstrip("/"), p), file=sys.stderr)
-    rows, only_old, only_new = compare(old, new, args.metric, args.threshold, args.alpha,
-                                       args.reference, args.gate)
+    rows, only_old, only_new, noise = compare(old, new, args.metric, args.threshold, args.alpha,
+                                              args.reference, args.gate, args.noise_k)
     if not rows:
         print("%s: nothing to compare: no allocator x workload has %s in both runs"
               % (PROG, args.metric), file=sys.stderr)
         return 2
-    sys.stdout.write(markdown(rows, only_old, only_new, old, new, args))
+    sys.stdout.write(markdown(rows, only_old, only_new, noise, old, new, args))
     return 1 if any(r["verdict"] == "REGRESSION" for r in rows) else 0
 
 

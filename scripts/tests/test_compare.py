@@ -2,6 +2,7 @@
 Run: make test-compare."""
 
 import json
+import math
 import os
 import random
 import shutil
@@ -114,6 +115,35 @@ class Compare(unittest.TestCase):
                               r"untested \(n=4/4 < 5\)")
         self.assertIn("1 change(s) beyond the threshold could not be tested", out)
 
+    def process_noise(self, sigma):
+        """Each process (cell) of NEW moves by its own factor, lognormal(0, sigma), all its
+        repetitions alike: a busy machine, which repetitions cannot show."""
+        for a in ALLOCS:
+            for b in BENCHES:
+                if tu.raw_path(self.new, a, b):
+                    f = math.exp(self.rng.gauss(0.0, sigma))
+                    tu.edit_times(self.new, a, b, lambda i, t, f=f: t * f *
+                                  (1.0 + self.rng.uniform(-0.01, 0.01)))
+
+    def test_noise_floor_from_the_reference(self):
+        self.process_noise(0.3)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(verdict_rows(out), [])
+        self.assertRegex(out, r"Noise floor: glibc's own changes between the runs spread by "
+                              r"\d+\.\d% \(robust sigma over 5 workloads\)")
+        # without the floor, the same noise passes the U test and the threshold
+        rc, out, err = self.compare("--noise-k", "0")
+        self.assertEqual(rc, 1, out + err)
+        self.assertGreater(len(verdict_rows(out)), 3)
+
+    def test_large_regression_passes_the_noise_floor(self):
+        self.process_noise(0.3)
+        tu.edit_times(self.new, "sable", "latency/size:64/threads:1", lambda i, t: t * 8.0)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 1, out + err)
+        self.assertEqual(verdict_rows(out), [("REGRESSION", "sable", "latency/size:64/threads:1")])
+
     def test_threshold(self):
         self.noise(self.new, amplitude=0.005)
         tu.edit_times(self.new, "sable", "malloc_free/size:16/threads:1", lambda i, t: t * 1.3)
@@ -141,6 +171,7 @@ class Compare(unittest.TestCase):
         rc, out, err = tu.run_script("compare.py", "--threshold", "-1", self.old, self.new)
         self.assertEqual(rc, 2)
         self.assertIn("--threshold must be > 0", err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
         rc, out, err = tu.run_script("compare.py", "--metric", "no_such_counter", self.old, self.new)
         self.assertEqual(rc, 2)
         self.assertIn("nothing to compare", err.splitlines()[-1])
