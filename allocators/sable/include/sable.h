@@ -99,6 +99,10 @@ struct sable_stats {
 };
 int sable_stats(struct sable_stats *st); /* 0, or EINVAL for NULL */
 
+/* C23 memalignment: the largest power of two dividing p's address, 0 for
+ * NULL (also exported as memalignment) */
+size_t sable_memalignment(const void *p);
+
 /* "major.minor.patch" */
 const char *sable_version(void);
 

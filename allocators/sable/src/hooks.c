@@ -53,9 +53,23 @@ void sbl_stat_segments(int delta)
     atomic_fetch_add_explicit(&segments, (size_t)(ssize_t)delta, memory_order_relaxed);
 }
 
+extern char **environ;
+
+/* Memcheck (not Callgrind or another tool, where the plain fast paths are
+   what should be measured): Valgrind preloads vgpreload_<tool>-*.so. */
+static bool under_memcheck(void)
+{
+    if (RUNNING_ON_VALGRIND == 0 || environ == NULL)
+        return false;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "LD_PRELOAD=", 11) == 0 && strstr(*e, "vgpreload_memcheck") != NULL)
+            return true;
+    return false;
+}
+
 void sbl_hooks_init(void)
 {
-    sbl_opt.valgrind = RUNNING_ON_VALGRIND != 0;
+    sbl_opt.valgrind = under_memcheck();
     sbl_opt.slow = sbl_opt.secure || sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
 }
 

@@ -133,6 +133,16 @@ static void huge_quarantine(struct sbl_segment *s)
     }
 }
 
+void sbl_huge_lock_prefork(void) { sbl_lock(&quarantine_lock); }
+
+void sbl_huge_unlock_postfork(bool child)
+{
+    if (child)
+        atomic_store(&quarantine_lock.v, 0);
+    else
+        sbl_unlock(&quarantine_lock);
+}
+
 void sbl_huge_free(struct sbl_segment *s)
 {
     sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));

@@ -134,26 +134,34 @@ void sbl_init(void)
     sbl_unlock(&init_lock);
 }
 
-/* ---- fork: every global lock, in one order (heaps, segment cache, ranges) ---- */
+/* ---- fork: every global lock, in one order (OOM handler, heaps, segment
+ * cache, huge quarantine, partial-free table); none is held while another
+ * is taken, except here ---- */
 static void fork_prepare(void)
 {
+    sbl_oom_lock_prefork();
     sbl_heap_lock_prefork();
     sbl_segment_lock_prefork();
+    sbl_huge_lock_prefork();
     sbl_range_lock_prefork();
 }
 
 static void fork_parent(void)
 {
     sbl_range_unlock_postfork(false);
+    sbl_huge_unlock_postfork(false);
     sbl_segment_unlock_postfork(false);
     sbl_heap_unlock_postfork(false);
+    sbl_oom_unlock_postfork(false);
 }
 
 static void fork_child(void)
 {
     sbl_range_unlock_postfork(true);
+    sbl_huge_unlock_postfork(true);
     sbl_segment_unlock_postfork(true);
     sbl_heap_unlock_postfork(true);
+    sbl_oom_unlock_postfork(true);
 }
 
 __attribute__((constructor)) static void sable_constructor(void)
@@ -326,6 +334,13 @@ SABLE_EXPORT int sable_free_range(void *p, size_t n)
     return rc;
 }
 
+/* C23: the largest power of two that divides the address; 0 for NULL */
+SABLE_EXPORT size_t sable_memalignment(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    return (size_t)(a & (~a + 1));
+}
+
 SABLE_EXPORT const char *sable_version(void) { return SABLE_VERSION; }
 
 SABLE_EXPORT int sable_purge(void)
@@ -354,6 +369,7 @@ SBL_ALIAS(pvalloc, sable_pvalloc);
 SBL_ALIAS(malloc_usable_size, sable_usable_size);
 SBL_ALIAS(free_sized, sable_free_sized);
 SBL_ALIAS(free_aligned_sized, sable_free_aligned_sized);
+SBL_ALIAS(memalignment, sable_memalignment);
 SBL_ALIAS(__libc_malloc, sable_malloc);
 SBL_ALIAS(__libc_free, sable_free);
 SBL_ALIAS(__libc_calloc, sable_calloc);

@@ -133,6 +133,8 @@ void *sbl_huge_alloc(size_t n, size_t align);
 void sbl_huge_free(struct sbl_segment *s);
 void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n);
 void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
+void sbl_huge_lock_prefork(void);
+void sbl_huge_unlock_postfork(bool child);
 
 /* aligned.c */
 void *sbl_alloc_aligned(size_t align, size_t n);
@@ -178,6 +180,8 @@ bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p);
 
 /* oom.c */
 bool sbl_oom_retry(size_t n, unsigned *attempt);
+void sbl_oom_lock_prefork(void);
+void sbl_oom_unlock_postfork(bool child);
 
 /* init.c */
 void sbl_init(void);

@@ -39,6 +39,16 @@ bool sbl_oom_retry(size_t n, unsigned *attempt)
     return fn != NULL && fn(n, arg) != 0;
 }
 
+void sbl_oom_lock_prefork(void) { sbl_lock(&oom_lock); }
+
+void sbl_oom_unlock_postfork(bool child)
+{
+    if (child)
+        atomic_store(&oom_lock.v, 0);
+    else
+        sbl_unlock(&oom_lock);
+}
+
 SABLE_EXPORT sable_oom_handler sable_set_oom_handler(sable_oom_handler fn, void *arg)
 {
     sbl_lock(&oom_lock);

@@ -41,6 +41,9 @@ static void test_basic(void)
     p_free(a);
     p_free(b);
     CHECK(malloc_usable_size(NULL) == 0);
+    CHECK(sable_memalignment(NULL) == 0);
+    CHECK(sable_memalignment((void *)(uintptr_t)0x1230) == 16);
+    CHECK(sable_memalignment((void *)(uintptr_t)0x4000) == 0x4000);
     CHECK(strcmp(sable_version(), "0.1.0") == 0);
 }
 
