@@ -216,6 +216,77 @@ static void describe_failure(const struct allocator *a, const char *what,
                st->exit_code, *line ? ": " : "", line);
 }
 
+#define DPKG_QUERY "/usr/bin/dpkg-query"
+
+/* Runs dpkg-query with args; its first output line, or NULL. */
+static char *dpkg_query(char *a1, char *a2, char *a3)
+{
+    char *argv[] = {DPKG_QUERY, a1, a2, a3, NULL};
+    char *out = NULL, *err = NULL, *r = NULL;
+    struct child_status st;
+    int sig;
+    int rc = proc_capture(argv, NULL, 10, &out, &err, &st, &sig);
+    if (rc == 0 && st.exited && st.exit_code == 0) {
+        out[strcspn(out, "\n")] = '\0';
+        if (*out)
+            r = xstrdup(out);
+    }
+    free(out);
+    free(err);
+    return rc == -2 ? (free(r), NULL) : r;
+}
+
+/* "libjemalloc2 5.3.0-1": the Debian package that holds the library file,
+   or NULL (not from a package, no dpkg). /lib and /usr/lib are tried both
+   ways (merged /usr), and the file behind a symlink. */
+static char *package_of(const char *library)
+{
+    if (library[0] != '/' || access(library, F_OK) != 0 || !is_executable_file(DPKG_QUERY))
+        return NULL;
+    char *real = realpath(library, NULL);
+    const char *bases[] = {library, real};
+    char *pkg = NULL;
+    for (size_t b = 0; b < 2 && pkg == NULL; b++) {
+        const char *p = bases[b];
+        if (p == NULL)
+            continue;
+        char *cands[2] = {xstrdup(p), NULL};
+        if (strncmp(p, "/usr/", 5) == 0)
+            cands[1] = xstrdup(p + 4);
+        else
+            cands[1] = xasprintf("/usr%s", p);
+        for (int c = 0; c < 2 && pkg == NULL; c++) {
+            char *line = dpkg_query("-S", cands[c], NULL);
+            char *colon = line ? strstr(line, ": ") : NULL;
+            if (colon && !memchr(line, ',', (size_t)(colon - line))) {
+                *colon = '\0';
+                pkg = xstrdup(line);
+            }
+            free(line);
+        }
+        free(cands[0]);
+        free(cands[1]);
+    }
+    free(real);
+    if (pkg == NULL)
+        return NULL;
+    char *version = dpkg_query("-W", "-f=${Version}", pkg);
+    char *arch = strchr(pkg, ':');
+    if (arch)
+        *arch = '\0';
+    char *r = version ? xasprintf("%s %s", pkg, version) : NULL;
+    free(version);
+    free(pkg);
+    return r;
+}
+
+void allocators_packages(struct allocator_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (set->v[i].library && set->v[i].package == NULL)
+            set->v[i].package = package_of(set->v[i].library);
+}
+
 int allocators_identify(struct allocator_set *set, const char *profile, int *sig)
 {
     for (size_t i = 0; i < set->n; i++) {
@@ -297,6 +368,7 @@ void allocators_free(struct allocator_set *set)
         free(a->preload);
         free(a->version);
         free(a->library);
+        free(a->package);
         strv_free(&a->benchmarks);
     }
     free(set->v);

@@ -61,6 +61,7 @@ static void write_meta(const char *dir, const char *started, const char *finishe
         jw_key(&w, "name"); jw_string(&w, a->name);
         jw_key(&w, "version"); jw_string(&w, a->version);
         jw_key(&w, "library"); jw_string(&w, a->library);
+        jw_key(&w, "package"); jw_string(&w, a->package);
         jw_key(&w, "binary"); jw_string(&w, a->binary_rel);
         jw_key(&w, "preload"); jw_string(&w, a->preload);
         jw_key(&w, "status"); jw_string(&w, p->state ? p->state : "not run");
@@ -116,6 +117,7 @@ int cmd_conformance(const char *root, const struct options *o)
     }
     if (idr != 0)
         return 1;
+    allocators_packages(&set);
     double limit = o->limit > 0 ? o->limit : DEFAULT_LIMIT_S;
     long jobs = o->jobs > 0 ? o->jobs : 2;
 

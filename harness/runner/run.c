@@ -190,6 +190,7 @@ static void write_meta(struct run *r)
         jw_key(&w, "name"); jw_string(&w, al->name);
         jw_key(&w, "version"); jw_string(&w, al->version);
         jw_key(&w, "library"); jw_string(&w, al->library);
+        jw_key(&w, "package"); jw_string(&w, al->package);
         jw_key(&w, "binary"); jw_string(&w, al->binary_rel);
         jw_key(&w, "preload"); jw_string(&w, al->preload);
         jw_end_object(&w);
@@ -482,6 +483,7 @@ int cmd_run(const char *root, const struct options *o)
     if (rc != 0)
         return rc;
 
+    allocators_packages(&r.set);
     r.parent = o->out ? xstrdup(o->out) : xasprintf("%s/results", root);
     r.dir = outdir_create(r.parent, &r.name);
     if (r.dir == NULL)
@@ -547,10 +549,13 @@ int cmd_list(const char *root, const struct options *o)
     int rc = plan(&r);
     if (rc != 0)
         return rc;
+    allocators_packages(&r.set);
     printf("allocators:\n");
     for (size_t a = 0; a < r.set.n; a++) {
         const struct allocator *al = &r.set.v[a];
         printf("  %-12s %-24s %s", al->name, al->version, al->library);
+        if (al->package)
+            printf(" [%s]", al->package);
         if (al->preload)
             printf("  (LD_PRELOAD on %s)", al->binary_rel);
         printf("\n");

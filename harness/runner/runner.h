@@ -112,6 +112,7 @@ struct allocator {
     char *preload;      /* absolute .so path, or NULL for a built allocator */
     char *version;      /* from --heapmark-info */
     char *library;
+    char *package;      /* "libjemalloc2 5.3.0-1" (Debian package of library) or NULL */
     struct strv benchmarks; /* instance names, as listed */
 };
 
@@ -132,6 +133,8 @@ int allocators_identify(struct allocator_set *set, const char *profile, int *sig
 /* Lists each allocator's benchmarks with --benchmark_list_tests=true under
    HEAPMARK_PROFILE=profile; -1/-2 as above. */
 int allocators_list_benchmarks(struct allocator_set *set, const char *profile, int *sig);
+/* Fills each allocator's package (dpkg-query; costs a few processes). */
+void allocators_packages(struct allocator_set *set);
 void allocators_free(struct allocator_set *set);
 /* The child environment for one allocator. */
 struct child_env allocator_env(const struct allocator *a, const char *profile);

@@ -48,7 +48,7 @@ def main():
         if key not in meta["options"]:
             fail(f"meta.json: options.{key} missing")
     for a in meta["allocators"]:
-        for key in ("name", "version", "library", "binary", "preload"):
+        for key in ("name", "version", "library", "package", "binary", "preload"):
             if key not in a:
                 fail(f"meta.json: allocator without {key}: {a}")
     names = {a["name"] for a in meta["allocators"]}

@@ -60,8 +60,8 @@ reason 0023 | grep -q 'no result for wrongname/x' || fail "wrong-name reason: $(
     fail "meta.json state/planned/done"
 [ "$(meta "$RUN/meta.json" 'm["options"]["repetitions"], m["options"]["min_time_s"], m["options"]["timeout_s"], m["options"]["profile"]')" = "(3, 0.01, 1, 'quick')" ] ||
     fail "meta.json options: $(meta "$RUN/meta.json" 'm["options"]')"
-[ "$(meta "$RUN/meta.json" '[(a["name"], a["version"], a["library"], a["binary"]) for a in m["allocators"]]')" = \
-  "[('fake', '0.1', '/fake/libfake.so', 'build/fake/bench'), ('fake2', '0.1', '/fake/libfake.so', 'build/fake2/bench')]" ] ||
+[ "$(meta "$RUN/meta.json" '[(a["name"], a["version"], a["library"], a["package"], a["binary"]) for a in m["allocators"]]')" = \
+  "[('fake', '0.1', '/fake/libfake.so', None, 'build/fake/bench'), ('fake2', '0.1', '/fake/libfake.so', None, 'build/fake2/bench')]" ] ||
     fail "meta.json allocators: $(meta "$RUN/meta.json" 'm["allocators"]')"
 [ "$(meta "$RUN/meta.json" 'm["environment"]')" = "{'MALLOC_ARENA_MAX': '2'}" ] ||
     fail "meta.json environment: $(meta "$RUN/meta.json" 'm["environment"]')"

@@ -37,6 +37,11 @@ case $lib in *libjemalloc*) ;; *) fail "jem's malloc comes from $lib" ;; esac
     fail "meta.json: jem's preload path"
 [ "$(meta "$RUN1/meta.json" '[a for a in m["allocators"] if a["name"] == "glibc"][0]["preload"]')" = None ] ||
     fail "meta.json: glibc is not preloaded"
+# the Debian package behind each library (the only version a preloaded one has)
+case $(meta "$RUN1/meta.json" '[a for a in m["allocators"] if a["name"] == "jem"][0]["package"]') in
+    "libjemalloc2 "*) ;; *) fail "jem's package: $(meta "$RUN1/meta.json" 'm["allocators"]')" ;; esac
+case $(meta "$RUN1/meta.json" '[a for a in m["allocators"] if a["name"] == "glibc"][0]["package"]') in
+    "libc6 "*) ;; *) fail "glibc's package: $(meta "$RUN1/meta.json" 'm["allocators"]')" ;; esac
 git_rev=$(meta "$RUN1/meta.json" 'm["git_revision"]')
 [ "$git_rev" != unknown ] || fail "git_revision unknown inside the git tree"
 ctx=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["context"].get("allocator"))' \
