@@ -17,7 +17,8 @@
  * --heapmark-info prints a verified identity, or an unverified one (exit 1)
  * when FAKE_UNVERIFIED is set. FAKE_MARKER=file gets one line per run
  * started (not for --heapmark-info or listing): "nothing ran" is checkable.
- * FAKE_LIST_SLEEP_MS makes the listing slow (to interrupt the planning).
+ * FAKE_LIST_SLEEP_MS makes the listing slow (to interrupt the planning);
+ * FAKE_LIST_STARTED=file is created when a listing starts.
  *
  * As a conformance binary it writes --json FILE with its arguments, the
  * start and end times (to check how many ran at once) and FAKE_SLEEP_MS of
@@ -142,11 +143,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--benchmark_list_tests=true") == 0) {
             const char *ms = getenv("FAKE_LIST_SLEEP_MS");
-            if (ms) {
-                printf("listing slowly\n");
-                fflush(stdout);
+            const char *started = getenv("FAKE_LIST_STARTED");
+            if (started)
+                fclose(fopen(started, "w"));
+            if (ms)
                 usleep((useconds_t)atoi(ms) * 1000);
-            }
             for (size_t k = 0; k < sizeof names / sizeof *names; k++)
                 printf("%s%s\n", names[k], strcmp(names[k], "ok/profile:") ? "" : profile());
             return 0;

@@ -61,14 +61,14 @@ done
 # stops at once, runs nothing and leaves no folder
 out=$T/out-plan
 mkdir -p "$out"
-FAKE_MARKER=$T/marker FAKE_LIST_SLEEP_MS=20000 "$HM" run --out "$out" >/dev/null 2>"$T/stderr-plan.txt" &
+FAKE_MARKER=$T/marker FAKE_LIST_SLEEP_MS=20000 FAKE_LIST_STARTED=$T/listing \
+    "$HM" run --out "$out" >/dev/null 2>"$T/stderr-plan.txt" &
 pid=$!
 for i in $(seq 600); do
-    pgrep -P "$pid" >/dev/null && break
+    [ -e "$T/listing" ] && break
     sleep 0.1
 done
-pgrep -P "$pid" >/dev/null || fail "the runner never started listing"
-sleep 0.2
+[ -e "$T/listing" ] || fail "the runner never started listing"
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
