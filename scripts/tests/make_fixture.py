@@ -94,11 +94,12 @@ def main(out):
     os.makedirs(out, exist_ok=True)
     benches = list(BENCH)
     meta = {
-        "schema": 1, "tool": "heapmark", "started": "2026-11-21T05:00:00Z",
+        "schema": 1, "tool": "heapmark", "kind": "bench", "started": "2026-11-21T05:00:00Z",
         "finished": "2026-11-21T05:03:10Z", "state": "complete",
         "command_line": "build/heapmark run --profile quick --repetitions 5",
         "host": "fixture-vm", "cpu_model": "AMD EPYC 7B13 64-Core Processor", "cores": 2,
-        "kernel": "6.18.0", "thp": "madvise", "compiler": "gcc 12.2.0",
+        "kernel": "6.18.0", "arch": "x86_64", "os": "Debian GNU/Linux 12 (bookworm)",
+        "thp": "madvise", "thp_defrag": "madvise", "clocksource": "tsc", "compiler": "gcc 12.2.0",
         "git_revision": "abc1234-dirty",
         "options": {"profile": "quick", "repetitions": REPS, "timeout_s": 60, "filter": None,
                     "min_time_s": 0.05},
@@ -135,7 +136,8 @@ def main(out):
                                    "executable": "build/%s/bench" % a, "num_cpus": 2,
                                    "mhz_per_cpu": 2450, "cpu_scaling_enabled": False,
                                    "library_build_type": "release", "allocator": a,
-                                   "allocator_version": ver, "allocator_library": lib},
+                                   "allocator_version": ver, "allocator_library": lib,
+                                   "heapmark_profile": "quick"},
                        "benchmarks": entries(rng, a, bench)}
                 with open(os.path.join(out, rec["json"]), "w") as f:
                     # Google Benchmark writes bare NaN / Infinity literals
