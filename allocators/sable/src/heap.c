@@ -165,14 +165,22 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
     }
 }
 
-/* An empty page: kept when it is the only page of a class up to
- * SBL_KEEP_MAX (so that malloc/free loops do not churn pages), else given
- * back to its segment. */
+/* An empty page: kept when it is the only page of its class (so that
+ * malloc/free loops do not churn pages), else given back to its segment.
+ * Above SBL_KEEP_MAX only one such page is kept per heap, the latest. */
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_page_queue *q = &h->queues[pg->cls];
-    if (pg->block_size <= SBL_KEEP_MAX && q->first == pg && pg->next == NULL)
-        return;
+    if (q->first == pg && pg->next == NULL) {
+        if (pg->block_size <= SBL_KEEP_MAX)
+            return;
+        struct sbl_page *old = h->large_kept;
+        h->large_kept = pg;
+        if (old == NULL || old == pg || old->used != 0)
+            return;
+        pg = old; /* the previous one goes */
+        q = &h->queues[pg->cls];
+    }
     queue_remove(h, q, pg, pg->cls);
     sbl_page_release(h, pg);
 }

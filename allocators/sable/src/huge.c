@@ -21,11 +21,12 @@
 
 static size_t page_round(size_t n) { return (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1); }
 
-/* the address space kept after a block of `used` bytes: three times its
-   size up to 1 GiB, so that a doubling realloc usually stays in place */
+/* the address space kept after a block of `used` bytes: seven times its
+   size up to 1 GiB (address space only: no RAM, no commit charge with
+   MAP_NORESERVE), so that three doublings in a row stay in place */
 static size_t reserve_for(size_t used)
 {
-    return used > RESERVE_MAX / 3 ? RESERVE_MAX : page_round(used * 3);
+    return used > RESERVE_MAX / 7 ? RESERVE_MAX : page_round(used * 7);
 }
 
 static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)

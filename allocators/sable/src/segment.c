@@ -282,6 +282,8 @@ void sbl_page_set_state(struct sbl_page *pg, uintptr_t state)
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_segment *s = sbl_segment_of(pg);
+    if (h->large_kept == pg)
+        h->large_kept = NULL;
     sbl_page_set_state(pg, SBL_TF_NEVER);
     unsigned idx = (unsigned)(pg - s->pages);
     unsigned k = pg->slices;

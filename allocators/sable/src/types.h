@@ -141,6 +141,7 @@ struct sbl_heap {
     struct sbl_page_queue full;
     _Atomic(struct sbl_block *) delayed; /* remote frees into full pages */
     struct sbl_segment *segments;
+    struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
     _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
     uint32_t purge_tick;
     uint64_t purge_check_at;
