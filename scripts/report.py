@@ -612,6 +612,8 @@ code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 .imgrow img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:.8em;color:#555}
 details{margin:.4em 0}summary{cursor:pointer}
+nav{font-size:.9em;background:#f7f9fb;border:1px solid #dde3ea;padding:.4em 1em;display:inline-block}
+nav ul{margin:.2em 0;padding-left:1.2em;columns:3}nav li.l3{margin-left:1em;font-size:.95em}
 """
 
 # Marks the page once every image has decoded: data-images="ok N" or
@@ -645,7 +647,7 @@ def render_html(doc, out_dir, title):
     for b in doc:
         kind = b[0]
         if kind == "h":
-            parts.append("<h%d>%s</h%d>" % (b[1], _inline(b[2]), b[1]))
+            parts.append('<h%d id="%s">%s</h%d>' % (b[1], _anchor(b[2]), _inline(b[2]), b[1]))
         elif kind == "p":
             parts.append("<p>%s</p>" % _inline(b[1]))
         elif kind == "ul":
@@ -676,12 +678,27 @@ def render_html(doc, out_dir, title):
     return parts
 
 
+def _anchor(text):
+    return "s-" + (re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x")
+
+
+def toc(doc):
+    """A contents list of the h2/h3 headings, linking inside the page."""
+    items = []
+    for b in doc:
+        if b[0] == "h" and b[1] in (2, 3):
+            items.append('<li class="l%d"><a href="#%s">%s</a></li>'
+                         % (b[1], _anchor(b[2]), _inline(b[2])))
+    return '<nav><strong>Contents</strong><ul>%s</ul></nav>' % "".join(items) if items else ""
+
+
 def render_html_body(doc, out_dir):
     return "\n".join(render_html(doc, out_dir, ""))
 
 
 def render_html_page(doc, out_dir, title):
-    body = render_html_body(doc, out_dir)
+    body = render_html_body(doc[:1], out_dir) + "\n" + toc(doc) + "\n" + \
+        render_html_body(doc[1:], out_dir)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n<script>%s</script>\n"

@@ -3,6 +3,7 @@ and on damaged copies of it. Run: make test-report."""
 
 import csv
 import html.parser
+import re
 import json
 import math
 import os
@@ -259,9 +260,14 @@ class ReportOnFixture(unittest.TestCase):
         # the same content as report.md
         for s in ("Summary", "mimalloc", "AL-02", "AMD EPYC 7B13", "Failed and missing results"):
             self.assertIn(s, text)
+        # the contents links land on headings of the page
+        ids = set(re.findall(r'\sid="([^"]+)"', text))
+        links = [v[1:] for _t, a, v in p.refs if a == "href"]
+        self.assertIn("s-summary", links)
+        self.assertIn("s-conformance", links)
+        self.assertTrue(set(links) <= ids, set(links) - ids)
         # every inlined image is a PNG
         import base64
-        import re
         for m in re.finditer(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text):
             self.assertEqual(base64.b64decode(m.group(1))[:8], b"\x89PNG\r\n\x1a\n")
 
