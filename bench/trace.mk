@@ -20,5 +20,5 @@ $(TRACE_TEST_DIR)/trace_prog: bench/trace/tests/trace_prog.c
 .PHONY: test-trace
 TESTS += test-trace
 
-test-trace: $(HMTRACE_SO) $(TRACE_TEST_DIR)/trace_prog $(BUILD)/glibc/bench
-	BUILD=$(BUILD) PYTHON=$(PYTHON) bench/trace/tests/trace_test.sh
+test-trace: $(HMTRACE_SO) $(TRACE_TEST_DIR)/trace_prog $(BUILD)/$(firstword $(BUILT))/bench
+	BUILD=$(BUILD) PYTHON=$(PYTHON) BENCH=$(BUILD)/$(firstword $(BUILT))/bench bench/trace/tests/trace_test.sh

@@ -20,9 +20,9 @@ for a in "$@"; do
     echo "$bin: $info"
 done
 
-# A wrong identity: the runner's variable names a preloaded library that is
+# A wrong identity (with the first allocator's binary): the runner's variable names a preloaded library that is
 # not the one serving malloc. The binary must refuse, with exit 3.
-bin=$BUILD/glibc/bench
+bin=$BUILD/$1/bench # any built allocator will do
 HEAPMARK_PRELOAD=/nonexistent/libfoo.so "$bin" --benchmark_list_tests >"$out/o" 2>"$out/e"
 rc=$?
 [ $rc -eq 3 ] || err "wrong identity: exit $rc, expected 3"

@@ -4,6 +4,7 @@
 # out); a python3 trace is recorded and replayed by the bench binary.
 set -u
 BUILD=${BUILD:-build}
+BENCH=${BENCH:-$BUILD/glibc/bench} # a bench binary, to replay with
 PYTHON=${PYTHON:-/usr/bin/python3}
 here=$(dirname "$0")
 fail=0
@@ -75,9 +76,9 @@ PYTHONMALLOC=malloc HEAPMARK_TRACE_OUT=$out/traces/pytest.hmt LD_PRELOAD=$lib \
 gzip -9 "$out/traces/pytest.hmt"
 cp "$out/prog.hmt" "$out/traces/prog.hmt" # two threads, a cross-thread free
 "$PYTHON" "$here/../dump.py" "$out/traces/pytest.hmt.gz" || fail=1
-HEAPMARK_TRACES=$out/traces "$BUILD/glibc/bench" --benchmark_list_tests >"$out/list" 2>&1
+HEAPMARK_TRACES=$out/traces "$BENCH" --benchmark_list_tests >"$out/list" 2>&1
 grep -qx "replay/trace:pytest/threads:1" "$out/list" || { echo "FAIL: replay not registered:"; cat "$out/list" | grep -i replay; fail=1; }
-HEAPMARK_TRACES=$out/traces "$BUILD/glibc/bench" --benchmark_filter='^replay/trace:p' \
+HEAPMARK_TRACES=$out/traces "$BENCH" --benchmark_filter='^replay/trace:p' \
     --benchmark_min_time=0.01 --benchmark_format=json >"$out/replay.json" 2>"$out/replay.err" ||
     { echo "FAIL: replay exited non-zero"; cat "$out/replay.err"; fail=1; }
 "$PYTHON" - "$out/replay.json" <<'PY' || fail=1
@@ -99,7 +100,7 @@ for name, threads in want.items():
 PY
 # a corrupt trace: a clear error, not a crash
 printf 'HMTRACE1\x01' | gzip >"$out/traces/broken.hmt.gz"
-HEAPMARK_TRACES=$out/traces "$BUILD/glibc/bench" --benchmark_filter='^replay/trace:broken/' \
+HEAPMARK_TRACES=$out/traces "$BENCH" --benchmark_filter='^replay/trace:broken/' \
     --benchmark_min_time=0.01 --benchmark_format=json >"$out/broken.json" 2>&1
 grep -q '"error_message": "trace .*broken.hmt.gz.*truncated' "$out/broken.json" ||
     { echo "FAIL: a corrupt trace gives no clear error"; grep error "$out/broken.json"; fail=1; }
