@@ -72,9 +72,17 @@ def analyse(run):
     families = {}
     for fam in sorted({k[0] for k in keys}):
         fk = [k for k in basis if k[0] == fam]
-        entry = {"workloads": len(fk), "geomean_time": {}, "winner": None}
+        entry = {"workloads": len(fk), "geomean_time": {}, "winner": None, "without": []}
+        contenders = allocs
+        if not fk:
+            # no workload of the family was completed by every allocator: compare those
+            # that completed every one the reference did
+            fk = [k for k in keys_with_ref if k[0] == fam]
+            contenders = [a for a in allocs if all(run.cell(a, k) is not None for k in fk)]
+            entry["workloads"] = len(fk)
+            entry["without"] = [a for a in allocs if a not in contenders]
         if fk:
-            for a in allocs:
+            for a in contenders:
                 g = hr.geomean(ratios(a, fk, "time"))
                 if g:
                     entry["geomean_time"][a] = g
@@ -115,6 +123,7 @@ def summary_json(runs, analyses):
             "rank": an["ranks"],
             "fastest_in_workloads": an["wins"],
             "families": {f: {"workloads": e["workloads"], "winner": e["winner"],
+                             "without_result": e["without"],
                              "geomean_time_vs_reference": _clean(e["geomean_time"])}
                          for f, e in an["families"].items()},
             "failed": [{k: f[k] for k in ("allocator", "benchmark", "status", "reason", "log")}
@@ -439,8 +448,9 @@ def build_document(runs, analyses, plots):
                 others = sorted(((g, a) for a, g in e["geomean_time"].items() if a != w))
                 nxt = (", next %s %.2fx" % (others[0][1], others[0][0] / e["geomean_time"][w])) \
                     if others else ""
-                row.append("**%s** (%.3fx %s over %d workload(s)%s)" % (
-                    w, e["geomean_time"][w], an["reference"], e["workloads"], nxt))
+                row.append("**%s** (%.3fx %s over %d workload(s)%s)%s" % (
+                    w, e["geomean_time"][w], an["reference"], e["workloads"], nxt,
+                    "; no result from %s" % ", ".join(e["without"]) if e["without"] else ""))
         fam_rows.append(row)
     if fam_rows:
         doc.append(("p", "Winner per workload family (lowest geometric mean of time):"))

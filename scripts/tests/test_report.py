@@ -192,6 +192,8 @@ class ReportOnFixture(unittest.TestCase):
         exp = math.exp(sum(math.log(by[("sable",) + k] / by[("glibc",) + k]) for k in basis) / 3)
         self.assertAlmostEqual(gm["sable"], exp, places=5)
         self.assertEqual(run["families"]["malloc_free"]["winner"], "mimalloc")
+        self.assertEqual(run["families"]["memory_growth"]["winner"], "sable")
+        self.assertEqual(run["families"]["memory_growth"]["without_result"], ["mimalloc"])
         self.assertEqual({(f["allocator"], f["status"]) for f in run["failed"]},
                          {("sable", "crash"), ("mimalloc", "timeout")})
 
@@ -222,6 +224,8 @@ class ReportOnFixture(unittest.TestCase):
             self.assertRegex(md, r"\| %s \| [0-9.]+x \| [1-4] \| \d of 5 \| [0-9.]+x \|" % a)
         self.assertIn("| mimalloc | 0.505x | 1 | 4 of 5 |", md)   # sable wins memory_growth
         self.assertIn("| malloc_free | **mimalloc**", md)          # winner per family
+        self.assertRegex(md, r"\| memory_growth \| \*\*sable\*\* \(0\.\d+x glibc over 1 workload\(s\), "
+                             r"next jemalloc [0-9.]+x\); no result from mimalloc \|")
         self.assertIn("(best)", md)
         self.assertRegex(md, r"\(\+\d+%\)")                        # % vs the best
         self.assertIn("CRASH: **sable** `malloc_free/size:4096/threads:1`: killed by SIGSEGV", md)
