@@ -61,7 +61,7 @@ cmp -s "$T/runs1.jsonl" "$RUN1/runs.jsonl" || fail "run 1 was overwritten"
 for f in crash:SIGSEGV-crash hang:--timeout exit:7-error; do
     mode=${f%%:*}
     HEAPMARK_FAULT=$mode:2000 HEAPMARK_FAULT_MATCH='size:16/' \
-        "$HM" run --allocators "glibc,fault=$FAULT" --filter "$F2" --timeout 2 "${FAST[@]}" \
+        "$HM" run --allocators "glibc,fault=$FAULT" --filter "$F2" --timeout 3 "${FAST[@]}" \
         2>"$T/err-$mode.txt" || fail "fault $mode: $(cat "$T/err-$mode.txt")"
     RUN=$OUT/$(readlink "$OUT/latest")
     "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-$mode.txt" || fail "fault $mode: run folder"
