@@ -122,7 +122,7 @@ report: deps
 # --- tests ------------------------------------------------------------------
 # Each area's *.mk adds the names of its test targets to TESTS; scripts/run-tests.sh
 # runs each one, keeps going after a failure, and ends with "N passed, N failed".
-include $(sort $(wildcard harness/*.mk harness/*/*.mk bench/*.mk conformance/*.mk scripts/*.mk))
+include $(sort $(wildcard harness/*.mk harness/*/*.mk bench/*.mk conformance/*.mk scripts/*.mk allocators/*/*/*.mk))
 
 test: all
 	@scripts/run-tests.sh $(TESTS)
