@@ -153,6 +153,7 @@ class Run:
         self.missing = []          # (allocator, benchmark) planned and never run
         self.conformance = {}      # allocator -> parsed conformance JSON
         self.conformance_from = None  # another run folder the conformance came from
+        self.conformance_dead = []    # (allocator, status, detail): binaries that wrote no verdicts
         self.label = None
 
     # -- helpers ---------------------------------------------------------
@@ -231,6 +232,15 @@ def _load_json(path):
 
 
 def _read_conformance(run):
+    if run.meta.get("kind") == "conformance":
+        for a in run.meta.get("allocators") or []:
+            if isinstance(a, dict) and a.get("status") not in (None, "done"):
+                detail = {"crash": "killed by %s" % a.get("signal"),
+                          "timeout": "ran past the time limit and was killed",
+                          "no-json": "ended without writing its verdicts (exit %s)" % a.get("exit_code"),
+                          "not run": "never ran (the run was interrupted first)"}.get(
+                              a.get("status"), str(a.get("status")))
+                run.conformance_dead.append((str(a.get("name")), str(a.get("status")), detail))
     d = os.path.join(run.path, "conformance")
     if not os.path.isdir(d):
         return
@@ -459,8 +469,11 @@ def read_run(path):
     for k in [k for k, c in run.cells.items() if not c.ok()]:
         del run.cells[k]
 
-    # planned but never run (interrupted run)
+    # planned but never run (interrupted run; a complete run may plan an instance
+    # for only some allocators)
     planned = [b for b in run.meta.get("benchmarks") or [] if isinstance(b, str)]
+    if run.state == "complete" or run.meta.get("kind") == "conformance":
+        planned = []
     seen = {(r["allocator"], split_name(r["benchmark"])) for r in run.records
             if isinstance(r.get("benchmark"), str)}
     for a in [x for x in run.allocators()]:
@@ -470,7 +483,7 @@ def read_run(path):
 
     _read_conformance(run)
 
-    if not run.cells and not run.conformance:
+    if not run.cells and not run.conformance and not run.conformance_dead:
         if not run.records and not os.path.exists(meta_p):
             raise InputError("%s: not a heapmark run folder (no meta.json, runs.jsonl or raw/)" % path)
         if not run.records:
@@ -508,15 +521,17 @@ def attach_conformance(runs):
     such a partner, a bench run without a matrix takes the one of the
     `latest-conformance` link next to it, when that is from the same host.
     Returns the runs left to show."""
-    conf_only = [r for r in runs if r.conformance and not r.cells]
+    conf_only = [r for r in runs if (r.conformance or r.conformance_dead) and not r.cells]
     for c in conf_only:
         for r in runs:
-            if r is not c and r.cells and not r.conformance and r.host == c.host:
+            if r is not c and r.cells and not r.conformance and not r.conformance_dead \
+                    and r.host == c.host:
                 r.conformance, r.conformance_from = c.conformance, c.path
+                r.conformance_dead = c.conformance_dead
                 runs = [x for x in runs if x is not c]
                 break
     for r in runs:
-        if r.conformance or not r.cells:
+        if r.conformance or r.conformance_dead or not r.cells:
             continue
         link = os.path.join(os.path.dirname(os.path.abspath(r.path)), "latest-conformance")
         if not os.path.isdir(link) or os.path.realpath(link) == os.path.realpath(r.path):
@@ -525,8 +540,9 @@ def attach_conformance(runs):
             other = read_run(link)
         except InputError:
             continue
-        if other.conformance and other.host == r.host:
+        if (other.conformance or other.conformance_dead) and other.host == r.host:
             r.conformance = other.conformance
+            r.conformance_dead = other.conformance_dead
             r.conformance_from = os.path.realpath(link)
             r.problems += ["conformance/%s" % p for p in other.problems
                            if p.startswith("conformance/")]

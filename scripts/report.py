@@ -317,6 +317,8 @@ def env_rows(run):
             desc = str(a.get("version") or "unknown version")
             if a.get("library"):
                 desc += " (`%s`)" % a["library"]
+            if a.get("package"):
+                desc += ", Debian package %s" % a["package"]
             if a.get("preload"):
                 desc += ", LD_PRELOAD `%s`" % a["preload"]
             rows.append(["allocator %s" % a.get("name", "?"), desc])
@@ -325,7 +327,7 @@ def env_rows(run):
 
 def conformance_blocks(runs, plots):
     blocks = []
-    with_conf = [r for r in runs if r.conformance]
+    with_conf = [r for r in runs if r.conformance or r.conformance_dead]
     if not with_conf:
         return blocks
     blocks.append(("h", 2, "Conformance"))
@@ -362,6 +364,9 @@ def conformance_blocks(runs, plots):
                             "`unsupported` means the allocator has no such extension (never a "
                             "failure); REP checks are `observed` behaviour and CAP checks are "
                             "`present`/`absent` capabilities."))
+        for a, status, detail in run.conformance_dead:
+            failures.append("**%s**: the conformance binary has no verdicts: %s (%s)"
+                            % (a, status.upper(), detail))
         if failures:
             blocks.append(("p", "Every failure (%d):" % len(failures)))
             blocks.append(("ul", failures))

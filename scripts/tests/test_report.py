@@ -382,6 +382,22 @@ class ConformanceRunApart(unittest.TestCase):
         self.assertIn("## Conformance", self.md(self.bench))
         check_png(self, os.path.join(self.bench, "plots", "conformance.png"))
 
+    def test_conformance_binary_died(self):
+        with open(os.path.join(self.conf, "meta.json")) as f:
+            meta = json.load(f)
+        for a in meta["allocators"]:
+            a["status"] = "done"
+            if a["name"] == "sable":
+                a.update(status="crash", signal="SIGSEGV", exit_code=None)
+        with open(os.path.join(self.conf, "meta.json"), "w") as f:
+            json.dump(meta, f)
+        os.remove(os.path.join(self.conf, "conformance", "sable.json"))
+        rc, _o, err = tu.run_script("report.py", self.conf)
+        self.assertEqual(rc, 0, err)
+        md = self.md(self.conf)
+        self.assertIn("**sable**: the conformance binary has no verdicts: CRASH (killed by SIGSEGV)", md)
+        self.assertIn("**mimalloc** `AL-02` (alignment, STD): FAIL", md)
+
     def test_conformance_only(self):
         rc, out, err = tu.run_script("report.py", self.conf)
         self.assertEqual(rc, 0, err)
@@ -512,6 +528,19 @@ class BadInput(unittest.TestCase):
         self.assertIn("**Incomplete run fixture-vm** (state: interrupted): 13 planned result(s)", md)
         self.assertIn("MISSING: **sable** `malloc_free/size:16/threads:2`", md)
         self.assertIn("MISSING: **glibc** `memory_growth/phases:6/threads:1`", md)
+
+    def test_complete_run_planning_some_instances_for_some_allocators(self):
+        run = tu.copy_fixture(self.tmp)
+        with open(os.path.join(run, "meta.json")) as f:
+            meta = json.load(f)
+        meta["benchmarks"].append("sable_only/threads:1")
+        with open(os.path.join(run, "meta.json"), "w") as f:
+            json.dump(meta, f)
+        rc, _o, err = tu.run_script("report.py", run)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("incomplete", err)
+        with open(os.path.join(run, "report.md")) as f:
+            self.assertNotIn("MISSING", f.read())
 
     def test_without_runs_jsonl(self):
         run = tu.copy_fixture(self.tmp)
