@@ -51,7 +51,7 @@ SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
             p = sbl_alloc_class(h, cls);
         }
     }
-    if (SBL_UNLIKELY(sbl_opt.slow) && sbl_hook_depth == 0)
+    if (SBL_UNLIKELY(sbl_opt.hooks) && sbl_hook_depth == 0)
         sbl_hook_alloc(SBL_OP_MALLOC, p, n, 0);
     return p;
 }

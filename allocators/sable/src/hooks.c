@@ -8,6 +8,9 @@
  * space counters (reserved, committed, segments), kept on the rare paths,
  * are always up to date.
  *
+ * Each hook does only what is switched on: secure mode alone pays for its
+ * checks, not for the statistics' shared counters.
+ *
  * Statistics count usable bytes (block sizes), per operation of the API:
  * an API call that allocates or frees internally (realloc, calloc) is one
  * operation (sbl_hook_depth). */
@@ -70,7 +73,8 @@ static bool under_memcheck(void)
 void sbl_hooks_init(void)
 {
     sbl_opt.valgrind = under_memcheck();
-    sbl_opt.slow = sbl_opt.secure || sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
+    sbl_opt.hooks = sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
+    sbl_opt.slow = sbl_opt.secure || sbl_opt.hooks;
 }
 
 /* ---- the log: one line per operation, written with one write(2) ---- */
@@ -155,10 +159,12 @@ static void count_kind(size_t usable)
 /* after an allocation of n bytes (align: 0 for the plain calls) */
 void sbl_hook_alloc(enum sbl_op op, void *p, size_t n, size_t align)
 {
-    if (p != NULL) {
+    if (p != NULL && (sbl_opt.stats || sbl_opt.valgrind)) {
         size_t u = sbl_usable_size(p);
-        live_add(u);
-        count_kind(u);
+        if (sbl_opt.stats) {
+            live_add(u);
+            count_kind(u);
+        }
         if (sbl_opt.valgrind)
             VALGRIND_MALLOCLIKE_BLOCK(p, u, 0, op == SBL_OP_CALLOC);
     }
@@ -168,8 +174,10 @@ void sbl_hook_alloc(enum sbl_op op, void *p, size_t n, size_t align)
 /* before a block of `size` usable bytes at p is freed */
 void sbl_hook_free(const void *p, size_t size)
 {
-    atomic_fetch_sub_explicit(&live, size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
+    if (sbl_opt.stats) {
+        atomic_fetch_sub_explicit(&live, size, memory_order_relaxed);
+        atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
+    }
     if (sbl_opt.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0);
     log_line(SBL_OP_FREE, p, size, 0, NULL);
@@ -179,13 +187,15 @@ void sbl_hook_free(const void *p, size_t size)
  * bytes gave q (NULL: failed, old untouched) */
 void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q, size_t n)
 {
-    if (q != NULL) {
+    if (q != NULL && (sbl_opt.stats || sbl_opt.valgrind)) {
         size_t u = sbl_usable_size(q);
-        atomic_fetch_add_explicit(&n_reallocs, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&live, old_size, memory_order_relaxed);
-        live_add(u);
-        if (q != old) /* a new block */
-            count_kind(u);
+        if (sbl_opt.stats) {
+            atomic_fetch_add_explicit(&n_reallocs, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&live, old_size, memory_order_relaxed);
+            live_add(u);
+            if (q != old) /* a new block */
+                count_kind(u);
+        }
         if (sbl_opt.valgrind) {
             if (q == old) {
                 VALGRIND_RESIZEINPLACE_BLOCK(q, old_size, u, 0);
@@ -203,7 +213,8 @@ void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q,
 void sbl_hook_range(const void *p, size_t n, int rc)
 {
     if (rc == 0) {
-        atomic_fetch_add_explicit(&n_ranges, 1, memory_order_relaxed);
+        if (sbl_opt.stats)
+            atomic_fetch_add_explicit(&n_ranges, 1, memory_order_relaxed);
         if (sbl_opt.valgrind)
             VALGRIND_MAKE_MEM_NOACCESS(p, n);
     }
@@ -219,7 +230,7 @@ bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p)
     bool huge = pg->flags & SBL_PF_HUGE;
     uint8_t *start = huge ? pg->start : sbl_block_start(pg, p);
     size_t size = huge ? s->huge_size : pg->block_size;
-    if (sbl_hook_depth == 0)
+    if (sbl_hook_depth == 0 && sbl_opt.hooks)
         sbl_hook_free(start, size);
     if (sbl_opt.secure && !huge)
         sbl_secure_freed(start, size);

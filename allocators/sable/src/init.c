@@ -182,7 +182,7 @@ __attribute__((constructor)) static void sable_constructor(void)
         sbl_hook_depth++;                                                     \
         void *r_ = call;                                                      \
         sbl_hook_depth--;                                                     \
-        if (sbl_hook_depth == 0)                                              \
+        if (sbl_hook_depth == 0 && sbl_opt.hooks)                             \
             sbl_hook_alloc(op, r_, n, align);                                 \
         return r_;                                                            \
     } while (0)
@@ -220,7 +220,7 @@ static void *realloc_hooked(enum sbl_op op, void *p, size_t n)
     sbl_hook_depth++;
     void *q = op == SBL_OP_REALLOC ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
     sbl_hook_depth--;
-    if (sbl_hook_depth == 0 && p != NULL)
+    if (sbl_hook_depth == 0 && p != NULL && sbl_opt.hooks)
         sbl_hook_realloc(op, p, old, q, n);
     return q;
 }
@@ -329,7 +329,8 @@ SABLE_EXPORT int sable_free_range(void *p, size_t n)
     if (SBL_UNLIKELY(sbl_opt.slow)) {
         if (rc == EINVAL && sbl_opt.secure)
             sbl_report("free_range", p, "range outside a live block or already released");
-        sbl_hook_range(p, n, rc);
+        if (sbl_opt.hooks)
+            sbl_hook_range(p, n, rc);
     }
     return rc;
 }
