@@ -287,5 +287,5 @@ __attribute__((destructor)) static void stats_at_exit(void)
     k += put_kv(line + k, " segments=", st.segments);
     k += put_kv(line + k, " heaps=", st.heaps);
     line[k++] = '\n';
-    sbl_os_write(2, line, k);
+    sbl_os_write(sbl_opt.stats_fd, line, k);
 }

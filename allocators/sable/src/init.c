@@ -19,6 +19,7 @@
 struct sbl_options sbl_opt = {
     .purge_delay_ms = 10,
     .log_fd = -1,
+    .stats_fd = 2,
 };
 
 static _Atomic int init_done;
@@ -70,8 +71,11 @@ static bool parse_flag(const char *entry, const char *val, bool *out)
 
 static void log_open(const char *entry, const char *val)
 {
-    if (strcmp(val, "stderr") == 0) {
-        sbl_opt.log_fd = 2;
+    if (strcmp(val, "stderr") == 0) { /* a copy: the program may close its stderr */
+        int e = errno;
+        int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+        errno = e;
+        sbl_opt.log_fd = fd >= 0 ? fd : 2;
         return;
     }
     if (*val == '\0') {
@@ -109,7 +113,13 @@ static void options_read(void)
         } else if (klen == 12 && strncmp(v, "SABLE_SECURE", klen) == 0) {
             parse_flag(v, val, &sbl_opt.secure);
         } else if (klen == 11 && strncmp(v, "SABLE_STATS", klen) == 0) {
-            parse_flag(v, val, &sbl_opt.stats);
+            if (parse_flag(v, val, &sbl_opt.stats) && sbl_opt.stats) {
+                int e = errno;
+                int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+                errno = e;
+                if (fd >= 0)
+                    sbl_opt.stats_fd = fd;
+            }
         } else if (klen == 9 && strncmp(v, "SABLE_LOG", klen) == 0) {
             log_open(v, val);
         } else {

@@ -47,6 +47,8 @@ struct sbl_options {
     bool slow;      /* any of the above or a log: no fast paths (hooks.c) */
     bool hooks;     /* statistics, log or Valgrind: the hooks have work */
     int log_fd;     /* SABLE_LOG, or -1 */
+    int stats_fd;   /* a copy of stderr for the exit summary (programs such
+                       as coreutils close stderr before the process ends) */
     uintptr_t key;  /* per-process secret (secure mode) */
 };
 extern struct sbl_options sbl_opt;
