@@ -1,8 +1,11 @@
 /* stress.c: threads allocating blocks of random sizes (16 B .. 4 MiB),
  * each block filled with a pattern derived from its address and size and
  * checked before it is freed; then a cross-thread free storm: threads swap
- * blocks through shared slots, so most frees are remote. Counts of
- * operations are fixed; nothing depends on timing. */
+ * blocks through shared slots, so most frees are remote. Some storm blocks
+ * come from sable_aligned_alloc_any (interior pointers) and some lose their
+ * second half to sable_free_range before they are handed over, so remote
+ * frees also meet flagged pages. Counts of operations are fixed; nothing
+ * depends on timing. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +13,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "sable.h"
 
 #define THREADS 4
 #define LOCAL_OPS 30000
@@ -98,7 +102,21 @@ static void *storm_worker(void *arg)
     for (int i = 0; i < STORM_OPS; i++) {
         struct blk *b = malloc(sizeof *b); /* the record itself is swapped too */
         b->n = rnd(&seed) % 64 == 0 ? rnd_size(&seed) : 1 + rnd(&seed) % 256;
-        b->p = malloc(b->n);
+        unsigned kind = (unsigned)(rnd(&seed) % 16);
+        if (kind == 0) {
+            size_t align = 24 + rnd(&seed) % 100;
+            b->p = sable_aligned_alloc_any(align, b->n);
+            if (b->p == NULL || (uintptr_t)b->p % align != 0)
+                atomic_fetch_add(&bad_blocks, 1);
+        } else {
+            b->p = malloc(b->n);
+        }
+        if (kind == 1 && b->n >= 32) { /* keep the first half */
+            size_t half = b->n / 2;
+            if (sable_free_range((char *)b->p + half, sable_usable_size(b->p) - half) != 0)
+                atomic_fetch_add(&bad_blocks, 1);
+            b->n = half;
+        }
         fill(b->p, b->n);
         struct blk *old = atomic_exchange(&slots[rnd(&seed) % SLOTS], b);
         if (old) {
