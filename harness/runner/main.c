@@ -3,6 +3,7 @@
  *   heapmark list         allocators and benchmarks
  *   heapmark run          every allocator x benchmark, one process each
  *   heapmark conformance  the conformance suite for every allocator
+ *   heapmark trace        the allocation trace of a program
  *
  * The repository root is found from the executable's own path
  * (<root>/build/heapmark), so it works from any directory. */
@@ -23,6 +24,7 @@ static const char usage_main[] =
     "  list          the allocators and the benchmarks a run would use\n"
     "  run           run every allocator x benchmark, each in a fresh process\n"
     "  conformance   run the conformance suite for every allocator\n"
+    "  trace         record the allocation trace of a program (for the replay workload)\n"
     "\n"
     "`heapmark <command> --help` describes each command's options.\n";
 
@@ -41,6 +43,7 @@ static const char usage_list[] =
 static const char usage_run[] =
     "usage: heapmark run [--allocators A,B] [--filter REGEX] [--repetitions N]\n"
     "                    [--min-time S] [--timeout S] [--profile P] [--out DIR]\n"
+    "                    [--instructions]\n"
     "\n"
     "Runs each allocator x benchmark instance in a fresh process, interleaved\n"
     "(A B C A B C ...), and writes results/<UTC stamp>-<host>/ (meta.json,\n"
@@ -62,8 +65,15 @@ static const char usage_run[] =
     "                    as a timeout (default 120)\n"
     "  --profile P       quick, default or full: the workload set and the defaults above\n"
     "  --out DIR         the folder that receives the run folder (default <root>/results)\n"
+    "  --instructions    count instructions per operation instead of timing: each\n"
+    "                    single-thread instance (threads:1) runs once under\n"
+    "                    valgrind --tool=callgrind, collecting only inside the timed\n"
+    "                    loops; runs.jsonl gets instructions_per_op. Instances with more\n"
+    "                    threads are skipped (listed in meta.json \"skipped\"). Repeatable\n"
+    "                    where times are not (CI on a noisy machine); default timeout 600 s\n"
     "\n"
-    "Environment: HEAPMARK_MIN_FREE_MB (free space a run needs, default 16).\n";
+    "Environment: HEAPMARK_MIN_FREE_MB (free space a run needs, default 16),\n"
+    "HEAPMARK_TRACES (the folder of traces the replay workload runs, default bench/traces).\n";
 
 static const char usage_conformance[] =
     "usage: heapmark conformance [--allocators A,B] [--filter S] [--timeout S]\n"
@@ -83,9 +93,30 @@ static const char usage_conformance[] =
     "  --check           compare with the expected matrix conformance/expected\n"
     "  --out DIR         the folder that receives the run folder (default <root>/results)\n";
 
+static const char usage_trace[] =
+    "usage: heapmark trace [--out FILE] [--] CMD [ARG...]\n"
+    "\n"
+    "Runs CMD with the recorder build/lib/libhmtrace.so preloaded in front of\n"
+    "whatever allocator it uses, and writes its allocation trace (every malloc,\n"
+    "calloc, realloc, free and aligned allocation, block ids instead of addresses,\n"
+    "threads kept; format bench/trace/FORMAT.md). Only CMD's own process is\n"
+    "recorded, not the programs it starts. CMD keeps the terminal, stdin and\n"
+    "stdout; the summary (events, threads, size) goes to stderr. Exit status:\n"
+    "CMD's (128+N when killed by signal N); 126/127 when CMD cannot be run or is\n"
+    "not found; 1 when no trace came out; 2 on bad usage.\n"
+    "\n"
+    "  --out FILE   the trace file; never replaced when it exists; compressed with\n"
+    "               gzip -9 when it ends in .gz (default: ./<CMD>-<UTC stamp>.hmt)\n"
+    "\n"
+    "To replay it under every allocator, put it into bench/traces/ as NAME.hmt (or\n"
+    "NAME.hmt.gz): every bench binary then has the instance replay/trace:NAME/threads:1\n"
+    "in every profile (`heapmark run --filter replay/trace:NAME`). Or point\n"
+    "HEAPMARK_TRACES at another folder of traces (it replaces bench/traces).\n"
+    "Inspect one with /usr/bin/python3 bench/trace/dump.py FILE.\n";
+
 enum {
     OPT_ALLOCATORS = 1000, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME, OPT_TIMEOUT,
-    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_HELP
+    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_INSTRUCTIONS, OPT_HELP
 };
 
 struct command {
@@ -93,18 +124,21 @@ struct command {
     const char *usage;
     int (*fn)(const char *root, const struct options *o);
     const int *allowed; /* terminated by 0 */
+    int takes_command;  /* the arguments after the options are a command to run */
 };
 
 static const int list_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_PROFILE, 0};
-static const int run_opts[] = {OPT_ALLOCATORS, OPT_FILTER,  OPT_REPETITIONS, OPT_MIN_TIME,
-                               OPT_TIMEOUT,    OPT_PROFILE, OPT_OUT,         0};
+static const int run_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME,
+                               OPT_TIMEOUT, OPT_PROFILE, OPT_OUT, OPT_INSTRUCTIONS, 0};
+static const int trace_opts[] = {OPT_OUT, 0};
 static const int conf_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_TIMEOUT, OPT_LIMIT,
                                 OPT_JOBS,       OPT_CHECK,  OPT_OUT,     0};
 
 static const struct command commands[] = {
-    {"list", usage_list, cmd_list, list_opts},
-    {"run", usage_run, cmd_run, run_opts},
-    {"conformance", usage_conformance, cmd_conformance, conf_opts},
+    {"list", usage_list, cmd_list, list_opts, 0},
+    {"run", usage_run, cmd_run, run_opts, 0},
+    {"conformance", usage_conformance, cmd_conformance, conf_opts, 0},
+    {"trace", usage_trace, cmd_trace, trace_opts, 1},
 };
 
 static const struct option long_opts[] = {
@@ -118,6 +152,7 @@ static const struct option long_opts[] = {
     {"check", no_argument, NULL, OPT_CHECK},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"jobs", required_argument, NULL, OPT_JOBS},
+    {"instructions", no_argument, NULL, OPT_INSTRUCTIONS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -186,7 +221,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) == 0)
             cmd = &commands[i];
     if (cmd == NULL) {
-        fprintf(stderr, "heapmark: unknown command '%s': use list, run or conformance "
+        fprintf(stderr, "heapmark: unknown command '%s': use list, run, conformance or trace "
                         "(see heapmark --help)\n", argv[1]);
         return 2;
     }
@@ -200,7 +235,9 @@ int main(int argc, char **argv)
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
     int c, idx;
-    while ((c = getopt_long(sub_argc, sub_argv, ":h", long_opts, &idx)) != -1) {
+    /* a command to run keeps its own options: stop at the first non-option */
+    const char *optstring = cmd->takes_command ? "+:h" : ":h";
+    while ((c = getopt_long(sub_argc, sub_argv, optstring, long_opts, &idx)) != -1) {
         if (c == 'h')
             c = OPT_HELP;
         if (c == '?')
@@ -228,10 +265,11 @@ int main(int argc, char **argv)
             break;
         case OPT_OUT:
             if (*optarg == '\0')
-                return bad_usage("--out needs a folder%s", "");
+                return bad_usage("--out needs a %s", cmd->takes_command ? "file" : "folder");
             o.out = optarg;
             break;
         case OPT_CHECK: o.check = 1; break;
+        case OPT_INSTRUCTIONS: o.instructions = 1; break;
         case OPT_REPETITIONS:
             if (parse_int(optarg, &l) != 0 || l < 1 || l > 1000)
                 return bad_usage("--repetitions must be a whole number from 1 to 1000, not '%s'",
@@ -262,8 +300,14 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (optind < sub_argc)
+    if (cmd->takes_command) {
+        if (optind >= sub_argc)
+            return bad_usage("no command given%s", "");
+        o.cmd_argc = sub_argc - optind;
+        o.cmd_argv = sub_argv + optind;
+    } else if (optind < sub_argc) {
         return bad_usage("unexpected argument '%s'", sub_argv[optind]);
+    }
 
     char *root = find_root();
     if (root == NULL)

@@ -52,6 +52,10 @@ static void child_setenv(const struct child_env *env)
     }
     if (env->profile)
         setenv("HEAPMARK_PROFILE", env->profile, 1);
+    if (env->count_ops)
+        setenv("HEAPMARK_COUNT_OPS", env->count_ops, 1);
+    else
+        unsetenv("HEAPMARK_COUNT_OPS");
 }
 
 pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, int err_fd)
@@ -87,6 +91,63 @@ pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, in
     }
     setpgid(pid, pid); /* both sides, so neither can race the other */
     return pid;
+}
+
+pid_t proc_spawn_fg(char *const argv[], const char *const *env, int out_fd)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        errmsg("cannot start %s: %s", argv[0], strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &original, NULL);
+        if (out_fd >= 0) {
+            dup2(out_fd, 1);
+            if (out_fd > 2)
+                close(out_fd);
+        }
+        for (const char *const *e = env; e && e[0]; e += 2)
+            setenv(e[0], e[1], 1);
+        execv(argv[0], argv);
+        fprintf(stderr, "heapmark: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static void fill(struct child_status *st, int status, const struct rusage *ru);
+
+void proc_wait_fg(pid_t pid, struct child_status *st)
+{
+    double t0 = mono_now();
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t r = wait4(pid, &status, WNOHANG, &ru);
+        if (r == pid) {
+            memset(st, 0, sizeof *st);
+            fill(st, status, &ru);
+            st->wall_s = mono_now() - t0;
+            return;
+        }
+        if (r < 0 && errno != EINTR) { /* cannot happen for our own child */
+            memset(st, 0, sizeof *st);
+            st->exited = 1;
+            st->exit_code = 127;
+            return;
+        }
+        struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+        siginfo_t info;
+        int s = sigtimedwait(&blocked, &info, &ts);
+        /* the terminal's signals reach the child by themselves (same process
+           group); one sent to heapmark alone is passed on */
+        if ((s == SIGINT || s == SIGTERM || s == SIGHUP) && info.si_code <= 0)
+            kill(pid, s);
+    }
 }
 
 static void fill(struct child_status *st, int status, const struct rusage *ru)

@@ -5,12 +5,20 @@
  *         fresh child process per instance, with a deadline
  *   record: one runs.jsonl line as each child ends, meta.json rewritten
  *         atomically after each, `latest` moved at the end
+ *
+ * With --instructions, each single-thread instance runs once under
+ * valgrind --tool=callgrind --collect-atstart=no with HEAPMARK_COUNT_OPS set:
+ * the shim (harness/gbench.h) collects only inside its timed loops and
+ * writes how many operations ran there, so instructions per operation =
+ * callgrind's total Ir / operations.
  */
 #define _GNU_SOURCE
 #include "runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +29,7 @@
 #include <unistd.h>
 
 #define DEFAULT_TIMEOUT_S 120.0
+#define INSTRUCTIONS_TIMEOUT_S 600.0 /* callgrind runs programs ~50x slower */
 
 struct profile {
     const char *name;
@@ -50,6 +59,8 @@ struct run {
     double min_time, timeout;
     struct allocator_set set;
     struct strv benchmarks; /* planned, in order */
+    struct strv skipped, skip_reasons; /* --instructions: not single-thread */
+    char *valgrind;         /* --instructions: the valgrind executable */
     struct instance *plan;
     size_t planned, done;
     size_t counts[ST_COUNT];
@@ -85,6 +96,24 @@ static char *regex_escape(const char *s)
     }
     *o = '\0';
     return r;
+}
+
+/* The thread count of an instance: N of its "threads:N" part (1 without). */
+static long instance_threads(const char *name)
+{
+    const char *p = name;
+    while ((p = strstr(p, "threads:")) != NULL) {
+        if (p == name || p[-1] == '/') {
+            long n = 0;
+            const char *d = p + 8;
+            while (*d >= '0' && *d <= '9')
+                n = n * 10 + (*d++ - '0');
+            if (d > p + 8 && (*d == '\0' || *d == '/'))
+                return n;
+        }
+        p += 8;
+    }
+    return 1;
 }
 
 /* Resolves allocators, asks their identity and their benchmarks, applies
@@ -133,6 +162,31 @@ static int plan(struct run *r)
             strv_push(&r->benchmarks, all.v[b]);
     if (r->o->filter)
         regfree(&re);
+    if (r->o->instructions && r->benchmarks.n > 0) {
+        struct strv single = {0};
+        for (size_t b = 0; b < r->benchmarks.n; b++) {
+            long th = instance_threads(r->benchmarks.v[b]);
+            if (th == 1) {
+                strv_push(&single, r->benchmarks.v[b]);
+                continue;
+            }
+            char *why = xasprintf("%ld threads: callgrind's collection is switched per thread, "
+                                  "instructions are counted for single-thread instances only",
+                                  th);
+            strv_push(&r->skipped, r->benchmarks.v[b]);
+            strv_push(&r->skip_reasons, why);
+            free(why);
+        }
+        if (single.n == 0) {
+            errmsg("--instructions counts single-thread instances (threads:1) only, and none of "
+                   "the %zu selected is one", r->benchmarks.n);
+            strv_free(&single);
+            strv_free(&all);
+            return 1;
+        }
+        strv_free(&r->benchmarks);
+        r->benchmarks = single;
+    }
     if (r->benchmarks.n == 0) {
         errmsg("--filter '%s' matches none of the %zu benchmarks of profile %s (see `heapmark "
                "list --profile %s`)",
@@ -181,6 +235,7 @@ static void write_meta(struct run *r)
     jw_key(&w, "timeout_s"); jw_number(&w, r->timeout);
     jw_key(&w, "filter"); jw_string(&w, r->o->filter);
     jw_key(&w, "allocators"); jw_string(&w, r->o->allocators);
+    jw_key(&w, "instructions"); jw_bool(&w, r->o->instructions);
     jw_end_object(&w);
     jw_key(&w, "allocators");
     jw_begin_array(&w);
@@ -200,6 +255,15 @@ static void write_meta(struct run *r)
     jw_begin_array(&w);
     for (size_t b = 0; b < r->benchmarks.n; b++)
         jw_string(&w, r->benchmarks.v[b]);
+    jw_end_array(&w);
+    jw_key(&w, "skipped");
+    jw_begin_array(&w);
+    for (size_t b = 0; b < r->skipped.n; b++) {
+        jw_begin_object(&w);
+        jw_key(&w, "benchmark"); jw_string(&w, r->skipped.v[b]);
+        jw_key(&w, "reason"); jw_string(&w, r->skip_reasons.v[b]);
+        jw_end_object(&w);
+    }
     jw_end_array(&w);
     jw_key(&w, "planned"); jw_int(&w, (long long)r->planned);
     jw_key(&w, "done"); jw_int(&w, (long long)r->done);
@@ -270,6 +334,159 @@ out:
     return st;
 }
 
+/* ---- instruction counts (--instructions) ------------------------------------ */
+
+struct counts {
+    int counted;           /* per_op is valid */
+    double per_op;
+    long long ir, ops;     /* -1 when unknown */
+    long threads;          /* threads callgrind saw in the process, 0 when unknown */
+    int have_summary;      /* raw/<A>/<id>.callgrind was written */
+    char *note;            /* why per_op is missing although the process was ok */
+};
+
+/* The total Ir of one callgrind output file ("totals:" or "summary:"), or -1. */
+static long long callgrind_total(const char *path)
+{
+    size_t len;
+    char *text = read_file(path, &len);
+    if (text == NULL)
+        return -1;
+    long long total = -1;
+    for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, "totals:", 7) == 0 || (total < 0 && strncmp(line, "summary:", 8) == 0)) {
+            char *end;
+            long long v = strtoll(strchr(line, ':') + 1, &end, 10);
+            if (end != strchr(line, ':') + 1 && v >= 0)
+                total = v;
+        }
+    }
+    free(text);
+    return total;
+}
+
+/* Writes the header lines of a callgrind output file (what ran, the events,
+   the totals; not the per-function profile) to dst, with a note. */
+static int callgrind_condense(const char *src, const char *dst, long threads)
+{
+    size_t len;
+    char *text = read_file(src, &len);
+    if (text == NULL)
+        return -1;
+    static const char *const keys[] = {"version:", "creator:", "pid:", "cmd:", "part:",
+                                       "thread:", "desc:", "positions:", "events:",
+                                       "summary:", "totals:", NULL};
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    if (f == NULL) {
+        free(text);
+        return -1;
+    }
+    int first = 1;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        int keep = first && line[0] == '#';
+        for (const char *const *k = keys; *k && !keep; k++)
+            keep = strncmp(line, *k, strlen(*k)) == 0;
+        if (keep)
+            fprintf(f, "%.*s\n", (int)n, line);
+        if (first && line[0] == '#') {
+            fprintf(f, "# heapmark: the header and totals of callgrind's profile of the main "
+                       "thread (%ld thread%s seen); the per-function lines are left out "
+                       "(run the command of the .log for them)\n",
+                    threads, threads == 1 ? "" : "s");
+        }
+        first = 0;
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    fclose(f);
+    free(text);
+    int rc = atomic_write(dst, buf, blen);
+    free(buf);
+    return rc;
+}
+
+/* After a process of an instructions run: reads raw/<A>/<id>.ops.json and
+   callgrind's per-thread files raw/<A>/<id>.cg-NN, condenses the main
+   thread's into raw/<A>/<id>.callgrind and removes the rest. For a process
+   whose status is ok, returns that status or ST_GARBAGE (*reason set) when
+   a figure is missing. */
+static enum status collect_counts(const char *adir, const char *id, enum status st,
+                                  char **reason, struct counts *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ir = c->ops = -1;
+    char *prefix = xasprintf("%s.cg-", id);
+    char *main_file = NULL;
+    DIR *d = opendir(adir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char *path = xasprintf("%s/%s", adir, e->d_name);
+        c->threads++;
+        if (strcmp(e->d_name + strlen(prefix), "01") == 0)
+            main_file = xstrdup(path);
+        else
+            unlink(path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    char *base = xasprintf("%s/%s.cg", adir, id); /* empty with --separate-threads */
+    unlink(base);
+    free(base);
+    if (main_file) {
+        c->ir = callgrind_total(main_file);
+        char *dst = xasprintf("%s/%s.callgrind", adir, id);
+        c->have_summary = callgrind_condense(main_file, dst, c->threads) == 0;
+        free(dst);
+        unlink(main_file);
+    }
+    char *ops_path = xasprintf("%s/%s.ops.json", adir, id);
+    size_t len;
+    char *text = read_file(ops_path, &len);
+    int under_callgrind = 0;
+    if (text) {
+        char err[160];
+        struct json *doc = json_parse(text, len, err, sizeof err);
+        const struct json *ops = doc ? json_get(doc, "operations") : NULL;
+        if (ops && ops->type == JSON_NUMBER)
+            c->ops = (long long)ops->number;
+        under_callgrind = doc && json_get_true(doc, "under_callgrind");
+        json_free(doc);
+        free(text);
+    }
+    free(ops_path);
+    free(prefix);
+    free(main_file);
+    if (st != ST_OK)
+        return st;
+    if (c->ops < 0)
+        *reason = xstrdup("exited 0 but wrote no operation count (HEAPMARK_COUNT_OPS file)");
+    else if (!under_callgrind)
+        *reason = xstrdup("the benchmark did not run under callgrind");
+    else if (c->ir < 0)
+        *reason = xstrdup("callgrind wrote no totals for the main thread");
+    else if (c->ops == 0)
+        *reason = xstrdup("no operation ran inside a timed loop");
+    if (*reason)
+        return ST_GARBAGE;
+    if (c->threads > 1) {
+        c->note = xasprintf("the process ran %ld threads: callgrind collected only in the "
+                            "thread that switched it on, so the count is not per operation",
+                            c->threads);
+        return ST_OK;
+    }
+    c->counted = 1;
+    c->per_op = round((double)c->ir / (double)c->ops * 100.0) / 100.0;
+    return ST_OK;
+}
+
 static double tv_s(struct timeval tv)
 {
     return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
@@ -278,7 +495,7 @@ static double tv_s(struct timeval tv)
 static void write_record(struct run *r, const char *id, const struct allocator *a,
                          const char *bench, enum status st, const char *reason,
                          const struct child_status *cs, const char *json_rel, int json_exists,
-                         const char *log_rel)
+                         const char *log_rel, const struct counts *c, const char *cg_rel)
 {
     struct json_writer w;
     jw_init(&w, r->runs, 0);
@@ -299,6 +516,18 @@ static void write_record(struct run *r, const char *id, const struct allocator *
     jw_key(&w, "majflt"); jw_int(&w, cs->ru.ru_majflt);
     jw_key(&w, "json"); jw_string(&w, json_exists ? json_rel : NULL);
     jw_key(&w, "log"); jw_string(&w, log_rel);
+    if (c) {
+        jw_key(&w, "instructions_per_op");
+        if (c->counted) jw_number(&w, c->per_op); else jw_null(&w);
+        jw_key(&w, "instructions");
+        if (c->ir >= 0) jw_int(&w, c->ir); else jw_null(&w);
+        jw_key(&w, "operations");
+        if (c->ops >= 0) jw_int(&w, c->ops); else jw_null(&w);
+        jw_key(&w, "process_threads");
+        if (c->threads > 0) jw_int(&w, c->threads); else jw_null(&w);
+        jw_key(&w, "callgrind"); jw_string(&w, c->have_summary ? cg_rel : NULL);
+        jw_key(&w, "note"); jw_string(&w, c->note);
+    }
     jw_end_object(&w);
     fputc('\n', r->runs);
     if (fflush(r->runs) != 0 || ferror(r->runs)) {
@@ -368,7 +597,6 @@ static int run_one(struct run *r, size_t k)
         errmsg("cannot create %s: %s", adir, strerror(errno));
         exit(1);
     }
-    free(adir);
     char *json_rel = xasprintf("raw/%s/%s.json", a->name, id);
     char *log_rel = xasprintf("raw/%s/%s.log", a->name, id);
     char *json_abs = xasprintf("%s/%s", r->dir, json_rel);
@@ -383,9 +611,28 @@ static int run_one(struct run *r, size_t k)
     char *a_reps = xasprintf("--benchmark_repetitions=%ld", r->repetitions);
     char *a_min = xasprintf("--benchmark_min_time=%g", r->min_time);
     char *a_out = xasprintf("--benchmark_out=%s", json_abs);
-    char *argv[] = {a->binary, a_filter, a_reps, a_min, a_out, "--benchmark_out_format=json",
-                    NULL};
+    char *bench_argv[] = {a->binary, a_filter, a_reps, a_min, a_out,
+                          "--benchmark_out_format=json", NULL};
+    char **argv = bench_argv;
     struct child_env env = allocator_env(a, r->profile->name);
+    char *cg_out = NULL, *cg_rel = NULL, *ops_abs = NULL;
+    char *vg_argv[16];
+    if (r->o->instructions) {
+        cg_out = xasprintf("--callgrind-out-file=%s/%s.cg", adir, id);
+        cg_rel = xasprintf("raw/%s/%s.callgrind", a->name, id);
+        ops_abs = xasprintf("%s/%s.ops.json", adir, id);
+        env.count_ops = ops_abs;
+        size_t n = 0;
+        vg_argv[n++] = r->valgrind;
+        vg_argv[n++] = "--tool=callgrind";
+        vg_argv[n++] = "--collect-atstart=no";
+        vg_argv[n++] = "--separate-threads=yes";
+        vg_argv[n++] = cg_out;
+        for (char **p = bench_argv; *p; p++)
+            vg_argv[n++] = *p;
+        vg_argv[n] = NULL;
+        argv = vg_argv;
+    }
 
     r->current = k;
     if (r->tty)
@@ -432,20 +679,34 @@ static int run_one(struct run *r, size_t k)
         st = check_json(json_abs, in->bench, &reason);
     }
     free(last);
+    struct counts counts;
+    if (r->o->instructions)
+        st = collect_counts(adir, id, st, &reason, &counts);
     int json_exists = access(json_abs, F_OK) == 0;
-    write_record(r, id, a, in->bench, st, reason, &cs, json_rel, json_exists, log_rel);
+    write_record(r, id, a, in->bench, st, reason, &cs, json_rel, json_exists, log_rel,
+                 r->o->instructions ? &counts : NULL, cg_rel);
     r->done++;
     r->counts[st]++;
     write_meta(r);
     char tail[512];
-    if (st == ST_OK)
+    if (st == ST_OK && r->o->instructions && counts.counted)
+        snprintf(tail, sizeof tail, "%.2f instructions/op (%.1f s)", counts.per_op, cs.wall_s);
+    else if (st == ST_OK && r->o->instructions)
+        snprintf(tail, sizeof tail, "ok, not counted: %s", counts.note);
+    else if (st == ST_OK)
         snprintf(tail, sizeof tail, "ok (%.1f s)", cs.wall_s);
     else
         snprintf(tail, sizeof tail, "%s: %s", status_names[st], reason);
-    if (!r->tty || st != ST_OK)
+    if (!r->tty || st != ST_OK || r->o->instructions)
         progress_line(r, tail, 1);
     free(reason);
+    if (r->o->instructions)
+        free(counts.note);
 out:
+    free(adir);
+    free(cg_out);
+    free(cg_rel);
+    free(ops_abs);
     free(esc);
     free(a_filter);
     free(a_reps);
@@ -468,6 +729,15 @@ static int settings(struct run *r, const struct options *o)
     r->repetitions = o->repetitions ? o->repetitions : r->profile->repetitions;
     r->min_time = o->min_time > 0 ? o->min_time : r->profile->min_time;
     r->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT_S;
+    if (o->instructions) {
+        if (o->repetitions) {
+            errmsg("--instructions runs each instance once: --repetitions does not apply "
+                   "(see heapmark run --help)");
+            return -1;
+        }
+        r->repetitions = 1; /* instruction counts do not vary: nothing to repeat */
+        r->timeout = o->timeout > 0 ? o->timeout : INSTRUCTIONS_TIMEOUT_S;
+    }
     return 0;
 }
 
@@ -479,6 +749,11 @@ int cmd_run(const char *root, const struct options *o)
     r.o = o;
     if (settings(&r, o) != 0)
         return 2;
+    if (o->instructions && (r.valgrind = find_command("valgrind", NULL)) == NULL) {
+        errmsg("--instructions needs valgrind, which is not installed (scripts/bootstrap-deps.sh "
+               "installs it)");
+        return 1;
+    }
     int rc = plan(&r);
     if (rc != 0)
         return rc;
@@ -508,10 +783,15 @@ int cmd_run(const char *root, const struct options *o)
     r.tty = isatty(2);
     r.t0 = mono_now();
     fprintf(stderr, "heapmark run: %zu processes (%zu benchmark%s x %zu allocator%s), profile %s, "
-            "%ld repetition%s, min time %g s, into %s\n",
+            "%ld repetition%s, min time %g s, %sinto %s\n",
             r.planned, r.benchmarks.n, r.benchmarks.n == 1 ? "" : "s", r.set.n,
             r.set.n == 1 ? "" : "s", r.profile->name, r.repetitions,
-            r.repetitions == 1 ? "" : "s", r.min_time, r.dir);
+            r.repetitions == 1 ? "" : "s", r.min_time,
+            o->instructions ? "instructions counted under callgrind, " : "", r.dir);
+    if (r.skipped.n > 0)
+        fprintf(stderr, "heapmark run: --instructions skips %zu instance%s with more than one "
+                "thread (listed in meta.json \"skipped\")\n",
+                r.skipped.n, r.skipped.n == 1 ? "" : "s");
     for (size_t k = 0; k < r.planned; k++) {
         rc = run_one(&r, k);
         if (rc != 0) {

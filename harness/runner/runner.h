@@ -4,6 +4,7 @@
  *   main.c         command line, usage, dispatch
  *   run.c          `heapmark run`: plan -> run each instance -> record
  *   conformance.c  `heapmark conformance`
+ *   trace.c        `heapmark trace`: a program's allocation trace
  *   allocators.c   which allocators, their identity, their benchmarks
  *   proc.c         child processes: spawn, wait with a deadline, signals
  *   outdir.c       results folders, free space, the `latest` link
@@ -49,6 +50,9 @@ int atomic_write(const char *path, const char *data, size_t len);
 int mkdir_p(const char *path, mode_t mode);
 int is_executable_file(const char *path);
 int is_regular_file(const char *path);
+/* cmd as execvp would find it (searched in PATH unless it has a '/'), or NULL
+   with *why (when not NULL) set to ENOENT (not found) or EACCES/errno. */
+char *find_command(const char *cmd, int *why);
 
 double mono_now(void);                  /* seconds, CLOCK_MONOTONIC */
 void utc_iso(char *buf, size_t n);      /* 2026-11-21T05:00:00Z */
@@ -67,6 +71,7 @@ struct child_env {
     const char *preload;    /* absolute .so path: LD_PRELOAD, HEAPMARK_PRELOAD */
     const char *allocator;  /* HEAPMARK_ALLOCATOR (with preload only) */
     const char *profile;    /* HEAPMARK_PROFILE, or NULL to leave as is */
+    const char *count_ops;  /* HEAPMARK_COUNT_OPS (instruction counting), else unset */
 };
 
 /* Starts argv[0] in its own process group with stdout+stderr on out_fd
@@ -99,6 +104,14 @@ void proc_kill(pid_t pid, struct child_status *st);
    next wait meets it too). */
 int proc_capture(char *const argv[], const struct child_env *env, double timeout_s,
                  char **out, char **err, struct child_status *st, int *sig_out);
+/* Starts argv[0] (a path) like a shell runs a foreground command: the same
+   process group, stdin and stderr inherited, stdout on out_fd when >= 0;
+   env holds NAME, value pairs to set, ending with NULL. -1 (message
+   printed) when it cannot fork; an exec failure exits the child with 127. */
+pid_t proc_spawn_fg(char *const argv[], const char *const *env, int out_fd);
+/* Waits for a child of proc_spawn_fg; SIGINT, SIGTERM or SIGHUP sent to
+   heapmark alone (kill, not the terminal) is passed on to it. */
+void proc_wait_fg(pid_t pid, struct child_status *st);
 /* "SIGSEGV" */
 const char *signal_name(int sig);
 /* Exit status for a terminating signal: 128 + sig. */
@@ -174,11 +187,26 @@ struct options {
     int check;         /* conformance: compare with the expected matrix */
     double limit;      /* conformance: time limit of one binary, 0 = default */
     long jobs;         /* conformance: binaries at a time, 0 = default */
+    int instructions;  /* run: count instructions under callgrind */
+    int cmd_argc;      /* trace: the command and its arguments */
+    char **cmd_argv;
     int argc;          /* the whole command line, for meta.json */
     char **argv;
 };
 
 int cmd_list(const char *root, const struct options *o);
+int cmd_trace(const char *root, const struct options *o);
+
+/* ---- trace.c ------------------------------------------------------------ */
+struct trace_summary {
+    unsigned long long events;
+    unsigned long long ops[16]; /* by op code (bench/trace/FORMAT.md) */
+    unsigned long threads;      /* highest thread index + 1 */
+    unsigned long long bytes;   /* file size */
+    int complete;               /* ends with the END mark */
+};
+/* Reads an uncompressed trace; 0, or -1 with a one-line reason in err. */
+int trace_summarize(const char *path, struct trace_summary *s, char *err, size_t errlen);
 int cmd_run(const char *root, const struct options *o);
 int cmd_conformance(const char *root, const struct options *o);
 

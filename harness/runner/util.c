@@ -345,3 +345,41 @@ char *command_line(int argc, char **argv)
     }
     return s;
 }
+
+char *find_command(const char *cmd, int *why)
+{
+    if (strchr(cmd, '/') != NULL) {
+        struct stat st;
+        if (stat(cmd, &st) != 0) {
+            if (why)
+                *why = errno;
+            return NULL;
+        }
+        if (!S_ISREG(st.st_mode) || access(cmd, X_OK) != 0) {
+            if (why)
+                *why = EACCES;
+            return NULL;
+        }
+        return xstrdup(cmd);
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL || *path == '\0')
+        path = "/usr/local/bin:/usr/bin:/bin";
+    int found_unrunnable = 0;
+    while (*path) {
+        const char *colon = strchrnul(path, ':');
+        char *cand = colon == path ? xasprintf("./%s", cmd)
+                                   : xasprintf("%.*s/%s", (int)(colon - path), path, cmd);
+        struct stat st;
+        if (stat(cand, &st) == 0) {
+            if (S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+                return cand;
+            found_unrunnable = 1;
+        }
+        free(cand);
+        path = *colon ? colon + 1 : colon;
+    }
+    if (why)
+        *why = found_unrunnable ? EACCES : ENOENT;
+    return NULL;
+}

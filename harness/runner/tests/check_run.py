@@ -10,11 +10,42 @@ import sys
 STATUSES = {"ok", "error", "crash", "timeout", "garbage"}
 RUN_KEYS = ["id", "allocator", "benchmark", "status", "reason", "exit_code", "signal",
             "wall_s", "user_s", "sys_s", "max_rss_kb", "minflt", "majflt", "json", "log"]
+# added to every line of a `heapmark run --instructions` folder
+COUNT_KEYS = ["instructions_per_op", "instructions", "operations", "process_threads",
+              "callgrind", "note"]
 
 
 def fail(msg):
     print("check_run: " + msg, file=sys.stderr)
     sys.exit(1)
+
+
+def check_counts(n, r, run):
+    """The instruction fields of one runs.jsonl line (results/README.md)."""
+    per_op, ir, ops = r["instructions_per_op"], r["instructions"], r["operations"]
+    if r["status"] != "ok" and per_op is not None:
+        fail(f"runs.jsonl line {n}: {r['status']} with instructions_per_op")
+    if r["status"] == "ok":
+        for key in ("instructions", "operations", "process_threads"):
+            if not isinstance(r[key], int) or r[key] <= 0:
+                fail(f"runs.jsonl line {n}: ok with {key} = {r[key]!r}")
+        if (per_op is None) != (r["note"] is not None):
+            fail(f"runs.jsonl line {n}: needs exactly one of instructions_per_op and note")
+        if (per_op is None) != (r["process_threads"] > 1):
+            fail(f"runs.jsonl line {n}: instructions_per_op {per_op} with "
+                 f"{r['process_threads']} threads")
+        if per_op is not None and abs(per_op - ir / ops) > 0.006:
+            fail(f"runs.jsonl line {n}: instructions_per_op {per_op} != {ir} / {ops}")
+        if r["callgrind"] is None or not os.path.isfile(os.path.join(run, r["callgrind"])):
+            fail(f"runs.jsonl line {n}: callgrind summary {r['callgrind']} missing")
+        with open(os.path.join(run, r["callgrind"])) as f:
+            totals = [l for l in f if l.startswith("totals:")]
+        if totals != [f"totals: {ir}\n"]:
+            fail(f"runs.jsonl line {n}: the callgrind summary's totals {totals} != {ir}")
+    leftovers = [f for f in os.listdir(os.path.join(run, "raw", r["allocator"]))
+                 if f.startswith(r["id"] + ".cg")]
+    if leftovers:
+        fail(f"runs.jsonl line {n}: callgrind's own files left: {leftovers}")
 
 
 def main():
@@ -44,7 +75,7 @@ def main():
         fail(f"meta.json: bad state {meta['state']}")
     if meta["state"] != "running" and not isinstance(meta.get("finished"), str):
         fail("meta.json: a finished run has no 'finished' time")
-    for key in ("profile", "repetitions", "min_time_s", "timeout_s", "filter"):
+    for key in ("profile", "repetitions", "min_time_s", "timeout_s", "filter", "instructions"):
         if key not in meta["options"]:
             fail(f"meta.json: options.{key} missing")
     for a in meta["allocators"]:
@@ -52,6 +83,17 @@ def main():
             if key not in a:
                 fail(f"meta.json: allocator without {key}: {a}")
     names = {a["name"] for a in meta["allocators"]}
+    counting = meta["options"]["instructions"]
+    if not isinstance(counting, bool):
+        fail(f"meta.json: options.instructions = {counting!r}")
+    skipped = meta.get("skipped")
+    if not isinstance(skipped, list) or any(
+            sorted(s) != ["benchmark", "reason"] or s["benchmark"] in meta["benchmarks"]
+            for s in skipped):
+        fail(f"meta.json: skipped = {skipped!r}")
+    if skipped and not counting:
+        fail("meta.json: instances skipped in a timing run")
+    keys = RUN_KEYS + (COUNT_KEYS if counting else [])
 
     rows = []
     with open(os.path.join(run, "runs.jsonl")) as f:
@@ -60,7 +102,7 @@ def main():
                 r = json.loads(line)
             except ValueError as e:
                 fail(f"runs.jsonl line {n}: {e}")
-            if list(r.keys()) != RUN_KEYS:
+            if list(r.keys()) != keys:
                 fail(f"runs.jsonl line {n}: keys {list(r.keys())}")
             if r["status"] not in STATUSES:
                 fail(f"runs.jsonl line {n}: status {r['status']}")
@@ -90,6 +132,8 @@ def main():
             for key in ("max_rss_kb", "minflt", "majflt"):
                 if not isinstance(r[key], int) or r[key] < 0:
                     fail(f"runs.jsonl line {n}: {key} = {r[key]!r}")
+            if counting:
+                check_counts(n, r, run)
             rows.append(r)
     if meta["done"] != len(rows):
         fail(f"meta.json: done = {meta['done']} but runs.jsonl has {len(rows)} lines")

@@ -1,0 +1,346 @@
+/* trace.c: `heapmark trace [--out FILE] -- CMD [ARG...]`.
+ *
+ * Runs CMD with the allocation-trace recorder build/lib/libhmtrace.so
+ * preloaded (bench/trace/hmtrace.c; format bench/trace/FORMAT.md) in front of
+ * whatever allocator CMD uses, so that its trace lands in FILE. CMD runs in
+ * the foreground like a plain command (same terminal, same process group,
+ * stdin/stdout/stderr inherited); heapmark then reads the trace back, prints
+ * a summary on stderr and exits with CMD's exit status.
+ *
+ * The output never replaces a file: the name is claimed with O_EXCL before
+ * CMD starts. A FILE ending in .gz is compressed with `gzip -9` once CMD has
+ * ended (the recording itself goes to a temporary file next to it).
+ */
+#define _GNU_SOURCE
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TRACE_MAGIC "HMTRACE1"
+#define MAX_TRACE_THREADS (1u << 20) /* beyond this a thread index is corruption */
+
+enum { OP_MALLOC = 1, OP_CALLOC = 2, OP_MEMALIGN = 3, OP_REALLOC = 4, OP_FREE = 5, OP_END = 15 };
+
+/* ---- reading a trace back --------------------------------------------------- */
+
+static int varint(const unsigned char *p, size_t n, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= n)
+            return -1;
+        unsigned char b = p[(*pos)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int trace_summarize(const char *path, struct trace_summary *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    size_t n;
+    unsigned char *p = (unsigned char *)read_file(path, &n);
+    if (p == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    s->bytes = n;
+    int rc = -1;
+    if (n < 8 || memcmp(p, TRACE_MAGIC, 8) != 0) {
+        snprintf(err, errlen, "%s is not a heapmark trace (%s)", path,
+                 n == 0 ? "empty" : "bad magic");
+        goto out;
+    }
+    size_t pos = 8;
+    uint64_t thread = 0, max_thread = 0;
+    int any = 0;
+    while (pos < n) {
+        size_t at = pos;
+        unsigned char head = p[pos++];
+        unsigned op = head & 0x0f;
+        if (op == OP_END) {
+            s->complete = 1;
+            if (pos != n) {
+                snprintf(err, errlen, "%s: %zu bytes after the end mark", path, n - pos);
+                goto out;
+            }
+            break;
+        }
+        if (op < OP_MALLOC || op > OP_FREE || (head & ~0x1fu) != 0) {
+            snprintf(err, errlen, "%s: bad event 0x%02x at byte %zu", path, head, at);
+            goto out;
+        }
+        uint64_t id, v;
+        if ((head & 0x10) && varint(p, n, &pos, &thread) != 0)
+            goto truncated;
+        if (thread >= MAX_TRACE_THREADS) {
+            snprintf(err, errlen, "%s: thread index %llu at byte %zu is not plausible", path,
+                     (unsigned long long)thread, at);
+            goto out;
+        }
+        if (varint(p, n, &pos, &id) != 0)
+            goto truncated;
+        if (op == OP_MEMALIGN && varint(p, n, &pos, &v) != 0)
+            goto truncated;
+        if (op != OP_FREE && varint(p, n, &pos, &v) != 0)
+            goto truncated;
+        s->ops[op]++;
+        s->events++;
+        if (thread > max_thread)
+            max_thread = thread;
+        any = 1;
+    }
+    s->threads = any ? (unsigned long)max_thread + 1 : 0;
+    rc = 0;
+    goto out;
+truncated:
+    snprintf(err, errlen, "%s: truncated at byte %zu", path, pos);
+out:
+    free(p);
+    return rc;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* Claims a new file: FILE itself (error when it exists), or by default
+   ./<command>-<stamp>.hmt, -2, -3 ... until one is free. */
+static char *claim_output(const char *out, const char *cmd)
+{
+    if (out != NULL) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                errmsg("%s already exists; not overwriting it (choose another --out)", out);
+            else
+                errmsg("cannot create %s: %s", out, strerror(errno));
+            return NULL;
+        }
+        close(fd);
+        return xstrdup(out);
+    }
+    char stamp[32], name[96];
+    utc_stamp(stamp, sizeof stamp);
+    /* a name safe for a file and a replay instance: letters, digits, - _ . */
+    snprintf(name, sizeof name, "%.48s", base_name(cmd));
+    for (char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_' || *c == '.'))
+            *c = '_';
+    for (int k = 1; k < 1000; k++) {
+        char *path = k == 1 ? xasprintf("%s-%s.hmt", name, stamp)
+                            : xasprintf("%s-%s-%d.hmt", name, stamp, k);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            close(fd);
+            return path;
+        }
+        if (errno != EEXIST) {
+            errmsg("cannot create %s in the current folder: %s", path, strerror(errno));
+            free(path);
+            return NULL;
+        }
+        free(path);
+    }
+    errmsg("no free name for the trace in the current folder");
+    return NULL;
+}
+
+static void human_size(char *buf, size_t n, unsigned long long b)
+{
+    if (b < 10000)
+        snprintf(buf, n, "%llu bytes", b);
+    else if (b < 10000000)
+        snprintf(buf, n, "%.1f kB", (double)b / 1e3);
+    else
+        snprintf(buf, n, "%.1f MB", (double)b / 1e6);
+}
+
+/* gzip -9 -c src > dst (dst exists, claimed); 0 or -1 (message printed). */
+static int compress_into(const char *src, const char *dst)
+{
+    int fd = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) {
+        errmsg("cannot write %s: %s", dst, strerror(errno));
+        return -1;
+    }
+    char *gz = find_command("gzip", NULL);
+    if (gz == NULL) {
+        close(fd);
+        errmsg("cannot compress into %s: gzip is not installed", dst);
+        return -1;
+    }
+    char *argv[] = {gz, "-9", "-c", (char *)src, NULL};
+    struct child_status st;
+    pid_t pid = proc_spawn_fg(argv, NULL, fd);
+    close(fd);
+    free(gz);
+    if (pid < 0)
+        return -1;
+    proc_wait_fg(pid, &st);
+    if (!st.exited || st.exit_code != 0) {
+        errmsg("gzip could not compress the trace into %s", dst);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_trace(const char *root, const struct options *o)
+{
+    if (o->cmd_argc < 1) {
+        errmsg("no command to trace: heapmark trace [--out FILE] -- CMD [ARG...]");
+        return 2;
+    }
+    const char *cmd = o->cmd_argv[0];
+    char *lib = xasprintf("%s/build/lib/libhmtrace.so", root);
+    if (!is_regular_file(lib)) {
+        errmsg("the recorder %s is missing: build it with `make build/lib/libhmtrace.so`", lib);
+        free(lib);
+        return 1;
+    }
+    int why = 0;
+    char *exe = find_command(cmd, &why);
+    if (exe == NULL) {
+        errmsg("cannot run '%s': %s", cmd,
+               why == ENOENT ? "command not found" : strerror(why));
+        free(lib);
+        return why == ENOENT ? 127 : 126;
+    }
+    int gz = o->out != NULL && ends_with(o->out, ".gz");
+    char *out = claim_output(o->out, cmd);
+    if (out == NULL) {
+        free(exe);
+        free(lib);
+        return 1;
+    }
+    /* the recording: the output itself, or a temporary file next to a .gz */
+    char *rec = xstrdup(out);
+    if (gz) {
+        free(rec);
+        char *dir = xstrdup(out);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            slash[1] = '\0';
+        else
+            dir[0] = '\0';
+        rec = xasprintf("%s.heapmark-trace-XXXXXX", dir);
+        free(dir);
+        int fd = mkostemp(rec, O_CLOEXEC);
+        if (fd < 0) {
+            errmsg("cannot create a temporary file next to %s: %s", out, strerror(errno));
+            unlink(out);
+            free(rec);
+            free(out);
+            free(exe);
+            free(lib);
+            return 1;
+        }
+        close(fd);
+    }
+    char *abs_rec = realpath(rec, NULL);
+    if (abs_rec == NULL)
+        abs_rec = xstrdup(rec);
+    const char *old = getenv("LD_PRELOAD");
+    char *preload = old && *old ? xasprintf("%s:%s", lib, old) : xstrdup(lib);
+    const char *env[] = {"HEAPMARK_TRACE_OUT", abs_rec, "LD_PRELOAD", preload, NULL};
+
+    fprintf(stderr, "heapmark trace: recording %s into %s\n", cmd, out);
+    char **argv = xmalloc(((size_t)o->cmd_argc + 1) * sizeof *argv);
+    argv[0] = exe;
+    for (int i = 1; i < o->cmd_argc; i++)
+        argv[i] = o->cmd_argv[i];
+    argv[o->cmd_argc] = NULL;
+    struct child_status st;
+    int rc = 1;
+    pid_t pid = proc_spawn_fg(argv, env, -1);
+    if (pid < 0) {
+        unlink(out);
+        if (gz)
+            unlink(rec);
+        goto done;
+    }
+    proc_wait_fg(pid, &st);
+    rc = st.exited ? st.exit_code : interrupted_exit_code(st.sig);
+
+    struct trace_summary s;
+    char err[512];
+    if (trace_summarize(rec, &s, err, sizeof err) != 0) {
+        struct stat sb;
+        if (stat(rec, &sb) == 0 && sb.st_size == 0) {
+            char how[64];
+            if (st.exited)
+                snprintf(how, sizeof how, "exit status %d", st.exit_code);
+            else
+                snprintf(how, sizeof how, "killed by %s", signal_name(st.sig));
+            errmsg("%s wrote no trace (%s): it left by exec (a wrapper script?) or _exit before "
+                   "the recorder could write, or LD_PRELOAD does not apply (static or setuid)",
+                   cmd, how);
+        } else
+            errmsg("the trace is unreadable: %s", err);
+        unlink(out);
+        if (gz)
+            unlink(rec);
+        if (rc == 0)
+            rc = 1;
+        goto done;
+    }
+    unsigned long long size = s.bytes;
+    if (gz) {
+        if (compress_into(rec, out) != 0) {
+            unlink(out);
+            unlink(rec);
+            if (rc == 0)
+                rc = 1;
+            goto done;
+        }
+        unlink(rec);
+        struct stat sb;
+        size = stat(out, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
+    }
+    char sz[64], raw[64];
+    human_size(sz, sizeof sz, size);
+    human_size(raw, sizeof raw, s.bytes);
+    fprintf(stderr,
+            "heapmark trace: %s: %llu events (malloc %llu, calloc %llu, aligned %llu, "
+            "realloc %llu, free %llu), %lu thread%s, %s%s%s%s%s\n",
+            out, s.events, s.ops[OP_MALLOC], s.ops[OP_CALLOC], s.ops[OP_MEMALIGN],
+            s.ops[OP_REALLOC], s.ops[OP_FREE], s.threads, s.threads == 1 ? "" : "s", sz,
+            gz ? " (" : "", gz ? raw : "", gz ? " uncompressed)" : "",
+            s.complete ? "" : "; no end mark: the program did not exit normally");
+    if (!st.exited)
+        fprintf(stderr, "heapmark trace: %s was killed by %s\n", cmd, signal_name(st.sig));
+    else if (st.exit_code != 0)
+        fprintf(stderr, "heapmark trace: %s exited with status %d\n", cmd, st.exit_code);
+done:
+    free(argv);
+    free(preload);
+    free(abs_rec);
+    free(rec);
+    free(out);
+    free(exe);
+    free(lib);
+    return rc;
+}
