@@ -34,6 +34,7 @@ SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
     }
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
         sbl_heap_collect_delayed(h);
+    sbl_segments_maybe_purge(h);
     void *p;
     if (SBL_UNLIKELY(n > SBL_LARGE_MAX)) {
         p = sbl_huge_alloc(n, 0);

@@ -100,6 +100,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
 void sbl_page_set_state(struct sbl_page *pg, uintptr_t state);
 void sbl_segments_purge(struct sbl_heap *h, bool force);
 void sbl_segments_trim(struct sbl_heap *h);
+void sbl_segments_maybe_purge(struct sbl_heap *h);
 bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices);
 void sbl_registry_init(void);
 void sbl_registry_mark(const void *base, size_t size, bool on);

@@ -81,20 +81,34 @@ static void segment_purge(struct sbl_segment *s)
     sbl_stat_committed(seg_commit(s) - c0);
 }
 
-/* Purges the free slices whose delay has run out (all of them if force). */
+static void segment_release(struct sbl_heap *h, struct sbl_segment *s);
+
+/* Purges the free slices whose delay has run out (all of them if force);
+ * a segment left with no page then leaves the heap, unless it is the
+ * heap's only one. */
 void sbl_segments_purge(struct sbl_heap *h, bool force)
 {
     uint64_t now = force ? 0 : sbl_clock_ms();
-    for (struct sbl_segment *s = h->segments; s; s = s->next)
-        if (s->purge_at && (force || now >= s->purge_at))
+    for (struct sbl_segment *s = h->segments, *next; s; s = next) {
+        next = s->next;
+        if (s->purge_at && (force || now >= s->purge_at)) {
             segment_purge(s);
+            if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL))
+                segment_release(h, s);
+        }
+    }
 }
 
-static void maybe_purge(struct sbl_heap *h)
+/* Every few slow-path events: purge what has waited long enough. This is
+ * the "bounded delay": memory freed goes back to the OS at the first of
+ * these after SABLE_PURGE_DELAY, or at once on sable_purge(). */
+void sbl_segments_maybe_purge(struct sbl_heap *h)
 {
     if ((++h->purge_tick & 7) == 0)
         sbl_segments_purge(h, false);
 }
+
+#define maybe_purge sbl_segments_maybe_purge
 
 /* ---- whole segments ---- */
 static struct sbl_segment *segment_alloc(struct sbl_heap *h)
@@ -296,9 +310,9 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     s->dirty_map |= m;
     if (s->purge_at == 0)
         s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
-    if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL)) {
-        segment_release(h, s);
-    } else if (was_full) {
+    /* an empty segment stays until its purge: a burst of frees followed by
+       allocations reuses it warm */
+    if (was_full) {
         seg_unlink(h, s);
         seg_push_front(h, s);
     }

@@ -39,8 +39,9 @@
  * never unmapped, so a heap pointer read from a segment is always valid.
  *
  * Empty pages go back to their segment; free slices are given back to the
- * OS (MADV_DONTNEED) once they have stayed free for the purge delay, and
- * empty segments are released (a few are cached, already purged).
+ * OS (MADV_DONTNEED) once they have stayed free for the purge delay, and a
+ * segment found empty then is released (a few are cached, purged). Huge
+ * blocks are unmapped at once.
  */
 #ifndef SABLE_TYPES_H
 #define SABLE_TYPES_H

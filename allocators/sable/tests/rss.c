@@ -1,8 +1,11 @@
 /* rss.c: memory goes back to the OS. 512 MiB in blocks of four kinds
- * (64 B, 4 KiB, 256 KiB, 8 MiB: 128 MiB each) are written, then freed; the
- * resident set must drop to near where it started without any explicit
- * call, and further after sable_purge(). The pointer array is allocated
+ * (64 B, 4 KiB, 256 KiB, 8 MiB: 128 MiB each) are written, then freed. Huge
+ * blocks go back at once; the rest after the purge delay (10 ms), at the
+ * allocator's next slow-path events: after 50 ms and some allocations the
+ * resident set must be near where it started, without any explicit call,
+ * and further down after sable_purge(). The pointer array is allocated
  * before the baseline and freed with the blocks. */
+#include <time.h>
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,13 +40,24 @@ int main(void)
     for (size_t i = 0; i < n; i++)
         free(blocks[i]);
     free(blocks); /* 17 MiB itself */
+    size_t at_once = rss_bytes();
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    for (int round = 0; round < 4; round++) { /* ordinary activity */
+        void *v[2000];
+        for (int i = 0; i < 2000; i++)
+            v[i] = malloc(16 + (size_t)(i * 37 + round) % 6000);
+        for (int i = 0; i < 2000; i++)
+            free(v[i]);
+    }
     size_t after = rss_bytes();
     sable_purge();
     size_t purged = rss_bytes();
-    printf("RSS: %zu MiB at start, %zu MiB with 512 MiB live, %zu MiB after free, %zu MiB after "
-           "sable_purge\n",
-           base / MiB, full / MiB, after / MiB, purged / MiB);
+    printf("RSS: %zu MiB at start, %zu MiB with 512 MiB live, %zu MiB right after free, %zu MiB "
+           "50 ms later, %zu MiB after sable_purge\n",
+           base / MiB, full / MiB, at_once / MiB, after / MiB, purged / MiB);
     CHECK(full >= base + 500 * MiB);
+    CHECK(at_once <= full - 120 * MiB); /* the huge blocks at once */
     CHECK(after <= base + 24 * MiB);
     CHECK(purged <= base + 8 * MiB);
     return check_done("sable rss");

@@ -1,0 +1,78 @@
+# sable's reliability tests (allocators/sable/reliability): fuzzing,
+# sanitizer builds, soak, exhaustion, real programs.
+#
+#   make fuzz [FUZZ_SECONDS=300]  libFuzzer on sable's API (fuzz.c), UBSan on, corpus
+#                                 kept in build/sable/reliability/corpus
+#   make soak [DURATION=600]      threads, random operations, cross-thread frees, forks
+#   test-sable-fuzz      the committed corpus replayed, then a short fuzzing run
+#   test-sable-asan      sable's code and the model under ASan+UBSan (gcc), 3 threads
+#   test-sable-soak      the soak for 20 s
+#   test-sable-exhaust   RLIMIT_AS: every entry point fails with ENOMEM and recovers;
+#                        thread churn and a fork storm near the limit finish
+#   test-sable-realprog  sqlite3 and git preloaded with sable: same output as on glibc
+#
+# The fuzzer and the sanitizer builds link sable's objects into the test
+# program with every standard name (malloc, free, ...) made local (ld -r,
+# then objcopy --keep-global-symbol='sable_*'): the sanitizer runtimes,
+# libFuzzer and libc keep glibc's malloc, and only the sable_ calls reach
+# sable.
+
+RELI_DIR   := allocators/sable/reliability
+RELI_BUILD := $(BUILD)/sable/reliability
+RELI_SABLE_SRCS := $(wildcard allocators/sable/src/*.c)
+RELI_SAN   := -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE   ?= 50
+DURATION     ?= 600
+
+# $(1): variant, $(2): compiler, $(3): flags for sable's objects and the program
+define reli_variant
+$(RELI_BUILD)/$(1)/obj/%.o: allocators/sable/src/%.c | deps
+	@mkdir -p $$(@D)
+	$(2) -std=gnu11 -g $(WARN) -fPIC -ftls-model=initial-exec $(3) -Iallocators/sable/include \
+	    -MMD -MP -c -o $$@ $$<
+
+# one object, only the sable_ names global
+$(RELI_BUILD)/$(1)/sable.o: $(patsubst allocators/sable/src/%.c,$(RELI_BUILD)/$(1)/obj/%.o,$(RELI_SABLE_SRCS))
+	ld -r -o $$@.all.o $$^
+	objcopy --wildcard --keep-global-symbol='sable_*' $$@.all.o $$@
+	rm -f $$@.all.o
+
+-include $(patsubst allocators/sable/src/%.c,$(RELI_BUILD)/$(1)/obj/%.d,$(RELI_SABLE_SRCS))
+endef
+
+$(eval $(call reli_variant,fz,clang,-O1 -fsanitize=fuzzer-no-link,undefined $(RELI_SAN)))
+$(eval $(call reli_variant,asan,$(CC),-O1 -fsanitize=address,undefined $(RELI_SAN)))
+
+$(RELI_BUILD)/fuzz: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/fz/sable.o
+	clang -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,undefined $(RELI_SAN) -Iallocators/sable/include \
+	    -o $@ $^ -lpthread
+
+$(RELI_BUILD)/fuzz-asan: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/asan/sable.o
+	$(CC) -std=gnu11 -O1 -g $(WARN) -DRELI_STANDALONE -fsanitize=address,undefined $(RELI_SAN) \
+	    -Iallocators/sable/include -o $@ $^ -lpthread
+
+.PHONY: fuzz soak test-sable-fuzz test-sable-asan
+TESTS += test-sable-fuzz test-sable-asan
+
+# the corpus the long runs grow (seeded with the committed one)
+fuzz: $(RELI_BUILD)/fuzz
+	@mkdir -p $(RELI_BUILD)/corpus $(RELI_BUILD)/artifacts
+	cp -n $(RELI_DIR)/corpus/* $(RELI_BUILD)/corpus/
+	nice $(RELI_BUILD)/fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=30 \
+	    -artifact_prefix=$(RELI_BUILD)/artifacts/ $(RELI_BUILD)/corpus
+
+# the committed corpus one by one, then a short run from it (into a scratch
+# copy); libFuzzer's final stats give the number of executions
+test-sable-fuzz: $(RELI_BUILD)/fuzz
+	$(RELI_BUILD)/fuzz -runs=0 $(RELI_DIR)/corpus 2>&1 | tail -n 2
+	@rm -rf $(RELI_BUILD)/smoke && mkdir -p $(RELI_BUILD)/smoke/corpus $(RELI_BUILD)/smoke/artifacts
+	cp $(RELI_DIR)/corpus/* $(RELI_BUILD)/smoke/corpus/
+	nice $(RELI_BUILD)/fuzz -max_total_time=$(FUZZ_SMOKE) -print_final_stats=1 -timeout=30 \
+	    -artifact_prefix=$(RELI_BUILD)/smoke/artifacts/ $(RELI_BUILD)/smoke/corpus 2>&1 | \
+	    grep -E 'stat::number_of_executed_units|Done|ERROR|FAIL|runtime error' ; \
+	    test $${PIPESTATUS[0]} -eq 0
+
+test-sable-asan: $(RELI_BUILD)/fuzz-asan
+	$(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/*
+	RELI_THREADS=3 RELI_INPUTS=150 nice $(RELI_BUILD)/fuzz-asan
