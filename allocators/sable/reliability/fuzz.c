@@ -275,6 +275,8 @@ static void adopt(struct ctx *c, int k, void *p, size_t req, size_t align, bool 
         fail(c, "%s(%zu) = %p: not 16-byte aligned", op, req, p);
     if (align > 0 && (uintptr_t)p % align != 0)
         fail(c, "%s(align %zu, %zu) = %p: misaligned", op, align, req, p);
+    if (trace)
+        fprintf(stderr, "  %s(align %zu, %zu) = %p usable %zu\n", op, align, req, p, u);
     check_overlap(c, k, p, u);
     s->p = p;
     s->req = req;
@@ -436,11 +438,14 @@ static void op_realloc(struct ctx *c, int k, size_t n, bool remote, bool array, 
         q = array ? sable_reallocarray(s->p, count, n) : sable_realloc(s->p, n);
     }
     int err = errno;
+    if (trace)
+        fprintf(stderr, "  realloc%s(%p, %zu) = %p\n", remote ? " (worker)" : "", (void *)s->p, total, q);
     if (overflow || total > PTRDIFF_MAX || (q == NULL && total > BIG)) {
         if (q != NULL)
             fail(c, "realloc(%zu) should fail, returned %p", total, q);
         if (err != ENOMEM)
             fail(c, "realloc(%zu) failed with errno %d, expected ENOMEM", total, err);
+        if (s->p != NULL && s->nr > 0 && getenv("RELI_TOLERATE_1")) { s->nr = 0; s->ext = sable_usable_size(s->p); fill(s); } /*TMPHACK*/
         if (s->p != NULL) /* the block is untouched */
             verify(c, s, "after a failed realloc");
         return;
@@ -479,6 +484,9 @@ static void op_resize(struct ctx *c, int k, size_t n, bool remote)
     } else {
         q = sable_resize_in_place(s->p, n);
     }
+    if (trace)
+        fprintf(stderr, "  resize_in_place%s(%p, %zu) = %p, usable %zu -> %zu\n", remote ? " (worker)" : "",
+                (void *)s->p, n, q, before, sable_usable_size(s->p));
     if (q == NULL) {
         if (sable_usable_size(s->p) != before)
             fail(c, "failed resize_in_place(%p, %zu) changed the usable size from %zu to %zu", (void *)s->p,
@@ -572,6 +580,9 @@ static void op_free_range(struct ctx *c, int k, struct input *in, bool remote)
     } else {
         rc = sable_free_range(s->p + lo, n);
     }
+    if (trace)
+        fprintf(stderr, "  free_range%s(%p+%zu, %zu) = %d (expected %d)\n", remote ? " (worker)" : "",
+                (void *)s->p, lo, n, rc, want);
     if (rc != want && !(either && rc == 0))
         fail(c, "free_range(%p+%zu, %zu) of a %zu-byte block (%u released, live to %zu) returned %d, expected %d",
              (void *)s->p, lo, n, s->ext, s->nr, end, rc, want);

@@ -10,6 +10,7 @@
 
 #define SEG_ALL_FREE (~(uint64_t)1)
 #define SEG_CACHE_MAX 8
+#define SEG_EMPTY_WARM_MAX 16 /* empty segments a heap keeps until their purge */
 
 static sbl_lock_t cache_lock;
 static struct sbl_segment *cache[SEG_CACHE_MAX];
@@ -144,6 +145,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
 /* An empty segment leaves its heap: purged, then cached or unmapped. */
 static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
 {
+    h->empty_segments--;
     seg_unlink(h, s);
     segment_purge(s);
     s->heap = NULL;
@@ -220,6 +222,8 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
         if (s == NULL)
             return NULL;
         idx = 1;
+    } else if (s->free_map == SEG_ALL_FREE) {
+        h->empty_segments--; /* a warm empty segment is used again */
     }
     uint64_t m = span_mask(idx, k);
     int64_t c0 = seg_commit(s);
@@ -310,12 +314,14 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     s->dirty_map |= m;
     if (s->purge_at == 0)
         s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
-    /* an empty segment stays until its purge: a burst of frees followed by
-       allocations reuses it warm */
     if (was_full) {
         seg_unlink(h, s);
         seg_push_front(h, s);
     }
+    /* an empty segment stays until its purge (a burst of frees followed by
+       allocations reuses it warm), up to SEG_EMPTY_WARM_MAX of them */
+    if (s->free_map == SEG_ALL_FREE && ++h->empty_segments > SEG_EMPTY_WARM_MAX)
+        segment_release(h, s);
     maybe_purge(h);
 }
 

@@ -143,6 +143,8 @@ struct sbl_heap {
     _Atomic(struct sbl_block *) delayed; /* remote frees into full pages */
     struct sbl_segment *segments;
     struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
+    uint32_t empty_segments;     /* segments without a page, kept warm */
+    uint32_t reserved0;
     _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
     uint32_t purge_tick;
     uint64_t purge_check_at;
