@@ -625,6 +625,7 @@ static int run_one(struct run *r, size_t k)
         size_t n = 0;
         vg_argv[n++] = r->valgrind;
         vg_argv[n++] = "--tool=callgrind";
+        vg_argv[n++] = "-q"; /* the log's last line stays the benchmark's */
         vg_argv[n++] = "--collect-atstart=no";
         vg_argv[n++] = "--separate-threads=yes";
         vg_argv[n++] = cg_out;

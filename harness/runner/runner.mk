@@ -15,6 +15,14 @@
 #   test-runner-conformance  `heapmark conformance`: two at a time, options passed
 #                            through, the report script's status, crash, preload
 #   test-runner-valgrind     the runner itself under memcheck: no memory errors
+#                            (list, run, run --instructions, trace, refusals)
+#   test-runner-trace        `heapmark trace`: the exact events of a known program,
+#                            its exit status, never overwriting, .gz, threads, the
+#                            replay workload finds the trace; clear refusals
+#   test-runner-instructions `heapmark run --instructions` (callgrind): plausible
+#                            instructions_per_op for glibc and sable, the same in two
+#                            runs; threads:2 skipped; a threaded process not counted;
+#                            refusals
 #
 # The failure cases use fake_bench (a stand-in bench/conformance binary that
 # misbehaves on request) in a throw-away tree under build/runner-tests/.
@@ -35,12 +43,22 @@ $(RUNNER_TEST_DIR)/libfault.so: $(RUNNER_TEST_SRC)/libfault.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
+# a program whose allocation calls are known (no builtin folding of malloc/free)
+$(RUNNER_TEST_DIR)/trace_target: $(RUNNER_TEST_SRC)/trace_target.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fno-builtin -o $@ $< -lpthread
+
 RUNNER_FAKE := $(BUILD)/heapmark $(RUNNER_TEST_DIR)/fake_bench
 
+# `heapmark trace` needs the recorder (its rule: bench/trace.mk): built by `make`
+all: $(BUILD)/lib/libhmtrace.so
+
 .PHONY: test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
-        test-runner-real test-runner-conformance test-runner-valgrind
+        test-runner-real test-runner-conformance test-runner-valgrind test-runner-trace \
+        test-runner-instructions
 TESTS += test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
-         test-runner-real test-runner-conformance test-runner-valgrind
+         test-runner-real test-runner-conformance test-runner-valgrind test-runner-trace \
+         test-runner-instructions
 
 test-runner-json: $(RUNNER_TEST_DIR)/json_test
 	$(RUNNER_TEST_DIR)/json_test
@@ -62,5 +80,15 @@ test-runner-conformance: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
 	$(RUNNER_TEST_SRC)/conformance.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so \
 	    $(RUNNER_TEST_DIR)/conformance
 
-test-runner-valgrind: $(RUNNER_FAKE)
+test-runner-valgrind: $(RUNNER_FAKE) $(BUILD)/lib/libhmtrace.so
 	$(RUNNER_TEST_SRC)/valgrind.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/valgrind
+
+test-runner-trace: $(BUILD)/heapmark $(BUILD)/lib/libhmtrace.so $(RUNNER_TEST_DIR)/trace_target \
+                   $(BUILD)/glibc/bench
+	$(RUNNER_TEST_SRC)/trace.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/trace_target \
+	    $(RUNNER_TEST_DIR)/trace
+
+test-runner-instructions: $(RUNNER_FAKE) $(BUILD)/lib/libhmtrace.so $(RUNNER_TEST_DIR)/trace_target \
+                          $(BUILD)/glibc/bench $(BUILD)/sable/bench
+	$(RUNNER_TEST_SRC)/instructions.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/fake_bench \
+	    $(RUNNER_TEST_DIR)/trace_target $(RUNNER_TEST_DIR)/instructions

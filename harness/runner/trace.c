@@ -267,7 +267,6 @@ int cmd_trace(const char *root, const struct options *o)
     char *preload = old && *old ? xasprintf("%s:%s", lib, old) : xstrdup(lib);
     const char *env[] = {"HEAPMARK_TRACE_OUT", abs_rec, "LD_PRELOAD", preload, NULL};
 
-    fprintf(stderr, "heapmark trace: recording %s into %s\n", cmd, out);
     char **argv = xmalloc(((size_t)o->cmd_argc + 1) * sizeof *argv);
     argv[0] = exe;
     for (int i = 1; i < o->cmd_argc; i++)

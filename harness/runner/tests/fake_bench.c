@@ -19,6 +19,10 @@
  * started (not for --heapmark-info or listing): "nothing ran" is checkable.
  * FAKE_LIST_SLEEP_MS makes the listing slow (to interrupt the planning);
  * FAKE_LIST_STARTED=file is created when a listing starts.
+ * With HEAPMARK_COUNT_OPS=file (heapmark run --instructions) an ok/...
+ * instance does what the shim does: 1000 "operations" with callgrind's
+ * collection on, and {"operations": 1000, "under_callgrind": ...} into the
+ * file (not when FAKE_NO_COUNT is set).
  *
  * As a conformance binary it writes --json FILE with its arguments, the
  * start and end times (to check how many ran at once) and FAKE_SLEEP_MS of
@@ -32,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <valgrind/callgrind.h>
 
 static const char *names[] = {"ok/a",         "ok/b",          "ok/profile:", "crash/segv",
                               "crash/abort",  "hang/x",        "garbage/text", "garbage/empty",
@@ -74,6 +79,28 @@ static void write_json(const char *path, const char *bench, int reps, int error)
         fprintf(f, "}%s\n", r + 1 < reps ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
+    fclose(f);
+}
+
+static volatile unsigned long fake_sink;
+
+/* the shim's HEAPMARK_COUNT_OPS protocol (harness/gbench.h), 1000 operations */
+static void count_ops(void)
+{
+    const char *file = getenv("HEAPMARK_COUNT_OPS");
+    if (file == NULL || getenv("FAKE_NO_COUNT") != NULL)
+        return;
+    CALLGRIND_TOGGLE_COLLECT;
+    for (unsigned long i = 0; i < 1000; i++)
+        fake_sink += i;
+    CALLGRIND_TOGGLE_COLLECT;
+    FILE *f = fopen(file, "w");
+    if (f == NULL) {
+        perror(file);
+        exit(5);
+    }
+    fprintf(f, "{\"operations\": 1000, \"under_callgrind\": %s}\n",
+            RUNNING_ON_VALGRIND ? "true" : "false");
     fclose(f);
 }
 
@@ -179,6 +206,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     if (strncmp(name, "ok/", 3) == 0) {
+        count_ops();
         write_json(out, name, reps, 0);
     } else if (strcmp(name, "crash/segv") == 0) {
         signal(SIGSEGV, SIG_DFL);

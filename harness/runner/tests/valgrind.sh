@@ -5,6 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 scratch "$3"
 make_root "$1" "$2" fake fake2
+# `heapmark trace` looks for the recorder in its own tree
+mkdir -p "$ROOT/build/lib"
+ln -s "$(cd "$(dirname "$1")" && pwd)/lib/libhmtrace.so" "$ROOT/build/lib/libhmtrace.so"
 command -v valgrind >/dev/null || fail "valgrind is missing (scripts/bootstrap-deps.sh installs it)"
 VG=(valgrind -q --error-exitcode=99 --leak-check=no)
 
@@ -12,10 +15,15 @@ VG=(valgrind -q --error-exitcode=99 --leak-check=no)
 "${VG[@]}" "$HM" run --filter '^(ok/a|crash/segv|garbage/text|garbage/empty|error/x|exit/3|wrongname/x|ok/x.*)$' \
     --timeout 30 --repetitions 2 >/dev/null 2>"$T/run.txt" || fail "run under valgrind: $(cat "$T/run.txt")"
 grep -q '16 processes in .*: 4 ok, 4 error, 2 crash, 6 garbage' "$T/run.txt" || fail "run summary: $(cat "$T/run.txt")"
+"${VG[@]}" "$HM" run --instructions --filter '^(ok/a|exit/3)$' --timeout 30 >/dev/null 2>"$T/instr.txt" ||
+    fail "run --instructions under valgrind: $(cat "$T/instr.txt")"
+grep -q "4 processes in .*: 2 ok, 2 error" "$T/instr.txt" || fail "instructions summary: $(cat "$T/instr.txt")"
+"${VG[@]}" "$HM" trace --out "$T/t.hmt.gz" -- /bin/true 2>"$T/trace.txt" ||
+    fail "trace under valgrind: $(cat "$T/trace.txt")"
 rc=0
 "${VG[@]}" "$HM" run --allocators fake,nope >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "bad allocator under valgrind: exit $rc: $(cat "$T/bad.txt")"
 rc=0
 "${VG[@]}" "$HM" run --filter nothing >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "empty filter under valgrind: exit $rc: $(cat "$T/bad.txt")"
-echo "valgrind: list, a run with every kind of result, and refusals are clean"
+echo "valgrind: list, a run with every kind of result, run --instructions, trace and refusals are clean"
