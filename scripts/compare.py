@@ -22,7 +22,10 @@ a different CPU). That noise is estimated from the reference allocator itself:
 the robust spread sigma of its own change across workloads; a flagged change
 must also exceed --noise-k sigmas (x sqrt 2 for ratios). On a quiet machine
 the threshold decides; on a noisy one only changes well above the noise are
-flagged. By default (--gate ratio) the verdict uses the
+flagged.
+Per allocator, the geometric mean of its changes over all workloads is also
+tested (Wilcoxon signed-rank across workloads, >= 6 workloads, noise floor
+divided by sqrt(workloads)): a small slowdown everywhere fails too. By default (--gate ratio) the verdict uses the
 within-run ratio for every allocator but the reference, and the absolute
 change for the reference itself only with --gate absolute/both.
 Output: Markdown on stdout. Exit status: 0 no regression, 1 regression,
@@ -32,6 +35,7 @@ Output: Markdown on stdout. Exit status: 0 no regression, 1 regression,
 import argparse
 import math
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -144,8 +148,12 @@ def compare(old, new, metric, threshold, alpha, reference, gate, noise_k=3.0):
     allocs = [a for a in new.allocators() if a in old.allocators()]
     keys = [k for k in new.keys() if k in set(old.keys())]
     sigma, n_sigma = noise_sigma(old, new, ref, metric, keys)
-    floor_abs = noise_k * sigma if sigma else 0.0
-    floor_rel = noise_k * math.sqrt(2.0) * sigma if sigma else 0.0   # two allocators' noise
+    # with m comparisons, k sigmas are at least the Bonferroni bound, so that the
+    # chance of any false flag from the noise stays near alpha
+    m = max(1, len(keys) * len(allocs))
+    k_eff = max(noise_k, statistics.NormalDist().inv_cdf(1.0 - alpha / (2.0 * m))) if noise_k else 0.0
+    floor_abs = k_eff * sigma if sigma else 0.0
+    floor_rel = k_eff * math.sqrt(2.0) * sigma if sigma else 0.0   # two allocators' noise
     for k in keys:
         r_old, r_new = samples(old.cell(ref, k), metric), samples(new.cell(ref, k), metric)
         for a in allocs:
@@ -180,9 +188,76 @@ def compare(old, new, metric, threshold, alpha, reference, gate, noise_k=3.0):
                          "v_rel": v_rel, "verdict": final, "n": (len(o), len(n))})
     only_old = sorted({hr.instance_label(k) for k in old.keys()} - {hr.instance_label(k) for k in keys})
     only_new = sorted({hr.instance_label(k) for k in new.keys()} - {hr.instance_label(k) for k in keys})
-    noise = {"sigma": sigma, "workloads": n_sigma, "k": noise_k, "floor_abs": floor_abs,
+    noise = {"sigma": sigma, "workloads": n_sigma, "k": k_eff, "floor_abs": floor_abs,
              "floor_rel": floor_rel}
     return rows, only_old, only_new, noise
+
+
+MIN_WORKLOADS_OVERALL = 6
+
+
+def signed_rank_p(xs):
+    """Two-sided p of the Wilcoxon signed-rank test that the xs are centred on 0
+    (scipy when importable, else the normal approximation with tie correction)."""
+    xs = [x for x in xs if x != 0.0]
+    if not xs:
+        return 1.0
+    try:
+        from scipy.stats import wilcoxon
+        return float(wilcoxon(xs, alternative="two-sided").pvalue)
+    except ImportError:
+        pass
+    a = sorted(xs, key=abs)
+    n = len(a)
+    ranks = [0.0] * n
+    ties = 0.0
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and abs(a[j + 1]) == abs(a[i]):
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2.0 + 1.0
+        t = j - i + 1
+        ties += t ** 3 - t
+        i = j + 1
+    w = sum(r for r, x in zip(ranks, a) if x > 0)
+    mu = n * (n + 1) / 4.0
+    var = n * (n + 1) * (2 * n + 1) / 24.0 - ties / 48.0
+    if var <= 0:
+        return 1.0
+    z = (abs(w - mu) - 0.5) / math.sqrt(var)
+    return min(1.0, 2.0 * _norm_sf(max(z, 0.0)))
+
+
+def overall(rows, threshold, alpha, noise, gate):
+    """Per allocator: the geometric mean of its changes over every workload,
+    tested with the Wilcoxon signed-rank test across workloads. A slowdown
+    spread thin over many workloads, each within the noise, shows here."""
+    out = []
+    for a in sorted({r["allocator"] for r in rows}, key=[r["allocator"] for r in rows].index):
+        field = "absolute" if gate == "absolute" or all(r["rel"] is None for r in rows
+                                                         if r["allocator"] == a) else "rel"
+        logs = [math.log(r[field]) for r in rows if r["allocator"] == a and r[field]]
+        if not logs:
+            continue
+        gm = math.exp(sum(logs) / len(logs))
+        if field == "absolute" and gate == "ratio":
+            out.append({"allocator": a, "change": gm, "n": len(logs), "what": "absolute",
+                        "how": "reference: informational", "verdict": "info"})
+            continue
+        if len(logs) < MIN_WORKLOADS_OVERALL:
+            out.append({"allocator": a, "change": gm, "n": len(logs), "what": field,
+                        "how": "untested (%d < %d workloads)" % (len(logs), MIN_WORKLOADS_OVERALL),
+                        "verdict": verdict(gm, None, threshold)})
+            continue
+        p = signed_rank_p(logs)
+        sigma = noise["sigma"] or 0.0
+        floor = noise["k"] * sigma * (math.sqrt(2.0) if field == "rel" else 1.0) / math.sqrt(len(logs))
+        out.append({"allocator": a, "change": gm, "n": len(logs), "what": field,
+                    "how": "signed-rank p=%.3g" % p,
+                    "verdict": verdict(gm, p < alpha, threshold, floor)})
+    return out
 
 
 def fmt(v, metric):
@@ -202,6 +277,8 @@ def markdown(rows, only_old, only_new, noise, old, new, args):
                                                   os.path.basename(os.path.normpath(new.path))), ""]
     regs = [r for r in rows if r["verdict"] == "REGRESSION"]
     imps = [r for r in rows if r["verdict"] == "improvement"]
+    ov_regs = [o for o in overall(rows, args.threshold, args.alpha, noise, args.gate)
+               if o["verdict"] == "REGRESSION"]
     out.append("Metric `%s`; threshold %.0f%%; significance: Mann-Whitney U p < %g, which needs "
                ">= %d repetitions a side (changes that cannot be tested are `untested`, never "
                "flagged); verdicts use the %s."
@@ -217,13 +294,16 @@ def markdown(rows, only_old, only_new, noise, old, new, args):
         out.append("")
         out.append("Noise floor: %s's own changes between the runs spread by %.1f%% (robust "
                    "sigma over %d workloads); a change must also exceed %.1f%% (ratio) / %.1f%% "
-                   "(absolute), %g sigma, to be flagged."
+                   "(absolute), %.2f sigma (at least --noise-k, at least the Bonferroni bound for "
+                   "%d comparisons), to be flagged."
                    % (args.reference, (math.exp(noise["sigma"]) - 1) * 100, noise["workloads"],
                       (math.exp(noise["floor_rel"]) - 1) * 100,
-                      (math.exp(noise["floor_abs"]) - 1) * 100, noise["k"]))
+                      (math.exp(noise["floor_abs"]) - 1) * 100, noise["k"], len(rows)))
     out.append("")
-    out.append("**%d regression(s), %d improvement(s)** over %d comparison(s)."
-               % (len(regs), len(imps), len(rows)))
+    out.append("**%d regression(s), %d improvement(s)** over %d comparison(s)%s."
+               % (len(regs), len(imps), len(rows),
+                  "; **overall regression of %s**" % ", ".join(o["allocator"] for o in ov_regs)
+                  if ov_regs else ""))
     untested = [r for r in rows if r["verdict"] == "untested"]
     if untested:
         out.append("")
@@ -240,6 +320,18 @@ def markdown(rows, only_old, only_new, noise, old, new, args):
             r["verdict"], r["allocator"], hr.instance_label(r["key"]), fmt(r["old"], args.metric),
             fmt(r["new"], args.metric), pct(r["absolute"]), pct(r["rel"]),
             r["rel_how"] if r["rel"] is not None and args.gate != "absolute" else r["abs_how"])
+    ov = overall(rows, args.threshold, args.alpha, noise, args.gate)
+    if ov:
+        out.append("Overall, per allocator (geometric mean of its changes over the workloads; "
+                   "Wilcoxon signed-rank test across them):")
+        out.append("")
+        out.append("| verdict | allocator | change | workloads | of | test |")
+        out.append("|---|---|---:|---:|---|---|")
+        for o in ov:
+            out.append("| %s | %s | %s | %d | %s | %s |" % (
+                o["verdict"], o["allocator"], pct(o["change"]), o["n"],
+                "ratio to %s" % args.reference if o["what"] == "rel" else "absolute", o["how"]))
+        out.append("")
     flagged = regs + imps
     if flagged:
         out += [hdr, sep] + [line(r) for r in flagged] + [""]
@@ -280,8 +372,11 @@ def main(argv):
         print("%s: %s" % (PROG, e), file=sys.stderr)
         return 2
     for run in (old, new):
-        for p in run.problems:
+        for p in run.problems[:5]:
             print("%s: %s: %s" % (PROG, run.path.rstrip("/"), p), file=sys.stderr)
+        if len(run.problems) > 5:
+            print("%s: %s: %d more problem(s); scripts/report.py lists them all"
+                  % (PROG, run.path.rstrip("/"), len(run.problems) - 5), file=sys.stderr)
     rows, only_old, only_new, noise = compare(old, new, args.metric, args.threshold, args.alpha,
                                               args.reference, args.gate, args.noise_k)
     if not rows:
@@ -289,7 +384,8 @@ def main(argv):
               % (PROG, args.metric), file=sys.stderr)
         return 2
     sys.stdout.write(markdown(rows, only_old, only_new, noise, old, new, args))
-    return 1 if any(r["verdict"] == "REGRESSION" for r in rows) else 0
+    ov = overall(rows, args.threshold, args.alpha, noise, args.gate)
+    return 1 if any(r["verdict"] == "REGRESSION" for r in rows + ov) else 0
 
 
 if __name__ == "__main__":

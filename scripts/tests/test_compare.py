@@ -27,7 +27,8 @@ def verdict_rows(md):
     for line in flagged.splitlines():
         if line.startswith("| ") and not line.startswith("| verdict"):
             cells = [c.strip() for c in line.strip("|").split("|")]
-            out.append((cells[0], cells[1], cells[2].strip("`")))
+            if len(cells) == 8:            # the per-workload table, not the overall one
+                out.append((cells[0], cells[1], cells[2].strip("`")))
     return out
 
 
@@ -118,12 +119,12 @@ class Compare(unittest.TestCase):
     def process_noise(self, sigma):
         """Each process (cell) of NEW moves by its own factor, lognormal(0, sigma), all its
         repetitions alike: a busy machine, which repetitions cannot show."""
-        for a in ALLOCS:
-            for b in BENCHES:
-                if tu.raw_path(self.new, a, b):
-                    f = math.exp(self.rng.gauss(0.0, sigma))
-                    tu.edit_times(self.new, a, b, lambda i, t, f=f: t * f *
-                                  (1.0 + self.rng.uniform(-0.01, 0.01)))
+        for r in tu.read_records(self.new):
+            a, b = r["allocator"], r["benchmark"]
+            if r.get("json"):
+                f = math.exp(self.rng.gauss(0.0, sigma))
+                tu.edit_times(self.new, a, b, lambda i, t, f=f: t * f *
+                              (1.0 + self.rng.uniform(-0.01, 0.01)))
 
     def test_noise_floor_from_the_reference(self):
         self.process_noise(0.3)
@@ -143,6 +144,55 @@ class Compare(unittest.TestCase):
         rc, out, err = self.compare()
         self.assertEqual(rc, 1, out + err)
         self.assertEqual(verdict_rows(out), [("REGRESSION", "sable", "latency/size:64/threads:1")])
+
+    def widen(self, copies):
+        """Clones every successful process of both runs under new workload names, so that
+        there are enough workloads for the overall test."""
+        for run in (self.old, self.new):
+            recs = tu.read_records(run)
+            n = len(recs)
+            extra = []
+            for j in range(copies):
+                for r in recs:
+                    if r["status"] != "ok":
+                        continue
+                    n += 1
+                    c = dict(r, id="%04d" % n, json="raw/%s/%04d.json" % (r["allocator"], n),
+                             log="raw/%s/%04d.log" % (r["allocator"], n))
+                    fam, rest = r["benchmark"].split("/", 1)
+                    c["benchmark"] = "%s_c%d/%s" % (fam, j, rest)
+                    with open(os.path.join(run, r["json"])) as f:
+                        text = f.read()
+                    with open(os.path.join(run, c["json"]), "w") as f:
+                        f.write(text.replace('"%s/' % fam, '"%s_c%d/' % (fam, j)))
+                    extra.append(c)
+            tu.write_records(run, recs + extra)
+
+    def test_overall_regression_below_every_single_noise_floor(self):
+        self.widen(6)
+        self.process_noise(0.3)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(out, r"\| (same|noise) \| sable \| [-+]\d+\.\d% \| 28 \| ratio to glibc \| "
+                              r"signed-rank p=")
+        # sable 40% slower everywhere: nearly every workload stays under the noise floor, the
+        # whole does not
+        for b in BENCHES:
+            for j in [None] + list(range(6)):
+                name = b if j is None else b.replace("/", "_c%d/" % j, 1)
+                try:
+                    if tu.raw_path(self.new, "sable", name):
+                        tu.edit_times(self.new, "sable", name, lambda i, t: t * 1.4)
+                except KeyError:
+                    pass
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 1, out + err)
+        single = verdict_rows(out)
+        self.assertLessEqual(len(single), 2, single)          # of sable's 28 workloads
+        self.assertTrue(all(a == "sable" for _v, a, _w in single), single)
+        self.assertIn("overall regression of sable", out)
+        self.assertRegex(out, r"\| REGRESSION \| sable \| \+\d+\.\d% \| 28 \| ratio to glibc \| "
+                              r"signed-rank p=")
 
     def test_threshold(self):
         self.noise(self.new, amplitude=0.005)
@@ -200,6 +250,22 @@ class MannWhitney(unittest.TestCase):
             y = [rng.gauss(0.7, 1) for _ in range(12)]
             ref = mannwhitneyu(x, y, alternative="two-sided", method="asymptotic").pvalue
             self.assertAlmostEqual(compare.mann_whitney_p_approx(x, y), ref, places=6)
+
+    def test_signed_rank(self):
+        rng = random.Random(5)
+        shifted = [rng.gauss(0.5, 1) for _ in range(30)]
+        centred = [rng.gauss(0.0, 1) for _ in range(30)]
+        self.assertLess(compare.signed_rank_p(shifted), 0.05)
+        self.assertGreater(compare.signed_rank_p(centred), 0.05)
+        self.assertEqual(compare.signed_rank_p([0.0, 0.0]), 1.0)
+        try:
+            from scipy.stats import wilcoxon
+        except ImportError:
+            return
+        import unittest.mock
+        ref = wilcoxon(shifted, alternative="two-sided", correction=True, method="approx").pvalue
+        with unittest.mock.patch.dict(sys.modules, {"scipy.stats": None}):
+            self.assertAlmostEqual(compare.signed_rank_p(shifted), ref, places=6)
 
     def test_ties(self):
         x = [1.0, 1.0, 1.0, 2.0, 2.0]
