@@ -76,3 +76,18 @@ test-sable-fuzz: $(RELI_BUILD)/fuzz
 test-sable-asan: $(RELI_BUILD)/fuzz-asan
 	$(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/*
 	RELI_THREADS=3 RELI_INPUTS=150 nice $(RELI_BUILD)/fuzz-asan
+
+# ---- soak ------------------------------------------------------------------
+$(RELI_BUILD)/%: $(RELI_DIR)/%.c $(BUILD)/sable/libsable.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fno-builtin -Iallocators/sable/include -o $@ $< \
+	    -L$(BUILD)/sable -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
+
+.PHONY: test-sable-soak
+TESTS += test-sable-soak
+
+soak: $(RELI_BUILD)/soak
+	nice $(RELI_BUILD)/soak $(DURATION)
+
+test-sable-soak: $(RELI_BUILD)/soak
+	nice $(RELI_BUILD)/soak 20 3
