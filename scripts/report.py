@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """heapmark report: turns run folders into tables, plots and a report.
 
-usage: scripts/report.py [--out DIR] [--quiet] RUN_DIR [RUN_DIR ...]
+usage: scripts/report.py [--out DIR] [--quiet] [--no-plots] RUN_DIR [RUN_DIR ...]
 
 Reads meta.json, runs.jsonl, raw/*/*.json and conformance/*.json of each run
 folder (schema: results/README.md) and writes, into the first run folder or
@@ -764,6 +764,8 @@ def main(argv):
     ap.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folder(s), results/<stamp>-<host>")
     ap.add_argument("--out", metavar="DIR", help="output folder (default: the first RUN_DIR)")
     ap.add_argument("--quiet", action="store_true", help="do not print the problems found")
+    ap.add_argument("--no-plots", action="store_true",
+                    help="tables only: no plots (faster; the report says so)")
     args = ap.parse_args(argv)
 
     runs = []
@@ -807,8 +809,10 @@ def main(argv):
                json.dumps(summary_json(runs, analyses), indent=1, allow_nan=False) + "\n")
     write_text(os.path.join(out_dir, "bench-smaller-is-better.json"),
                json.dumps(bench_json(runs, analyses), indent=1, allow_nan=False) + "\n")
-    plots = make_plots(runs, analyses, out_dir, args.quiet)
+    plots = {} if args.no_plots else make_plots(runs, analyses, out_dir, args.quiet)
     doc = build_document(runs, analyses, plots)
+    if args.no_plots:
+        doc.insert(1, ("p", "*Rendered with --no-plots: tables only.*"))
     write_text(os.path.join(out_dir, "report.md"), render_md(doc))
     title = "heapmark report: " + ", ".join(r.label for r in runs)
     write_text(os.path.join(out_dir, "report.html"), render_html_page(doc, out_dir, title))

@@ -363,7 +363,7 @@ class ConformanceRunApart(unittest.TestCase):
 
     def test_two_folders_given(self):
         out = os.path.join(self.tmp, "out")
-        rc, _o, err = tu.run_script("report.py", "--out", out, self.bench, self.conf)
+        rc, _o, err = tu.run_script("report.py", "--no-plots", "--out", out, self.bench, self.conf)
         self.assertEqual(rc, 0, err)
         md = self.md(out)
         self.assertIn("From the conformance run `20261121T051000Z-fixture-vm`", md)
@@ -392,7 +392,7 @@ class ConformanceRunApart(unittest.TestCase):
         with open(os.path.join(self.conf, "meta.json"), "w") as f:
             json.dump(meta, f)
         os.remove(os.path.join(self.conf, "conformance", "sable.json"))
-        rc, _o, err = tu.run_script("report.py", self.conf)
+        rc, _o, err = tu.run_script("report.py", "--no-plots", self.conf)
         self.assertEqual(rc, 0, err)
         md = self.md(self.conf)
         self.assertIn("**sable**: the conformance binary has no verdicts: CRASH (killed by SIGSEGV)", md)
@@ -481,7 +481,7 @@ class BadInput(unittest.TestCase):
         # a broken conformance file
         with open(os.path.join(run, "conformance", "sable.json"), "w") as f:
             f.write("[1, 2")
-        rc, _o, err = tu.run_script("report.py", run)
+        rc, _o, err = tu.run_script("report.py", "--no-plots", run)
         self.assertEqual(rc, 0, err)
         self.assertNotIn("Traceback", err)
         for line in err.splitlines():
@@ -520,7 +520,7 @@ class BadInput(unittest.TestCase):
         meta.update(state="interrupted", done=7)
         with open(os.path.join(run, "meta.json"), "w") as f:
             json.dump(meta, f)
-        rc, _o, err = tu.run_script("report.py", run)
+        rc, _o, err = tu.run_script("report.py", "--no-plots", run)
         self.assertEqual(rc, 0, err)
         self.assertIn("incomplete run (interrupted): 13 planned result(s) missing", err)
         with open(os.path.join(run, "report.md")) as f:
@@ -536,7 +536,7 @@ class BadInput(unittest.TestCase):
         meta["benchmarks"].append("sable_only/threads:1")
         with open(os.path.join(run, "meta.json"), "w") as f:
             json.dump(meta, f)
-        rc, _o, err = tu.run_script("report.py", run)
+        rc, _o, err = tu.run_script("report.py", "--no-plots", run)
         self.assertEqual(rc, 0, err)
         self.assertNotIn("incomplete", err)
         with open(os.path.join(run, "report.md")) as f:
@@ -545,13 +545,24 @@ class BadInput(unittest.TestCase):
     def test_without_runs_jsonl(self):
         run = tu.copy_fixture(self.tmp)
         os.remove(os.path.join(run, "runs.jsonl"))
-        rc, _o, err = tu.run_script("report.py", run)
+        rc, _o, err = tu.run_script("report.py", "--no-plots", run)
         self.assertEqual(rc, 0, err)
         self.assertIn("runs.jsonl: missing; read 18 raw JSON file(s) directly", err)
         with open(os.path.join(run, "results.csv")) as f:
             rows = list(csv.DictReader(f))
         self.assertEqual(len({(r["allocator"], r["benchmark"], r["params"], r["threads"])
                               for r in rows if r["metric"] == "ns_per_op"}), 18)
+
+    def test_no_plots(self):
+        run = tu.copy_fixture(self.tmp)
+        rc, _o, err = tu.run_script("report.py", "--quiet", "--no-plots", run)
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(os.path.exists(os.path.join(run, "plots")))
+        with open(os.path.join(run, "report.md")) as f:
+            md = f.read()
+        self.assertIn("Rendered with --no-plots", md)
+        self.assertNotIn("](plots/", md)
+        self.assertIn("## Summary", md)
 
     def test_bad_flag(self):
         rc, _o, err = tu.run_script("report.py", "--bogus", tu.FIXTURE)
