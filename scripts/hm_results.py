@@ -432,7 +432,6 @@ def read_run(path):
         alloc = rec["allocator"]
         status = rec.get("status", OK)
         jpath = rec.get("json")
-        where = jpath or ("record %s" % rec.get("id"))
         if status != OK:
             _fail(run, rec, alloc, status, _describe_failure(rec))
             continue

@@ -22,9 +22,7 @@ import argparse
 import base64
 import csv
 import html
-import io
 import json
-import math
 import os
 import re
 import sys
