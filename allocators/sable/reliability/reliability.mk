@@ -91,3 +91,17 @@ soak: $(RELI_BUILD)/soak
 
 test-sable-soak: $(RELI_BUILD)/soak
 	nice $(RELI_BUILD)/soak 20 3
+
+# ---- exhaustion --------------------------------------------------------------
+.PHONY: test-sable-exhaust
+TESTS += test-sable-exhaust
+
+test-sable-exhaust: $(RELI_BUILD)/exhaust
+	nice $(RELI_BUILD)/exhaust
+
+# ---- real programs -------------------------------------------------------------
+.PHONY: test-sable-realprog
+TESTS += test-sable-realprog
+
+test-sable-realprog: $(BUILD)/sable/libsable.so
+	nice $(RELI_DIR)/realprog.sh $(BUILD)/sable/libsable.so $(RELI_BUILD)/realprog
