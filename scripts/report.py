@@ -243,41 +243,72 @@ def esc_md(s):
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+def _cell_texts(run, allocs, k, metric):
+    """{allocator: text} for one instance of one run: median (CV), % vs the row's best,
+    or the failure of its process. None when no allocator has a value."""
+    vals, cvs = {}, {}
+    for a in allocs:
+        c = run.cell(a, k)
+        if c is None:
+            continue
+        s = c.time_ns if metric == "ns_per_op" else c.rss_bytes
+        if s:
+            vals[a] = hr.median(s)
+            sd = hr.stddev(s)
+            cvs[a] = (sd / hr.mean(s) * 100.0) if sd is not None and hr.mean(s) > 0 else None
+    if not vals:
+        return None
+    best = min(vals.values())
+    out = {}
+    for a in allocs:
+        if a not in vals:
+            out[a] = _status_of(run, a, k)
+            continue
+        v = vals[a]
+        txt = fmt_ns(v) if metric == "ns_per_op" else fmt_bytes(v)
+        if cvs.get(a) is not None and metric == "ns_per_op":
+            txt += " ±%.0f%%" % cvs[a]
+        if v == best:
+            txt = "**%s** (best)" % txt
+        elif best > 0:
+            txt += " (+%.0f%%)" % ((v / best - 1.0) * 100.0)
+        out[a] = txt
+    return out
+
+
 def vs_best_table(run, an, keys, metric):
     """Rows: one per instance; one column per allocator: median (CV) and % vs the best."""
     headers = ["workload", "threads"] + an["allocators"]
     rows = []
     for k in keys:
-        vals = {}
-        cvs = {}
-        for a in an["allocators"]:
-            c = run.cell(a, k)
-            if c is None:
-                continue
-            s = c.time_ns if metric == "ns_per_op" else c.rss_bytes
-            if s:
-                vals[a] = hr.median(s)
-                sd = hr.stddev(s)
-                cvs[a] = (sd / hr.mean(s) * 100.0) if sd is not None and hr.mean(s) > 0 else None
-        if not vals:
+        texts = _cell_texts(run, an["allocators"], k, metric)
+        if texts is None:
             continue
-        best = min(vals.values())
-        row = [(k[0] + ("/" + k[1] if k[1] else "")), str(k[2])]
-        for a in an["allocators"]:
-            if a not in vals:
-                st = _status_of(run, a, k)
-                row.append(st)
+        rows.append([(k[0] + ("/" + k[1] if k[1] else "")), str(k[2])]
+                    + [texts[a] for a in an["allocators"]])
+    return headers, rows
+
+
+def vs_best_hosts(runs, analyses, keys, metric):
+    """Several runs side by side: one row per instance and allocator, one column per
+    host; the % is against the best allocator of that instance on that host."""
+    allocs = []
+    for an in analyses:
+        allocs += [a for a in an["allocators"] if a not in allocs]
+    headers = ["workload", "threads", "allocator"] + [r.label for r in runs]
+    rows = []
+    for k in keys:
+        per_run = [_cell_texts(run, allocs, k, metric) for run in runs]
+        if not any(per_run):
+            continue
+        first = True
+        for a in allocs:
+            cells = [(t or {}).get(a, "-") if t is not None else "-" for t in per_run]
+            if all(c in ("-", "missing") for c in cells):
                 continue
-            v = vals[a]
-            txt = fmt_ns(v) if metric == "ns_per_op" else fmt_bytes(v)
-            if cvs.get(a) is not None and metric == "ns_per_op":
-                txt += " ±%.0f%%" % cvs[a]
-            if v == best:
-                txt = "**%s** (best)" % txt
-            else:
-                txt += " (+%.0f%%)" % ((v / best - 1.0) * 100.0) if best > 0 else ""
-            row.append(txt)
-        rows.append(row)
+            rows.append([(k[0] + ("/" + k[1] if k[1] else "")) if first else "",
+                         str(k[2]) if first else "", a] + cells)
+            first = False
     return headers, rows
 
 
@@ -471,18 +502,23 @@ def build_document(runs, analyses, plots):
                      "(CRASH, TIMEOUT, ERROR, GARBAGE) means that process failed."))
     for fam in sorted({k[0] for run in runs for k in run.keys()}):
         doc.append(("h", 3, fam))
+        if multi:
+            keys = sorted({k for run in runs for k in run.keys() if k[0] == fam}, key=hr._key_sort)
+            h, r = vs_best_hosts(runs, analyses, keys, "ns_per_op")
+            doc.append(("table", h, r))
+            h2, r2 = vs_best_hosts(runs, analyses, keys, "peak_rss_bytes")
+            if r2:
+                doc.append(("details", "peak RSS of %s" % fam, [("table", h2, r2)]))
+            continue
         for run, an in zip(runs, analyses):
             keys = [k for k in run.keys() if k[0] == fam]
             if not keys:
                 continue
-            if multi:
-                doc.append(("p", "**%s**" % run.label))
             h, r = vs_best_table(run, an, keys, "ns_per_op")
             doc.append(("table", h, r))
             h2, r2 = vs_best_table(run, an, keys, "peak_rss_bytes")
             if r2:
-                doc.append(("details", "peak RSS of %s%s" % (fam, " on " + run.label if multi else ""),
-                            [("table", h2, r2)]))
+                doc.append(("details", "peak RSS of %s" % fam, [("table", h2, r2)]))
     for kind in ("rss_normalised", "thread_scaling", "latency", "memory_over_time"):
         imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
                 if plots.get((r.label, kind))]

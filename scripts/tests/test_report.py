@@ -330,6 +330,16 @@ class MultipleRuns(unittest.TestCase):
             self.assertIn("time vs glibc (hostA)", md)
             self.assertIn("time vs glibc (hostB)", md)
             self.assertIn("plots/time_normalised-hostA.png", md)
+            # per-workload tables: the hosts side by side, one row per allocator
+            self.assertIn("| workload | threads | allocator | hostA | hostB |", md)
+            row = re.search(r"\| malloc_free/size:16 \| 1 \| glibc \| [^|]+ \| [^|]+ \|\n"
+                            r"\| +\| +\| jemalloc \| [^|]+ \| [^|]+ \|\n"
+                            r"\| +\| +\| mimalloc \| [^|]+ \| [^|]+ \|\n"
+                            r"\| +\| +\| sable \| ([^|]+) \| ([^|]+) \|", md)
+            self.assertIsNotNone(row, md)
+            self.assertRegex(row.group(1), r"^9\.\d+ ns ±\d+% \(\+\d+%\)$")
+            self.assertRegex(row.group(2), r"^18\.\d+ ns ±\d+% \(\+\d+%\)$")  # twice as slow
+            self.assertIn("| CRASH | CRASH |", md)
             self.assertIn("plots/time_normalised-hostB.png", md)
             with open(os.path.join(out, "summary.json")) as f:
                 s = strict_json(f.read())
