@@ -105,3 +105,10 @@ TESTS += test-sable-realprog
 
 test-sable-realprog: $(BUILD)/sable/libsable.so
 	nice $(RELI_DIR)/realprog.sh $(BUILD)/sable/libsable.so $(RELI_BUILD)/realprog
+
+# ---- bugs found, one minimal test each -------------------------------------------
+.PHONY: test-sable-regress
+TESTS += test-sable-regress
+
+test-sable-regress: $(RELI_BUILD)/regress
+	$(RELI_BUILD)/regress
