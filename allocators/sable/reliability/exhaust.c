@@ -143,6 +143,8 @@ static const size_t entry_sizes[] = {48, 3000, 100 << 10, 3 << 20};
 static int case_entry(enum entry e)
 {
     limit_as(96 * MiB);
+    char line[300];
+    int len = snprintf(line, sizeof line, "  %-24s blocks until ENOMEM, then again after freeing:", entry_names[e]);
     for (size_t i = 0; i < sizeof entry_sizes / sizeof entry_sizes[0]; i++) {
         size_t n = entry_sizes[i], count, again;
         for (int round = 0; round < 2; round++) {
@@ -160,9 +162,9 @@ static int case_entry(enum entry e)
         if (p == NULL)
             die("%s(%zu) fails after everything was freed (errno %d)", entry_names[e], n, err);
         free(p);
-        printf("  %-24s %8zu bytes: %7zu blocks, then ENOMEM; %7zu again after freeing\n", entry_names[e], n,
-               count, again);
+        len += snprintf(line + len, sizeof line - (size_t)len, " %zu B: %zu/%zu", n, count, again);
     }
+    printf("%s\n", line);
     return 0;
 }
 

@@ -6,6 +6,8 @@
 #   make soak [DURATION=600]      threads, random operations, cross-thread frees, forks
 #   test-sable-fuzz      the committed corpus replayed, then a short fuzzing run
 #   test-sable-asan      sable's code and the model under ASan+UBSan (gcc), 3 threads
+#   test-sable-ubsan     libsable.so built with UBSan: the soak (10 s) and the exhaustion
+#                        test against it
 #   test-sable-soak      the soak for 20 s
 #   test-sable-exhaust   RLIMIT_AS: every entry point fails with ENOMEM and recovers;
 #                        thread churn and a fork storm near the limit finish
@@ -43,6 +45,17 @@ endef
 
 $(eval $(call reli_variant,fz,clang,-O1 -fsanitize=fuzzer-no-link,undefined $(RELI_SAN)))
 $(eval $(call reli_variant,asan,$(CC),-O1 -fsanitize=address,undefined $(RELI_SAN)))
+# libsable.so itself under UBSan (its runtime needs no malloc of its own, so
+# it coexists with sable replacing malloc): the soak and exhaustion programs
+# run against it too
+$(eval $(call reli_variant,ubsan,$(CC),-O2 -fvisibility=hidden -fsanitize=undefined $(RELI_SAN)))
+
+$(RELI_BUILD)/ubsan/libsable.so: $(patsubst allocators/sable/src/%.c,$(RELI_BUILD)/ubsan/obj/%.o,$(RELI_SABLE_SRCS))
+	$(CC) -shared -fsanitize=undefined -Wl,-soname,libsable.so -Wl,-z,now -o $@ $^ -lpthread
+
+$(RELI_BUILD)/ubsan/%: $(RELI_DIR)/%.c $(RELI_BUILD)/ubsan/libsable.so
+	$(CC) $(CFLAGS) -fno-builtin -Iallocators/sable/include -o $@ $< \
+	    -L$(RELI_BUILD)/ubsan -lsable -Wl,-rpath,'$$ORIGIN' -lpthread
 
 $(RELI_BUILD)/fuzz: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/fz/sable.o
 	clang -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,undefined $(RELI_SAN) -Iallocators/sable/include \
@@ -52,8 +65,8 @@ $(RELI_BUILD)/fuzz-asan: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/asan/sable.o
 	$(CC) -std=gnu11 -O1 -g $(WARN) -DRELI_STANDALONE -fsanitize=address,undefined $(RELI_SAN) \
 	    -Iallocators/sable/include -o $@ $^ -lpthread
 
-.PHONY: fuzz soak test-sable-fuzz test-sable-asan
-TESTS += test-sable-fuzz test-sable-asan
+.PHONY: fuzz soak test-sable-fuzz test-sable-asan test-sable-ubsan
+TESTS += test-sable-fuzz test-sable-asan test-sable-ubsan
 
 # the corpus the long runs grow (seeded with the committed one)
 fuzz: $(RELI_BUILD)/fuzz
@@ -72,6 +85,10 @@ test-sable-fuzz: $(RELI_BUILD)/fuzz
 	    -artifact_prefix=$(RELI_BUILD)/smoke/artifacts/ $(RELI_BUILD)/smoke/corpus 2>&1 | \
 	    grep -E 'stat::number_of_executed_units|Done|ERROR|FAIL|runtime error' ; \
 	    test $${PIPESTATUS[0]} -eq 0
+
+test-sable-ubsan: $(RELI_BUILD)/ubsan/soak $(RELI_BUILD)/ubsan/exhaust
+	nice $(RELI_BUILD)/ubsan/soak 10 3
+	nice $(RELI_BUILD)/ubsan/exhaust
 
 test-sable-asan: $(RELI_BUILD)/fuzz-asan
 	$(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/*
