@@ -30,6 +30,9 @@
 
 #define DEFAULT_TIMEOUT_S 120.0
 #define INSTRUCTIONS_TIMEOUT_S 600.0 /* callgrind runs programs ~50x slower */
+/* Google Benchmark's first try (one batch, or one round of a workload) takes
+   longer than this, so it is the only one: the same operations every run. */
+#define INSTRUCTIONS_MIN_TIME_S 1e-9
 
 struct profile {
     const char *name;
@@ -738,6 +741,7 @@ static int settings(struct run *r, const struct options *o)
         }
         r->repetitions = 1; /* instruction counts do not vary: nothing to repeat */
         r->timeout = o->timeout > 0 ? o->timeout : INSTRUCTIONS_TIMEOUT_S;
+        r->min_time = o->min_time > 0 ? o->min_time : INSTRUCTIONS_MIN_TIME_S;
     }
     return 0;
 }

@@ -23,15 +23,15 @@ for a in glibc sable; do
 done
 
 FILTER='^malloc_free/size:64/'
-ARGS=(--instructions --allocators glibc,sable --filter "$FILTER" --min-time 0.01)
+ARGS=(--instructions --allocators glibc,sable --filter "$FILTER")
 
-# per_op RUN: "allocator benchmark instructions_per_op" per line
+# per_op RUN: "allocator benchmark instructions_per_op operations" per line
 per_op() {
     "$PYTHON" -c '
 import json, sys
 for line in open(sys.argv[1] + "/runs.jsonl"):
     r = json.loads(line)
-    print(r["allocator"], r["benchmark"], r["instructions_per_op"])' "$1"
+    print(r["allocator"], r["benchmark"], r["instructions_per_op"], r["operations"])' "$1"
 }
 
 for k in 1 2; do
@@ -41,20 +41,20 @@ for k in 1 2; do
     [ "$(awk '{print $2, $3, $4}' "$T/table$k.txt")" = "$(printf '%s\n%s' \
         'glibc malloc_free/size:64/real_time/threads:1 ok' 'sable malloc_free/size:64/real_time/threads:1 ok')" ] ||
         fail "run $k: want one ok process per allocator: $(cat "$T/table$k.txt")"
-    [ "$(meta "$RUN/meta.json" 'm["options"]["instructions"], m["options"]["repetitions"]')" = "(True, 1)" ] ||
+    [ "$(meta "$RUN/meta.json" 'm["options"]["instructions"], m["options"]["repetitions"], m["options"]["min_time_s"]')" = "(True, 1, 1e-09)" ] ||
         fail "run $k: meta.json options: $(meta "$RUN/meta.json" 'm["options"]')"
     [ "$(meta "$RUN/meta.json" '[s["benchmark"] for s in m["skipped"]]')" = \
         "['malloc_free/size:64/real_time/threads:2']" ] ||
         fail "run $k: the threads:2 instance is not listed as skipped: $(meta "$RUN/meta.json" 'm["skipped"]')"
     grep -q "skips 1 instance with more than one thread" "$T/err$k.txt" || fail "run $k: no note of the skip"
     per_op "$RUN" >"$T/perop$k.txt"
-    while read -r a b v; do
+    while read -r a b v _; do
         "$PYTHON" -c 'import sys; v = float(sys.argv[1]); sys.exit(0 if 5 <= v <= 5000 else 1)' "$v" ||
             fail "run $k: $a $b: instructions_per_op $v is not plausible"
     done <"$T/perop$k.txt"
     grep -q "instructions/op" "$T/err$k.txt" || fail "run $k: the progress lines show no count"
 done
-cmp -s "$T/perop1.txt" "$T/perop2.txt" || fail "instructions_per_op differs between two runs:
+cmp -s "$T/perop1.txt" "$T/perop2.txt" || fail "instructions_per_op or operations differ between two runs:
 $(paste "$T/perop1.txt" "$T/perop2.txt")"
 
 # a process that starts threads: ok, not counted, a note
@@ -62,7 +62,7 @@ mkdir -p "$T/traces"
 "$HM" trace --out "$T/traces/two.hmt" -- "$TARGET" 10 0 thread 2>"$T/trace.txt" ||
     fail "trace: $(cat "$T/trace.txt")"
 HEAPMARK_TRACES=$T/traces nice "$HM" run --instructions --allocators glibc --filter '^replay/trace:two/' \
-    --min-time 0.01 --out "$T/mt" 2>"$T/err-mt.txt" || fail "replay run: $(cat "$T/err-mt.txt")"
+    --out "$T/mt" 2>"$T/err-mt.txt" || fail "replay run: $(cat "$T/err-mt.txt")"
 RUN=$(only_run "$T/mt")
 "$PYTHON" "$HERE/check_run.py" "$RUN" >/dev/null || fail "replay run: the run folder"
 [ "$(meta "$RUN/meta.json" 'm["skipped"]')" = "[]" ] || fail "replay run: something skipped"
@@ -75,14 +75,15 @@ print(r["status"], r["instructions_per_op"], r["process_threads"], "threads" in 
 # -> garbage; exit 3 -> error; not under callgrind -> garbage
 REAL=$HM
 make_root "$HM" "$FAKE" fake
-"$HM" run --instructions --filter '^(ok/a|exit/3)$' --min-time 0.01 --out "$T/f1" 2>"$T/err-fake.txt" ||
+"$HM" run --instructions --filter '^(ok/a|exit/3)$' --out "$T/f1" 2>"$T/err-fake.txt" ||
     fail "fake run: $(cat "$T/err-fake.txt")"
 RUN=$(only_run "$T/f1")
 "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-fake.txt" || fail "fake run: the run folder"
 [ "$(awk '{print $3, $4}' "$T/table-fake.txt")" = "$(printf 'ok/a ok\nexit/3 error')" ] ||
     fail "fake run: $(cat "$T/table-fake.txt")"
-[ "$(per_op "$RUN" | awk '{print $3}' | tr '\n' ' ')" != "None None " ] || fail "fake run: ok/a not counted"
-FAKE_NO_COUNT=1 "$HM" run --instructions --filter '^ok/a$' --min-time 0.01 --out "$T/f2" 2>"$T/err-fake.txt" ||
+got=$(per_op "$RUN" | awk '{ print $2, ($3 == "None" ? "None" : ($3 > 0 ? "counted" : $3)), $4 }' | tr '\n' ' ')
+[ "$got" = "ok/a counted 1000 exit/3 None None " ] || fail "fake run: want ok/a counted over its 1000 operations: $got"
+FAKE_NO_COUNT=1 "$HM" run --instructions --filter '^ok/a$' --out "$T/f2" 2>"$T/err-fake.txt" ||
     fail "fake run 2: $(cat "$T/err-fake.txt")"
 RUN=$(only_run "$T/f2")
 "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-fake.txt" || fail "fake run 2: the run folder"
@@ -93,7 +94,7 @@ grep -q '"reason": "exited 0 but wrote no operation count' "$RUN/runs.jsonl" ||
 mkdir -p "$T/fakevg"
 printf '#!/bin/sh\nwhile [ "${1#-}" != "$1" ]; do shift; done\nexec "$@"\n' >"$T/fakevg/valgrind"
 chmod +x "$T/fakevg/valgrind"
-PATH=$T/fakevg:$PATH "$HM" run --instructions --filter '^ok/a$' --min-time 0.01 --out "$T/f3" 2>"$T/err-fake.txt" ||
+PATH=$T/fakevg:$PATH "$HM" run --instructions --filter '^ok/a$' --out "$T/f3" 2>"$T/err-fake.txt" ||
     fail "fake run 3: $(cat "$T/err-fake.txt")"
 RUN=$(only_run "$T/f3")
 "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-fake.txt" || fail "fake run 3: the run folder"
@@ -109,4 +110,4 @@ expect_fail 1 "single-thread instances (threads:1) only" -- \
 expect_fail 1 "needs valgrind" -- env PATH="$T/empty-path" "$HM" run "${ARGS[@]}" --out "$T/no"
 [ ! -e "$T/no" ] || fail "a refused run left $T/no"
 
-echo "instructions: $(tr '\n' ' ' <"$T/perop1.txt")(the same twice); threads:2 skipped; a threaded process not counted; garbage/error recorded; refusals clear"
+echo "instructions (per op, operations): $(tr '\n' ' ' <"$T/perop1.txt")(the same twice); threads:2 skipped; a threaded process not counted; garbage/error recorded; refusals clear"
