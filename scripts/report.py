@@ -534,7 +534,27 @@ def build_document(runs, analyses, plots):
 
     doc += failure_blocks(runs, multi)
     doc += environment_blocks(runs, multi)
+    doc += sources_blocks(runs, analyses)
     return doc
+
+
+def sources_blocks(runs, analyses):
+    """Where every figure comes from: the raw file(s) of each allocator x instance."""
+    out = []
+    for run, an in zip(runs, analyses):
+        rows = []
+        for k in run.keys():
+            row = [hr.instance_label(k)]
+            for a in an["allocators"]:
+                c = run.cell(a, k)
+                files = [r.get("json") for r in (c.records if c else []) if r.get("json")]
+                row.append(", ".join("`%s`" % f for f in files) if files else _status_of(run, a, k))
+            rows.append(row)
+        if rows:
+            out.append(("details", "raw files behind every figure%s" %
+                        (" of " + run.label if len(runs) > 1 else ""),
+                        [("table", ["workload"] + an["allocators"], rows)]))
+    return out
 
 
 def failure_blocks(runs, multi):

@@ -241,6 +241,11 @@ class ReportOnFixture(unittest.TestCase):
                   "| compiler | gcc 12.2.0 |", "| git revision | abc1234-dirty |",
                   "5.3.0-0-g54eaed1d", "| allocator mimalloc | 209"):
             self.assertIn(s, md)
+        # every figure traces back to its raw file
+        rec = [x for x in tu.read_records(self.rundir) if x["allocator"] == "mimalloc"
+               and x["benchmark"] == "latency/size:64/threads:1"][0]
+        self.assertRegex(md, r"\| latency/size:64/threads:1 \| `raw/glibc/\d+\.json` \| "
+                             r"`raw/jemalloc/\d+\.json` \| `%s` \|" % rec["json"])
         for p in PLOTS:
             self.assertIn("](plots/%s.png)" % p, md)
             self.assertTrue(os.path.exists(self.path("plots", p + ".png")))
