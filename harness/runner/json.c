@@ -568,6 +568,15 @@ void jw_number(struct json_writer *w, double d)
         fputs("null", w->f);
 }
 
+void jw_fixed(struct json_writer *w, double d, int decimals)
+{
+    before_item(w);
+    if (isfinite(d))
+        fprintf(w->f, "%.*f", decimals, d);
+    else
+        fputs("null", w->f);
+}
+
 void jw_int(struct json_writer *w, long long i)
 {
     before_item(w);

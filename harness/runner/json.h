@@ -51,6 +51,8 @@ void jw_end_array(struct json_writer *w);
 void jw_key(struct json_writer *w, const char *key);
 void jw_string(struct json_writer *w, const char *s); /* NULL writes null */
 void jw_number(struct json_writer *w, double d);      /* %.6g; non-finite: null */
+/* %.<decimals>f: all the digits before the point (jw_number keeps 6 in all). */
+void jw_fixed(struct json_writer *w, double d, int decimals);
 void jw_int(struct json_writer *w, long long i);
 void jw_bool(struct json_writer *w, int b);
 void jw_null(struct json_writer *w);

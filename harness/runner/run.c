@@ -521,7 +521,7 @@ static void write_record(struct run *r, const char *id, const struct allocator *
     jw_key(&w, "log"); jw_string(&w, log_rel);
     if (c) {
         jw_key(&w, "instructions_per_op");
-        if (c->counted) jw_number(&w, c->per_op); else jw_null(&w);
+        if (c->counted) jw_fixed(&w, c->per_op, 2); else jw_null(&w);
         jw_key(&w, "instructions");
         if (c->ir >= 0) jw_int(&w, c->ir); else jw_null(&w);
         jw_key(&w, "operations");

@@ -158,6 +158,32 @@ static void test_writer(void)
     }
 }
 
+/* jw_fixed keeps every digit before the point (instruction counts). */
+static void test_fixed(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct json_writer w;
+    jw_init(&w, f, 0);
+    jw_begin_array(&w);
+    jw_fixed(&w, 1234567.891, 2);
+    jw_fixed(&w, 141.0359, 2);
+    jw_fixed(&w, INFINITY, 2);
+    jw_end_array(&w);
+    fclose(f);
+    CHECK(strstr(buf, "1234567.89") != NULL && strstr(buf, "141.04") != NULL);
+    char err[128];
+    struct json *v = json_parse(buf, len, err, sizeof err);
+    CHECK(v != NULL && v->len == 3);
+    if (v != NULL && v->len == 3) {
+        CHECK(v->items[0]->number == 1234567.89);
+        CHECK(v->items[2]->type == JSON_NULL);
+    }
+    json_free(v);
+    free(buf);
+}
+
 int main(void)
 {
     test_values();
@@ -165,6 +191,7 @@ int main(void)
     test_strings();
     test_errors();
     test_writer();
+    test_fixed();
     if (failures) {
         fprintf(stderr, "json_test: %d failure(s)\n", failures);
         return 1;
