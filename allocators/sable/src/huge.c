@@ -67,6 +67,12 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
         return NULL;
     uintptr_t lo = (uintptr_t)raw + SBL_SEG_SIZE;
     uintptr_t b = (lo + align - 1) / align * align;
+    if ((align & (align - 1)) == 0 && align <= SBL_SEG_SIZE) {
+        /* a power of two up to 4 MiB: base on the first 4 MiB boundary,
+           the block right after the header, off = max(align, 64 KiB) */
+        uintptr_t base = ((uintptr_t)raw + SBL_SEG_MASK) & ~(uintptr_t)SBL_SEG_MASK;
+        b = base + (align < SBL_SLICE_SIZE ? SBL_SLICE_SIZE : align);
+    }
     for (size_t i = 0; i < tries; i++, b += align) {
         uintptr_t base = (b - 1) & ~(uintptr_t)SBL_SEG_MASK;
         size_t off = b - base;
@@ -86,6 +92,137 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
     return NULL;
 }
 
+/* ---- the cache of freed huge mappings ----
+ * A freed huge block (the usual layout, off = 64 KiB) keeps its mapping,
+ * still written but without its reserve, for SABLE_PURGE_DELAY: a program
+ * that frees and allocates big buffers in a loop does not map and
+ * page-fault them again each time. At most 8 mappings and 32 MiB are kept,
+ * the oldest goes first; expired ones are unmapped at the next huge
+ * allocation or free, all of them on sable_purge() or when memory runs
+ * out. */
+#define HCACHE_N 8
+#define HCACHE_MAX_BYTES ((size_t)32 << 20)
+
+static sbl_lock_t hcache_lock;
+static struct {
+    struct sbl_segment *s;
+    uint64_t at; /* ms: freed at */
+} hcache[HCACHE_N];
+static unsigned hcache_n;
+static size_t hcache_bytes;
+
+/* __thread: whether this thread's last sbl_huge_alloc reused a mapping
+   (its bytes are not zero) */
+__thread bool sbl_huge_reused __attribute__((tls_model("initial-exec")));
+
+static void hcache_unmap(struct sbl_segment *s)
+{
+    sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));
+    sbl_registry_mark(s, s->map_size, false);
+    sbl_os_unmap(s, s->map_size);
+}
+
+/* removes the expired entries (all with force); call with the lock held,
+   unmaps into out[] for after the unlock */
+static unsigned hcache_expire(uint64_t now, bool force, struct sbl_segment **out)
+{
+    unsigned k = 0, j = 0;
+    for (unsigned i = 0; i < hcache_n; i++) {
+        if (force || now >= hcache[i].at + sbl_opt.purge_delay_ms) {
+            out[k++] = hcache[i].s;
+            hcache_bytes -= hcache[i].s->map_size;
+        } else {
+            hcache[j++] = hcache[i];
+        }
+    }
+    hcache_n = j;
+    return k;
+}
+
+/* the expired entries go (every few slow-path events of any thread) */
+void sbl_huge_cache_expire(void)
+{
+    if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0)
+        return;
+    struct sbl_segment *out[HCACHE_N];
+    uint64_t now = sbl_clock_ms();
+    sbl_lock(&hcache_lock);
+    unsigned k = hcache_expire(now, false, out);
+    sbl_unlock(&hcache_lock);
+    for (unsigned i = 0; i < k; i++)
+        hcache_unmap(out[i]);
+}
+
+void sbl_huge_cache_flush(void)
+{
+    struct sbl_segment *out[HCACHE_N];
+    sbl_lock(&hcache_lock);
+    unsigned k = hcache_expire(0, true, out);
+    hcache_bytes = 0;
+    sbl_unlock(&hcache_lock);
+    for (unsigned i = 0; i < k; i++)
+        hcache_unmap(out[i]);
+}
+
+static bool hcache_put(struct sbl_segment *s)
+{
+    size_t used = s->huge_offset + s->huge_size;
+    if (sbl_opt.secure || s->huge_offset != SBL_SLICE_SIZE || used > HCACHE_MAX_BYTES)
+        return false;
+    if (s->map_size > used) { /* the reserve is address space only: not kept */
+        sbl_registry_mark(s, s->map_size, false);
+        sbl_os_unmap((uint8_t *)s + used, s->map_size - used);
+        s->map_size = used;
+        sbl_registry_mark(s, used, true);
+    }
+    struct sbl_segment *out[2 * HCACHE_N + 1];
+    uint64_t now = sbl_clock_ms();
+    s->kind = SBL_SEG_CACHED;
+    sbl_lock(&hcache_lock);
+    unsigned k = hcache_expire(now, false, out);
+    while (hcache_n == HCACHE_N || (hcache_n > 0 && hcache_bytes + used > HCACHE_MAX_BYTES)) {
+        out[k++] = hcache[0].s; /* the oldest goes */
+        hcache_bytes -= hcache[0].s->map_size;
+        memmove(&hcache[0], &hcache[1], (hcache_n - 1) * sizeof hcache[0]);
+        hcache_n--;
+    }
+    hcache[hcache_n].s = s;
+    hcache[hcache_n].at = now;
+    hcache_n++;
+    hcache_bytes += used;
+    sbl_unlock(&hcache_lock);
+    for (unsigned i = 0; i < k; i++)
+        hcache_unmap(out[i]);
+    return true;
+}
+
+/* a cached mapping that holds n bytes, the most recently freed first */
+static void *hcache_get(size_t n)
+{
+    size_t end = page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n));
+    struct sbl_segment *s = NULL;
+    sbl_lock(&hcache_lock);
+    for (unsigned i = hcache_n; i-- > 0;) {
+        if (hcache[i].s->map_size >= end) {
+            s = hcache[i].s;
+            hcache_bytes -= s->map_size;
+            memmove(&hcache[i], &hcache[i + 1], (hcache_n - i - 1) * sizeof hcache[0]);
+            hcache_n--;
+            break;
+        }
+    }
+    sbl_unlock(&hcache_lock);
+    if (s == NULL)
+        return NULL;
+    size_t old_end = s->huge_offset + s->huge_size;
+    if (old_end > end) /* the written tail beyond the new block goes back */
+        sbl_os_purge((uint8_t *)s + end, old_end - end);
+    sbl_stat_committed((int64_t)end - (int64_t)old_end);
+    size_t map = s->map_size;
+    huge_init((uint8_t *)s, SBL_SLICE_SIZE, n, map);
+    return (uint8_t *)s + SBL_SLICE_SIZE;
+}
+
 void *sbl_huge_alloc(size_t n, size_t align)
 {
     if (n > SBL_MAX_REQUEST) {
@@ -94,6 +231,14 @@ void *sbl_huge_alloc(size_t n, size_t align)
     }
     if (align < SBL_SLICE_SIZE && (align & (align - 1)) == 0)
         align = SBL_SLICE_SIZE; /* the usual case: one slice of header */
+    sbl_huge_reused = false;
+    if (align == SBL_SLICE_SIZE && __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) > 0) {
+        void *c = hcache_get(n);
+        if (c != NULL) {
+            sbl_huge_reused = true;
+            return c;
+        }
+    }
     void *p = huge_map(n, align, reserve_for(n));
     unsigned attempt = 0;
     while (p == NULL) { /* without the reserve, after giving memory back */
@@ -134,18 +279,29 @@ static void huge_quarantine(struct sbl_segment *s)
     }
 }
 
-void sbl_huge_lock_prefork(void) { sbl_lock(&quarantine_lock); }
+void sbl_huge_lock_prefork(void)
+{
+    sbl_lock(&quarantine_lock);
+    sbl_lock(&hcache_lock);
+}
 
 void sbl_huge_unlock_postfork(bool child)
 {
-    if (child)
+    if (child) {
+        atomic_store(&hcache_lock.v, 0);
         atomic_store(&quarantine_lock.v, 0);
-    else
+    } else {
+        sbl_unlock(&hcache_lock);
         sbl_unlock(&quarantine_lock);
+    }
 }
 
 void sbl_huge_free(struct sbl_segment *s)
 {
+    if (s->kind != SBL_SEG_HUGE) /* a second free of a cached block: nothing to do */
+        return;
+    if (hcache_put(s))
+        return;
     sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));
     if (sbl_opt.secure && s->map_size > QUARANTINE_KEEP) {
         huge_quarantine(s);

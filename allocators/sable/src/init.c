@@ -209,7 +209,8 @@ static void *calloc_impl(size_t count, size_t n)
         return NULL;
     }
     void *p = sbl_malloc_inline(total);
-    if (p != NULL && total <= SBL_LARGE_MAX) /* huge blocks are fresh mappings */
+    /* a huge block is zero unless it reused a cached mapping */
+    if (p != NULL && (total <= SBL_LARGE_MAX || sbl_huge_reused))
         memset(p, 0, total);
     return p;
 }
@@ -360,6 +361,7 @@ SABLE_EXPORT int sable_purge(void)
     if (h != &sbl_empty_heap)
         sbl_heap_collect(h, true);
     sbl_segment_cache_flush();
+    sbl_huge_cache_flush();
     return 0;
 }
 

@@ -138,6 +138,9 @@ void sbl_huge_free(struct sbl_segment *s);
 void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n);
 void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
 void sbl_huge_lock_prefork(void);
+void sbl_huge_cache_flush(void);
+void sbl_huge_cache_expire(void);
+extern __thread bool sbl_huge_reused __attribute__((tls_model("initial-exec")));
 void sbl_huge_unlock_postfork(bool child);
 
 /* aligned.c */

@@ -24,6 +24,7 @@ bool sbl_oom_retry(size_t n, unsigned *attempt)
         if (h != &sbl_empty_heap)
             sbl_heap_collect(h, true);
         sbl_segment_cache_flush();
+        sbl_huge_cache_flush();
         return true;
     }
     if (a > OOM_TRIES_MAX)

@@ -10,7 +10,12 @@
 
 #define SEG_ALL_FREE (~(uint64_t)1)
 #define SEG_CACHE_MAX 8
-#define SEG_EMPTY_WARM_MAX 16 /* empty segments a heap keeps until their purge */
+#define SEG_WARM_MAX 16 /* empty segments kept until their purge, all heaps together */
+
+/* empty segments still in their heaps' lists (warm), process-wide: a global
+   bound, so that memory kept warm by one thread never starves another one
+   (e.g. under RLIMIT_AS) */
+static _Atomic unsigned warm_segments;
 
 static sbl_lock_t cache_lock;
 static struct sbl_segment *cache[SEG_CACHE_MAX];
@@ -105,8 +110,10 @@ void sbl_segments_purge(struct sbl_heap *h, bool force)
  * these after SABLE_PURGE_DELAY, or at once on sable_purge(). */
 void sbl_segments_maybe_purge(struct sbl_heap *h)
 {
-    if ((++h->purge_tick & 7) == 0)
+    if ((++h->purge_tick & 7) == 0) {
         sbl_segments_purge(h, false);
+        sbl_huge_cache_expire();
+    }
 }
 
 #define maybe_purge sbl_segments_maybe_purge
@@ -145,7 +152,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
 /* An empty segment leaves its heap: purged, then cached or unmapped. */
 static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
 {
-    h->empty_segments--;
+    atomic_fetch_sub_explicit(&warm_segments, 1, memory_order_relaxed);
     seg_unlink(h, s);
     segment_purge(s);
     s->heap = NULL;
@@ -222,8 +229,8 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
         if (s == NULL)
             return NULL;
         idx = 1;
-    } else if (s->free_map == SEG_ALL_FREE) {
-        h->empty_segments--; /* a warm empty segment is used again */
+    } else if (s->free_map == SEG_ALL_FREE) { /* a warm empty segment is used again */
+        atomic_fetch_sub_explicit(&warm_segments, 1, memory_order_relaxed);
     }
     uint64_t m = span_mask(idx, k);
     int64_t c0 = seg_commit(s);
@@ -319,8 +326,9 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
         seg_push_front(h, s);
     }
     /* an empty segment stays until its purge (a burst of frees followed by
-       allocations reuses it warm), up to SEG_EMPTY_WARM_MAX of them */
-    if (s->free_map == SEG_ALL_FREE && ++h->empty_segments > SEG_EMPTY_WARM_MAX)
+       allocations reuses it warm), up to SEG_WARM_MAX of them */
+    if (s->free_map == SEG_ALL_FREE &&
+        atomic_fetch_add_explicit(&warm_segments, 1, memory_order_relaxed) >= SEG_WARM_MAX)
         segment_release(h, s);
     maybe_purge(h);
 }
@@ -363,10 +371,9 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         uint64_t m = span_mask(idx + slices, k - slices);
         bool was_full = s->free_map == 0;
         s->free_map |= m;
-        s->dirty_map &= ~m;
-        /* the released tail's RAM goes back now */
-        sbl_os_purge((uint8_t *)s + (size_t)(idx + slices) * SBL_SLICE_SIZE,
-                     (size_t)(k - slices) * SBL_SLICE_SIZE);
+        s->dirty_map |= m; /* its RAM goes back after the purge delay */
+        if (s->purge_at == 0)
+            s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
         if (was_full) {
             seg_unlink(h, s);
             seg_push_front(h, s);

@@ -87,6 +87,7 @@
 #define SBL_SEG_NORMAL 1u
 #define SBL_SEG_HUGE   2u
 #define SBL_SEG_FREED  3u /* secure mode: the kept header of a freed huge block */
+#define SBL_SEG_CACHED 4u /* a freed huge mapping kept for reuse (huge.c) */
 
 struct sbl_block {
     struct sbl_block *next;
@@ -143,8 +144,6 @@ struct sbl_heap {
     _Atomic(struct sbl_block *) delayed; /* remote frees into full pages */
     struct sbl_segment *segments;
     struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
-    uint32_t empty_segments;     /* segments without a page, kept warm */
-    uint32_t reserved0;
     _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
     uint32_t purge_tick;
     uint64_t purge_check_at;

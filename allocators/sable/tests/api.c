@@ -227,6 +227,29 @@ static void test_calloc_errno(void)
     CHECK(sable_purge() == 0);
 }
 
+/* A freed huge block's mapping is kept for reuse (until the purge delay or
+ * sable_purge), and calloc still returns zeroed memory from it. */
+static void test_huge_cache(void)
+{
+    struct sable_stats st;
+    sable_purge(); /* nothing cached from the tests before */
+    unsigned char *h = p_malloc(8 << 20);
+    memset(h, 0xee, 8 << 20);
+    p_free(h);
+    sable_stats(&st);
+    size_t reserved = st.reserved_bytes; /* the block's mapping is kept */
+    unsigned char *z = p_calloc(1, 6 << 20);
+    CHECK(z == h); /* reused */
+    int dirty = 0;
+    for (size_t k = 0; k < (6u << 20); k += 511)
+        dirty |= z[k];
+    CHECK(dirty == 0);
+    p_free(z);
+    sable_purge();
+    sable_stats(&st);
+    CHECK(st.reserved_bytes + (8u << 20) <= reserved); /* unmapped */
+}
+
 int main(void)
 {
     test_basic();
@@ -234,5 +257,6 @@ int main(void)
     test_aligned();
     test_realloc();
     test_calloc_errno();
+    test_huge_cache();
     return check_done("sable api");
 }

@@ -88,14 +88,21 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+static pthread_barrier_t storm_barrier;
+
+/* all four start together, all run out, all give back, then each
+   allocates again */
 static void *storm_main(void *arg)
 {
     size_t n = (uintptr_t)arg;
     size_t k;
     int err = 0;
+    pthread_barrier_wait(&storm_barrier);
     void **l = exhaust(n, &k, &err);
     CHECK(err == ENOMEM);
+    pthread_barrier_wait(&storm_barrier);
     release(l);
+    pthread_barrier_wait(&storm_barrier);
     void *again = malloc(n); /* recovers once memory is back */
     CHECK(again != NULL);
     free(again);
@@ -134,6 +141,11 @@ int main(void)
     CHECK(ballast == NULL && atomic_load(&global_calls) >= 2);
     release(l);
 
+    /* sable keeps some freed memory warm for its purge delay (at most 64 MiB
+       of segments and 32 MiB of huge mappings); under RLIMIT_AS a program
+       that now needs address space for thread stacks gives it back first */
+    CHECK(sable_purge() == 0);
+
     /* a thread's handler overrides it */
     int before = atomic_load(&global_calls);
     pthread_t t;
@@ -143,8 +155,10 @@ int main(void)
     CHECK(atomic_load(&global_calls) == before);
     CHECK(sable_set_oom_handler(NULL, NULL) == global_handler);
 
+    CHECK(sable_purge() == 0);
     /* four threads run out at the same time */
     pthread_t ts[4];
+    pthread_barrier_init(&storm_barrier, NULL, 4);
     for (uintptr_t i = 0; i < 4; i++)
         CHECK(pthread_create(&ts[i], NULL, storm_main, (void *)(i % 2 ? 100000 : 5 * MiB)) == 0);
     for (int i = 0; i < 4; i++)
