@@ -288,16 +288,13 @@ int cmd_trace(const char *root, const struct options *o)
     char err[512];
     if (trace_summarize(rec, &s, err, sizeof err) != 0) {
         struct stat sb;
-        if (stat(rec, &sb) == 0 && sb.st_size == 0) {
-            char how[64];
-            if (st.exited)
-                snprintf(how, sizeof how, "exit status %d", st.exit_code);
-            else
-                snprintf(how, sizeof how, "killed by %s", signal_name(st.sig));
-            errmsg("%s wrote no trace (%s): it left by exec (a wrapper script?) or _exit before "
-                   "the recorder could write, or LD_PRELOAD does not apply (static or setuid)",
-                   cmd, how);
-        } else
+        if (stat(rec, &sb) == 0 && sb.st_size == 0 && !st.exited)
+            errmsg("%s was killed by %s before its trace was written", cmd, signal_name(st.sig));
+        else if (stat(rec, &sb) == 0 && sb.st_size == 0)
+            errmsg("%s wrote no trace (exit status %d): it left by exec (a wrapper script?) or "
+                   "_exit before the recorder could write, or LD_PRELOAD does not apply (static "
+                   "or setuid)", cmd, st.exit_code);
+        else
             errmsg("the trace is unreadable: %s", err);
         unlink(out);
         if (gz)

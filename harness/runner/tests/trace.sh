@@ -83,6 +83,23 @@ expect_fail 1 "cannot create $T/no/dir/x.hmt" -- "$HM" trace --out "$T/no/dir/x.
 # a program that leaves by exec before anything is written: no trace, no file
 expect_fail 1 "wrote no trace" -- "$HM" trace --out "$T/exec.hmt" -- /bin/sh -c "exec $TARGET 1"
 [ ! -e "$T/exec.hmt" ] || fail "an empty trace was left behind"
+# SIGTERM to heapmark alone reaches CMD; CMD's status comes back
+"$HM" trace --out "$T/term.hmt" -- /bin/sh -c 'echo $$ >"$0"; exec sleep 30' "$T/child.pid" \
+    >"$T/out.txt" 2>"$T/err.txt" &
+hm_pid=$!
+child=
+for _ in $(seq 100); do
+    [ -s "$T/child.pid" ] && child=$(cat "$T/child.pid") && break
+    sleep 0.1
+done
+[ -n "$child" ] || fail "no child of heapmark trace to signal"
+kill -TERM $hm_pid
+wait $hm_pid
+rc=$?
+[ $rc -eq 143 ] || fail "SIGTERM: want exit 143, got $rc: $(cat "$T/err.txt")"
+process_gone "$child" || fail "SIGTERM: CMD $child still runs"
+grep -q "killed by SIGTERM before its trace was written" "$T/err.txt" || fail "SIGTERM: $(cat "$T/err.txt")"
+[ ! -e "$T/term.hmt" ] || fail "SIGTERM: an empty trace was left"
 # CMD's options are its own (not heapmark's)
 "$HM" trace --out "$T/opt.hmt" "$TARGET" 3 4 --help >"$T/opt.txt" 2>&1
 rc=$?
