@@ -97,15 +97,15 @@ static const char usage_conformance[] =
     "  --out DIR         the folder that receives the run folder (default <root>/results)\n";
 
 static const char usage_trace[] =
-    "usage: heapmark trace [--out FILE] [--] CMD [ARG...]\n"
+    "usage: heapmark trace [--out FILE] [--follow] [--] CMD [ARG...]\n"
     "\n"
     "Runs CMD with the recorder build/lib/libhmtrace.so preloaded in front of\n"
     "whatever allocator it uses, and writes its allocation trace (every malloc,\n"
     "calloc, realloc, free and aligned allocation, block ids instead of addresses,\n"
     "threads kept; format bench/trace/FORMAT.md). Only CMD's own process is\n"
-    "recorded, not the programs it starts: one that exec()s another (a wrapper\n"
-    "script) leaves no trace, so name the real program. Python: set\n"
-    "PYTHONMALLOC=malloc, or pymalloc serves small objects out of sight.\n"
+    "recorded, not the programs it starts (see --follow): one that exec()s another\n"
+    "(a wrapper script) leaves no trace. Python: set PYTHONMALLOC=malloc, or\n"
+    "pymalloc serves small objects out of sight.\n"
     "CMD keeps the terminal, stdin and stdout; the summary (events, threads,\n"
     "size) goes to stderr.\n"
     "Exit status: CMD's (128+N when killed by signal N); 126/127 when CMD cannot\n"
@@ -114,6 +114,10 @@ static const char usage_trace[] =
     "\n"
     "  --out FILE   the trace file; never replaced when it exists; compressed with\n"
     "               gzip -9 when it ends in .gz (default: ./<CMD>-<UTC stamp>.hmt)\n"
+    "  --follow     also record every program CMD starts (exec, also from a forked\n"
+    "               child; a fork without exec is never recorded) and keep the trace\n"
+    "               of the process with the most events: the real program behind a\n"
+    "               wrapper script, or cc1 behind gcc\n"
     "\n"
     "To replay it under every allocator, put it into bench/traces/ as NAME.hmt (or\n"
     "NAME.hmt.gz): every bench binary then has the instance replay/trace:NAME/threads:1\n"
@@ -123,7 +127,7 @@ static const char usage_trace[] =
 
 enum {
     OPT_ALLOCATORS = 1000, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME, OPT_TIMEOUT,
-    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_INSTRUCTIONS, OPT_HELP
+    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_INSTRUCTIONS, OPT_FOLLOW, OPT_HELP
 };
 
 struct command {
@@ -137,7 +141,7 @@ struct command {
 static const int list_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_PROFILE, 0};
 static const int run_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME,
                                OPT_TIMEOUT, OPT_PROFILE, OPT_OUT, OPT_INSTRUCTIONS, 0};
-static const int trace_opts[] = {OPT_OUT, 0};
+static const int trace_opts[] = {OPT_OUT, OPT_FOLLOW, 0};
 static const int conf_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_TIMEOUT, OPT_LIMIT,
                                 OPT_JOBS,       OPT_CHECK,  OPT_OUT,     0};
 
@@ -160,6 +164,7 @@ static const struct option long_opts[] = {
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"instructions", no_argument, NULL, OPT_INSTRUCTIONS},
+    {"follow", no_argument, NULL, OPT_FOLLOW},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -277,6 +282,7 @@ int main(int argc, char **argv)
             break;
         case OPT_CHECK: o.check = 1; break;
         case OPT_INSTRUCTIONS: o.instructions = 1; break;
+        case OPT_FOLLOW: o.follow = 1; break;
         case OPT_REPETITIONS:
             if (parse_int(optarg, &l) != 0 || l < 1 || l > 1000)
                 return bad_usage("--repetitions must be a whole number from 1 to 1000, not '%s'",

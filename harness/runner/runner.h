@@ -188,6 +188,7 @@ struct options {
     double limit;      /* conformance: time limit of one binary, 0 = default */
     long jobs;         /* conformance: binaries at a time, 0 = default */
     int instructions;  /* run: count instructions under callgrind */
+    int follow;        /* trace: record the programs CMD starts too */
     int cmd_argc;      /* trace: the command and its arguments */
     char **cmd_argv;
     int argc;          /* the whole command line, for meta.json */

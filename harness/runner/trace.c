@@ -8,12 +8,17 @@
  * a summary on stderr and exits with CMD's exit status.
  *
  * The output never replaces a file: the name is claimed with O_EXCL before
- * CMD starts. A FILE ending in .gz is compressed with `gzip -9` once CMD has
- * ended (the recording itself goes to a temporary file next to it).
+ * CMD starts. The recording goes to a private folder next to it, then is
+ * renamed into place, or compressed with `gzip -9` when FILE ends in .gz.
+ * With --follow, every process that CMD execs (directly or in a forked
+ * child) records its own file (HEAPMARK_TRACE_OUT with %p) and the one
+ * with the most events is kept: the program behind a wrapper script or a
+ * compiler driver.
  */
 #define _GNU_SOURCE
 #include "runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -208,6 +213,77 @@ static int compress_into(const char *src, const char *dst)
     return 0;
 }
 
+/* Removes the private recording folder and what is left in it. */
+static void remove_tmpdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = xasprintf("%s/%s", dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* The recording to keep among the files of dir: the only one, or (--follow)
+   the readable one with the most events; NULL with a message printed. */
+static char *pick_recording(const char *dir, const char *cmd, const struct child_status *st,
+                            struct trace_summary *best, unsigned *nproc)
+{
+    char *chosen = NULL, *first_err = NULL;
+    int nonempty = 0;
+    *nproc = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (!ends_with(e->d_name, ".hmt"))
+            continue;
+        char *path = xasprintf("%s/%s", dir, e->d_name);
+        struct stat sb;
+        int empty = stat(path, &sb) != 0 || sb.st_size == 0;
+        nonempty += !empty;
+        struct trace_summary s;
+        char err[512];
+        (*nproc)++;
+        if (trace_summarize(path, &s, err, sizeof err) != 0) {
+            if (first_err == NULL && !empty)
+                first_err = xstrdup(err);
+            free(path);
+            continue;
+        }
+        if (chosen == NULL || s.events > best->events) {
+            free(chosen);
+            chosen = path;
+            *best = s;
+        } else {
+            free(path);
+        }
+    }
+    if (d)
+        closedir(d);
+    if (chosen != NULL) {
+        free(first_err);
+        return chosen;
+    }
+    if (nonempty > 0) {
+        char *at = first_err ? strstr(first_err, ": ") : NULL; /* drop the temporary path */
+        errmsg("the trace is unreadable: %s", at ? at + 2 : "no trace file");
+    } else if (!st->exited) {
+        errmsg("%s was killed by %s before its trace was written", cmd, signal_name(st->sig));
+    } else {
+        errmsg("%s wrote no trace (exit status %d): it left by exec (a wrapper script? see "
+               "--follow) or _exit before the recorder could write, or LD_PRELOAD does not "
+               "apply (static or setuid)", cmd, st->exit_code);
+    }
+    free(first_err);
+    return NULL;
+}
+
 int cmd_trace(const char *root, const struct options *o)
 {
     if (o->cmd_argc < 1) {
@@ -236,36 +312,30 @@ int cmd_trace(const char *root, const struct options *o)
         free(lib);
         return 1;
     }
-    /* the recording: the output itself, or a temporary file next to a .gz */
-    char *rec = xstrdup(out);
-    if (gz) {
-        free(rec);
-        char *dir = xstrdup(out);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            slash[1] = '\0';
-        else
-            dir[0] = '\0';
-        rec = xasprintf("%s.heapmark-trace-XXXXXX", dir);
-        free(dir);
-        int fd = mkostemp(rec, O_CLOEXEC);
-        if (fd < 0) {
-            errmsg("cannot create a temporary file next to %s: %s", out, strerror(errno));
-            unlink(out);
-            free(rec);
-            free(out);
-            free(exe);
-            free(lib);
-            return 1;
-        }
-        close(fd);
+    /* the recording goes to a private folder next to the output (the same
+       file system, so that it can be renamed into place) */
+    char *dir = xstrdup(out);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        dir[0] = '\0';
+    char *tmp = xasprintf("%s.heapmark-trace-XXXXXX", dir);
+    free(dir);
+    if (mkdtemp(tmp) == NULL) {
+        errmsg("cannot create a temporary folder next to %s: %s", out, strerror(errno));
+        unlink(out);
+        free(tmp);
+        free(out);
+        free(exe);
+        free(lib);
+        return 1;
     }
-    char *abs_rec = realpath(rec, NULL);
-    if (abs_rec == NULL)
-        abs_rec = xstrdup(rec);
+    char *abs_tmp = realpath(tmp, NULL);
+    char *target = xasprintf("%s/%s", abs_tmp ? abs_tmp : tmp, o->follow ? "%p.hmt" : "trace.hmt");
     const char *old = getenv("LD_PRELOAD");
     char *preload = old && *old ? xasprintf("%s:%s", lib, old) : xstrdup(lib);
-    const char *env[] = {"HEAPMARK_TRACE_OUT", abs_rec, "LD_PRELOAD", preload, NULL};
+    const char *env[] = {"HEAPMARK_TRACE_OUT", target, "LD_PRELOAD", preload, NULL};
 
     char **argv = xmalloc(((size_t)o->cmd_argc + 1) * sizeof *argv);
     argv[0] = exe;
@@ -274,31 +344,20 @@ int cmd_trace(const char *root, const struct options *o)
     argv[o->cmd_argc] = NULL;
     struct child_status st;
     int rc = 1;
+    char *rec = NULL;
     pid_t pid = proc_spawn_fg(argv, env, -1);
     if (pid < 0) {
         unlink(out);
-        if (gz)
-            unlink(rec);
         goto done;
     }
     proc_wait_fg(pid, &st);
     rc = st.exited ? st.exit_code : interrupted_exit_code(st.sig);
 
     struct trace_summary s;
-    char err[512];
-    if (trace_summarize(rec, &s, err, sizeof err) != 0) {
-        struct stat sb;
-        if (stat(rec, &sb) == 0 && sb.st_size == 0 && !st.exited)
-            errmsg("%s was killed by %s before its trace was written", cmd, signal_name(st.sig));
-        else if (stat(rec, &sb) == 0 && sb.st_size == 0)
-            errmsg("%s wrote no trace (exit status %d): it left by exec (a wrapper script?) or "
-                   "_exit before the recorder could write, or LD_PRELOAD does not apply (static "
-                   "or setuid)", cmd, st.exit_code);
-        else
-            errmsg("the trace is unreadable: %s", err);
+    unsigned nproc;
+    rec = pick_recording(tmp, cmd, &st, &s, &nproc);
+    if (rec == NULL) {
         unlink(out);
-        if (gz)
-            unlink(rec);
         if (rc == 0)
             rc = 1;
         goto done;
@@ -307,34 +366,44 @@ int cmd_trace(const char *root, const struct options *o)
     if (gz) {
         if (compress_into(rec, out) != 0) {
             unlink(out);
-            unlink(rec);
             if (rc == 0)
                 rc = 1;
             goto done;
         }
-        unlink(rec);
         struct stat sb;
         size = stat(out, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
+    } else if (rename(rec, out) != 0) {
+        errmsg("cannot move the trace to %s: %s", out, strerror(errno));
+        unlink(out);
+        if (rc == 0)
+            rc = 1;
+        goto done;
     }
-    char sz[64], raw[64];
+    char sz[64], raw[64], procs[96] = "";
     human_size(sz, sizeof sz, size);
     human_size(raw, sizeof raw, s.bytes);
+    if (o->follow)
+        snprintf(procs, sizeof procs, " (the busiest of %u recorded process%s)", nproc,
+                 nproc == 1 ? "" : "es");
     fprintf(stderr,
             "heapmark trace: %s: %llu events (malloc %llu, calloc %llu, aligned %llu, "
-            "realloc %llu, free %llu), %lu thread%s, %s%s%s%s%s\n",
+            "realloc %llu, free %llu), %lu thread%s, %s%s%s%s%s%s\n",
             out, s.events, s.ops[OP_MALLOC], s.ops[OP_CALLOC], s.ops[OP_MEMALIGN],
             s.ops[OP_REALLOC], s.ops[OP_FREE], s.threads, s.threads == 1 ? "" : "s", sz,
-            gz ? " (" : "", gz ? raw : "", gz ? " uncompressed)" : "",
+            gz ? " (" : "", gz ? raw : "", gz ? " uncompressed)" : "", procs,
             s.complete ? "" : "; no end mark: the program did not exit normally");
     if (!st.exited)
         fprintf(stderr, "heapmark trace: %s was killed by %s\n", cmd, signal_name(st.sig));
     else if (st.exit_code != 0)
         fprintf(stderr, "heapmark trace: %s exited with status %d\n", cmd, st.exit_code);
 done:
+    remove_tmpdir(tmp);
+    free(rec);
     free(argv);
     free(preload);
-    free(abs_rec);
-    free(rec);
+    free(target);
+    free(abs_tmp);
+    free(tmp);
     free(out);
     free(exe);
     free(lib);

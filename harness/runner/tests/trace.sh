@@ -8,6 +8,7 @@
 #  - FILE.gz is gzip data with the same events; two threads are counted
 #  - the trace, put where the replay workload looks (HEAPMARK_TRACES), is an
 #    instance of every bench binary
+#  - --follow records through exec and keeps the busiest process
 #  - bad uses: one clear line, their exit status, no file left behind
 source "$(dirname "$0")/lib.sh"
 HM=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -67,6 +68,17 @@ HEAPMARK_TRACES=$T/traces "$HM" list --allocators glibc --filter '^replay/' >"$T
 grep -qx '  replay/trace:known/threads:1' "$T/list.txt" && grep -qx '  replay/trace:two/threads:1' "$T/list.txt" ||
     fail "the traces are not replay instances: $(cat "$T/list.txt")"
 
+# 4b. --follow: the program behind an exec, and the busiest of several processes
+"$HM" trace --follow --out "$T/exec-f.hmt" -- /bin/sh -c "exec $TARGET 50" 2>"$T/err-f1.txt" ||
+    fail "--follow through exec: $(cat "$T/err-f1.txt")"
+[ "$(events_of "$T/err-f1.txt")" = 106 ] || fail "--follow through exec: want 106 events: $(cat "$T/err-f1.txt")"
+"$HM" trace --follow --out "$T/many.hmt" -- /bin/sh -c "$TARGET 20; $TARGET 60; $TARGET 30" 2>"$T/err-f2.txt" ||
+    fail "--follow, several: $(cat "$T/err-f2.txt")"
+[ "$(events_of "$T/err-f2.txt")" = 126 ] || fail "--follow, several: want the 126 events of N=60: $(cat "$T/err-f2.txt")"
+grep -q "the busiest of 4 recorded processes" "$T/err-f2.txt" || fail "--follow: process count: $(cat "$T/err-f2.txt")"
+[ "$(dump_counts "$T/many.hmt")" = "126 1" ] || fail "--follow: dump.py reads $(dump_counts "$T/many.hmt")"
+[ -z "$(ls -A "$T" | grep heapmark-trace)" ] || fail "temporary folder left: $(ls -A "$T")"
+
 # 5. refusals: one line on stderr, the exit status, nothing written
 cp "$T/first.hmt" "$T/exists.hmt"
 expect_fail 1 "already exists; not overwriting" -- "$HM" trace --out "$T/exists.hmt" -- "$TARGET" 3
@@ -112,4 +124,4 @@ expect_fail 1 "the recorder $T/bare/build/lib/libhmtrace.so is missing" -- \
     "$T/bare/build/heapmark" trace --out "$T/bare.hmt" -- "$TARGET" 1
 [ ! -e "$T/bare.hmt" ] || fail "a file was left without a recorder"
 
-echo "trace: 206 events as made, exit status passed on, never overwrites, .gz, 2 threads, replayable; refusals clear"
+echo "trace: 206 events as made, exit status passed on, never overwrites, .gz, 2 threads, replayable, --follow; refusals and SIGTERM clear"
