@@ -20,6 +20,9 @@ grep -q '16 processes in .*: 4 ok, 4 error, 2 crash, 6 garbage' "$T/run.txt" || 
 grep -q "4 processes in .*: 2 ok, 2 error" "$T/instr.txt" || fail "instructions summary: $(cat "$T/instr.txt")"
 "${VG[@]}" "$HM" trace --out "$T/t.hmt.gz" -- /bin/true 2>"$T/trace.txt" ||
     fail "trace under valgrind: $(cat "$T/trace.txt")"
+"${VG[@]}" "$HM" trace --follow --out "$T/f.hmt" -- /bin/sh -c '/bin/true; /bin/true' 2>"$T/trace.txt" ||
+    fail "trace --follow under valgrind: $(cat "$T/trace.txt")"
+grep -q "busiest of 3 recorded processes" "$T/trace.txt" || fail "trace --follow: $(cat "$T/trace.txt")"
 rc=0
 "${VG[@]}" "$HM" run --allocators fake,nope >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "bad allocator under valgrind: exit $rc: $(cat "$T/bad.txt")"
