@@ -127,6 +127,8 @@ include $(sort $(wildcard harness/*.mk harness/*/*.mk bench/*.mk conformance/*.m
 test: all
 	@scripts/run-tests.sh $(TESTS)
 
+install: install-sable
+
 clean:
 	rm -rf $(BUILD)
 
