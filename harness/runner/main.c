@@ -73,7 +73,8 @@ static const char usage_run[] =
     "                    where times are not (CI on a noisy machine). Defaults: one batch\n"
     "                    of operations (min time 1e-9 s: the same count every run; a\n"
     "                    longer --min-time gets nearer the steady state, but Google\n"
-    "                    Benchmark then picks the count by time), timeout 600 s\n"
+    "                    Benchmark then picks the count by time), timeout 600 s.\n"
+    "                    At the end, a table of the counts goes to stdout.\n"
     "\n"
     "Environment: HEAPMARK_MIN_FREE_MB (free space a run needs, default 16),\n"
     "HEAPMARK_TRACES (the folder of traces the replay workload runs, default bench/traces).\n";

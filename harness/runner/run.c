@@ -64,6 +64,7 @@ struct run {
     struct strv benchmarks; /* planned, in order */
     struct strv skipped, skip_reasons; /* --instructions: not single-thread */
     char *valgrind;         /* --instructions: the valgrind executable */
+    double *per_op;         /* --instructions: by plan index; NAN when not counted */
     struct instance *plan;
     size_t planned, done;
     size_t counts[ST_COUNT];
@@ -201,6 +202,9 @@ static int plan(struct run *r)
 
     /* interleaved: every allocator in turn for each benchmark */
     r->plan = xmalloc(r->benchmarks.n * r->set.n * sizeof *r->plan);
+    r->per_op = xmalloc(r->benchmarks.n * r->set.n * sizeof *r->per_op);
+    for (size_t i = 0; i < r->benchmarks.n * r->set.n; i++)
+        r->per_op[i] = NAN;
     for (size_t b = 0; b < r->benchmarks.n; b++)
         for (size_t a = 0; a < r->set.n; a++)
             if (strv_find(&r->set.v[a].benchmarks, r->benchmarks.v[b]) >= 0)
@@ -588,6 +592,39 @@ static int finish(struct run *r, const char *state)
     return 0;
 }
 
+/* --instructions: instructions per operation, one row per benchmark and one
+   column per allocator, on stdout ("-": not counted, see runs.jsonl). */
+static void print_counts(const struct run *r)
+{
+    int w = 10;
+    for (size_t a = 0; a < r->set.n; a++)
+        if ((int)strlen(r->set.v[a].name) > w)
+            w = (int)strlen(r->set.v[a].name);
+    int bw = 9;
+    for (size_t b = 0; b < r->benchmarks.n; b++)
+        if ((int)strlen(r->benchmarks.v[b]) > bw)
+            bw = (int)strlen(r->benchmarks.v[b]);
+    printf("instructions per operation\n%-*s", bw, "benchmark");
+    for (size_t a = 0; a < r->set.n; a++)
+        printf("  %*s", w, r->set.v[a].name);
+    printf("\n");
+    for (size_t b = 0; b < r->benchmarks.n; b++) {
+        printf("%-*s", bw, r->benchmarks.v[b]);
+        for (size_t a = 0; a < r->set.n; a++) {
+            double v = NAN;
+            for (size_t k = 0; k < r->planned; k++)
+                if (r->plan[k].alloc == a && r->plan[k].bench == r->benchmarks.v[b])
+                    v = r->per_op[k];
+            if (isnan(v))
+                printf("  %*s", w, "-");
+            else
+                printf("  %*.2f", w, v);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
 /* Runs plan[k]; returns 0, or 128+sig when interrupted. */
 static int run_one(struct run *r, size_t k)
 {
@@ -684,8 +721,11 @@ static int run_one(struct run *r, size_t k)
     }
     free(last);
     struct counts counts;
-    if (r->o->instructions)
+    if (r->o->instructions) {
         st = collect_counts(adir, id, st, &reason, &counts);
+        if (counts.counted)
+            r->per_op[k] = counts.per_op;
+    }
     int json_exists = access(json_abs, F_OK) == 0;
     write_record(r, id, a, in->bench, st, reason, &cs, json_rel, json_exists, log_rel,
                  r->o->instructions ? &counts : NULL, cg_rel);
@@ -809,6 +849,8 @@ int cmd_run(const char *root, const struct options *o)
         fputs("\r\033[K", stderr);
     finish(&r, "complete");
     fclose(r.runs);
+    if (o->instructions)
+        print_counts(&r);
 
     char el[32];
     format_duration(el, sizeof el, mono_now() - r.t0);

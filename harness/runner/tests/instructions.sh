@@ -35,7 +35,8 @@ for line in open(sys.argv[1] + "/runs.jsonl"):
 }
 
 for k in 1 2; do
-    nice "$HM" run "${ARGS[@]}" --out "$T/r$k" 2>"$T/err$k.txt" || fail "run $k: $(cat "$T/err$k.txt")"
+    nice "$HM" run "${ARGS[@]}" --out "$T/r$k" >"$T/out$k.txt" 2>"$T/err$k.txt" ||
+        fail "run $k: $(cat "$T/err$k.txt")"
     RUN=$(only_run "$T/r$k")
     "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table$k.txt" || fail "run $k: the run folder"
     [ "$(awk '{print $2, $3, $4}' "$T/table$k.txt")" = "$(printf '%s\n%s' \
@@ -53,6 +54,13 @@ for k in 1 2; do
             fail "run $k: $a $b: instructions_per_op $v is not plausible"
     done <"$T/perop$k.txt"
     grep -q "instructions/op" "$T/err$k.txt" || fail "run $k: the progress lines show no count"
+    # the table on stdout: the same figures, glibc then sable
+    want=$(awk '{ v[$1] = $3 } END { printf "malloc_free/size:64/real_time/threads:1 %.2f %.2f", v["glibc"], v["sable"] }' \
+        "$T/perop$k.txt")
+    [ "$(sed -n 2p "$T/out$k.txt" | awk '{print $1, $2, $3}')" = "benchmark glibc sable" ] &&
+        [ "$(sed -n 3p "$T/out$k.txt" | awk '{print $1, $2, $3}')" = "$want" ] ||
+        fail "run $k: the table on stdout, want '$want':
+$(cat "$T/out$k.txt")"
 done
 cmp -s "$T/perop1.txt" "$T/perop2.txt" || fail "instructions_per_op or operations differ between two runs:
 $(paste "$T/perop1.txt" "$T/perop2.txt")"
@@ -62,7 +70,9 @@ mkdir -p "$T/traces"
 "$HM" trace --out "$T/traces/two.hmt" -- "$TARGET" 10 0 thread 2>"$T/trace.txt" ||
     fail "trace: $(cat "$T/trace.txt")"
 HEAPMARK_TRACES=$T/traces nice "$HM" run --instructions --allocators glibc --filter '^replay/trace:two/' \
-    --out "$T/mt" 2>"$T/err-mt.txt" || fail "replay run: $(cat "$T/err-mt.txt")"
+    --out "$T/mt" >"$T/out-mt.txt" 2>"$T/err-mt.txt" || fail "replay run: $(cat "$T/err-mt.txt")"
+[ "$(sed -n 3p "$T/out-mt.txt" | awk '{print $1, $2}')" = "replay/trace:two/threads:1 -" ] ||
+    fail "replay run: the table shows a count: $(cat "$T/out-mt.txt")"
 RUN=$(only_run "$T/mt")
 "$PYTHON" "$HERE/check_run.py" "$RUN" >/dev/null || fail "replay run: the run folder"
 [ "$(meta "$RUN/meta.json" 'm["skipped"]')" = "[]" ] || fail "replay run: something skipped"
