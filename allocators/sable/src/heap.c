@@ -168,12 +168,10 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
 /* An empty page: kept when it is the only page of its class (so that
  * malloc/free loops do not churn pages), else given back to its segment.
  * Above SBL_KEEP_MAX only one such page is kept per heap, the latest. */
-void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)
+static SBL_NOINLINE void heap_retire_slow(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_page_queue *q = &h->queues[pg->cls];
     if (q->first == pg && pg->next == NULL) {
-        if (pg->block_size <= SBL_KEEP_MAX)
-            return;
         struct sbl_page *old = h->large_kept;
         h->large_kept = pg;
         if (old == NULL || old == pg || old->used != 0)
@@ -183,6 +181,16 @@ void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)
     }
     queue_remove(h, q, pg, pg->cls);
     sbl_page_release(h, pg);
+}
+
+/* the common case first, without a stack frame: the only page of a small
+   class stays */
+void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)
+{
+    if (SBL_LIKELY(pg->next == NULL && pg->block_size <= SBL_KEEP_MAX &&
+                   h->queues[pg->cls].first == pg))
+        return;
+    heap_retire_slow(h, pg);
 }
 
 /* A page of class cls with a free block, at the front of its queue; NULL

@@ -255,7 +255,7 @@ static inline void *sbl_malloc_inline(size_t n)
 /* free by the owning thread. Cost (same measure): 24 instructions in
  * free(): the NULL test, the mask and index arithmetic, 3 loads (descriptor
  * offset, segment owner, flags), the TLS load, the push and the used count,
- * 4 well-predicted branches; plus about 15 in sbl_heap_retire when the page
+ * 4 well-predicted branches; plus 9 in sbl_heap_retire when the page
  * becomes empty. Remote frees, full pages, huge blocks and every extension
  * (partial free, interior pointers, secure mode, statistics, log, Valgrind)
  * are behind the one test `seg->heap == tls_heap && flags == 0`. */
