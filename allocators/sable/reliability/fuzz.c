@@ -151,8 +151,9 @@ static __attribute__((noreturn, format(printf, 2, 3))) void fail(struct ctx *c, 
     fprintf(stderr, "sable fuzz: FAIL after %lu operations: %s\n", c->ops, msg);
 #ifdef RELI_STANDALONE
     /* keep the input, for replaying (here or with the libFuzzer build) */
-    char name[64];
-    snprintf(name, sizeof name, "sable-fuzz-crash-%d", (int)getpid());
+    char name[512];
+    const char *dir = getenv("RELI_CRASH_DIR");
+    snprintf(name, sizeof name, "%s/sable-fuzz-crash-%d", dir != NULL && *dir ? dir : ".", (int)getpid());
     FILE *f = fopen(name, "wb");
     if (f != NULL) {
         fwrite(c->input, 1, c->input_size, f);
@@ -174,8 +175,9 @@ static bool released(const struct slot *s, size_t i)
 }
 
 /* The bytes a block's pattern lives in: all of a block up to 3 * SAMPLE,
-   else SAMPLE at each end and 16 bytes at each OS page. Calls fn(lo, hi)
-   for each piece of [0, n). */
+   else SAMPLE at each end and 16 bytes at each OS page (each 64 KiB above
+   1 MiB, so that big blocks cost little). Runs body for each piece [lo, hi)
+   of [0, n). */
 #define FOR_SAMPLES(n, lo, hi, body)                                                   \
     do {                                                                               \
         size_t n_ = (n);                                                               \
@@ -183,7 +185,8 @@ static bool released(const struct slot *s, size_t i)
             size_t lo = 0, hi = n_;                                                    \
             body;                                                                      \
         } else {                                                                       \
-            for (size_t b_ = 0; b_ < n_; b_ = b_ < SAMPLE ? SAMPLE : b_ + OS_PAGE) {   \
+            size_t st_ = n_ > ((size_t)1 << 20) ? (size_t)64 << 10 : OS_PAGE;          \
+            for (size_t b_ = 0; b_ < n_; b_ = b_ < SAMPLE ? SAMPLE : b_ + st_) {       \
                 size_t lo = b_, hi = b_ < SAMPLE ? SAMPLE : b_ + 16;                   \
                 if (b_ >= n_ - SAMPLE)                                                 \
                     break;                                                             \

@@ -26,6 +26,8 @@ RELI_SAN   := -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE   ?= 50
 DURATION     ?= 600
+# inputs up to 1 KiB (about 250 operations); a slow input is a failure
+FUZZ_FLAGS   := -max_len=1024 -len_control=20 -timeout=60 -print_final_stats=1
 
 # $(1): variant, $(2): compiler, $(3): flags for sable's objects and the program
 define reli_variant
@@ -57,9 +59,14 @@ $(RELI_BUILD)/ubsan/%: $(RELI_DIR)/%.c $(RELI_BUILD)/ubsan/libsable.so
 	$(CC) $(CFLAGS) -fno-builtin -Iallocators/sable/include -o $@ $< \
 	    -L$(RELI_BUILD)/ubsan -lsable -Wl,-rpath,'$$ORIGIN' -lpthread
 
-$(RELI_BUILD)/fuzz: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/fz/sable.o
-	clang -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,undefined $(RELI_SAN) -Iallocators/sable/include \
-	    -o $@ $^ -lpthread
+# the model itself is not instrumented for coverage (only sable's code
+# guides libFuzzer; the model's byte loops would cost most of the time)
+$(RELI_BUILD)/fz/model.o: $(RELI_DIR)/fuzz.c | deps
+	@mkdir -p $(@D)
+	clang -std=gnu11 -O1 -g $(WARN) -fsanitize=undefined $(RELI_SAN) -Iallocators/sable/include -c -o $@ $<
+
+$(RELI_BUILD)/fuzz: $(RELI_BUILD)/fz/model.o $(RELI_BUILD)/fz/sable.o
+	clang -fsanitize=fuzzer,undefined $(RELI_SAN) -o $@ $^ -lpthread
 
 $(RELI_BUILD)/fuzz-asan: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/asan/sable.o
 	$(CC) -std=gnu11 -O1 -g $(WARN) -DRELI_STANDALONE -fsanitize=address,undefined $(RELI_SAN) \
@@ -72,18 +79,19 @@ TESTS += test-sable-fuzz test-sable-asan test-sable-ubsan
 fuzz: $(RELI_BUILD)/fuzz
 	@mkdir -p $(RELI_BUILD)/corpus $(RELI_BUILD)/artifacts
 	cp -n $(RELI_DIR)/corpus/* $(RELI_BUILD)/corpus/
-	nice $(RELI_BUILD)/fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=30 \
+	nice $(RELI_BUILD)/fuzz $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=$(RELI_BUILD)/artifacts/ $(RELI_BUILD)/corpus
 
 # the committed corpus one by one, then a short run from it (into a scratch
 # copy); libFuzzer's final stats give the number of executions
 test-sable-fuzz: $(RELI_BUILD)/fuzz
-	$(RELI_BUILD)/fuzz -runs=0 $(RELI_DIR)/corpus 2>&1 | tail -n 2
 	@rm -rf $(RELI_BUILD)/smoke && mkdir -p $(RELI_BUILD)/smoke/corpus $(RELI_BUILD)/smoke/artifacts
+	$(RELI_BUILD)/fuzz -runs=0 -artifact_prefix=$(RELI_BUILD)/smoke/artifacts/ $(RELI_DIR)/corpus 2>&1 | \
+	    grep -E 'INITED|FAIL|ERROR|runtime error|SUMMARY'; test $${PIPESTATUS[0]} -eq 0
 	cp $(RELI_DIR)/corpus/* $(RELI_BUILD)/smoke/corpus/
-	nice $(RELI_BUILD)/fuzz -max_total_time=$(FUZZ_SMOKE) -print_final_stats=1 -timeout=30 \
+	nice $(RELI_BUILD)/fuzz $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SMOKE) \
 	    -artifact_prefix=$(RELI_BUILD)/smoke/artifacts/ $(RELI_BUILD)/smoke/corpus 2>&1 | \
-	    grep -E 'stat::number_of_executed_units|Done|ERROR|FAIL|runtime error' ; \
+	    grep -E 'stat::number_of_executed_units|Done|ERROR|FAIL|runtime error|SUMMARY'; \
 	    test $${PIPESTATUS[0]} -eq 0
 
 test-sable-ubsan: $(RELI_BUILD)/ubsan/soak $(RELI_BUILD)/ubsan/exhaust
@@ -91,8 +99,8 @@ test-sable-ubsan: $(RELI_BUILD)/ubsan/soak $(RELI_BUILD)/ubsan/exhaust
 	nice $(RELI_BUILD)/ubsan/exhaust
 
 test-sable-asan: $(RELI_BUILD)/fuzz-asan
-	$(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/*
-	RELI_THREADS=3 RELI_INPUTS=150 nice $(RELI_BUILD)/fuzz-asan
+	RELI_CRASH_DIR=$(RELI_BUILD) $(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/*
+	RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=3 RELI_INPUTS=150 nice $(RELI_BUILD)/fuzz-asan
 
 # ---- soak ------------------------------------------------------------------
 $(RELI_BUILD)/%: $(RELI_DIR)/%.c $(BUILD)/sable/libsable.so
