@@ -82,25 +82,32 @@ fuzz: $(RELI_BUILD)/fuzz
 	nice $(RELI_BUILD)/fuzz $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=$(RELI_BUILD)/artifacts/ $(RELI_BUILD)/corpus
 
-# the committed corpus one by one, then a short run from it (into a scratch
-# copy); libFuzzer's final stats give the number of executions
+# the committed corpus (seeds and regression inputs), then a short run from
+# the seeds (into a scratch copy); both run, either failing fails the test.
+# libFuzzer's final stats give the number of executions.
 test-sable-fuzz: $(RELI_BUILD)/fuzz
 	@rm -rf $(RELI_BUILD)/smoke && mkdir -p $(RELI_BUILD)/smoke/corpus $(RELI_BUILD)/smoke/artifacts
+	@cp $(RELI_DIR)/corpus/seed-* $(RELI_BUILD)/smoke/corpus/
+	@rc=0; \
+	echo "replaying $$(ls $(RELI_DIR)/corpus | wc -l) committed inputs"; \
 	$(RELI_BUILD)/fuzz -runs=0 -artifact_prefix=$(RELI_BUILD)/smoke/artifacts/ $(RELI_DIR)/corpus 2>&1 | \
-	    grep -E 'INITED|FAIL|ERROR|runtime error|SUMMARY'; test $${PIPESTATUS[0]} -eq 0
-	cp $(RELI_DIR)/corpus/* $(RELI_BUILD)/smoke/corpus/
+	    grep -E 'INITED|FAIL|ERROR|runtime error|SUMMARY'; test $${PIPESTATUS[0]} -eq 0 || rc=1; \
+	echo "fuzzing for $(FUZZ_SMOKE) s"; \
 	nice $(RELI_BUILD)/fuzz $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SMOKE) \
 	    -artifact_prefix=$(RELI_BUILD)/smoke/artifacts/ $(RELI_BUILD)/smoke/corpus 2>&1 | \
 	    grep -E 'stat::number_of_executed_units|Done|ERROR|FAIL|runtime error|SUMMARY'; \
-	    test $${PIPESTATUS[0]} -eq 0
+	    test $${PIPESTATUS[0]} -eq 0 || rc=1; \
+	exit $$rc
 
 test-sable-ubsan: $(RELI_BUILD)/ubsan/soak $(RELI_BUILD)/ubsan/exhaust
 	nice $(RELI_BUILD)/ubsan/soak 10 3
 	nice $(RELI_BUILD)/ubsan/exhaust
 
 test-sable-asan: $(RELI_BUILD)/fuzz-asan
-	RELI_CRASH_DIR=$(RELI_BUILD) $(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/*
-	RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=3 RELI_INPUTS=150 nice $(RELI_BUILD)/fuzz-asan
+	@rc=0; \
+	RELI_CRASH_DIR=$(RELI_BUILD) $(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/* || rc=1; \
+	RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=3 RELI_INPUTS=150 nice $(RELI_BUILD)/fuzz-asan || rc=1; \
+	exit $$rc
 
 # ---- soak ------------------------------------------------------------------
 $(RELI_BUILD)/%: $(RELI_DIR)/%.c $(BUILD)/sable/libsable.so
