@@ -6,7 +6,7 @@
 #   make soak [DURATION=600]      threads, random operations, cross-thread frees, forks
 #   test-sable-fuzz      the committed corpus replayed, then a short fuzzing run
 #   test-sable-asan      sable's code and the model under ASan+UBSan (gcc), 3 threads
-#   test-sable-ubsan     libsable.so built with UBSan: the soak (10 s) and the exhaustion
+#   test-sable-ubsan     libsable.so built with UBSan: the soak (8 s) and the exhaustion
 #                        test against it
 #   test-sable-soak      the soak for 20 s
 #   test-sable-exhaust   RLIMIT_AS: every entry point fails with ENOMEM and recovers;
@@ -24,7 +24,7 @@ RELI_BUILD := $(BUILD)/sable/reliability
 RELI_SABLE_SRCS := $(wildcard allocators/sable/src/*.c)
 RELI_SAN   := -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE   ?= 50
+FUZZ_SMOKE   ?= 45
 DURATION     ?= 600
 # inputs up to 1 KiB (about 250 operations); a slow input is a failure
 FUZZ_FLAGS   := -max_len=1024 -len_control=20 -timeout=60 -print_final_stats=1
@@ -100,13 +100,13 @@ test-sable-fuzz: $(RELI_BUILD)/fuzz
 	exit $$rc
 
 test-sable-ubsan: $(RELI_BUILD)/ubsan/soak $(RELI_BUILD)/ubsan/exhaust
-	nice $(RELI_BUILD)/ubsan/soak 10 3
+	nice $(RELI_BUILD)/ubsan/soak 8 3
 	nice $(RELI_BUILD)/ubsan/exhaust
 
 test-sable-asan: $(RELI_BUILD)/fuzz-asan
 	@rc=0; \
 	RELI_CRASH_DIR=$(RELI_BUILD) $(RELI_BUILD)/fuzz-asan $(RELI_DIR)/corpus/* || rc=1; \
-	RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=3 RELI_INPUTS=150 nice $(RELI_BUILD)/fuzz-asan || rc=1; \
+	RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=3 RELI_INPUTS=80 nice $(RELI_BUILD)/fuzz-asan || rc=1; \
 	exit $$rc
 
 # ---- soak ------------------------------------------------------------------
