@@ -14,7 +14,7 @@
  *    ENOMEM (EINVAL for a bad alignment); free never changes errno;
  *  - settings come from the environment (read once, at start-up):
  *      SABLE_PURGE_DELAY=<ms>  how long free memory stays committed before
- *                              it goes back to the OS (default 10).
+ *                              it goes back to the OS (default 50).
  *    An unknown SABLE_* variable or a malformed value gets one warning line
  *    on stderr.
  */

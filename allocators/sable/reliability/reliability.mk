@@ -12,6 +12,7 @@
 #   test-sable-exhaust   RLIMIT_AS: every entry point fails with ENOMEM and recovers;
 #                        thread churn and a fork storm near the limit finish
 #   test-sable-realprog  sqlite3 and git preloaded with sable: same output as on glibc
+#   test-sable-regress   one minimal test per sable bug found here (regress.c)
 #
 # The fuzzer and the sanitizer builds link sable's objects into the test
 # program with every standard name (malloc, free, ...) made local (ld -r,
@@ -78,7 +79,7 @@ TESTS += test-sable-fuzz test-sable-asan test-sable-ubsan
 # the corpus the long runs grow (seeded with the committed one)
 fuzz: $(RELI_BUILD)/fuzz
 	@mkdir -p $(RELI_BUILD)/corpus $(RELI_BUILD)/artifacts
-	cp -n $(RELI_DIR)/corpus/* $(RELI_BUILD)/corpus/
+	cp -n $(RELI_DIR)/corpus/seed-* $(RELI_BUILD)/corpus/
 	nice $(RELI_BUILD)/fuzz $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=$(RELI_BUILD)/artifacts/ $(RELI_BUILD)/corpus
 

@@ -17,7 +17,7 @@
 #define SABLE_VERSION "0.1.0"
 
 struct sbl_options sbl_opt = {
-    .purge_delay_ms = 10,
+    .purge_delay_ms = 50,
     .log_fd = -1,
     .stats_fd = 2,
 };

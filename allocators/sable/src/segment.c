@@ -10,7 +10,7 @@
 
 #define SEG_ALL_FREE (~(uint64_t)1)
 #define SEG_CACHE_MAX 8
-#define SEG_WARM_MAX 16 /* empty segments kept until their purge, all heaps together */
+#define SEG_WARM_MAX 32 /* empty segments kept until their purge, all heaps together */
 
 /* empty segments still in their heaps' lists (warm), process-wide: a global
    bound, so that memory kept warm by one thread never starves another one

@@ -141,7 +141,7 @@ int main(void)
     CHECK(ballast == NULL && atomic_load(&global_calls) >= 2);
     release(l);
 
-    /* sable keeps some freed memory warm for its purge delay (at most 64 MiB
+    /* sable keeps some freed memory warm for its purge delay (at most 128 MiB
        of segments and 32 MiB of huge mappings); under RLIMIT_AS a program
        that now needs address space for thread stacks gives it back first */
     CHECK(sable_purge() == 0);

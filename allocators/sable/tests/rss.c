@@ -1,7 +1,7 @@
 /* rss.c: memory goes back to the OS. 512 MiB in blocks of four kinds
  * (64 B, 4 KiB, 256 KiB, 8 MiB: 128 MiB each) are written, then freed. Huge
- * blocks go back at once; the rest after the purge delay (10 ms), at the
- * allocator's next slow-path events: after 50 ms and some allocations the
+ * blocks go back at once; the rest after the purge delay (50 ms), at the
+ * allocator's next slow-path events: after 150 ms and some allocations the
  * resident set must be near where it started, without any explicit call,
  * and further down after sable_purge(). The pointer array is allocated
  * before the baseline and freed with the blocks. */
@@ -41,7 +41,7 @@ int main(void)
         free(blocks[i]);
     free(blocks); /* 17 MiB itself */
     size_t at_once = rss_bytes();
-    struct timespec pause = {0, 50 * 1000 * 1000};
+    struct timespec pause = {0, 150 * 1000 * 1000};
     nanosleep(&pause, NULL);
     for (int round = 0; round < 4; round++) { /* ordinary activity */
         void *v[2000];
@@ -54,7 +54,7 @@ int main(void)
     sable_purge();
     size_t purged = rss_bytes();
     printf("RSS: %zu MiB at start, %zu MiB with 512 MiB live, %zu MiB right after free, %zu MiB "
-           "50 ms later, %zu MiB after sable_purge\n",
+           "150 ms later, %zu MiB after sable_purge\n",
            base / MiB, full / MiB, at_once / MiB, after / MiB, purged / MiB);
     CHECK(full >= base + 500 * MiB);
     CHECK(at_once <= full - 120 * MiB); /* the huge blocks at once */
