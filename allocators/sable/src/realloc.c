@@ -8,7 +8,11 @@
  *
  * realloc tries that first (shrinking moves a small block to a smaller
  * class only when it would use less than half of it), then moves: huge
- * blocks by mremap (no copy), others by malloc + memcpy + free.
+ * blocks by mremap (no copy; a huge block placed for an alignment that is
+ * not a multiple of 16 is copied instead, so that the result is 16-byte
+ * aligned), others by malloc + memcpy + free. A partially freed block
+ * becomes whole again when either call succeeds; a failed call changes
+ * nothing.
  * realloc(p, 0) returns a minimum-size block (p itself when p is small),
  * never NULL on success, like malloc(0). */
 #include "internal.h"
@@ -49,6 +53,14 @@ static void page_shrink(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, 
     pg->block_size = (uint32_t)((size_t)slices * SBL_SLICE_SIZE);
 }
 
+/* a partially freed block that realloc or resize_in_place keeps becomes whole again */
+static inline void *kept_whole(struct sbl_page *pg, uint8_t *start, void *p)
+{
+    if (pg->flags & SBL_PF_RANGE)
+        sbl_range_forget(start);
+    return p;
+}
+
 void *sbl_resize_in_place(void *p, size_t n)
 {
     if (p == NULL || n > SBL_MAX_REQUEST)
@@ -57,14 +69,16 @@ void *sbl_resize_in_place(void *p, size_t n)
     struct sbl_page *pg = sbl_page_of(s, p);
     if (pg->flags & SBL_PF_HUGE) {
         size_t lead = (size_t)((uint8_t *)p - pg->start);
-        if (n > SBL_MAX_REQUEST - lead)
+        if (n > SBL_MAX_REQUEST - lead || sbl_huge_resize(pg->start, s, lead + n) == NULL)
             return NULL;
-        return sbl_huge_resize(pg->start, s, lead + n) ? p : NULL;
+        return kept_whole(pg, pg->start, p);
     }
     void *q = page_resize(s, pg, p, n);
-    if (q != NULL && n < pg->block_size / 2)
+    if (q == NULL)
+        return NULL;
+    if (n < pg->block_size / 2)
         page_shrink(s, pg, p, n);
-    return q;
+    return kept_whole(pg, sbl_block_start(pg, p), p);
 }
 
 void *sbl_realloc(void *p, size_t n)
@@ -77,30 +91,40 @@ void *sbl_realloc(void *p, size_t n)
     }
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (pg->flags & SBL_PF_RANGE) /* a partially freed block becomes whole */
-        sbl_range_forget((pg->flags & SBL_PF_HUGE) ? pg->start : sbl_block_start(pg, p));
-    size_t old;
-    if (pg->flags & SBL_PF_HUGE) {
-        if (pg->start == p && n > (SBL_LARGE_MAX >> 3))
-            return sbl_huge_realloc(p, s, n);
-        old = sbl_usable_size(p);
-    } else {
-        old = sbl_usable_size(p);
-        if (n <= old) {
-            if (n >= old / 2 || old <= 128 || sbl_size_class(n) == pg->cls)
-                return p;
-            if (pg->capacity == 1 && n > SBL_SLICE_SIZE) {
-                page_shrink(s, pg, p, n);
-                return p;
+    bool huge = pg->flags & SBL_PF_HUGE;
+    uint8_t *start = huge ? pg->start : sbl_block_start(pg, p);
+    /* the whole extent from p: released ranges of a partially freed block
+       are forgotten only once the call succeeds (a failure changes nothing) */
+    size_t old = (huge ? s->huge_size : pg->block_size) - (size_t)((uint8_t *)p - start);
+    if (huge) {
+        if (start == (uint8_t *)p && n > (SBL_LARGE_MAX >> 3)) {
+            void *q;
+            if (s->huge_offset % 16 == 0) { /* mremap keeps the offset: still aligned */
+                bool ranged = pg->flags & SBL_PF_RANGE; /* pg moves with the block */
+                q = sbl_huge_realloc(p, s, n);
+                if (q != NULL && ranged)
+                    sbl_range_forget(start);
+                return q;
             }
-        } else if (page_resize(s, pg, p, n) != NULL) {
-            return p;
+            /* placed for an odd alignment: grow in place, or copy to an
+               ordinary (16-byte aligned) block */
+            if (sbl_huge_resize(p, s, n) != NULL)
+                return kept_whole(pg, start, p);
         }
+    } else if (n <= old) {
+        if (n >= old / 2 || old <= 128 || sbl_size_class(n) == pg->cls)
+            return kept_whole(pg, start, p);
+        if (pg->capacity == 1 && n > SBL_SLICE_SIZE) {
+            page_shrink(s, pg, p, n);
+            return kept_whole(pg, start, p);
+        }
+    } else if (page_resize(s, pg, p, n) != NULL) {
+        return kept_whole(pg, start, p);
     }
     void *q = sbl_malloc_inline(n);
     if (q == NULL)
         return NULL;
     memcpy(q, p, old < n ? old : n);
-    sbl_free_inline(p);
+    sbl_free_inline(p); /* forgets the released ranges, if any */
     return q;
 }

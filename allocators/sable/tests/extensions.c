@@ -113,6 +113,16 @@ static void test_aligned_any(void)
     CHECK(sable_aligned_alloc_any(0, 10) == NULL && errno == EINVAL);
     errno = 0;
     CHECK(sable_aligned_alloc_any(3, SIZE_MAX) == NULL && errno == ENOMEM);
+    /* realloc of a huge block placed for an odd alignment: 16-byte aligned */
+    static const size_t odd[] = {3, 1000, 9080};
+    for (unsigned i = 0; i < 3; i++) {
+        char *hp = sable_aligned_alloc_any(odd[i], 3 * MiB);
+        CHECK(hp != NULL && (uintptr_t)hp % odd[i] == 0);
+        hp[0] = 9;
+        char *hq = realloc(hp, 40 * MiB);
+        CHECK(hq != NULL && (uintptr_t)hq % 16 == 0 && hq[0] == 9);
+        free(hq);
+    }
     /* many interior pointers in one page, freed in another order */
     void *v[500];
     for (int i = 0; i < 500; i++) {
@@ -161,6 +171,24 @@ static void test_free_range(void)
     CHECK(sable_free_range(third + 8, 8) == 0);
     CHECK(sable_free_range(third + 8, 8) == EINVAL); /* a double partial free */
     free(third);
+
+    /* a failed realloc changes nothing, released ranges included */
+    static const size_t rsz[] = {100, 100000, 5 * MiB};
+    for (unsigned i = 0; i < 3; i++) {
+        char *b = malloc(rsz[i]);
+        size_t mid = (malloc_usable_size(b) / 2) & ~(size_t)15;
+        CHECK(sable_free_range(b + mid, 16) == 0);
+        size_t u = malloc_usable_size(b);
+        errno = 0;
+        CHECK(realloc(b, (size_t)1 << 62) == NULL && errno == ENOMEM);
+        CHECK(malloc_usable_size(b) == u);
+        CHECK(sable_free_range(b + mid, 16) == EINVAL);
+        /* a successful realloc makes it whole again */
+        char *c = realloc(b, rsz[i] + 1);
+        CHECK(c != NULL);
+        CHECK(malloc_usable_size(c) >= rsz[i] + 1);
+        free(c);
+    }
 
     /* a large block: whole pages of a released middle go back to the OS */
     size_t before = rss_bytes();
