@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -210,7 +211,7 @@ static int case_realloc_grow(void)
 }
 
 /* ---- 2 and 3: load near the limit ---------------------------------------------- */
-static atomic_bool stop_load;
+static atomic_bool stop_load, go_load;
 static _Atomic unsigned long load_failures;
 static _Atomic(void *) handoff;
 
@@ -218,6 +219,8 @@ static void *load_main(void *arg)
 {
     uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
     void **list = NULL;
+    while (!atomic_load(&go_load)) /* both threads exist before the space is full */
+        sched_yield();
     while (!atomic_load(&stop_load)) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         size_t n = 16 + x % (x & 1 ? 512 : 300000);
@@ -243,6 +246,7 @@ static void start_load(pthread_t *t)
     for (uintptr_t i = 0; i < 2; i++)
         if (pthread_create(&t[i], NULL, load_main, (void *)(i + 1)) != 0)
             die("pthread_create (load) failed");
+    atomic_store(&go_load, true);
 }
 
 static void stop_load_threads(pthread_t *t)
