@@ -26,6 +26,8 @@ static size_t page_round(size_t n) { return (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAG
    MAP_NORESERVE), so that three doublings in a row stay in place */
 static size_t reserve_for(size_t used)
 {
+    if (sbl_os_as_limited()) /* see os.c */
+        return 0;
     return used > RESERVE_MAX / 7 ? RESERVE_MAX : page_round(used * 7);
 }
 
@@ -167,7 +169,8 @@ void sbl_huge_cache_flush(void)
 static bool hcache_put(struct sbl_segment *s)
 {
     size_t used = s->huge_offset + s->huge_size;
-    if (sbl_opt.secure || s->huge_offset != SBL_SLICE_SIZE || used > HCACHE_MAX_BYTES)
+    if (sbl_opt.secure || s->huge_offset != SBL_SLICE_SIZE || used > HCACHE_MAX_BYTES ||
+        sbl_os_as_limited())
         return false;
     if (s->map_size > used) { /* the reserve is address space only: not kept */
         sbl_registry_mark(s, s->map_size, false);

@@ -90,6 +90,7 @@ void sbl_os_purge(void *p, size_t size);
 void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
 void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
+bool sbl_os_as_limited(void);
 void sbl_os_write(int fd, const char *s, size_t n);
 void sbl_warn(const char *msg);
 

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +82,19 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to)
         return NULL;
     sbl_stat_reserved(-(int64_t)old_size); /* `to` was counted when mapped */
     return q;
+}
+
+/* Whether the address space is limited (RLIMIT_AS, read each time: a
+ * program may set it at any moment). Then sable keeps nothing warm and
+ * reserves nothing after huge blocks: address space it holds is address
+ * space that thread stacks and other mappings cannot have. */
+bool sbl_os_as_limited(void)
+{
+    struct rlimit rl;
+    int e = errno;
+    int r = getrlimit(RLIMIT_AS, &rl);
+    errno = e;
+    return r == 0 && rl.rlim_cur != RLIM_INFINITY;
 }
 
 uint64_t sbl_clock_ms(void)

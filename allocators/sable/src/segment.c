@@ -327,9 +327,12 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     }
     /* an empty segment stays until its purge (a burst of frees followed by
        allocations reuses it warm), up to SEG_WARM_MAX of them */
-    if (s->free_map == SEG_ALL_FREE &&
-        atomic_fetch_add_explicit(&warm_segments, 1, memory_order_relaxed) >= SEG_WARM_MAX)
-        segment_release(h, s);
+    if (s->free_map == SEG_ALL_FREE) {
+        atomic_fetch_add_explicit(&warm_segments, 1, memory_order_relaxed);
+        if (atomic_load_explicit(&warm_segments, memory_order_relaxed) > SEG_WARM_MAX ||
+            sbl_os_as_limited())
+            segment_release(h, s);
+    }
     maybe_purge(h);
 }
 
