@@ -15,12 +15,28 @@
  *    sbl_realloc hands it to sbl_huge_realloc (src/huge.c), whose mremap
  *    keeps the offset inside the page, so the moved block is still only
  *    8-byte aligned.
+ * 3. With SABLE_STATS=1, live_bytes counts the usable bytes of the blocks
+ *    handed out and not freed (sable.h): after every block is freed it is
+ *    back where it was. Found by running the fuzzer's model with
+ *    SABLE_STATS=1 (live_bytes ended above 1 GB with nothing live):
+ *    sbl_free_hooked (src/hooks.c) subtracts the whole block from its
+ *    start (block_size or huge_size) while sbl_hook_alloc added
+ *    sbl_usable_size(p), which for an interior pointer of
+ *    sable_aligned_alloc_any is smaller by the lead, so live_bytes drops by
+ *    the lead at each such free (and can wrap below 0); and sbl_hook_range
+ *    does not subtract what sable_free_range releases, while a released
+ *    tail cut off a large or huge block makes the later free subtract the
+ *    shorter block, so live_bytes grows by the tail each time.
+ *    (This test runs in a copy of the program started with SABLE_STATS=1.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sable.h"
 
@@ -100,8 +116,53 @@ static void realloc_moves_to_16(size_t align)
     sable_free(q);
 }
 
-int main(void)
+/* 3: live_bytes back to its start after each sequence (SABLE_STATS=1) */
+static size_t live_now(void)
 {
+    struct sable_stats st;
+    sable_stats(&st);
+    return st.live_bytes;
+}
+
+static void live_check(const char *what, size_t before)
+{
+    size_t after = live_now();
+    if (after != before) {
+        printf("FAIL: SABLE_STATS live_bytes %zu before, %zu after %s, all freed\n", before, after, what);
+        failed = 1;
+    }
+}
+
+static int stats_tests(void)
+{
+    size_t b = live_now();
+    if (b == SIZE_MAX) {
+        printf("FAIL: SABLE_STATS=1 is not on in the copy\n");
+        return 1;
+    }
+    void *p = sable_aligned_alloc_any(24, 1000);
+    sable_free(p);
+    live_check("aligned_alloc_any(24, 1000) and free", b);
+    b = live_now();
+    uint8_t *q = sable_malloc(300000);
+    sable_free_range(q + 65536, sable_usable_size(q) - 65536);
+    sable_free(q);
+    live_check("malloc(300000), free_range of all but its first 64 KiB, free", b);
+    b = live_now();
+    q = sable_malloc((size_t)5 << 20);
+    size_t u = sable_usable_size(q);
+    sable_free_range(q + 65536, u - 65536);
+    sable_free_range(q, 65536);
+    live_check("malloc(5 MiB), then all of it released by two free_range calls", b);
+    printf("%s: 3. SABLE_STATS live_bytes after aligned_alloc_any and free_range (3 sequences)\n",
+           failed ? "FAIL" : "ok");
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "stats") == 0)
+        return stats_tests();
     static const size_t sizes[] = {100, 4000, 100000, 1000000, 5000000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         failed_realloc_keeps_ranges(sizes[i]);
@@ -114,5 +175,18 @@ int main(void)
         realloc_moves_to_16(aligns[i]);
     printf("%s: 2. realloc moving a huge block of aligned_alloc_any gives a 16-byte aligned block (8 alignments)\n",
            failed ? "FAIL" : "ok");
-    return failed || before;
+    before |= failed;
+    /* 3 in a copy of this program with the statistics on */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("SABLE_STATS", "1", 1);
+        execl("/proc/self/exe", argv[0], "stats", (char *)NULL);
+        printf("FAIL: cannot run %s again\n", argv[0]);
+        _exit(1);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        before = 1;
+    return before;
 }
