@@ -140,6 +140,15 @@ struct ctx {
 };
 
 static bool trace; /* RELI_TRACE=1: one line per operation on stderr */
+/* one model only (libFuzzer, or RELI_THREADS=1): with SABLE_STATS=1, each
+   input must leave sable's live_bytes where it found it */
+static bool single;
+
+static size_t live_bytes(void)
+{
+    struct sable_stats st;
+    return sable_stats(&st) == 0 ? st.live_bytes : SIZE_MAX;
+}
 
 static __attribute__((noreturn, format(printf, 2, 3))) void fail(struct ctx *c, const char *fmt, ...)
 {
@@ -609,6 +618,7 @@ static void run_input(struct ctx *c, const uint8_t *data, size_t size)
     struct input in = {data, size, 0};
     c->input = data;
     c->input_size = size;
+    size_t live0 = single ? live_bytes() : SIZE_MAX;
     for (unsigned op = 0; in.i < in.n && op < MAX_OPS; op++) {
         uint8_t code = in_u8(&in);
         int k = in_u8(&in) % SLOTS;
@@ -616,7 +626,8 @@ static void run_input(struct ctx *c, const uint8_t *data, size_t size)
         c->ops++;
         unsigned kind = code % 24;
         if (trace)
-            fprintf(stderr, "op %lu: kind %u slot %d (%p)\n", c->ops, kind, k, (void *)s->p);
+            fprintf(stderr, "op %lu: kind %u slot %d (%p), live_bytes %zu\n", c->ops, kind, k, (void *)s->p,
+                    live_bytes());
         bool needs_block = kind >= 10 && kind <= 17;
         if (needs_block && s->p == NULL)
             kind = 0; /* nothing to act on: allocate instead */
@@ -800,6 +811,8 @@ static void run_input(struct ctx *c, const uint8_t *data, size_t size)
         if (c->s[k].p != NULL)
             release_slot(c, k, j & 3);
     }
+    if (live0 != SIZE_MAX && live_bytes() != live0)
+        fail(c, "SABLE_STATS: live_bytes is %zu after the input freed every block, %zu before", live_bytes(), live0);
 }
 
 #ifndef RELI_STANDALONE
@@ -809,6 +822,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     trace = getenv("RELI_TRACE") != NULL;
+    single = true;
     run_input(&fuzz_ctx, data, size);
     return 0;
 }
@@ -871,6 +885,7 @@ int main(int argc, char **argv)
     static struct runner rs[8];
     trace = getenv("RELI_TRACE") != NULL;
     if (argc > 1) { /* replay the given inputs */
+        single = true;
         for (int i = 1; i < argc; i++) {
             FILE *f = fopen(argv[i], "rb");
             if (f == NULL) {
@@ -892,6 +907,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sable fuzz: RELI_THREADS must be 1..8\n");
         return 2;
     }
+    single = threads == 1;
     for (unsigned i = 0; i < threads; i++) {
         rs[i].rng = seed * 1000 + i;
         rs[i].inputs = inputs;
