@@ -6,7 +6,8 @@
 #   make soak [DURATION=600]      threads, random operations, cross-thread frees, forks
 #   test-sable-fuzz      the committed corpus replayed, then a short fuzzing run
 #   test-sable-asan      sable's code and the model under ASan+UBSan (gcc), 3 threads; then
-#                        1 thread with SABLE_STATS=1 (slow paths, live_bytes checked)
+#                        1 thread with SABLE_STATS=1 (slow paths, live_bytes checked);
+#                        2 threads with SABLE_SECURE=1
 #   test-sable-ubsan     libsable.so built with UBSan: the soak (8 s) and the exhaustion
 #                        test against it
 #   test-sable-soak      the soak for 20 s
@@ -112,6 +113,8 @@ test-sable-asan: $(RELI_BUILD)/fuzz-asan
 	echo "with SABLE_STATS=1 (the slow paths, and live_bytes checked after each input):"; \
 	SABLE_STATS=1 RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=1 RELI_INPUTS=30 nice $(RELI_BUILD)/fuzz-asan \
 	    2>&1 | grep -v '^sable .* stats:'; test $${PIPESTATUS[0]} -eq 0 || rc=1; \
+	echo "with SABLE_SECURE=1 (no invalid free_range then: secure mode aborts on those):"; \
+	SABLE_SECURE=1 RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=2 RELI_INPUTS=40 nice $(RELI_BUILD)/fuzz-asan || rc=1; \
 	exit $$rc
 
 # ---- soak ------------------------------------------------------------------
