@@ -18,6 +18,13 @@ void *sbl_alloc_aligned(size_t align, size_t n)
             c++;
         if (c < SBL_NCLASSES) {
             struct sbl_heap *h = sbl_tls_heap;
+            struct sbl_page *pg = h->queues[c].first; /* NULL in the empty heap */
+            if (SBL_LIKELY(pg != NULL && pg->free != NULL && !sbl_opt.slow)) {
+                struct sbl_block *b = pg->free; /* the pop of the fast path */
+                pg->free = b->next;
+                pg->used++;
+                return b;
+            }
             if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
                 h = sbl_heap_acquire();
                 if (h == NULL) {
