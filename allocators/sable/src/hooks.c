@@ -160,13 +160,13 @@ static void count_kind(size_t usable)
 void sbl_hook_alloc(enum sbl_op op, void *p, size_t n, size_t align)
 {
     if (p != NULL && (sbl_opt.stats || sbl_opt.valgrind)) {
-        size_t u = sbl_usable_size(p);
         if (sbl_opt.stats) {
-            live_add(u);
-            count_kind(u);
+            size_t x = sbl_block_extent(p);
+            live_add(x);
+            count_kind(x);
         }
         if (sbl_opt.valgrind)
-            VALGRIND_MALLOCLIKE_BLOCK(p, u, 0, op == SBL_OP_CALLOC);
+            VALGRIND_MALLOCLIKE_BLOCK(p, sbl_usable_size(p), 0, op == SBL_OP_CALLOC);
     }
     log_line(op, NULL, n, align, p);
 }
@@ -183,18 +183,20 @@ void sbl_hook_free(const void *p, size_t size)
     log_line(SBL_OP_FREE, p, size, 0, NULL);
 }
 
-/* after realloc or resize_in_place of old (old_size usable bytes) to n
- * bytes gave q (NULL: failed, old untouched) */
-void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q, size_t n)
+/* after realloc or resize_in_place of old (old_size usable bytes in a
+ * block of old_extent) to n bytes gave q (NULL: failed, old untouched) */
+void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, size_t old_extent, void *q,
+                      size_t n)
 {
     if (q != NULL && (sbl_opt.stats || sbl_opt.valgrind)) {
         size_t u = sbl_usable_size(q);
         if (sbl_opt.stats) {
+            size_t x = sbl_block_extent(q);
             atomic_fetch_add_explicit(&n_reallocs, 1, memory_order_relaxed);
-            atomic_fetch_sub_explicit(&live, old_size, memory_order_relaxed);
-            live_add(u);
+            atomic_fetch_sub_explicit(&live, old_extent, memory_order_relaxed);
+            live_add(x);
             if (q != old) /* a new block */
-                count_kind(u);
+                count_kind(x);
         }
         if (sbl_opt.valgrind) {
             if (q == old) {
@@ -207,6 +209,14 @@ void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q,
         }
     }
     log_line(op, old, n, 0, q);
+}
+
+/* a block's size changed under it (a released tail cut off by
+   sable_free_range) */
+void sbl_hook_resized(size_t old_extent, size_t new_extent)
+{
+    if (sbl_opt.stats && new_extent != old_extent)
+        atomic_fetch_sub_explicit(&live, old_extent - new_extent, memory_order_relaxed);
 }
 
 /* after sable_free_range(p, n) returned rc */

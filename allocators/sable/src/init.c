@@ -228,11 +228,12 @@ static void *realloc_hooked(enum sbl_op op, void *p, size_t n)
     if (p != NULL && sbl_opt.secure)
         sbl_secure_check(op == SBL_OP_REALLOC ? "realloc" : "resize_in_place", p);
     size_t old = p == NULL ? 0 : sbl_usable_size(p);
+    size_t old_extent = p == NULL ? 0 : sbl_block_extent(p);
     sbl_hook_depth++;
     void *q = op == SBL_OP_REALLOC ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
     sbl_hook_depth--;
     if (sbl_hook_depth == 0 && p != NULL && sbl_opt.hooks)
-        sbl_hook_realloc(op, p, old, q, n);
+        sbl_hook_realloc(op, p, old, old_extent, q, n);
     return q;
 }
 

@@ -178,7 +178,9 @@ enum sbl_op {
 };
 void sbl_hook_alloc(enum sbl_op op, void *p, size_t n, size_t align);
 void sbl_hook_free(const void *p, size_t size);
-void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, void *q, size_t n);
+void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, size_t old_extent, void *q,
+                      size_t n);
+void sbl_hook_resized(size_t old_extent, size_t new_extent);
 void sbl_hook_range(const void *p, size_t n, int rc);
 void sbl_hooks_init(void);
 void sbl_stat_committed(int64_t delta);
@@ -283,6 +285,15 @@ static inline uint8_t *sbl_block_start(const struct sbl_page *pg, const void *p)
 {
     size_t d = (size_t)((const uint8_t *)p - pg->start);
     return pg->start + d - d % pg->block_size;
+}
+
+/* the whole size of the block holding p (what statistics count), whatever
+   p's offset in it or its released ranges */
+static inline size_t sbl_block_extent(const void *p)
+{
+    struct sbl_segment *s = sbl_segment_of(p);
+    struct sbl_page *pg = sbl_page_of(s, p);
+    return (pg->flags & SBL_PF_HUGE) ? s->huge_size : pg->block_size;
 }
 
 static inline size_t sbl_usable_size(const void *p)
