@@ -91,7 +91,7 @@ run_sqlite "$out/glibc.db" "$out/sqlite.glibc" || { echo "FAIL: sqlite3 on glibc
 start_sable
 run_sqlite "$out/sable.db" "$out/sqlite.sable" || { echo "FAIL: sqlite3 on sable"; fail=1; }
 end_sable
-compare "sqlite3 (100,000 rows; $procs processes, all on sable)" "$out/sqlite.glibc" "$out/sqlite.sable"
+compare "sqlite3 (100,000 rows; $procs processes traced)" "$out/sqlite.glibc" "$out/sqlite.sable"
 if ! grep -qx ok "$out/sqlite.sable"; then
     echo "FAIL: sqlite3's integrity check did not say ok"; fail=1
 fi
@@ -137,7 +137,7 @@ run_git "$out/repo-glibc" "$out/git.glibc" || { echo "FAIL: git on glibc"; fail=
 start_sable
 run_git "$out/repo-sable" "$out/git.sable" || { echo "FAIL: git on sable"; fail=1; }
 end_sable
-compare "git (1,000 files, 4 commits, gc; $procs processes, all on sable)" "$out/git.glibc" "$out/git.sable"
+compare "git (1,000 files, 4 commits, gc; $procs processes traced)" "$out/git.glibc" "$out/git.sable"
 if [ "$(grep -c '^[0-9a-f]\{40\} [0-9a-f]\{40\} heapmark ' "$out/git.sable")" -ne 4 ] || ! grep -qx 'fsck: 0' "$out/git.sable"; then
     echo "FAIL: git's log or fsck is not what it should be (see $out/git.sable)"; fail=1
 fi
