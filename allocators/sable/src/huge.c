@@ -169,8 +169,10 @@ void sbl_huge_cache_flush(void)
 static bool hcache_put(struct sbl_segment *s)
 {
     size_t used = s->huge_offset + s->huge_size;
-    if (sbl_opt.secure || s->huge_offset != SBL_SLICE_SIZE || used > HCACHE_MAX_BYTES ||
-        sbl_os_as_limited())
+    /* not in secure mode (freed blocks are unmapped or quarantined) nor under
+       Valgrind (memcheck must see fresh mappings) */
+    if (sbl_opt.secure || sbl_opt.valgrind || s->huge_offset != SBL_SLICE_SIZE ||
+        used > HCACHE_MAX_BYTES || sbl_os_as_limited())
         return false;
     if (s->map_size > used) { /* the reserve is address space only: not kept */
         sbl_registry_mark(s, s->map_size, false);

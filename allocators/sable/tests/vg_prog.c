@@ -41,6 +41,10 @@ int main(void)
     h = realloc(h, 9 << 20);
     h[(9 << 20) - 1] = h[(3 << 20) - 1];
     p_free(h);
+    char *hc = calloc(1, 5 << 20); /* a huge calloc after a huge free */
+    if (hc[12345] != 0)
+        return 3;
+    p_free(hc);
     p_free(a);
     pthread_t t;
     pthread_create(&t, NULL, remote_free, p_malloc(200));
