@@ -130,8 +130,10 @@ CONF_CHECK(re05_zeroing_realloc, "RE-05", "realloc", CONF_CAP, 0,
     int dirty = 0, trials = 0;
     for (size_t n = 64; n <= 65536; n *= 4) {
         for (int t = 0; t < 4; t++) {
-            char *junk = conf_malloc(n * 8);
-            memset(junk, 0xa5, n * 8);
+            /* a dirty block of the grown size, freed just before: the block a
+               moving realloc is most likely to be given */
+            char *junk = conf_malloc(n * 4);
+            memset(junk, 0xa5, n * 4);
             conf_free(junk);
             char *p = conf_malloc(n);
             memset(p, 0x11, n);
