@@ -14,7 +14,7 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
             pg->free = sbl_next_get(b);
             pg->used++;
             if (SBL_UNLIKELY(sbl_opt.slow))
-                sbl_slow_handout(b, pg->block_size);
+                sbl_handout(b, pg->block_size);
             return b;
         }
     } while (sbl_oom_retry(sbl_class_size(cls), &attempt));
@@ -22,7 +22,16 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
     return NULL;
 }
 
+/* the allocation fast path's way out; secure mode alone first tries its
+   lean path (secure.c), which comes back to sbl_alloc_general */
 SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
+{
+    if (SBL_UNLIKELY(sbl_opt.secure_only) && n <= SBL_DIRECT_MAX)
+        return sbl_secure_alloc_small(h, n);
+    return sbl_alloc_general(h, n);
+}
+
+SBL_NOINLINE void *sbl_alloc_general(struct sbl_heap *h, size_t n)
 {
     if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
         unsigned attempt = 0;
@@ -46,7 +55,7 @@ SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
             pg->free = sbl_next_get(b);
             pg->used++;
             if (SBL_UNLIKELY(sbl_opt.slow))
-                sbl_slow_handout(b, pg->block_size);
+                sbl_handout(b, pg->block_size);
             p = b;
         } else {
             p = sbl_alloc_class(h, cls);

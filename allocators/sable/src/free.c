@@ -35,7 +35,17 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
                                                     memory_order_relaxed));
 }
 
+/* every case the inline fast path does not take; secure mode alone first
+   tries its lean path (secure.c), which comes back here for the rest */
 SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    if (SBL_UNLIKELY(sbl_opt.secure_only))
+        sbl_secure_free(s, pg, p);
+    else
+        sbl_free_general(s, pg, p);
+}
+
+SBL_NOINLINE void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     if (SBL_UNLIKELY(sbl_opt.slow))
         sbl_free_hooked(s, pg, p);

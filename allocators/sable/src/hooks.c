@@ -75,6 +75,7 @@ void sbl_hooks_init(void)
     sbl_opt.valgrind = under_memcheck();
     sbl_opt.hooks = sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
     sbl_opt.slow = sbl_opt.secure || sbl_opt.hooks;
+    sbl_opt.secure_only = sbl_opt.secure && !sbl_opt.hooks;
 }
 
 /* ---- the log: one line per operation, written with one write(2) ---- */

@@ -45,11 +45,15 @@ struct sbl_options {
     bool stats;     /* SABLE_STATS=1 */
     bool valgrind;  /* running under Valgrind */
     bool slow;      /* any of the above or a log: no fast paths (hooks.c) */
+    bool secure_only; /* secure mode without hooks: the lean secure paths
+                         (secure.c) serve malloc and the owner's free */
     bool hooks;     /* statistics, log or Valgrind: the hooks have work */
     int log_fd;     /* SABLE_LOG, or -1 */
     int stats_fd;   /* a copy of stderr for the exit summary (programs such
                        as coreutils close stderr before the process ends) */
     uintptr_t key;  /* per-process secret (secure mode) */
+    uintptr_t mark; /* derived from key: the freed-marker of a block at p
+                       is mark ^ p */
 };
 extern struct sbl_options sbl_opt;
 /* > 0 while an API call runs its internal allocations and frees: the hooks
@@ -103,6 +107,8 @@ void sbl_segments_purge(struct sbl_heap *h, bool force);
 void sbl_segments_trim(struct sbl_heap *h);
 void sbl_segments_maybe_purge(struct sbl_heap *h);
 bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices);
+#define SBL_REG_CHUNKS ((size_t)1 << (47 - SBL_SEG_SHIFT))
+extern uint8_t *sbl_registry; /* one byte per 4 MiB chunk: 1 at a segment's base */
 void sbl_registry_init(void);
 void sbl_registry_mark(const void *base, size_t size, bool on);
 struct sbl_segment *sbl_registry_find(const void *p);
@@ -129,9 +135,11 @@ void sbl_heap_unlock_postfork(bool child);
 /* alloc.c */
 void *sbl_alloc_generic(struct sbl_heap *h, size_t n);
 void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
+void *sbl_alloc_general(struct sbl_heap *h, size_t n);
 
 /* free.c */
 void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p);
+void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p);
 
 /* huge.c */
 void *sbl_huge_alloc(size_t n, size_t align);
@@ -164,6 +172,8 @@ void sbl_secure_init(void);
 void sbl_secure_check(const char *op, const void *p);
 void sbl_secure_freed(uint8_t *start, size_t size);
 void sbl_slow_handout(void *p, size_t size);
+void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n);
+void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p);
 __attribute__((noreturn)) void sbl_report(const char *op, const void *p, const char *what);
 
 /* hooks.c: statistics, log and Valgrind requests (slow mode only) */
@@ -213,19 +223,42 @@ static inline void sbl_page_flag_clear(struct sbl_page *pg, unsigned f)
 struct sbl_block *sbl_next_get_slow(const struct sbl_block *b);
 void sbl_next_set_slow(struct sbl_block *b, struct sbl_block *v);
 
+/* the secure encoding: the link xor the key xor the block's address / 16 */
+static inline uintptr_t sbl_link_code(const struct sbl_block *b)
+{
+    return sbl_opt.key ^ ((uintptr_t)b >> 4);
+}
+
 static inline struct sbl_block *sbl_next_get(const struct sbl_block *b)
 {
-    if (SBL_UNLIKELY(sbl_opt.slow))
+    if (SBL_UNLIKELY(sbl_opt.slow)) {
+        if (sbl_opt.secure_only)
+            return (struct sbl_block *)((uintptr_t)b->next ^ sbl_link_code(b));
         return sbl_next_get_slow(b);
+    }
     return b->next;
 }
 
 static inline void sbl_next_set(struct sbl_block *b, struct sbl_block *v)
 {
-    if (SBL_UNLIKELY(sbl_opt.slow))
-        sbl_next_set_slow(b, v);
-    else
+    if (SBL_UNLIKELY(sbl_opt.slow)) {
+        if (sbl_opt.secure_only)
+            b->next = (struct sbl_block *)((uintptr_t)v ^ sbl_link_code(b));
+        else
+            sbl_next_set_slow(b, v);
+    } else {
         b->next = v;
+    }
+}
+
+/* a block leaves its free list in slow mode (the allocation's side of
+   sbl_next_get): the freed-marker cleared, memcheck told */
+static inline void sbl_handout(void *p, size_t size)
+{
+    if (sbl_opt.secure_only)
+        ((uintptr_t *)p)[1] = 0;
+    else
+        sbl_slow_handout(p, size);
 }
 
 /* ---- fast paths -------------------------------------------------------------- */

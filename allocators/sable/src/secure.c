@@ -38,9 +38,9 @@ void sbl_secure_init(void)
         k = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
     }
     sbl_opt.key = k | 1;
+    sbl_opt.mark = sbl_opt.key * 0x2545f4914f6cdd1dull;
 }
 
-static inline uintptr_t link_code(const struct sbl_block *b) { return sbl_opt.key ^ ((uintptr_t)b >> 4); }
 
 struct sbl_block *sbl_next_get_slow(const struct sbl_block *b)
 {
@@ -48,7 +48,7 @@ struct sbl_block *sbl_next_get_slow(const struct sbl_block *b)
         VALGRIND_MAKE_MEM_DEFINED(b, sizeof *b);
     uintptr_t v = (uintptr_t)b->next;
     if (sbl_opt.secure)
-        v ^= link_code(b);
+        v ^= sbl_link_code(b);
     return (struct sbl_block *)v;
 }
 
@@ -58,13 +58,13 @@ void sbl_next_set_slow(struct sbl_block *b, struct sbl_block *v)
         VALGRIND_MAKE_MEM_UNDEFINED(b, sizeof *b);
     uintptr_t x = (uintptr_t)v;
     if (sbl_opt.secure)
-        x ^= link_code(b);
+        x ^= sbl_link_code(b);
     b->next = (struct sbl_block *)x;
 }
 
 static inline uintptr_t freed_marker(const void *start)
 {
-    return (sbl_opt.key * 0x2545f4914f6cdd1dull) ^ (uintptr_t)start;
+    return sbl_opt.mark ^ (uintptr_t)start;
 }
 
 static size_t fmt_hex(char *out, uintptr_t v)
@@ -132,9 +132,43 @@ void sbl_secure_check(const char *op, const void *p)
         sbl_report(op, p, "double free");
 }
 
+/* Blocks from this size up give their whole pages back to the OS when
+   freed (read back as zero) instead of being written with zeros. */
+#define SECURE_PURGE_MIN ((size_t)256 << 10)
+
+/* blocks from SECURE_PURGE_MIN up: whole pages go back to the OS */
+static SBL_NOINLINE void scrub_large(uint8_t *start, size_t size)
+{
+    uintptr_t lo = ((uintptr_t)start + 16 + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)start + size) & ~(SBL_OS_PAGE - 1);
+    memset(start + 16, 0, lo - (uintptr_t)start - 16);
+    sbl_os_purge((void *)lo, hi - lo);
+    memset((void *)hi, 0, (uintptr_t)start + size - hi);
+}
+
+typedef uint64_t sbl_v16 __attribute__((vector_size(16)));
+
+/* zeroes a block but its first 16 bytes (the link and the freed-marker,
+   which the caller writes); blocks are 16-byte aligned */
+static inline void scrub(uint8_t *start, size_t size)
+{
+    if (size <= 256) {
+        /* an inline loop: cheaper than a call for the small classes */
+        sbl_v16 z = {0, 0};
+        for (size_t i = 16; i < size; i += 16) {
+            *(volatile sbl_v16 *)(start + i) = z;
+        }
+    } else if (size < SECURE_PURGE_MIN) {
+        memset(start + 16, 0, size - 16);
+    } else {
+        scrub_large(start, size);
+    }
+}
+
 void sbl_secure_freed(uint8_t *start, size_t size)
 {
-    memset(start, 0, size);
+    ((uintptr_t *)start)[0] = 0;
+    scrub(start, size);
     ((uintptr_t *)start)[1] = freed_marker(start);
 }
 
@@ -146,4 +180,68 @@ void sbl_slow_handout(void *p, size_t size)
         VALGRIND_MAKE_MEM_UNDEFINED(p, size);
     if (sbl_opt.secure)
         ((uintptr_t *)p)[1] = 0;
+}
+
+/* ---- the lean paths of secure mode alone (no statistics, log or
+ * Valgrind): the plain fast paths plus the encoded link, the checks and the
+ * scrubbing, without the general slow paths' detours. Every case they do
+ * not recognise as plain goes to the general path, which reports misuse. */
+
+/* malloc of n <= SBL_DIRECT_MAX (the heap's direct table points to the
+   empty page in slow mode): pop the first page's first block, or the
+   general path when there is none (or on a thread's first call). */
+void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n)
+{
+    struct sbl_page *pg = h->queues[sbl_size_class(n)].first;
+    struct sbl_block *b;
+    if (SBL_UNLIKELY(pg == NULL || (b = pg->free) == NULL))
+        return sbl_alloc_general(h, n);
+    struct sbl_block *nx = (struct sbl_block *)((uintptr_t)b->next ^ sbl_link_code(b));
+    /* a page's free list stays in its segment: an overwritten link that
+       decodes elsewhere is reported, not followed */
+    if (SBL_UNLIKELY(nx != NULL && (((uintptr_t)nx ^ (uintptr_t)b) >> SBL_SEG_SHIFT) != 0))
+        sbl_report("malloc", b, "corrupted free list (a freed block was overwritten)");
+    pg->free = nx;
+    pg->used++;
+    ((uintptr_t *)b)[1] = 0; /* the freed-marker */
+    return b;
+}
+
+/* free by the owning thread of a block of a plain page: checks (a double
+ * free is seen through the freed-marker, word 1), scrubs, pushes with an
+ * encoded link. Any other case goes to the general path (which reports
+ * misuse). */
+_Static_assert(offsetof(struct sbl_page, in_use) == offsetof(struct sbl_page, flags) + 3 &&
+                   __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "flags .. in_use: one little-endian word");
+
+void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    uintptr_t c = (uintptr_t)s >> SBL_SEG_SHIFT;
+    if (SBL_UNLIKELY(c >= SBL_REG_CHUNKS || sbl_registry == NULL || sbl_registry[c] != 1))
+        goto general;
+    struct sbl_heap *h = s->heap;
+    /* flags exactly SBL_PF_SLOW and in_use (bytes 0 and 3 of the word);
+       slice 0, the header, is never in use */
+    uint32_t fw;
+    memcpy(&fw, &pg->flags, sizeof fw);
+    if (SBL_UNLIKELY(h != sbl_tls_heap || (fw & 0xff0000ffu) != (SBL_PF_SLOW | (1u << 24))))
+        goto general;
+    size_t d = (size_t)((uint8_t *)p - pg->start); /* huge when p < start */
+    uint32_t bs = pg->block_size;
+    if (SBL_UNLIKELY(d >= (size_t)pg->reserved * bs || (uint32_t)d % bs != 0))
+        goto general;
+    uintptr_t *w = p;
+    if (SBL_UNLIKELY(w[1] == freed_marker(p)))
+        sbl_report("free", p, "double free");
+    scrub(p, bs);
+    w[1] = freed_marker(p);
+    struct sbl_block *b = p;
+    b->next = (struct sbl_block *)((uintptr_t)pg->free ^ sbl_link_code(b));
+    pg->free = b;
+    if (SBL_UNLIKELY(--pg->used == 0))
+        sbl_heap_retire(h, pg);
+    return;
+general:
+    sbl_free_general(s, pg, p);
 }

@@ -392,32 +392,32 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
  * space, MAP_NORESERVE: RAM only where segments are): 1 at a segment's
  * base, 2 on the further chunks of a huge mapping. It lets sable_free_range
  * tell its own pointers from foreign ones without touching them. */
-#define REG_CHUNKS ((size_t)1 << (47 - SBL_SEG_SHIFT))
+#define REG_CHUNKS SBL_REG_CHUNKS
 
-static uint8_t *registry;
+uint8_t *sbl_registry;
 
-void sbl_registry_init(void) { registry = sbl_os_map(REG_CHUNKS); }
+void sbl_registry_init(void) { sbl_registry = sbl_os_map(REG_CHUNKS); }
 
 void sbl_registry_mark(const void *base, size_t size, bool on)
 {
     uintptr_t c = (uintptr_t)base >> SBL_SEG_SHIFT;
     size_t k = (size + SBL_SEG_SIZE - 1) >> SBL_SEG_SHIFT;
-    if (registry == NULL || c + k > REG_CHUNKS)
+    if (sbl_registry == NULL || c + k > REG_CHUNKS)
         return;
-    __atomic_store_n(&registry[c], (uint8_t)(on ? 1 : 0), __ATOMIC_RELEASE);
+    __atomic_store_n(&sbl_registry[c], (uint8_t)(on ? 1 : 0), __ATOMIC_RELEASE);
     for (size_t i = 1; i < k; i++)
-        __atomic_store_n(&registry[c + i], (uint8_t)(on ? 2 : 0), __ATOMIC_RELEASE);
+        __atomic_store_n(&sbl_registry[c + i], (uint8_t)(on ? 2 : 0), __ATOMIC_RELEASE);
 }
 
 /* The segment (normal or huge) whose mapping holds p, or NULL. */
 struct sbl_segment *sbl_registry_find(const void *p)
 {
     uintptr_t c = (uintptr_t)p >> SBL_SEG_SHIFT;
-    if (registry == NULL || c >= REG_CHUNKS)
+    if (sbl_registry == NULL || c >= REG_CHUNKS)
         return NULL;
-    while (c > 0 && __atomic_load_n(&registry[c], __ATOMIC_ACQUIRE) == 2)
+    while (c > 0 && __atomic_load_n(&sbl_registry[c], __ATOMIC_ACQUIRE) == 2)
         c--;
-    if (__atomic_load_n(&registry[c], __ATOMIC_ACQUIRE) != 1)
+    if (__atomic_load_n(&sbl_registry[c], __ATOMIC_ACQUIRE) != 1)
         return NULL;
     struct sbl_segment *s = (struct sbl_segment *)(c << SBL_SEG_SHIFT);
     if (s->kind == SBL_SEG_HUGE && (const uint8_t *)p >= (const uint8_t *)s + s->map_size)
