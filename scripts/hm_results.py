@@ -282,9 +282,10 @@ def _records_from_raw(run):
 def _entry_time_ns(entry):
     t = entry.get("real_time")
     unit = entry.get("time_unit", "ns")
-    if not finite(t) or unit not in _TIME_TO_NS:
+    if not finite(t) or not isinstance(unit, str) or unit not in _TIME_TO_NS or t <= 0:
         return None
-    return t * _TIME_TO_NS[unit]
+    ns = t * _TIME_TO_NS[unit]
+    return ns if finite(ns) else None
 
 
 def _ingest_json(run, rec, alloc, data, where):
@@ -332,8 +333,8 @@ def _ingest_json(run, rec, alloc, data, where):
             cell.records.append(rec)
         touched.add((alloc, key))
     if bad_time:
-        run.problem("%s: real_time is NaN/Infinity or has an unknown unit in %d repetition(s); "
-                    "they are left out" % (where, bad_time))
+        run.problem("%s: real_time is NaN/Infinity, not positive or has an unknown unit in %d "
+                    "repetition(s); they are left out" % (where, bad_time))
     if bad_counters:
         run.problem("%s: counter(s) %s are NaN/Infinity in some repetitions; those values are "
                     "left out" % (where, ", ".join(sorted(bad_counters))))
@@ -346,10 +347,10 @@ def _add_rusage(run, rec, cellkey):
     if cell is None:
         return
     rss = rec.get("max_rss_kb")
-    if finite(rss):
+    if finite(rss) and rss > 0 and finite(float(rss) * 1024.0):
         cell.rss_bytes.append(float(rss) * 1024.0)
     mf = rec.get("minflt")
-    if finite(mf):
+    if finite(mf) and mf >= 0:
         cell.minflt.append(float(mf))
 
 
@@ -377,6 +378,32 @@ def _describe_failure(rec):
     return str(rec.get("reason") or status)
 
 
+_META_TYPES = {"allocators": list, "benchmarks": list, "options": dict, "environment": dict,
+               "planned": int, "done": int, "state": str, "host": str, "kind": str}
+
+
+def _sane_meta(run, meta):
+    """Drops the fields of meta.json that do not have the schema's type (one line each)."""
+    for key, typ in _META_TYPES.items():
+        if key in meta and meta[key] is not None and (not isinstance(meta[key], typ)
+                                                      or isinstance(meta[key], bool)):
+            run.problem("meta.json: \"%s\" is not a %s; ignored" % (key, typ.__name__))
+            del meta[key]
+    return meta
+
+
+def _sane_record(rec):
+    """A runs.jsonl record with the schema's types, or None."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("allocator"), str):
+        return None
+    for key in ("benchmark", "json", "log", "status", "reason", "signal", "id"):
+        if key in rec and rec[key] is not None and not isinstance(rec[key], str):
+            if key in ("benchmark", "allocator", "status"):
+                return None
+            rec[key] = str(rec[key]) if key in ("reason", "signal", "id") else None
+    return rec
+
+
 def read_run(path):
     """Reads one run folder. Raises InputError only when the folder cannot be
     used at all (it does not exist, or holds neither results nor conformance)."""
@@ -394,7 +421,7 @@ def read_run(path):
         elif not isinstance(meta, dict):
             run.problem("meta.json: not a JSON object; the environment is unknown")
         else:
-            run.meta = meta
+            run.meta = _sane_meta(run, meta)
     else:
         run.problem("meta.json: missing; the environment is unknown")
 
@@ -414,7 +441,8 @@ def read_run(path):
             except ValueError:
                 bad.append(i)
                 continue
-            if not isinstance(rec, dict) or not isinstance(rec.get("allocator"), str):
+            rec = _sane_record(rec)
+            if rec is None:
                 bad.append(i)
                 continue
             run.records.append(rec)
@@ -430,7 +458,7 @@ def read_run(path):
 
     for rec in run.records:
         alloc = rec["allocator"]
-        status = rec.get("status", OK)
+        status = rec.get("status") or OK
         jpath = rec.get("json")
         if status != OK:
             _fail(run, rec, alloc, status, _describe_failure(rec))

@@ -132,6 +132,17 @@ def summary_json(runs, analyses):
     return out
 
 
+def json_safe(obj):
+    """NaN and Infinity (which strict JSON parsers reject) become null."""
+    if isinstance(obj, float) and not (obj == obj and abs(obj) != float("inf")):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _clean(d):
     return {k: (round(v, 6) if v is not None else None) for k, v in d.items()}
 
@@ -860,7 +871,7 @@ def main(argv):
     analyses = [analyse(r) for r in runs]
     write_csv(os.path.join(out_dir, "results.csv"), runs)
     write_text(os.path.join(out_dir, "summary.json"),
-               json.dumps(summary_json(runs, analyses), indent=1, allow_nan=False) + "\n")
+               json.dumps(json_safe(summary_json(runs, analyses)), indent=1, allow_nan=False) + "\n")
     write_text(os.path.join(out_dir, "bench-smaller-is-better.json"),
                json.dumps(bench_json(runs, analyses), indent=1, allow_nan=False) + "\n")
     plots = {} if args.no_plots else make_plots(runs, analyses, out_dir, args.quiet)

@@ -7,6 +7,7 @@ import re
 import json
 import math
 import os
+import random
 import shutil
 import statistics
 import struct
@@ -424,6 +425,72 @@ class ConformanceRunApart(unittest.TestCase):
         self.assertNotIn("## Summary", md)
 
 
+class Fuzz(unittest.TestCase):
+    """Random damage to the fixture's JSON (a value of the wrong type, NaN, huge,
+    negative, empty): report.py and compare.py never raise, whatever the damage."""
+    WEIRD = [None, "x", -1, 0, 1e308, -1e308, float("nan"), float("inf"), [], {}, True, "NaN",
+             10 ** 30]
+
+    def mutate(self, obj, rng, depth=0):
+        if isinstance(obj, (dict, list)) and obj:
+            k = rng.choice(list(obj)) if isinstance(obj, dict) else rng.randrange(len(obj))
+            if rng.random() < 0.5 or depth > 3:
+                obj[k] = rng.choice(self.WEIRD)
+            else:
+                self.mutate(obj[k], rng, depth + 1)
+
+    def damaged_copy(self, tmp, seed):
+        rng = random.Random(seed)
+        run = tu.copy_fixture(tmp, "run%d" % seed)
+        files = sorted(os.path.join(r, f) for r, _d, fs in os.walk(run) for f in fs
+                       if f.endswith((".json", ".jsonl")))
+        # the files every run has, more often than any one raw file
+        files += [os.path.join(run, "meta.json"), os.path.join(run, "runs.jsonl")] * 6
+        for _ in range(rng.randint(1, 4)):
+            p = rng.choice(files)
+            with open(p) as f:
+                text = f.read()
+            if p.endswith(".jsonl"):
+                lines = text.splitlines()
+                i = rng.randrange(len(lines))
+                rec = json.loads(lines[i])
+                self.mutate(rec, rng)
+                lines[i] = json.dumps(rec)
+                text = "\n".join(lines) + "\n"
+            else:
+                obj = json.loads(text)
+                self.mutate(obj, rng)
+                text = json.dumps(obj)
+            with open(p, "w") as f:
+                f.write(text)
+        return run
+
+    def test_random_damage(self):
+        import contextlib
+        import io
+        sys.path.insert(0, tu.SCRIPTS)
+        import compare
+        import report
+        tmp = tu.scratch()
+        try:
+            for seed in range(60):
+                run = self.damaged_copy(tmp, seed)
+                args = ["--quiet", run] if seed < 2 else ["--quiet", "--no-plots", run]
+                for fn, argv in ((report.main, args), (compare.main, [tu.FIXTURE, run]),
+                                 (compare.main, [run, tu.FIXTURE])):
+                    with contextlib.redirect_stderr(io.StringIO()), \
+                            contextlib.redirect_stdout(io.StringIO()):
+                        try:
+                            rc = fn(argv)
+                        except Exception as e:  # the failure this test looks for
+                            self.fail("seed %d: %s raised %s: %s" % (seed, fn.__module__,
+                                                                     type(e).__name__, e))
+                    self.assertIn(rc, (0, 1, 2), "seed %d" % seed)
+                shutil.rmtree(run)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class BadInput(unittest.TestCase):
     def setUp(self):
         self.tmp = tu.scratch()
@@ -502,8 +569,8 @@ class BadInput(unittest.TestCase):
         for line in err.splitlines():
             self.assertTrue(line.startswith("report.py: "), line)
         for s in ("raw/glibc/0013.json: malformed JSON", "raw/jemalloc/0014.json: cannot read",
-                  "raw/mimalloc/0003.json: real_time is NaN/Infinity or has an unknown unit in 5",
-                  "raw/sable/0016.json: real_time is NaN/Infinity or has an unknown unit in 1",
+                  "raw/mimalloc/0003.json: real_time is NaN/Infinity, not positive or has an unknown unit in 5",
+                  "raw/sable/0016.json: real_time is NaN/Infinity, not positive or has an unknown unit in 1",
                   "runs.jsonl: line(s) 21 malformed", "meta.json: malformed JSON",
                   "conformance/sable.json: malformed JSON",
                   'raw/sable/0012.json: no "benchmarks" list'):
