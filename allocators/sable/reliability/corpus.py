@@ -2,8 +2,9 @@
 """corpus.py: writes the seed inputs of the fuzzer's committed corpus
 (corpus/seed-*): for each operation of fuzz.c, a random input in which that
 operation is frequent (fixed seeds, so the files are reproducible). The
-corpus/regress-* files are inputs that found a bug, written by hand from
-fuzz.c's input format; they stay as they are."""
+corpus/found-* files come from libFuzzer runs and corpus/regress-* files
+are inputs that found a bug, written by hand from fuzz.c's input format;
+this script leaves both as they are."""
 import os
 import random
 import sys
