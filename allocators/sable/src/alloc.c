@@ -22,16 +22,18 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
     return NULL;
 }
 
-/* the allocation fast path's way out; secure mode alone first tries its
-   lean path (secure.c), which comes back to sbl_alloc_general */
-SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
+/* the small fast path's way out (no free block in the direct page: a
+   page ran dry, a thread's first call, or slow mode); secure mode alone
+   first tries its lean path (secure.c), which comes back to
+   sbl_alloc_generic */
+SBL_NOINLINE void *sbl_alloc_small_slow(struct sbl_heap *h, size_t n)
 {
-    if (SBL_UNLIKELY(sbl_opt.secure_only) && n <= SBL_DIRECT_MAX)
+    if (SBL_UNLIKELY(sbl_opt.secure_only))
         return sbl_secure_alloc_small(h, n);
-    return sbl_alloc_general(h, n);
+    return sbl_alloc_generic(h, n);
 }
 
-SBL_NOINLINE void *sbl_alloc_general(struct sbl_heap *h, size_t n)
+SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
 {
     if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
         unsigned attempt = 0;

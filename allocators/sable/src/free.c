@@ -35,20 +35,10 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
                                                     memory_order_relaxed));
 }
 
-/* every case the inline fast path does not take; secure mode alone first
-   tries its lean path (secure.c), which comes back here for the rest */
-SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
+/* what free does after the checks and hooks of slow mode */
+static inline __attribute__((always_inline)) void free_body(struct sbl_segment *s, struct sbl_page *pg,
+                                                            void *p)
 {
-    if (SBL_UNLIKELY(sbl_opt.secure_only))
-        sbl_secure_free(s, pg, p);
-    else
-        sbl_free_general(s, pg, p);
-}
-
-SBL_NOINLINE void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p)
-{
-    if (SBL_UNLIKELY(sbl_opt.slow))
-        sbl_free_hooked(s, pg, p);
     if (pg->flags & SBL_PF_HUGE) {
         if (pg->flags & SBL_PF_RANGE)
             sbl_range_forget(pg->start);
@@ -73,4 +63,26 @@ SBL_NOINLINE void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, v
         return;
     }
     free_remote(h, pg, b);
+}
+
+/* every case the inline fast path does not take. In slow mode, secure
+   mode alone first tries its lean path (secure.c), which comes back to
+   sbl_free_general for the rest; normal mode pays no extra test. */
+SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    if (SBL_UNLIKELY(sbl_opt.slow)) {
+        if (sbl_opt.secure_only) {
+            sbl_secure_free(s, pg, p);
+            return;
+        }
+        sbl_free_hooked(s, pg, p);
+    }
+    free_body(s, pg, p);
+}
+
+/* slow mode: the checks, hooks and scrubbing, then the free */
+SBL_NOINLINE void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    sbl_free_hooked(s, pg, p);
+    free_body(s, pg, p);
 }

@@ -135,7 +135,7 @@ void sbl_heap_unlock_postfork(bool child);
 /* alloc.c */
 void *sbl_alloc_generic(struct sbl_heap *h, size_t n);
 void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
-void *sbl_alloc_general(struct sbl_heap *h, size_t n);
+void *sbl_alloc_small_slow(struct sbl_heap *h, size_t n);
 
 /* free.c */
 void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p);
@@ -274,7 +274,7 @@ static inline void *sbl_heap_alloc_small(struct sbl_heap *h, size_t n)
     struct sbl_page *pg = h->direct[(n + 15) >> 4];
     struct sbl_block *b = pg->free;
     if (SBL_UNLIKELY(b == NULL))
-        return sbl_alloc_generic(h, n);
+        return sbl_alloc_small_slow(h, n);
     pg->free = b->next;
     pg->used++;
     return b;

@@ -195,7 +195,7 @@ void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n)
     struct sbl_page *pg = h->queues[sbl_size_class(n)].first;
     struct sbl_block *b;
     if (SBL_UNLIKELY(pg == NULL || (b = pg->free) == NULL))
-        return sbl_alloc_general(h, n);
+        return sbl_alloc_generic(h, n);
     struct sbl_block *nx = (struct sbl_block *)((uintptr_t)b->next ^ sbl_link_code(b));
     /* a page's free list stays in its segment: an overwritten link that
        decodes elsewhere is reported, not followed */

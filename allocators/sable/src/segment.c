@@ -276,9 +276,15 @@ void sbl_page_extend(struct sbl_page *pg)
     if (n > avail)
         n = avail;
     uint8_t *p = pg->start + (size_t)pg->reserved * bs;
-    for (uint32_t i = 0; i + 1 < n; i++)
-        sbl_next_set((struct sbl_block *)(p + i * bs), (struct sbl_block *)(p + (i + 1) * bs));
-    sbl_next_set((struct sbl_block *)(p + (size_t)(n - 1) * bs), pg->free);
+    if (SBL_LIKELY(!sbl_opt.slow)) { /* the mode tested once, not per block */
+        for (uint32_t i = 0; i + 1 < n; i++)
+            ((struct sbl_block *)(p + i * bs))->next = (struct sbl_block *)(p + (i + 1) * bs);
+        ((struct sbl_block *)(p + (size_t)(n - 1) * bs))->next = pg->free;
+    } else {
+        for (uint32_t i = 0; i + 1 < n; i++)
+            sbl_next_set((struct sbl_block *)(p + i * bs), (struct sbl_block *)(p + (i + 1) * bs));
+        sbl_next_set((struct sbl_block *)(p + (size_t)(n - 1) * bs), pg->free);
+    }
     pg->free = (struct sbl_block *)p;
     pg->reserved += n;
 }
