@@ -10,11 +10,7 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
     do {
         struct sbl_page *pg = sbl_heap_find_page(h, cls);
         if (SBL_LIKELY(pg != NULL)) {
-            struct sbl_block *b = pg->free;
-            pg->free = sbl_next_get(b);
-            pg->used++;
-            if (SBL_UNLIKELY(sbl_opt.slow))
-                sbl_handout(b, pg->block_size);
+            struct sbl_block *b = sbl_page_pop(pg);
             return b;
         }
     } while (sbl_oom_retry(sbl_class_size(cls), &attempt));
@@ -53,11 +49,7 @@ SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
         unsigned cls = sbl_size_class(n);
         struct sbl_page *pg = h->queues[cls].first;
         if (pg && pg->free) {
-            struct sbl_block *b = pg->free;
-            pg->free = sbl_next_get(b);
-            pg->used++;
-            if (SBL_UNLIKELY(sbl_opt.slow))
-                sbl_handout(b, pg->block_size);
+            struct sbl_block *b = sbl_page_pop(pg);
             p = b;
         } else {
             p = sbl_alloc_class(h, cls);

@@ -174,8 +174,6 @@ void sbl_secure_freed(uint8_t *start, size_t size);
 void sbl_slow_handout(void *p, size_t size);
 void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n);
 void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p);
-__attribute__((noreturn)) void sbl_report(const char *op, const void *p, const char *what);
-
 /* hooks.c: statistics, log and Valgrind requests (slow mode only) */
 enum sbl_op {
     SBL_OP_MALLOC,
@@ -251,6 +249,8 @@ static inline void sbl_next_set(struct sbl_block *b, struct sbl_block *v)
     }
 }
 
+__attribute__((noreturn)) void sbl_report(const char *op, const void *p, const char *what);
+
 /* a block leaves its free list in slow mode (the allocation's side of
    sbl_next_get): the freed-marker cleared, memcheck told */
 static inline void sbl_handout(void *p, size_t size)
@@ -259,6 +259,33 @@ static inline void sbl_handout(void *p, size_t size)
         ((uintptr_t *)p)[1] = 0;
     else
         sbl_slow_handout(p, size);
+}
+
+/* secure mode: a page's free list stays in its segment, so an overwritten
+   link that decodes elsewhere is reported, not followed */
+static inline void sbl_secure_link_check(const struct sbl_block *b, const struct sbl_block *nx)
+{
+    if (SBL_UNLIKELY(nx != NULL && (((uintptr_t)nx ^ (uintptr_t)b) >> SBL_SEG_SHIFT) != 0))
+        sbl_report("malloc", b, "corrupted free list (a freed block was overwritten)");
+}
+
+/* Pops the first block of pg->free (not NULL), outside the inline fast
+   path; slow mode decodes and checks the link and hands the block out. */
+static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
+{
+    struct sbl_block *b = pg->free;
+    struct sbl_block *nx;
+    if (SBL_LIKELY(!sbl_opt.slow)) {
+        nx = b->next;
+    } else {
+        nx = sbl_next_get(b);
+        if (sbl_opt.secure)
+            sbl_secure_link_check(b, nx);
+        sbl_handout(b, pg->block_size);
+    }
+    pg->free = nx;
+    pg->used++;
+    return b;
 }
 
 /* ---- fast paths -------------------------------------------------------------- */

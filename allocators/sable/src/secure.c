@@ -197,10 +197,7 @@ void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n)
     if (SBL_UNLIKELY(pg == NULL || (b = pg->free) == NULL))
         return sbl_alloc_generic(h, n);
     struct sbl_block *nx = (struct sbl_block *)((uintptr_t)b->next ^ sbl_link_code(b));
-    /* a page's free list stays in its segment: an overwritten link that
-       decodes elsewhere is reported, not followed */
-    if (SBL_UNLIKELY(nx != NULL && (((uintptr_t)nx ^ (uintptr_t)b) >> SBL_SEG_SHIFT) != 0))
-        sbl_report("malloc", b, "corrupted free list (a freed block was overwritten)");
+    sbl_secure_link_check(b, nx);
     pg->free = nx;
     pg->used++;
     ((uintptr_t *)b)[1] = 0; /* the freed-marker */

@@ -15,12 +15,30 @@
 static void (*volatile p_free)(void *) = free;
 static void *(*volatile p_malloc)(size_t) = malloc;
 
-enum misuse { DOUBLE_SMALL, DOUBLE_LARGE, DOUBLE_HUGE, INTERIOR, MISALIGNED, FOREIGN, RANGE, N_MISUSE };
+enum misuse {
+    DOUBLE_SMALL, DOUBLE_MEDIUM, DOUBLE_LARGE, DOUBLE_HUGE, INTERIOR, MISALIGNED, FOREIGN, RANGE,
+    CORRUPT_SMALL, CORRUPT_MEDIUM, N_MISUSE
+};
 
 static const char *const expect[N_MISUSE] = {
-    "double free", "double free", "double free", "interior pointer",
+    "double free", "double free", "double free", "double free", "interior pointer",
     "misaligned pointer", "not a pointer from sable", "sable: free_range(",
+    "corrupted free list", "corrupted free list",
 };
+
+/* a use after free overwrites a freed block's link with a plausible
+   pointer: the next malloc of that size must report it, not return it */
+static void corrupt_link(size_t size)
+{
+    static char target[256];
+    char *a = p_malloc(size), *b = p_malloc(size);
+    p_free(a);
+    p_free(b); /* b heads the list, its link leads to a */
+    *(void **)b = target;
+    void *x = p_malloc(size); /* b */
+    void *y = p_malloc(size); /* the overwritten link */
+    fprintf(stderr, "not detected: %p %p\n", x, y);
+}
 
 static void misuse(enum misuse m)
 {
@@ -29,6 +47,11 @@ static void misuse(enum misuse m)
     switch (m) {
     case DOUBLE_SMALL:
         p = p_malloc(48);
+        p_free(p);
+        p_free(p);
+        break;
+    case DOUBLE_MEDIUM:
+        p = p_malloc(5000);
         p_free(p);
         p_free(p);
         break;
@@ -57,6 +80,12 @@ static void misuse(enum misuse m)
         p = p_malloc(256);
         sable_free_range(p + 64, 64);
         sable_free_range(p + 100, 8);
+        break;
+    case CORRUPT_SMALL:
+        corrupt_link(64);
+        break;
+    case CORRUPT_MEDIUM:
+        corrupt_link(3000);
         break;
     default:
         break;
@@ -95,14 +124,25 @@ static void test_misuse(void)
 
 static void test_scrub(void)
 {
-    /* freed memory is zeroed (beyond the two words sable keeps in it) */
-    unsigned char *p = p_malloc(256);
-    memset(p, 0xff, 256);
-    p_free(p);
-    int dirty = 0;
-    for (int i = 16; i < 256; i++)
-        dirty |= p[i];
-    CHECK(dirty == 0);
+    /* freed memory is zeroed (beyond the two words sable keeps in it), for
+       each way of zeroing: an inline loop (small), memset, whole pages
+       given back to the OS (from 256 KiB), odd sizes included */
+    static const size_t sizes[] = {16, 48, 256, 1000, 5000, 65536, 200000, 300000, 1 << 20, 1500000};
+    unsigned char *p = NULL;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        p = p_malloc(n);
+        CHECK(p != NULL);
+        size_t u = sable_usable_size(p);
+        memset(p, 0xff, u);
+        p_free(p);
+        int dirty = 0;
+        for (size_t i = 16; i < u; i++)
+            dirty |= p[i];
+        if (dirty)
+            fprintf(stderr, "size %zu: freed block not zeroed\n", n);
+        CHECK(dirty == 0);
+    }
     /* links are encoded: the freed block does not hold the next one's address */
     void *a = p_malloc(64), *b = p_malloc(64);
     p_free(a);
