@@ -90,8 +90,11 @@ def mann_whitney_p_approx(x, y):
     return min(1.0, 2.0 * _norm_sf(max(z, 0.0)))
 
 
-def significant(old, new, alpha):
-    """(True, False or None when untestable, how) for two samples."""
+def significant(old, new, alpha, deterministic=False):
+    """(True, False or None when untestable, how) for two samples. Instruction
+    counts are deterministic: there is nothing to test, the threshold decides."""
+    if deterministic:
+        return bool(old and new), "instruction count (deterministic)"
     if len(old) >= MIN_REPS_FOR_U and len(new) >= MIN_REPS_FOR_U:
         p = mann_whitney_p(old, new)
         return p < alpha, "U p=%.3g (n=%d/%d)" % (p, len(old), len(new))
@@ -103,7 +106,7 @@ def significant(old, new, alpha):
 def samples(cell, metric):
     if cell is None:
         return []
-    if metric == "ns_per_op":
+    if metric in ("ns_per_op", "instructions_per_op"):
         return list(cell.time_ns)
     if metric == "peak_rss_bytes":
         return list(cell.rss_bytes)
@@ -145,6 +148,7 @@ def noise_sigma(old, new, reference, metric, keys):
 def compare(old, new, metric, threshold, alpha, reference, gate, noise_k=3.0):
     ref = reference
     rows = []
+    det = old.instructions and new.instructions and metric == "instructions_per_op"
     allocs = [a for a in new.allocators() if a in old.allocators()]
     keys = [k for k in new.keys() if k in set(old.keys())]
     sigma, n_sigma = noise_sigma(old, new, ref, metric, keys)
@@ -162,7 +166,7 @@ def compare(old, new, metric, threshold, alpha, reference, gate, noise_k=3.0):
                 continue
             mo, mn = hr.median(o), hr.median(n)
             absolute = mn / mo if mo > 0 else None
-            abs_sig, abs_how = significant(o, n, alpha)
+            abs_sig, abs_how = significant(o, n, alpha, det)
             rel = rel_sig = None
             rel_how = ""
             if a != ref and r_old and r_new and hr.median(r_old) > 0 and hr.median(r_new) > 0:
@@ -170,7 +174,7 @@ def compare(old, new, metric, threshold, alpha, reference, gate, noise_k=3.0):
                 ro = [v / hr.median(r_old) for v in o]
                 rn = [v / hr.median(r_new) for v in n]
                 rel = hr.median(rn) / hr.median(ro) if hr.median(ro) > 0 else None
-                rel_sig, rel_how = significant(ro, rn, alpha)
+                rel_sig, rel_how = significant(ro, rn, alpha, det)
             v_abs = verdict(absolute, abs_sig, threshold, floor_abs)
             v_rel = verdict(rel, rel_sig, threshold, floor_rel) if rel is not None else "n/a"
             if gate == "absolute":
@@ -371,6 +375,12 @@ def main(argv):
     except hr.InputError as e:
         print("%s: %s" % (PROG, e), file=sys.stderr)
         return 2
+    if old.instructions != new.instructions:
+        print("%s: cannot compare an instruction-count run (--instructions) with a timed run"
+              % PROG, file=sys.stderr)
+        return 2
+    if old.instructions and args.metric == "ns_per_op":
+        args.metric = "instructions_per_op"
     for run in (old, new):
         for p in run.problems[:5]:
             print("%s: %s: %s" % (PROG, run.path.rstrip("/"), p), file=sys.stderr)

@@ -111,10 +111,12 @@ def geomean(xs):
 class Cell:
     """All samples of one allocator x benchmark instance."""
 
-    def __init__(self, allocator, key):
+    def __init__(self, allocator, key, primary=("ns_per_op", "ns")):
         self.allocator = allocator
         self.key = key
-        self.time_ns = []          # one per repetition (real time per op)
+        self.primary = primary     # (metric, unit) of time_ns
+        self.time_ns = []          # one per repetition: real time per op in ns, or the
+                                   # instructions per op of an --instructions run
         self.counters = {}         # name -> [one per repetition]
         self.rss_bytes = []        # one per child process
         self.minflt = []
@@ -128,7 +130,7 @@ class Cell:
         """[(metric, unit, samples)] in a stable order."""
         out = []
         if self.time_ns:
-            out.append(("ns_per_op", "ns", self.time_ns))
+            out.append((self.primary[0], self.primary[1], self.time_ns))
         if self.rss_bytes:
             out.append(("peak_rss_bytes", "bytes", self.rss_bytes))
         if self.minflt:
@@ -171,6 +173,19 @@ class Run:
         base = os.path.basename(os.path.normpath(self.path))
         m = re.match(r"^\d{8}T\d{6}Z-(.+)$", base)
         return m.group(1) if m else base
+
+    @property
+    def instructions(self):
+        """An --instructions run: instructions per operation replace the times."""
+        opts = self.meta.get("options")
+        return isinstance(opts, dict) and opts.get("instructions") is True
+
+    @property
+    def primary(self):
+        """(metric, unit, what) of the run's main figure."""
+        if self.instructions:
+            return ("instructions_per_op", "instructions", "instructions per operation")
+        return ("ns_per_op", "ns", "time per operation")
 
     @property
     def state(self):
@@ -341,6 +356,27 @@ def _ingest_json(run, rec, alloc, data, where):
     return used, touched
 
 
+def _ingest_instructions(run, rec, alloc):
+    """One process of an --instructions run: its instructions_per_op (runs.jsonl).
+    Its Google Benchmark JSON and rusage were measured under callgrind and are
+    not the allocator's: they are not read."""
+    bench = rec.get("benchmark")
+    ipo = rec.get("instructions_per_op")
+    if not isinstance(bench, str):
+        _fail(run, rec, alloc, "garbage", "runs.jsonl names no benchmark")
+        return
+    if not finite(ipo) or ipo <= 0:
+        _fail(run, rec, alloc, "uncounted",
+              str(rec.get("note") or "no instructions_per_op in runs.jsonl"))
+        return
+    key = split_name(bench)
+    cell = run.cells.get((alloc, key))
+    if cell is None:
+        cell = run.cells[(alloc, key)] = Cell(alloc, key, ("instructions_per_op", "instructions"))
+    cell.time_ns.append(float(ipo))
+    cell.records.append(rec)
+
+
 def _add_rusage(run, rec, cellkey):
     """The child's rusage, for each cell its process fed."""
     cell = run.cells.get(cellkey)
@@ -462,6 +498,9 @@ def read_run(path):
         jpath = rec.get("json")
         if status != OK:
             _fail(run, rec, alloc, status, _describe_failure(rec))
+            continue
+        if run.instructions:
+            _ingest_instructions(run, rec, alloc)
             continue
         if not isinstance(jpath, str) or not jpath:
             _fail(run, rec, alloc, "garbage", "runs.jsonl names no JSON file")

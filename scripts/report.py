@@ -191,14 +191,18 @@ def bench_json(runs, analyses):
                 n = len(c.time_ns)
                 med = hr.median(c.time_ns)
                 sd = hr.stddev(c.time_ns)
-                e = {"name": "%s%s %s ns_per_op" % (prefix, a, lab), "unit": "ns/op",
+                metric, unit, _what = run.primary
+                e = {"name": "%s%s %s %s" % (prefix, a, lab, metric), "unit": unit + "/op"
+                     if unit != "ns" else "ns/op",
                      "value": round(med, 4), "extra": "median of %d repetition(s); %s" % (n, run.host)}
                 if sd is not None:
                     e["range"] = "± %.4g" % sd
                 out.append(e)
                 r = run.cell(an["reference"], k)
                 if r is not None and a != an["reference"]:
-                    out.append({"name": "%s%s/%s %s time ratio" % (prefix, a, an["reference"], lab),
+                    out.append({"name": "%s%s/%s %s %s ratio" % (
+                                    prefix, a, an["reference"], lab,
+                                    "instructions" if run.instructions else "time"),
                                 "unit": "x", "value": round(med / hr.median(r.time_ns), 5),
                                 "extra": "within-run ratio of medians; drift cancels"})
                 if c.rss_bytes:
@@ -227,6 +231,13 @@ def fmt_ns(v):
     if v >= 1e3:
         return "%.3g us" % (v / 1e3)
     return "%.3g ns" % v
+
+
+def fmt_primary(run, v):
+    """The run's main figure: a time, or instructions per operation."""
+    if run.instructions:
+        return "-" if v is None else "%.4g instr" % v
+    return fmt_ns(v)
 
 
 def fmt_bytes(v):
@@ -276,7 +287,7 @@ def _cell_texts(run, allocs, k, metric):
             out[a] = _status_of(run, a, k)
             continue
         v = vals[a]
-        txt = fmt_ns(v) if metric == "ns_per_op" else fmt_bytes(v)
+        txt = fmt_primary(run, v) if metric == "ns_per_op" else fmt_bytes(v)
         if cvs.get(a) is not None and metric == "ns_per_op":
             txt += " ±%.0f%%" % cvs[a]
         if v == best:
@@ -456,7 +467,8 @@ def build_document(runs, analyses, plots):
     headers = ["allocator"]
     for run, an in zip(runs, analyses):
         sfx = " (%s)" % run.label if multi else ""
-        headers += ["time vs %s%s" % (an["reference"], sfx), "rank" + sfx,
+        headers += ["%s vs %s%s" % ("instructions" if run.instructions else "time",
+                                    an["reference"], sfx), "rank" + sfx,
                     "fastest in" + sfx, "peak RSS vs %s%s" % (an["reference"], sfx)]
     rows = []
     for a in all_allocs:
@@ -471,13 +483,13 @@ def build_document(runs, analyses, plots):
     for run, an in zip(runs, analyses):
         basis = "every allocator completed" if not an["partial"] else \
             "the reference completed (no workload was completed by every allocator)"
-        notes.append("%sGeometric means of per-workload ratios of medians to **%s** over the %d "
-                     "workload(s) %s; lower is better; rank 1 is the fastest; *fastest in*: "
+        left = (" Left out: %s." % ", ".join("`%s`" % hr.instance_label(k)
+                                             for k in an["excluded"][:20])) if an["excluded"] else ""
+        notes.append("%sGeometric means of per-workload ratios of %s (medians) to **%s** over the "
+                     "%d workload(s) %s; lower is better; rank 1 is the fastest; *fastest in*: "
                      "workloads (of all those with results) where it has the lowest median.%s"
-                     % ("%s: " % run.label if multi else "", an["reference"], an["geomean_n"], basis,
-                        (" Left out: %s." % ", ".join("`%s`" % hr.instance_label(k)
-                                                      for k in an["excluded"][:20]))
-                        if an["excluded"] else ""))
+                     % ("%s: " % run.label if multi else "", run.primary[2], an["reference"],
+                        an["geomean_n"], basis, left))
     doc.append(("ul", notes))
     fam_headers = ["family"] + ["winner" + (" (%s)" % r.label if multi else "") for r in runs]
     fams = sorted({f for an in analyses for f in an["families"]})
@@ -508,7 +520,13 @@ def build_document(runs, analyses, plots):
 
     # per-workload tables
     doc.append(("h", 2, "Workloads"))
-    doc.append(("p", "Median time per operation over the repetitions (± coefficient of variation), "
+    if any(r.instructions for r in runs):
+        doc.append(("p", "Instruction counts (`heapmark run --instructions`): instructions per "
+                         "operation counted by callgrind inside the timed loops, one process per "
+                         "allocator and workload; times, rates, latency and memory figures of such "
+                         "a run are not the allocator's and are not shown."))
+    doc.append(("p", "Median " + ("instructions" if all(r.instructions for r in runs) else "time")
+                + " per operation over the repetitions (± coefficient of variation), "
                      "and how much slower than the best allocator of the row. A status in capitals "
                      "(CRASH, TIMEOUT, ERROR, GARBAGE) means that process failed."))
     for fam in sorted({k[0] for run in runs for k in run.keys()}):
@@ -558,7 +576,8 @@ def sources_blocks(runs, analyses):
             row = [hr.instance_label(k)]
             for a in an["allocators"]:
                 c = run.cell(a, k)
-                files = [r.get("json") for r in (c.records if c else []) if r.get("json")]
+                key = "callgrind" if run.instructions else "json"
+                files = [r.get(key) for r in (c.records if c else []) if r.get(key)]
                 row.append(", ".join("`%s`" % f for f in files) if files else _status_of(run, a, k))
             rows.append(row)
         if rows:

@@ -210,11 +210,12 @@ def time_normalised(run, an, palette, out_dir, suffix):
             rs = [t / base for t in c.time_ns]
             values[a].append(hr.median(c.time_ns) / base)
             spreads[a].append((min(rs), max(rs)))
+    what = run.primary[2]
     fig = _normalised_bars(
         run, an, palette, keys, values, spreads,
-        "time per operation / %s's (log scale; lower is better)" % ref,
-        "%s: time per operation normalised to %s (median; whiskers: min-max over repetitions)"
-        % (run.label, ref))
+        "%s / %s's (log scale; lower is better)" % (what, ref),
+        "%s: %s normalised to %s (median; whiskers: min-max over repetitions)"
+        % (run.label, what, ref))
     return _save(fig, out_dir, "time_normalised" + suffix)
 
 
@@ -225,7 +226,7 @@ def geomean_summary(run, an, palette, out_dir, suffix):
     rss_ok = [a for a in allocs if an["geomean_rss"].get(a)]
     fig, axes = plt.subplots(1, 2 if rss_ok else 1, figsize=(9 if rss_ok else 5, 3.6),
                              squeeze=False)
-    for ax, field, what in ((axes[0][0], "geomean_time", "time per operation"),
+    for ax, field, what in ((axes[0][0], "geomean_time", run.primary[2]),
                             (axes[0][1] if rss_ok else None, "geomean_rss", "peak RSS")):
         if ax is None:
             continue

@@ -71,3 +71,27 @@ def iteration_times(path):
     with open(path) as f:
         doc = json.load(f)
     return [e["real_time"] for e in doc["benchmarks"] if e.get("run_type") == "iteration"]
+
+
+def to_instructions(run, factor=10.0):
+    """Makes a copy of the fixture look like a `heapmark run --instructions` folder:
+    instructions_per_op in runs.jsonl (factor x the median real_time, so that the
+    figures differ per allocator), one ok process without a count (a note)."""
+    with open(os.path.join(run, "meta.json")) as f:
+        meta = json.load(f)
+    meta["options"]["instructions"] = True
+    meta["options"]["repetitions"] = 1
+    with open(os.path.join(run, "meta.json"), "w") as f:
+        json.dump(meta, f)
+    recs = read_records(run)
+    for r in recs:
+        if r["status"] != "ok":
+            continue
+        times = sorted(t for t in iteration_times(os.path.join(run, r["json"])) if t == t)
+        r.update(instructions_per_op=round(times[len(times) // 2] * factor, 2),
+                 instructions=1000, operations=100, process_threads=1,
+                 callgrind="raw/%s/%s.callgrind" % (r["allocator"], r["id"]), note=None)
+        if r["allocator"] == "jemalloc" and r["benchmark"].startswith("latency/"):
+            r.update(instructions_per_op=None, process_threads=2,
+                     note="the process started threads: their instructions are not counted")
+    write_records(run, recs)

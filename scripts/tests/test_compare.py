@@ -202,6 +202,27 @@ class Compare(unittest.TestCase):
         rc, out, _err = self.compare("--threshold", "0.2")
         self.assertEqual(rc, 1, out)
 
+    def test_instruction_counts(self):
+        tu.to_instructions(self.old)
+        tu.to_instructions(self.new)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("Metric `instructions_per_op`", out)
+        # one process, no repetitions: a count is deterministic, the threshold decides
+        recs = tu.read_records(self.new)
+        for r in recs:
+            if r["allocator"] == "sable" and r["benchmark"] == "malloc_free/size:16/threads:1":
+                r["instructions_per_op"] *= 1.3
+        tu.write_records(self.new, recs)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 1, out + err)
+        self.assertEqual(verdict_rows(out), [("REGRESSION", "sable", "malloc_free/size:16/threads:1")])
+        self.assertIn("instruction count (deterministic)", out)
+        # an instruction-count run and a timed one do not compare
+        rc, out, err = tu.run_script("compare.py", tu.FIXTURE, self.new)
+        self.assertEqual(rc, 2)
+        self.assertIn("cannot compare an instruction-count run", err)
+
     def test_bad_input(self):
         rc, out, err = tu.run_script("compare.py", self.old, os.path.join(self.tmp, "nope"))
         self.assertEqual(rc, 2)

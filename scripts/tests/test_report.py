@@ -355,6 +355,43 @@ class MultipleRuns(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class InstructionCounts(unittest.TestCase):
+    """A `heapmark run --instructions` folder: instructions per operation replace times."""
+
+    def test_instruction_run(self):
+        tmp = tu.scratch()
+        try:
+            run = tu.copy_fixture(tmp)
+            tu.to_instructions(run)
+            rc, _o, err = tu.run_script("report.py", run)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("uncounted jemalloc latency/size:64/threads:1: the process started "
+                          "threads", err)
+            with open(os.path.join(run, "results.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual({r["metric"] for r in rows}, {"instructions_per_op"})
+            self.assertEqual({r["unit"] for r in rows}, {"instructions"})
+            r = [x for x in rows if x["allocator"] == "glibc" and x["params"] == "size:16"
+                 and x["threads"] == "1"][0]
+            raw = tu.iteration_times(tu.raw_path(run, "glibc", "malloc_free/size:16/threads:1"))
+            self.assertAlmostEqual(float(r["value"]), round(statistics.median(raw) * 10, 2))
+            self.assertEqual(r["n"], "1")
+            with open(os.path.join(run, "report.md")) as f:
+                md = f.read()
+            self.assertIn("| allocator | instructions vs glibc | rank |", md)
+            self.assertIn("Instruction counts (`heapmark run --instructions`)", md)
+            self.assertIn("UNCOUNTED: **jemalloc** `latency/size:64/threads:1`", md)
+            self.assertNotIn(" ns ", md.split("## Conformance")[0])
+            self.assertIn("`raw/glibc/0001.callgrind`", md)
+            with open(os.path.join(run, "bench-smaller-is-better.json")) as f:
+                names = [e["name"] for e in json.load(f)]
+            self.assertIn("glibc malloc_free/size:16/threads:1 instructions_per_op", names)
+            self.assertFalse([n for n in names if n.endswith(" ns_per_op") or "rss" in n])
+            check_png(self, os.path.join(run, "plots", "time_normalised.png"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class ConformanceRunApart(unittest.TestCase):
     """make bench and make conformance write two run folders: the report shows them as one."""
 
