@@ -9,7 +9,8 @@
  * are always up to date.
  *
  * Each hook does only what is switched on: secure mode alone pays for its
- * checks, not for the statistics' shared counters.
+ * checks, not for the statistics' shared counters; it does not even come
+ * here for the common malloc and free (the lean paths in secure.c).
  *
  * Statistics count usable bytes (block sizes), per operation of the API:
  * an API call that allocates or frees internally (realloc, calloc) is one

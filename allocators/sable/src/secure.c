@@ -1,14 +1,25 @@
 /* secure.c: secure mode (SABLE_SECURE=1, read once at start-up).
  *
- *  - freed memory is zeroed (huge blocks are unmapped);
+ *  - freed memory is zeroed: an inline loop up to 256 bytes, memset up to
+ *    256 KiB, and from there the block's whole pages go back to the OS
+ *    (MADV_DONTNEED: they read back as zero) with memset for the partial
+ *    pages at both ends; huge blocks are unmapped;
  *  - a double free, the free of an interior, misaligned or foreign pointer,
  *    and an invalid sable_free_range are reported with one line on stderr
  *    (operation, pointer, what was wrong), then sable aborts;
  *  - free-list links are stored xor-ed with a per-process secret and the
- *    block's address, so a simple overwrite does not steer malloc.
+ *    block's address, so a simple overwrite does not steer malloc: a link
+ *    that decodes outside its page's segment is reported when popped.
  * A freed block carries a marker (word 1, derived from the secret and its
- * address) that a second free finds. Secure mode runs on the slow paths
- * only (hooks.c), so it costs nothing when it is off. */
+ * address) that a second free finds.
+ *
+ * Secure mode is part of "slow mode" (hooks.c): the inline fast paths of
+ * normal mode are untouched and never see an encoded link. Secure mode
+ * alone (no statistics, log or Valgrind) has lean paths of its own, at
+ * the exits of the fast paths: sbl_secure_alloc_small (malloc <= 1 KiB)
+ * and sbl_secure_free (the owner's free of a block of a plain page); any
+ * other case takes the general slow path, which checks with
+ * sbl_secure_check. */
 #define _GNU_SOURCE
 #include "internal.h"
 
