@@ -67,17 +67,23 @@ static inline __attribute__((always_inline)) void free_body(struct sbl_segment *
 
 /* every case the inline fast path does not take. In slow mode, secure
    mode alone first tries its lean path (secure.c), which comes back to
-   sbl_free_general for the rest; normal mode pays no extra test. */
+   sbl_free_general for the rest; normal mode pays one jump to free_plain
+   (so that this function needs no stack frame of its own). */
+static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    free_body(s, pg, p);
+}
+
 SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     if (SBL_UNLIKELY(sbl_opt.slow)) {
-        if (sbl_opt.secure_only) {
+        if (sbl_opt.secure_only)
             sbl_secure_free(s, pg, p);
-            return;
-        }
-        sbl_free_hooked(s, pg, p);
+        else
+            sbl_free_general(s, pg, p);
+        return;
     }
-    free_body(s, pg, p);
+    free_plain(s, pg, p);
 }
 
 /* slow mode: the checks, hooks and scrubbing, then the free */

@@ -34,7 +34,8 @@ static bool heap_key_ok;
 #define HEAP_ARENA_CHUNK ((size_t)256 << 10)
 
 /* ---- class queues; the first page of a class <= 1 KiB is mirrored in
- * heap->direct ---- */
+ * heap->direct (and, in slow mode, where direct holds the empty page, in
+ * heap->sdirect for secure mode's lean malloc) ---- */
 static void direct_update(struct sbl_heap *h, unsigned cls)
 {
     size_t sz = sbl_class_size(cls);
@@ -43,7 +44,12 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
     size_t lo = cls == 0 ? 0 : sbl_class_size(cls - 1) / 16 + 1;
     size_t hi = sz / 16;
     struct sbl_page *pg = h->queues[cls].first;
-    if (pg == NULL || sbl_opt.slow) /* slow mode: no allocation fast path */
+    if (SBL_UNLIKELY(sbl_opt.slow)) {
+        for (size_t b = lo; b <= hi; b++)
+            h->sdirect[b] = pg;
+        pg = NULL; /* slow mode: no allocation fast path */
+    }
+    if (pg == NULL)
         pg = &sbl_empty_page;
     for (size_t b = lo; b <= hi; b++)
         h->direct[b] = pg;

@@ -203,7 +203,7 @@ void sbl_slow_handout(void *p, size_t size)
    general path when there is none (or on a thread's first call). */
 void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n)
 {
-    struct sbl_page *pg = h->queues[sbl_size_class(n)].first;
+    struct sbl_page *pg = h->sdirect[(n + 15) >> 4];
     struct sbl_block *b;
     if (SBL_UNLIKELY(pg == NULL || (b = pg->free) == NULL))
         return sbl_alloc_generic(h, n);

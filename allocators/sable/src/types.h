@@ -141,6 +141,9 @@ struct sbl_heap {
                                                  n's class, or the empty page */
     struct sbl_page_queue queues[SBL_NCLASSES];
     struct sbl_page_queue full;
+    struct sbl_page *sdirect[SBL_DIRECT_BINS]; /* slow mode only: as direct,
+                                                 but the class's first page
+                                                 itself, or NULL */
     _Atomic(struct sbl_block *) delayed; /* remote frees into full pages */
     struct sbl_segment *segments;
     struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
