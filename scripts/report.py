@@ -468,15 +468,17 @@ def build_document(runs, analyses, plots):
     for run, an in zip(runs, analyses):
         sfx = " (%s)" % run.label if multi else ""
         headers += ["%s vs %s%s" % ("instructions" if run.instructions else "time",
-                                    an["reference"], sfx), "rank" + sfx,
-                    "fastest in" + sfx, "peak RSS vs %s%s" % (an["reference"], sfx)]
+                                    an["reference"], sfx), "rank" + sfx, "fastest in" + sfx]
+        if not run.instructions:       # an instruction-count run has no memory figures
+            headers.append("peak RSS vs %s%s" % (an["reference"], sfx))
     rows = []
     for a in all_allocs:
         row = [a]
-        for an in analyses:
+        for run, an in zip(runs, analyses):
             row += [fmt_ratio(an["geomean_time"].get(a)), str(an["ranks"].get(a, "-")),
-                    "%d of %d" % (an["wins"].get(a, 0), len(an["keys"])) if a in an["wins"] else "-",
-                    fmt_ratio(an["geomean_rss"].get(a))]
+                    "%d of %d" % (an["wins"].get(a, 0), len(an["keys"])) if a in an["wins"] else "-"]
+            if not run.instructions:
+                row.append(fmt_ratio(an["geomean_rss"].get(a)))
         rows.append(row)
     doc.append(("table", headers, rows))
     notes = []

@@ -378,7 +378,7 @@ class InstructionCounts(unittest.TestCase):
             self.assertEqual(r["n"], "1")
             with open(os.path.join(run, "report.md")) as f:
                 md = f.read()
-            self.assertIn("| allocator | instructions vs glibc | rank |", md)
+            self.assertIn("| allocator | instructions vs glibc | rank | fastest in |\n", md)
             self.assertIn("Instruction counts (`heapmark run --instructions`)", md)
             self.assertIn("UNCOUNTED: **jemalloc** `latency/size:64/threads:1`", md)
             self.assertNotIn(" ns ", md.split("## Conformance")[0])
