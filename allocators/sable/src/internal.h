@@ -274,17 +274,13 @@ static inline void sbl_secure_link_check(const struct sbl_block *b, const struct
 static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
 {
     struct sbl_block *b = pg->free;
-    struct sbl_block *nx;
-    if (SBL_LIKELY(!sbl_opt.slow)) {
-        nx = b->next;
-    } else {
-        nx = sbl_next_get(b);
+    pg->free = sbl_next_get(b);
+    pg->used++;
+    if (SBL_UNLIKELY(sbl_opt.slow)) {
         if (sbl_opt.secure)
-            sbl_secure_link_check(b, nx);
+            sbl_secure_link_check(b, pg->free);
         sbl_handout(b, pg->block_size);
     }
-    pg->free = nx;
-    pg->used++;
     return b;
 }
 
