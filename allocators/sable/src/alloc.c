@@ -18,12 +18,23 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
     return NULL;
 }
 
-/* the small fast path's way out (no free block in the direct page: a
-   page ran dry, a thread's first call, or slow mode); secure mode alone
-   first tries its lean path (secure.c), which comes back to
-   sbl_alloc_generic */
+/* the small fast path's way out (no block on the direct page's free list:
+   its frees wait on local_free, the page ran dry, a thread's first call, or
+   slow mode). The first case, the common one, takes local_free whole here,
+   so that it counts as no slow-path event (no purge tick, no clock read);
+   local_free is always empty in slow mode and in the static empty heap.
+   Secure mode alone first tries its lean path (secure.c), which comes back
+   to sbl_alloc_generic */
 SBL_NOINLINE void *sbl_alloc_small_slow(struct sbl_heap *h, size_t n)
 {
+    struct sbl_page *pg = h->direct[(n + 15) >> 4];
+    struct sbl_block *b = pg->local_free;
+    if (SBL_LIKELY(b != NULL)) {
+        pg->local_free = NULL;
+        pg->free = b->next;
+        pg->used++;
+        return b;
+    }
     if (SBL_UNLIKELY(sbl_opt.secure_only))
         return sbl_secure_alloc_small(h, n);
     return sbl_alloc_generic(h, n);
@@ -48,6 +59,10 @@ SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
     } else {
         unsigned cls = sbl_size_class(n);
         struct sbl_page *pg = h->queues[cls].first;
+        if (pg && pg->free == NULL && pg->local_free != NULL) { /* see above */
+            pg->free = pg->local_free;
+            pg->local_free = NULL;
+        }
         if (pg && pg->free) {
             struct sbl_block *b = sbl_page_pop(pg);
             p = b;

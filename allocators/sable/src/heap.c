@@ -99,9 +99,21 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
 
 /* ---- remote frees ---- */
 
-/* Takes the page's remote-free list whole and prepends it to page->free. */
+/* Moves the page's local_free list (the fast path's frees) to page->free,
+ * then takes its remote-free list whole and prepends it too. */
 static void page_collect(struct sbl_page *pg)
 {
+    struct sbl_block *l = pg->local_free;
+    if (l != NULL) {
+        pg->local_free = NULL;
+        if (pg->free != NULL) {
+            struct sbl_block *t = l;
+            while (t->next != NULL)
+                t = t->next;
+            t->next = pg->free;
+        }
+        pg->free = l;
+    }
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     if ((tf & ~(uintptr_t)SBL_TF_MASK) == 0)
         return;

@@ -48,7 +48,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
     pg->start = base + off;
     unsigned idx = (unsigned)(off >> SBL_SLICE_SHIFT);
     if (idx > 0)
-        s->pages[idx].offset = (uint32_t)(idx * sizeof(struct sbl_page));
+        s->pages[idx].offset = (uint16_t)(idx * sizeof(struct sbl_page));
 }
 
 /* Places a block of n bytes on a multiple of `align` (any value >= 16). */

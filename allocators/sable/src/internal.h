@@ -289,9 +289,11 @@ static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
 /* malloc of n <= SBL_DIRECT_MAX. Cost (x86-64, gcc 12 -O2, callgrind):
  * 13 instructions in malloc(): the TLS load (through the GOT), the size
  * test, the table load, the pop (2 loads, 1 store), the used count and one
- * test. Every rare case (empty page; a thread's first call, served by the
- * empty page of the static empty heap; slow mode) takes the single
- * `b == NULL` branch. */
+ * test. Every other case takes the single `b == NULL` branch: no block on
+ * pg->free (once per list length when the page's frees wait on
+ * pg->local_free, taken whole by sbl_alloc_small_slow; a page run dry),
+ * a thread's first call (served by the empty page of the static empty
+ * heap), slow mode. */
 static inline void *sbl_heap_alloc_small(struct sbl_heap *h, size_t n)
 {
     struct sbl_page *pg = h->direct[(n + 15) >> 4];
@@ -313,7 +315,8 @@ static inline void *sbl_malloc_inline(size_t n)
 
 /* free by the owning thread. Cost (same measure): 24 instructions in
  * free(): the NULL test, the mask and index arithmetic, 3 loads (descriptor
- * offset, segment owner, flags), the TLS load, the push and the used count,
+ * offset, segment owner, flags), the TLS load, the push (onto
+ * pg->local_free, not the list malloc pops: see types.h) and the used count,
  * 4 well-predicted branches; plus 9 in sbl_heap_retire when the page
  * becomes empty. Remote frees, full pages, huge blocks and every extension
  * (partial free, interior pointers, secure mode, statistics, log, Valgrind)
@@ -326,8 +329,8 @@ static inline void sbl_free_inline(void *p)
     struct sbl_page *pg = sbl_page_of(s, p);
     if (SBL_LIKELY(s->heap == sbl_tls_heap && pg->flags == 0)) {
         struct sbl_block *b = (struct sbl_block *)p;
-        b->next = pg->free;
-        pg->free = b;
+        b->next = pg->local_free;
+        pg->local_free = b;
         if (SBL_UNLIKELY(--pg->used == 0))
             sbl_heap_retire(s->heap, pg);
         return;

@@ -146,10 +146,14 @@ static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page *
         uint8_t *start = sbl_block_start(pg, p);
         if (start >= pg->start + (size_t)pg->reserved * pg->block_size)
             return false; /* never handed out */
-        if (s->heap == sbl_tls_heap)
+        if (s->heap == sbl_tls_heap) {
             for (struct sbl_block *b = pg->free; b; b = sbl_next_get(b))
                 if ((uint8_t *)b == start)
                     return false;
+            for (struct sbl_block *b = pg->local_free; b; b = b->next)
+                if ((uint8_t *)b == start)
+                    return false;
+        }
         *startp = start;
         *sizep = pg->block_size;
     }

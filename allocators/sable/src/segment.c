@@ -245,6 +245,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     struct sbl_page *pg = &s->pages[idx];
     size_t bs = sbl_class_size(cls);
     pg->free = NULL;
+    pg->local_free = NULL;
     pg->used = 0;
     pg->offset = 0;
     pg->flags = sbl_opt.slow ? SBL_PF_SLOW : 0;
@@ -252,13 +253,13 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     pg->slices = (uint8_t)k;
     pg->in_use = 1;
     pg->block_size = (uint32_t)bs;
-    pg->capacity = (uint32_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
+    pg->capacity = (uint16_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
     pg->reserved = 0;
     pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
     atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);
     pg->next = pg->prev = NULL;
     for (unsigned i = 1; i < k; i++)
-        s->pages[idx + i].offset = (uint32_t)(i * sizeof(struct sbl_page));
+        s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
     return pg;
 }
 
@@ -320,6 +321,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     unsigned k = pg->slices;
     pg->in_use = 0;
     pg->free = NULL;
+    pg->local_free = NULL;
     pg->flags = sbl_opt.slow ? SBL_PF_SLOW : 0; /* a stray free still takes the slow path */
     uint64_t m = span_mask(idx, k);
     bool was_full = s->free_map == 0;
@@ -371,7 +373,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         s->free_map &= ~m;
         s->dirty_map &= ~m;
         for (unsigned i = k; i < slices; i++)
-            s->pages[idx + i].offset = (uint32_t)(i * sizeof(struct sbl_page));
+            s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
         if (s->free_map == 0 && s->next) {
             seg_unlink(h, s);
             seg_push_back(h, s);

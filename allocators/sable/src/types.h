@@ -21,8 +21,11 @@
  *
  * Every thread that allocates owns a *heap*: one queue of pages per class and
  * a list of segments. The owner allocates and frees with plain loads and
- * stores: page->free is popped by malloc and pushed by free, page->used
- * counts the blocks handed out. Another thread frees with a CAS onto the
+ * stores: page->free is popped by malloc; the fast path's free pushes onto
+ * page->local_free, which goes to page->free whole when that runs dry (two
+ * lists, as mimalloc's free/local_free: in a malloc+free loop the pop does
+ * not wait on the push just before it); page->used counts the blocks
+ * handed out. Another thread frees with a CAS onto the
  * page's xthread_free list; the owner takes that list whole when the page
  * runs dry. A page with no free block leaves its queue for the heap's full
  * list; the first remote free into such a page goes to the heap's `delayed`
@@ -97,11 +100,20 @@ struct sbl_heap;
 
 /* One span of slices holding blocks of one size. 64 bytes. */
 struct sbl_page {
-    struct sbl_block *free;  /* owner's list: malloc pops, free pushes */
-    uint32_t used;           /* blocks not on `free` (incl. remote-freed ones
-                                not yet collected); 0 => page is empty */
-    uint32_t offset;         /* bytes back to the span's head descriptor;
+    struct sbl_block *free;  /* owner's list: malloc pops (the slow paths
+                                push too) */
+    struct sbl_block *local_free; /* the owner's fast-path frees: plain
+                                links, moved whole to `free` when `free`
+                                runs dry (page_collect). Two lists, so that
+                                in a malloc+free loop the pop does not wait
+                                on the push just before it */
+    uint16_t used;           /* blocks on neither list (incl. remote-freed
+                                ones not yet collected); 0 => page is empty */
+    uint16_t offset;         /* bytes back to the span's head descriptor;
                                 0 on the head (the page itself) */
+    uint16_t capacity;       /* blocks that fit in the span (<= 4096: the
+                                16-byte class in one slice) */
+    uint16_t reserved;       /* blocks carved so far (the rest untouched) */
     uint8_t flags;           /* SBL_PF_*; 0 on the plain path. Changed with
                                 atomic or/and (sable_free_range may set
                                 SBL_PF_RANGE from any thread) */
@@ -109,8 +121,6 @@ struct sbl_page {
     uint8_t slices;          /* span length in slices */
     uint8_t in_use;          /* 1 while the span is a live page */
     uint32_t block_size;
-    uint32_t capacity;       /* blocks that fit in the span */
-    uint32_t reserved;       /* blocks carved so far (the rest untouched) */
     uint8_t *start;          /* first block */
     _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */
     struct sbl_page *next, *prev;   /* class queue or full list */
@@ -153,5 +163,9 @@ struct sbl_heap {
     struct sbl_heap *next_all;
     struct sbl_heap *next_abandoned;
 };
+
+_Static_assert(sizeof(struct sbl_page) == 64, "a page descriptor is 64 bytes");
+_Static_assert(SBL_SLICE_SIZE / 16 <= UINT16_MAX && SBL_SLICES * 64 <= UINT16_MAX,
+               "capacity, used and offset fit in 16 bits");
 
 #endif

@@ -81,7 +81,8 @@ static void test_lookup(void)
     }
 }
 
-/* A page's lists: LIFO reuse, the used count, extension. */
+/* A page's lists: frees onto local_free, LIFO reuse once free runs dry,
+ * the used count, extension. */
 static void test_free_list(void)
 {
     const size_t n = 8192; /* one-slice pages of 8 blocks */
@@ -91,11 +92,23 @@ static void test_free_list(void)
     void *b = sable_malloc(n);
     CHECK(sbl_page_of(sbl_segment_of(b), b) == pg);
     CHECK(pg->used == used + 1);
+    struct sbl_block *rest = pg->free;
     sable_free(b);
     CHECK(pg->used == used);
-    CHECK(pg->free == (struct sbl_block *)b);
-    CHECK(sable_malloc(n) == b); /* LIFO */
+    /* the fast path's free goes to local_free, not to the list malloc pops */
+    CHECK(pg->local_free == (struct sbl_block *)b && pg->free == rest);
+    /* malloc takes pg->free first; b comes back (LIFO) once it runs dry */
+    void *taken[8];
+    unsigned k = 0;
+    void *q;
+    while ((q = sable_malloc(n)) != b) {
+        CHECK(k < 8 && sbl_page_of(sbl_segment_of(q), q) == pg);
+        taken[k++] = q;
+    }
+    CHECK(k > 0 && pg->local_free == NULL);
     CHECK(pg->reserved <= pg->capacity && pg->capacity == 8);
+    for (unsigned i = 0; i < k; i++)
+        sable_free(taken[i]);
     sable_free(b);
     sable_free(a);
 }
