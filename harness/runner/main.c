@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "runner.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -218,8 +220,25 @@ static char *find_root(void)
     return xstrdup(*exe ? exe : "/");
 }
 
+/* Started with a standard descriptor closed (e.g. CI with no standard
+   input), the files and pipes opened for children would take the numbers 0-2
+   and be overwritten by the children's own redirections: open /dev/null
+   there first. */
+static void std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+}
+
 int main(int argc, char **argv)
 {
+    std_fds_open();
     if (argc < 2) {
         fputs(usage_main, stderr);
         return 2;

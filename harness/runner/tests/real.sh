@@ -7,6 +7,7 @@
 #    binary itself confirms that malloc comes from jemalloc
 #  - a preloaded malloc that crashes, hangs or exits in one benchmark is
 #    recorded as crash (SIGSEGV), timeout and error; the others are kept
+#  - standard input closed does not lose the children's output
 source "$(dirname "$0")/lib.sh"
 HM=$1
 FAULT=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -29,6 +30,14 @@ RUN1=$OUT/$(readlink "$OUT/latest")
 [ "$(awk '{print $2, $4}' "$T/table1.txt")" = "$(printf 'glibc ok\njem ok')" ] ||
     fail "run 1: want glibc ok, jem ok: $(cat "$T/table1.txt")"
 cp "$RUN1/runs.jsonl" "$T/runs1.jsonl"
+
+# started with standard input closed (as CI may start it), the runner still
+# reads each binary's identity and runs it
+"$HM" run --allocators glibc --filter "$F16" --profile quick --repetitions 1 --min-time 0.001 \
+    --out "$T/stdin-closed" <&- 2>"$T/err0.txt" || fail "run with stdin closed: $(cat "$T/err0.txt")"
+"$PYTHON" "$HERE/check_run.py" "$T/stdin-closed/$(readlink "$T/stdin-closed/latest")" >"$T/table0.txt" ||
+    fail "stdin closed: run folder"
+[ "$(awk '{print $2, $4}' "$T/table0.txt")" = "glibc ok" ] || fail "stdin closed: $(cat "$T/table0.txt")"
 
 # the preloaded allocator: its identity, and the env the binary saw
 lib=$(meta "$RUN1/meta.json" '[a for a in m["allocators"] if a["name"] == "jem"][0]["library"]')
