@@ -96,7 +96,7 @@ grep -q '26 processes in [0-9:]*: 8 ok, 4 error, 4 crash, 2 timeout, 8 garbage$'
 # time and an estimate; a failure gets a line of its own; then the summary
 if command -v script >/dev/null; then
     script -qec "'$HM' run --allocators fake --filter '^(ok/a|hang/x)\$' --timeout 1.5 --out '$T/tty'" \
-        /dev/null >"$T/tty.txt" 2>&1 || fail "run on a terminal: $(cat -v "$T/tty.txt")"
+        /dev/null </dev/null >"$T/tty.txt" 2>&1 || fail "run on a terminal: $(cat -v "$T/tty.txt")"
     grep -q $'\r\033\[K\[1/2\] fake hang/x  0:0[0-9] elapsed, ~0:0[0-9] left' "$T/tty.txt" ||
         fail "no progress line on a terminal: $(cat -v "$T/tty.txt")"
     grep -q $'\r\033\[K\[2/2\] fake hang/x: timeout: no result after 1.5 s; killed\r$' "$T/tty.txt" ||
