@@ -3,23 +3,30 @@
  *
  * Invariants: slice 0 of a segment is its header and never free; a free
  * slice has its bit in free_map; dirty_map bits are only meaningful for free
- * slices (set when a span is released, cleared when it is purged or reused);
- * in a heap's segment list every segment with a free slice comes before
- * every segment without one, so the search stops at the first full one. */
+ * slices (set when a span is released, cleared when it is purged or reused).
+ * Every segment of a heap is on the heap's list (h->segments); one with a
+ * free slice is also in the heap's run bin of its longest run of free slices
+ * (s->run), so that a span of k slices is found in one step: the first
+ * segment of the lowest non-empty bin >= k (best fit). Bin 63 holds the
+ * heap's one empty segment, if any; a heap keeps at most one: the others go
+ * to the process-wide pool.
+ *
+ * The pool: empty segments, newest first. One enters *warm* (its RAM kept,
+ * purge_at set) so that a burst of frees followed by allocations, by any
+ * thread, reuses it without page faults; once its purge delay has passed,
+ * the next slow-path event of any thread purges it (MADV_DONTNEED) and it
+ * stays as a *cold* segment (address space only), up to POOL_COLD_MAX of
+ * them; more are unmapped. Warm segments always come before cold ones. */
 #include "internal.h"
 
 #define SEG_ALL_FREE (~(uint64_t)1)
-#define SEG_CACHE_MAX 8
-#define SEG_WARM_MAX 32 /* empty segments kept until their purge, all heaps together */
+#define SEG_RUN_EMPTY (SBL_SLICES - 1) /* the run of an empty segment: 63 */
+#define POOL_COLD_MAX 8
 
-/* empty segments still in their heaps' lists (warm), process-wide: a global
-   bound, so that memory kept warm by one thread never starves another one
-   (e.g. under RLIMIT_AS) */
-static _Atomic unsigned warm_segments;
-
-static sbl_lock_t cache_lock;
-static struct sbl_segment *cache[SEG_CACHE_MAX];
-static unsigned cache_n;
+static sbl_lock_t pool_lock;
+static struct sbl_segment *pool_first, *pool_last; /* newest first */
+static unsigned pool_cold;                           /* purged ones, at the end */
+static _Atomic uint64_t pool_deadline; /* purge_at of the oldest warm one; 0: none */
 
 /* RAM a segment may hold: every slice but the free ones known clean */
 static inline int64_t seg_commit(const struct sbl_segment *s)
@@ -33,7 +40,22 @@ static inline uint64_t span_mask(unsigned idx, unsigned k)
     return (k >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << idx;
 }
 
-/* ---- the heap's segment list ---- */
+/* The longest run of set bits in map. */
+static unsigned longest_run(uint64_t map)
+{
+    unsigned best = 0;
+    while (map) {
+        unsigned i = (unsigned)__builtin_ctzll(map);
+        uint64_t rest = ~(map >> i);
+        unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - i;
+        if (len > best)
+            best = len;
+        map &= ~span_mask(i, len);
+    }
+    return best;
+}
+
+/* ---- the heap's segment list and run bins ---- */
 static void seg_unlink(struct sbl_heap *h, struct sbl_segment *s)
 {
     if (s->prev)
@@ -54,18 +76,40 @@ static void seg_push_front(struct sbl_heap *h, struct sbl_segment *s)
     h->segments = s;
 }
 
-static void seg_push_back(struct sbl_heap *h, struct sbl_segment *s)
+static void bin_remove(struct sbl_heap *h, struct sbl_segment *s)
 {
-    struct sbl_segment *t = h->segments;
-    if (t == NULL) {
-        seg_push_front(h, s);
+    unsigned r = s->run;
+    if (r == 0)
         return;
-    }
-    while (t->next)
-        t = t->next;
-    t->next = s;
-    s->prev = t;
-    s->next = NULL;
+    if (s->bin_prev)
+        s->bin_prev->bin_next = s->bin_next;
+    else
+        h->runs[r] = s->bin_next;
+    if (s->bin_next)
+        s->bin_next->bin_prev = s->bin_prev;
+    if (h->runs[r] == NULL)
+        h->run_mask &= ~((uint64_t)1 << r);
+    s->bin_next = s->bin_prev = NULL;
+    s->run = 0;
+}
+
+/* Puts s in the bin of its longest free run (first there: the segment
+   touched last is the first to be reused, while its RAM is warm). */
+static void seg_rebin(struct sbl_heap *h, struct sbl_segment *s)
+{
+    unsigned r = longest_run(s->free_map);
+    if (r == s->run && (r == 0 || h->runs[r] == s))
+        return;
+    bin_remove(h, s);
+    if (r == 0)
+        return;
+    s->run = (uint8_t)r;
+    s->bin_prev = NULL;
+    s->bin_next = h->runs[r];
+    if (s->bin_next)
+        s->bin_next->bin_prev = s;
+    h->runs[r] = s;
+    h->run_mask |= (uint64_t)1 << r;
 }
 
 /* ---- purging ---- */
@@ -87,31 +131,176 @@ static void segment_purge(struct sbl_segment *s)
     sbl_stat_committed(seg_commit(s) - c0);
 }
 
-static void segment_release(struct sbl_heap *h, struct sbl_segment *s);
-
-/* Purges the free slices whose delay has run out (all of them if force);
- * a segment left with no page then leaves the heap, unless it is the
- * heap's only one. */
-void sbl_segments_purge(struct sbl_heap *h, bool force)
+/* Gives s a purge deadline (if it has none) and tells the heap. */
+static void schedule_purge(struct sbl_heap *h, struct sbl_segment *s)
 {
-    uint64_t now = force ? 0 : sbl_clock_ms();
-    for (struct sbl_segment *s = h->segments, *next; s; s = next) {
-        next = s->next;
-        if (s->purge_at && (force || now >= s->purge_at)) {
-            segment_purge(s);
-            if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL))
-                segment_release(h, s);
+    if (s->purge_at == 0)
+        s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
+    if (h->purge_check_at == 0 || s->purge_at < h->purge_check_at)
+        h->purge_check_at = s->purge_at;
+}
+
+static void segment_unmap(struct sbl_segment *s)
+{
+    sbl_registry_mark(s, SBL_SEG_SIZE, false);
+    sbl_stat_segments(-1);
+    sbl_stat_committed(-(int64_t)SBL_SLICE_SIZE);
+    sbl_os_unmap(s, SBL_SEG_SIZE);
+}
+
+/* ---- the pool of empty segments ---- */
+static void pool_unlink(struct sbl_segment *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        pool_first = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        pool_last = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* Appends a purged segment at the end (pool_lock held); false when the pool
+   holds enough cold ones already (the caller unmaps it). */
+static bool pool_append_cold(struct sbl_segment *s)
+{
+    if (pool_cold >= POOL_COLD_MAX)
+        return false;
+    s->next = NULL;
+    s->prev = pool_last;
+    if (pool_last)
+        pool_last->next = s;
+    else
+        pool_first = s;
+    pool_last = s;
+    pool_cold++;
+    return true;
+}
+
+/* The deadline of the oldest warm segment (pool_lock held). */
+static void pool_update_deadline(void)
+{
+    struct sbl_segment *s = pool_last;
+    while (s && s->purge_at == 0)
+        s = s->prev;
+    atomic_store_explicit(&pool_deadline, s ? s->purge_at : 0, memory_order_relaxed);
+}
+
+/* Purges the warm segments whose delay has passed (all with force); with
+   force, unmaps every cold one too. Any thread may call it. */
+static void pool_purge(uint64_t now, bool force)
+{
+    struct sbl_segment *due = NULL;
+    sbl_lock(&pool_lock);
+    for (struct sbl_segment *s = pool_last, *prev; s; s = prev) {
+        prev = s->prev;
+        if (s->purge_at == 0)
+            continue;
+        if (!force && s->purge_at > now)
+            break; /* the newer ones are due later */
+        pool_unlink(s);
+        s->next = due;
+        due = s;
+    }
+    pool_update_deadline();
+    sbl_unlock(&pool_lock);
+    /* the system calls out of the lock; then the purged ones go back cold */
+    while (due) {
+        struct sbl_segment *s = due;
+        due = s->next;
+        segment_purge(s);
+        sbl_lock(&pool_lock);
+        bool kept = pool_append_cold(s);
+        sbl_unlock(&pool_lock);
+        if (!kept)
+            segment_unmap(s);
+    }
+    if (!force)
+        return;
+    for (;;) {
+        sbl_lock(&pool_lock);
+        struct sbl_segment *s = pool_last;
+        if (s && s->purge_at == 0) {
+            pool_unlink(s);
+            pool_cold--;
+        } else {
+            s = NULL;
         }
+        sbl_unlock(&pool_lock);
+        if (s == NULL)
+            break;
+        segment_unmap(s);
     }
 }
 
-/* Every few slow-path events: purge what has waited long enough. This is
- * the "bounded delay": memory freed goes back to the OS at the first of
- * these after SABLE_PURGE_DELAY, or at once on sable_purge(). */
+/* An empty segment leaves its heap for the pool: warm, or (under an
+ * address-space limit, where every byte of address space counts) purged
+ * and cold. */
+static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
+{
+    bin_remove(h, s);
+    seg_unlink(h, s);
+    s->heap = NULL;
+    bool limited = sbl_os_as_limited();
+    if (limited || (s->dirty_map & s->free_map) == 0) {
+        segment_purge(s);
+        sbl_lock(&pool_lock);
+        bool kept = pool_append_cold(s);
+        sbl_unlock(&pool_lock);
+        if (!kept)
+            segment_unmap(s);
+        return;
+    }
+    s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
+    sbl_lock(&pool_lock);
+    s->prev = NULL;
+    s->next = pool_first;
+    if (pool_first)
+        pool_first->prev = s;
+    else
+        pool_last = s;
+    pool_first = s;
+    if (atomic_load_explicit(&pool_deadline, memory_order_relaxed) == 0)
+        atomic_store_explicit(&pool_deadline, s->purge_at, memory_order_relaxed);
+    sbl_unlock(&pool_lock);
+}
+
+/* Purges h's free slices whose delay has run out (all of them if force);
+ * an empty segment then leaves the heap, unless it is the heap's only one. */
+void sbl_segments_purge(struct sbl_heap *h, bool force)
+{
+    uint64_t now = force ? 0 : sbl_clock_ms();
+    if (!force && (h->purge_check_at == 0 || now < h->purge_check_at))
+        return;
+    uint64_t next_at = 0;
+    for (struct sbl_segment *s = h->segments, *next; s; s = next) {
+        next = s->next;
+        if (s->purge_at == 0)
+            continue;
+        if (force || now >= s->purge_at) {
+            segment_purge(s);
+            if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL))
+                segment_release(h, s);
+        } else if (next_at == 0 || s->purge_at < next_at) {
+            next_at = s->purge_at;
+        }
+    }
+    h->purge_check_at = next_at;
+}
+
+/* Every few slow-path events: purge what has waited long enough, in this
+ * heap and in the pool. This is the "bounded delay": memory freed goes back
+ * to the OS at the first of these after SABLE_PURGE_DELAY, or at once on
+ * sable_purge(). */
 void sbl_segments_maybe_purge(struct sbl_heap *h)
 {
     if ((++h->purge_tick & 7) == 0) {
         sbl_segments_purge(h, false);
+        uint64_t due = atomic_load_explicit(&pool_deadline, memory_order_relaxed);
+        if (due != 0 && sbl_clock_ms() >= due)
+            pool_purge(sbl_clock_ms(), false);
         sbl_huge_cache_expire();
     }
 }
@@ -121,11 +310,16 @@ void sbl_segments_maybe_purge(struct sbl_heap *h)
 /* ---- whole segments ---- */
 static struct sbl_segment *segment_alloc(struct sbl_heap *h)
 {
-    struct sbl_segment *s = NULL;
-    sbl_lock(&cache_lock);
-    if (cache_n > 0)
-        s = cache[--cache_n];
-    sbl_unlock(&cache_lock);
+    sbl_lock(&pool_lock);
+    struct sbl_segment *s = pool_first;
+    if (s) {
+        pool_unlink(s);
+        if (s->purge_at == 0)
+            pool_cold--;
+        else if (pool_first == NULL || pool_first->purge_at == 0)
+            pool_update_deadline();
+    }
+    sbl_unlock(&pool_lock);
     if (s == NULL) {
         s = sbl_os_map_aligned(SBL_SEG_SIZE, SBL_SEG_SIZE, 0);
         if (s == NULL)
@@ -136,66 +330,36 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
                 s->pages[i].flags = SBL_PF_SLOW;
         sbl_stat_segments(1);
         sbl_stat_committed((int64_t)SBL_SLICE_SIZE); /* the header slice */
+        s->free_map = SEG_ALL_FREE;
+        s->dirty_map = 0;
+        s->purge_at = 0;
     }
+    /* a pooled segment keeps free_map (all free), dirty_map and purge_at */
     s->heap = h;
     s->kind = SBL_SEG_NORMAL;
-    s->free_map = SEG_ALL_FREE;
-    s->dirty_map = 0;
-    s->purge_at = 0;
     s->map_size = SBL_SEG_SIZE;
     s->huge_size = 0;
     s->huge_offset = 0;
+    s->run = 0;
+    s->bin_next = s->bin_prev = NULL;
+    if (s->purge_at)
+        schedule_purge(h, s); /* (keeps its deadline; tells the heap) */
     seg_push_front(h, s);
+    seg_rebin(h, s);
     return s;
 }
 
-/* An empty segment leaves its heap: purged, then cached or unmapped. */
-static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
-{
-    atomic_fetch_sub_explicit(&warm_segments, 1, memory_order_relaxed);
-    seg_unlink(h, s);
-    segment_purge(s);
-    s->heap = NULL;
-    sbl_lock(&cache_lock);
-    if (cache_n < SEG_CACHE_MAX) {
-        cache[cache_n++] = s;
-        s = NULL;
-    }
-    sbl_unlock(&cache_lock);
-    if (s) {
-        sbl_registry_mark(s, SBL_SEG_SIZE, false);
-        sbl_stat_segments(-1);
-        sbl_stat_committed(-(int64_t)SBL_SLICE_SIZE);
-        sbl_os_unmap(s, SBL_SEG_SIZE);
-    }
-}
+/* Unmaps every segment of the pool. */
+void sbl_segment_cache_flush(void) { pool_purge(0, true); }
 
-/* Unmaps every cached segment. */
-void sbl_segment_cache_flush(void)
-{
-    struct sbl_segment *out[SEG_CACHE_MAX];
-    unsigned n;
-    sbl_lock(&cache_lock);
-    n = cache_n;
-    memcpy(out, cache, n * sizeof out[0]);
-    cache_n = 0;
-    sbl_unlock(&cache_lock);
-    for (unsigned i = 0; i < n; i++) {
-        sbl_registry_mark(out[i], SBL_SEG_SIZE, false);
-        sbl_stat_segments(-1);
-        sbl_stat_committed(-(int64_t)SBL_SLICE_SIZE);
-        sbl_os_unmap(out[i], SBL_SEG_SIZE);
-    }
-}
-
-void sbl_segment_lock_prefork(void) { sbl_lock(&cache_lock); }
+void sbl_segment_lock_prefork(void) { sbl_lock(&pool_lock); }
 
 void sbl_segment_unlock_postfork(bool child)
 {
     if (child)
-        atomic_store(&cache_lock.v, 0);
+        atomic_store(&pool_lock.v, 0);
     else
-        sbl_unlock(&cache_lock);
+        sbl_unlock(&pool_lock);
 }
 
 /* ---- pages ---- */
@@ -214,33 +378,24 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
 {
     unsigned k = sbl_class_slices[cls];
     struct sbl_segment *s;
-    unsigned idx = 1;
     maybe_purge(h);
-    for (s = h->segments; s && s->free_map; s = s->next) {
-        uint64_t t = span_starts(s->free_map, k);
-        if (t) {
-            uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
-            idx = (unsigned)__builtin_ctzll(d ? d : t);
-            break;
-        }
-    }
-    if (s == NULL || s->free_map == 0) {
+    uint64_t fit = h->run_mask & ~(((uint64_t)1 << k) - 1); /* bins >= k */
+    if (fit) {
+        s = h->runs[__builtin_ctzll(fit)];
+    } else {
         s = segment_alloc(h);
         if (s == NULL)
             return NULL;
-        idx = 1;
-    } else if (s->free_map == SEG_ALL_FREE) { /* a warm empty segment is used again */
-        atomic_fetch_sub_explicit(&warm_segments, 1, memory_order_relaxed);
     }
+    uint64_t t = span_starts(s->free_map, k);
+    uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
+    unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
     sbl_stat_committed(seg_commit(s) - c0);
-    if (s->free_map == 0 && s->next) {
-        seg_unlink(h, s);
-        seg_push_back(h, s);
-    }
+    seg_rebin(h, s);
 
     struct sbl_page *pg = &s->pages[idx];
     size_t bs = sbl_class_size(cls);
@@ -324,23 +479,16 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     pg->local_free = NULL;
     pg->flags = sbl_opt.slow ? SBL_PF_SLOW : 0; /* a stray free still takes the slow path */
     uint64_t m = span_mask(idx, k);
-    bool was_full = s->free_map == 0;
     s->free_map |= m;
     s->dirty_map |= m;
-    if (s->purge_at == 0)
-        s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
-    if (was_full) {
-        seg_unlink(h, s);
-        seg_push_front(h, s);
-    }
-    /* an empty segment stays until its purge (a burst of frees followed by
-       allocations reuses it warm), up to SEG_WARM_MAX of them */
-    if (s->free_map == SEG_ALL_FREE) {
-        atomic_fetch_add_explicit(&warm_segments, 1, memory_order_relaxed);
-        if (atomic_load_explicit(&warm_segments, memory_order_relaxed) > SEG_WARM_MAX ||
-            sbl_os_as_limited())
-            segment_release(h, s);
-    }
+    schedule_purge(h, s);
+    /* an empty segment stays warm in the heap (a burst of frees followed by
+       allocations reuses it) if the heap has no other; else it goes to the
+       pool, warm until its purge */
+    if (s->free_map == SEG_ALL_FREE && (h->runs[SEG_RUN_EMPTY] != NULL || sbl_os_as_limited()))
+        segment_release(h, s);
+    else
+        seg_rebin(h, s);
     maybe_purge(h);
 }
 
@@ -374,22 +522,13 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         s->dirty_map &= ~m;
         for (unsigned i = k; i < slices; i++)
             s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
-        if (s->free_map == 0 && s->next) {
-            seg_unlink(h, s);
-            seg_push_back(h, s);
-        }
     } else {
         uint64_t m = span_mask(idx + slices, k - slices);
-        bool was_full = s->free_map == 0;
         s->free_map |= m;
         s->dirty_map |= m; /* its RAM goes back after the purge delay */
-        if (s->purge_at == 0)
-            s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
-        if (was_full) {
-            seg_unlink(h, s);
-            seg_push_front(h, s);
-        }
+        schedule_purge(h, s);
     }
+    seg_rebin(h, s);
     pg->slices = (uint8_t)slices;
     sbl_stat_committed(seg_commit(s) - c0);
     return true;

@@ -42,9 +42,12 @@
  * never unmapped, so a heap pointer read from a segment is always valid.
  *
  * Empty pages go back to their segment; free slices are given back to the
- * OS (MADV_DONTNEED) once they have stayed free for the purge delay, and a
- * segment found empty then is released (a few are cached, purged). Huge
- * blocks are unmapped at once.
+ * OS (MADV_DONTNEED) once they have stayed free for the purge delay. A heap
+ * finds a span of k free slices in one step (run bins: segments by their
+ * longest free run, best fit). A heap keeps one empty segment; the others go
+ * to a process-wide pool, warm (reused by any thread without page faults)
+ * until the purge delay has passed, then purged, and a few kept cold (address
+ * space only). Huge blocks are unmapped at once or kept in a small cache.
  */
 #ifndef SABLE_TYPES_H
 #define SABLE_TYPES_H
@@ -131,13 +134,16 @@ struct sbl_segment {
     uint64_t free_map;       /* bit i: slice i is free (bit 0 never) */
     uint64_t dirty_map;      /* bit i: free slice i may still hold RAM */
     uint64_t purge_at;       /* ms deadline for the dirty free slices; 0: none */
-    struct sbl_segment *next, *prev; /* heap's list: segments with free
-                                       slices first, full ones after */
+    struct sbl_segment *next, *prev; /* heap's list of its segments, or
+                                       the pool of empty ones (segment.c) */
+    struct sbl_segment *bin_next, *bin_prev; /* the heap's run bin */
     size_t map_size;         /* huge: bytes mapped from the segment base */
     size_t huge_size;        /* huge: usable bytes */
     size_t huge_offset;      /* huge: block address - segment base */
     uint32_t kind;           /* SBL_SEG_* */
-    uint32_t reserved0;
+    uint8_t run;             /* longest run of free slices: the heap's run
+                                bin it is in; 0: in none */
+    uint8_t reserved0[3];
     struct sbl_page pages[SBL_SLICES + 1]; /* [64] only for huge blocks
                                                placed one segment in */
 };
@@ -155,11 +161,14 @@ struct sbl_heap {
                                                  but the class's first page
                                                  itself, or NULL */
     _Atomic(struct sbl_block *) delayed; /* remote frees into full pages */
-    struct sbl_segment *segments;
+    struct sbl_segment *segments; /* all of them */
+    struct sbl_segment *runs[SBL_SLICES]; /* [r]: segments whose longest run
+                                             of free slices is r (63: empty) */
+    uint64_t run_mask;       /* bit r: runs[r] is not empty */
     struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
     _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
     uint32_t purge_tick;
-    uint64_t purge_check_at;
+    uint64_t purge_check_at; /* earliest purge_at of its segments; 0: none */
     struct sbl_heap *next_all;
     struct sbl_heap *next_abandoned;
 };
