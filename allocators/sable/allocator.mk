@@ -64,7 +64,7 @@ TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable
          test-sable-preload
 
 test-sable-unit: $(SABLE_TDIR)/unit
-	$(SABLE_TDIR)/unit
+	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
 
 test-sable-api: $(SABLE_TDIR)/api
 	$(SABLE_TDIR)/api

@@ -571,3 +571,42 @@ struct sbl_segment *sbl_registry_find(const void *p)
         return NULL; /* (a freed huge block's kept header answers for its chunk) */
     return s;
 }
+
+/* ---- checking (tests) ---- */
+
+/* NULL when h's segment list and run bins keep their invariants, else what
+   is wrong. */
+const char *sbl_segments_check(const struct sbl_heap *h)
+{
+    uint64_t seen = 0;
+    unsigned with_free = 0, binned = 0, empty = 0;
+    for (const struct sbl_segment *s = h->segments; s; s = s->next) {
+        if (s->heap != h || s->kind != SBL_SEG_NORMAL)
+            return "a segment on the heap's list is not the heap's";
+        if (s->free_map & 1)
+            return "slice 0 (the header) is marked free";
+        if (s->run != longest_run(s->free_map))
+            return "a segment's run is not its longest run of free slices";
+        if ((s->run == 0) != (s->free_map == 0))
+            return "a segment with free slices is in no bin";
+        with_free += s->run != 0;
+        empty += s->free_map == SEG_ALL_FREE;
+        if (s->run)
+            seen |= (uint64_t)1 << s->run;
+    }
+    if (empty > 1)
+        return "the heap keeps more than one empty segment";
+    for (unsigned r = 0; r < SBL_SLICES; r++) {
+        const struct sbl_segment *prev = NULL;
+        for (const struct sbl_segment *s = h->runs[r]; s; prev = s, s = s->bin_next) {
+            if (r == 0 || s->run != r || s->bin_prev != prev)
+                return "a segment is in the wrong run bin, or the bin's links are broken";
+            binned++;
+        }
+    }
+    if (seen != h->run_mask)
+        return "run_mask does not match the non-empty bins";
+    if (binned != with_free)
+        return "a bin holds a segment that is not on the heap's list, or one twice";
+    return NULL;
+}

@@ -6,6 +6,8 @@
 #include "sable.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -216,6 +218,90 @@ static void test_range_flag(void)
     sable_free(b);
 }
 
+/* Spans: the run bins stay true through random large allocations and frees,
+ * and a span comes from the best-fitting segment (the lowest non-empty bin
+ * that fits). */
+static void test_spans(void)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    enum { N = 400 };
+    static void *blk[N];
+    uint64_t rng = 0x5eed;
+    const char *bad = NULL;
+    for (int step = 0; step < 6000 && bad == NULL; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned i = (unsigned)(rng >> 33) % N;
+        if (blk[i]) {
+            sable_free(blk[i]);
+            blk[i] = NULL;
+        } else {
+            /* 65 KiB .. 2 MiB: spans of 2 .. 32 slices */
+            size_t n = ((size_t)65 << 10) + (size_t)(rng >> 20) % (((size_t)2 << 20) - ((size_t)65 << 10));
+            unsigned cls = sbl_size_class(n);
+            unsigned k = sbl_class_slices[cls];
+            uint64_t fit = h->run_mask & ~(((uint64_t)1 << k) - 1);
+            /* (a page already in the class's queue is used first) */
+            struct sbl_segment *want =
+                fit && h->queues[cls].first == NULL ? h->runs[__builtin_ctzll(fit)] : NULL;
+            blk[i] = sable_malloc(n);
+            CHECK(blk[i] != NULL);
+            if (want && sbl_segment_of(blk[i]) != want) {
+                bad = "a span did not come from the best-fitting segment";
+                break;
+            }
+        }
+        bad = bad ? bad : sbl_segments_check(h);
+    }
+    if (bad)
+        fprintf(stderr, "spans: %s\n", bad);
+    CHECK(bad == NULL);
+    for (int i = 0; i < N; i++)
+        sable_free(blk[i]);
+    CHECK(sbl_segments_check(h) == NULL);
+}
+
+/* Empty segments stay warm in the pool until their purge delay (the test
+ * runs with SABLE_PURGE_DELAY=60000): 48 segments' worth of blocks freed
+ * and allocated again cost (almost) no page fault; after sable_purge()
+ * they cost as many as the first time. */
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static long fault_round(void **v, int n, size_t size)
+{
+    long f0 = minor_faults();
+    for (int i = 0; i < n; i++) {
+        v[i] = sable_malloc(size);
+        CHECK(v[i] != NULL);
+        for (size_t off = 0; off < size; off += 4096)
+            ((volatile char *)v[i])[off] = 1;
+    }
+    long f = minor_faults() - f0;
+    for (int i = 0; i < n; i++)
+        sable_free(v[i]);
+    return f;
+}
+
+static void test_pool(void)
+{
+    enum { N = 144 }; /* 1 MiB each, three per segment: 48 segments */
+    static void *v[N];
+    const size_t size = (size_t)1 << 20;
+    long first = fault_round(v, N, size);
+    long again = fault_round(v, N, size);
+    sable_purge();
+    long purged = fault_round(v, N, size);
+    printf("pool: %ld page faults on the first round of %d x 1 MiB, %ld on the next, "
+           "%ld after sable_purge\n", first, N, again, purged);
+    CHECK(first >= N * 200);
+    CHECK(again * 10 < first);
+    CHECK(purged * 2 > first);
+}
+
 int main(void)
 {
     test_classes();
@@ -224,5 +310,7 @@ int main(void)
     test_remote();
     test_handover();
     test_range_flag();
+    test_spans();
+    test_pool();
     return check_done("sable unit");
 }
