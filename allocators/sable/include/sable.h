@@ -96,6 +96,9 @@ struct sable_stats {
     size_t partial_frees;   /* successful sable_free_range calls */
     size_t segments;        /* 4 MiB segments mapped (incl. cached) */
     size_t heaps;           /* thread heaps ever made (reused after exit) */
+    size_t purge_delay_ms;  /* how long free memory stays warm now: starts
+                               at SABLE_PURGE_DELAY, grows while purging too
+                               early makes the program fault memory back in */
 };
 int sable_stats(struct sable_stats *st); /* 0, or EINVAL for NULL */
 

@@ -267,6 +267,7 @@ SABLE_EXPORT int sable_stats(struct sable_stats *st)
     st->partial_frees = exact ? atomic_load(&n_ranges) : SIZE_MAX;
     st->segments = atomic_load(&segments);
     st->heaps = sbl_heap_count();
+    st->purge_delay_ms = (size_t)sbl_purge_delay();
     return 0;
 }
 
@@ -298,6 +299,7 @@ __attribute__((destructor)) static void stats_at_exit(void)
     k += put_kv(line + k, " partial_frees=", st.partial_frees);
     k += put_kv(line + k, " segments=", st.segments);
     k += put_kv(line + k, " heaps=", st.heaps);
+    k += put_kv(line + k, " purge_delay_ms=", st.purge_delay_ms);
     line[k++] = '\n';
     sbl_os_write(sbl_opt.stats_fd, line, k);
 }

@@ -130,7 +130,7 @@ static unsigned hcache_expire(uint64_t now, bool force, struct sbl_segment **out
 {
     unsigned k = 0, j = 0;
     for (unsigned i = 0; i < hcache_n; i++) {
-        if (force || now >= hcache[i].at + sbl_opt.purge_delay_ms) {
+        if (force || now >= hcache[i].at + sbl_purge_delay()) {
             out[k++] = hcache[i].s;
             hcache_bytes -= hcache[i].s->map_size;
         } else {

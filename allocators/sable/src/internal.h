@@ -108,6 +108,7 @@ void sbl_segments_trim(struct sbl_heap *h);
 void sbl_segments_maybe_purge(struct sbl_heap *h);
 bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices);
 const char *sbl_segments_check(const struct sbl_heap *h);
+uint64_t sbl_purge_delay(void);
 #define SBL_REG_CHUNKS ((size_t)1 << (47 - SBL_SEG_SHIFT))
 extern uint8_t *sbl_registry; /* one byte per 4 MiB chunk: 1 at a segment's base */
 void sbl_registry_init(void);

@@ -16,17 +16,57 @@
  * thread, reuses it without page faults; once its purge delay has passed,
  * the next slow-path event of any thread purges it (MADV_DONTNEED) and it
  * stays as a *cold* segment (address space only), up to POOL_COLD_MAX of
- * them; more are unmapped. Warm segments always come before cold ones. */
+ * them; more are unmapped. Warm segments always come before cold ones.
+ *
+ * The purge delay adapts: it starts at SABLE_PURGE_DELAY, doubles (up to
+ * PURGE_DELAY_GROWTH times that) whenever a heap needs a fresh segment soon
+ * after the pool purged one (the program works in rounds longer than the
+ * delay: purging only made it fault the same RAM in again), and halves
+ * back when no such miss happened for a long while. */
 #include "internal.h"
 
 #define SEG_ALL_FREE (~(uint64_t)1)
 #define SEG_RUN_EMPTY (SBL_SLICES - 1) /* the run of an empty segment: 63 */
 #define POOL_COLD_MAX 8
+#define PURGE_DELAY_GROWTH 16
+
+static _Atomic uint64_t delay_ms;       /* the current purge delay; 0: not yet set */
+static _Atomic uint64_t pool_purged_at; /* ms of the pool's last purge of a warm segment */
+static _Atomic uint64_t missed_at;      /* ms of the last fresh segment needed soon after */
 
 static sbl_lock_t pool_lock;
 static struct sbl_segment *pool_first, *pool_last; /* newest first */
 static unsigned pool_cold;                           /* purged ones, at the end */
 static _Atomic uint64_t pool_deadline; /* purge_at of the oldest warm one; 0: none */
+
+/* The purge delay now (ms). */
+uint64_t sbl_purge_delay(void)
+{
+    uint64_t d = atomic_load_explicit(&delay_ms, memory_order_relaxed);
+    return d ? d : sbl_opt.purge_delay_ms;
+}
+
+/* A heap needs a fresh (or cold) segment: was the pool's last purge too early? */
+static void purge_note_miss(uint64_t now)
+{
+    uint64_t d = sbl_purge_delay();
+    uint64_t purged = atomic_load_explicit(&pool_purged_at, memory_order_relaxed);
+    if (purged == 0 || now > purged + 2 * d)
+        return;
+    atomic_store_explicit(&missed_at, now, memory_order_relaxed);
+    if (d < sbl_opt.purge_delay_ms * PURGE_DELAY_GROWTH)
+        atomic_store_explicit(&delay_ms, d * 2, memory_order_relaxed);
+}
+
+/* The pool purges: after a long while without a miss, the delay halves. */
+static void purge_note_purge(uint64_t now)
+{
+    atomic_store_explicit(&pool_purged_at, now, memory_order_relaxed);
+    uint64_t d = sbl_purge_delay();
+    uint64_t missed = atomic_load_explicit(&missed_at, memory_order_relaxed);
+    if (d > sbl_opt.purge_delay_ms && now > missed + 8 * d)
+        atomic_store_explicit(&delay_ms, d / 2, memory_order_relaxed);
+}
 
 /* RAM a segment may hold: every slice but the free ones known clean */
 static inline int64_t seg_commit(const struct sbl_segment *s)
@@ -135,7 +175,7 @@ static void segment_purge(struct sbl_segment *s)
 static void schedule_purge(struct sbl_heap *h, struct sbl_segment *s)
 {
     if (s->purge_at == 0)
-        s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
+        s->purge_at = sbl_clock_ms() + sbl_purge_delay();
     if (h->purge_check_at == 0 || s->purge_at < h->purge_check_at)
         h->purge_check_at = s->purge_at;
 }
@@ -206,6 +246,8 @@ static void pool_purge(uint64_t now, bool force)
     }
     pool_update_deadline();
     sbl_unlock(&pool_lock);
+    if (due && !force)
+        purge_note_purge(now);
     /* the system calls out of the lock; then the purged ones go back cold */
     while (due) {
         struct sbl_segment *s = due;
@@ -253,7 +295,7 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
             segment_unmap(s);
         return;
     }
-    s->purge_at = sbl_clock_ms() + sbl_opt.purge_delay_ms;
+    s->purge_at = sbl_clock_ms() + sbl_purge_delay();
     sbl_lock(&pool_lock);
     s->prev = NULL;
     s->next = pool_first;
@@ -312,14 +354,17 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
 {
     sbl_lock(&pool_lock);
     struct sbl_segment *s = pool_first;
+    bool warm = s && s->purge_at != 0;
     if (s) {
         pool_unlink(s);
-        if (s->purge_at == 0)
+        if (!warm)
             pool_cold--;
         else if (pool_first == NULL || pool_first->purge_at == 0)
             pool_update_deadline();
     }
     sbl_unlock(&pool_lock);
+    if (!warm)
+        purge_note_miss(sbl_clock_ms());
     if (s == NULL) {
         s = sbl_os_map_aligned(SBL_SEG_SIZE, SBL_SEG_SIZE, 0);
         if (s == NULL)

@@ -13,7 +13,7 @@ fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
 SABLE_STATS=1 "$prog" stats >"$out/stats.out" 2>"$out/stats.err" || bad "SABLE_STATS=1 run: $(cat "$out/stats.err")"
-grep -Eq '^sable [0-9.]+ stats: live=[0-9]+ peak=[0-9]+ committed=[0-9]+ reserved=[0-9]+ small=[0-9]+ large=[0-9]+ huge=1 frees=[0-9]+ reallocs=1 partial_frees=1 segments=[0-9]+ heaps=[0-9]+$' "$out/stats.err" \
+grep -Eq '^sable [0-9.]+ stats: live=[0-9]+ peak=[0-9]+ committed=[0-9]+ reserved=[0-9]+ small=[0-9]+ large=[0-9]+ huge=1 frees=[0-9]+ reallocs=1 partial_frees=1 segments=[0-9]+ heaps=[0-9]+ purge_delay_ms=[0-9]+$' "$out/stats.err" \
     || bad "SABLE_STATS=1: no exit summary on stderr: $(cat "$out/stats.err")"
 "$prog" plain >"$out/plain.out" 2>"$out/plain.err" || bad "plain run: $(cat "$out/plain.err")"
 [ -s "$out/plain.err" ] && bad "plain run wrote to stderr: $(cat "$out/plain.err")"

@@ -1,0 +1,87 @@
+/* purge.c: the purge delay adapts (run with SABLE_PURGE_DELAY=10). A
+ * program that frees 48 segments' worth of 1 MiB blocks and allocates them
+ * again a little later than the delay makes sable purge and then fault the
+ * same RAM back in: the delay must grow (and these rounds stop faulting);
+ * once the rounds stop, and a long quiet time has passed, it must shrink
+ * back towards SABLE_PURGE_DELAY. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "check.h"
+#include "sable.h"
+
+#define N 144 /* 1 MiB blocks, three per segment */
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0)
+        ;
+}
+
+static size_t delay_now(void)
+{
+    struct sable_stats st;
+    CHECK(sable_stats(&st) == 0);
+    return st.purge_delay_ms;
+}
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* n blocks of 1 MiB, one byte written per 4 KiB page, then freed; the
+   page faults it took */
+static long round_of(int n)
+{
+    static void *v[N];
+    long f0 = minor_faults();
+    for (int i = 0; i < n; i++) {
+        v[i] = malloc((size_t)1 << 20);
+        CHECK(v[i] != NULL);
+        for (size_t off = 0; off < ((size_t)1 << 20); off += 4096)
+            ((volatile char *)v[i])[off] = 1;
+    }
+    long f = minor_faults() - f0;
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    return f;
+}
+
+int main(void)
+{
+    size_t base = delay_now();
+    CHECK(base == 10);
+    long faults[8];
+    for (int r = 0; r < 8; r++) {
+        faults[r] = round_of(N);
+        sleep_ms(25); /* longer than the delay at first */
+    }
+    size_t grown = delay_now();
+    printf("purge delay %zu ms at start, %zu ms after 8 rounds 25 ms apart; page faults per "
+           "round: %ld %ld ... %ld %ld\n",
+           base, grown, faults[0], faults[1], faults[6], faults[7]);
+    CHECK(grown >= 4 * base);
+    CHECK(faults[7] * 10 < faults[0]); /* the last rounds reuse warm memory */
+
+    /* quiet: rounds of 4 segments (so the pool has warm ones to purge and
+       the heap needs none from the OS) spaced far apart */
+    size_t later = grown;
+    for (int r = 0; r < 12 && later > base; r++) {
+        sleep_ms((long)(later * 9));
+        round_of(12);
+        sleep_ms((long)later + 5);
+        for (int i = 0; i < 64; i++) /* slow-path events: the pool's purge runs */
+            free(malloc(((size_t)256 << 10) + (size_t)i * 4096));
+        later = delay_now();
+    }
+    printf("purge delay %zu ms after quiet rounds\n", later);
+    CHECK(later < grown);
+    return check_done("sable purge");
+}
