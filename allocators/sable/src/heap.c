@@ -56,6 +56,20 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
 }
 
 /* cls < 0: the full list */
+/* in_use 2 ("kept"): the page is its class's only page and small enough to
+   stay when it empties (sbl_heap_retire would keep it), so the fast path's
+   free need not call sbl_heap_retire; normal mode only (the slow paths
+   compare in_use with 1). Every other live page has in_use 1. */
+static void queue_mark(struct sbl_page_queue *q)
+{
+    struct sbl_page *f = q->first;
+    if (f == NULL)
+        return;
+    f->in_use = (f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_opt.slow) ? 2 : 1;
+    if (f->next)
+        f->next->in_use = 1;
+}
+
 static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
 {
     bool first = q->first == pg;
@@ -68,8 +82,12 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
     else
         q->last = pg->prev;
     pg->next = pg->prev = NULL;
-    if (first && cls >= 0)
-        direct_update(h, (unsigned)cls);
+    pg->in_use = 1;
+    if (cls >= 0) {
+        queue_mark(q);
+        if (first)
+            direct_update(h, (unsigned)cls);
+    }
 }
 
 static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
@@ -81,8 +99,11 @@ static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struc
     else
         q->last = pg;
     q->first = pg;
-    if (cls >= 0)
+    pg->in_use = 1;
+    if (cls >= 0) {
+        queue_mark(q);
         direct_update(h, (unsigned)cls);
+    }
 }
 
 static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
@@ -95,6 +116,9 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
     pg->prev = q->last;
     q->last->next = pg;
     q->last = pg;
+    pg->in_use = 1;
+    if (cls >= 0)
+        queue_mark(q);
 }
 
 /* ---- remote frees ---- */

@@ -319,8 +319,9 @@ static inline void *sbl_malloc_inline(size_t n)
  * free(): the NULL test, the mask and index arithmetic, 3 loads (descriptor
  * offset, segment owner, flags), the TLS load, the push (onto
  * pg->local_free, not the list malloc pops: see types.h) and the used count,
- * 4 well-predicted branches; plus 9 in sbl_heap_retire when the page
- * becomes empty. Remote frees, full pages, huge blocks and every extension
+ * 4 well-predicted branches; plus 2 when the page becomes empty (its
+ * in_use byte says whether it stays: see heap.c), or 9 more in
+ * sbl_heap_retire if it may not. Remote frees, full pages, huge blocks and every extension
  * (partial free, interior pointers, secure mode, statistics, log, Valgrind)
  * are behind the one test `seg->heap == tls_heap && flags == 0`. */
 static inline void sbl_free_inline(void *p)
@@ -333,7 +334,7 @@ static inline void sbl_free_inline(void *p)
         struct sbl_block *b = (struct sbl_block *)p;
         b->next = pg->local_free;
         pg->local_free = b;
-        if (SBL_UNLIKELY(--pg->used == 0))
+        if (SBL_UNLIKELY(--pg->used == 0) && pg->in_use != 2)
             sbl_heap_retire(s->heap, pg);
         return;
     }

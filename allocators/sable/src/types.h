@@ -122,7 +122,8 @@ struct sbl_page {
                                 SBL_PF_RANGE from any thread) */
     uint8_t cls;             /* size class */
     uint8_t slices;          /* span length in slices */
-    uint8_t in_use;          /* 1 while the span is a live page */
+    uint8_t in_use;          /* 0: free span; 1: a live page; 2: a live page
+                                that stays when it empties (heap.c) */
     uint32_t block_size;
     uint8_t *start;          /* first block */
     _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */

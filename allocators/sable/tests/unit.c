@@ -302,6 +302,60 @@ static void test_pool(void)
     CHECK(purged * 2 > first);
 }
 
+/* in_use 2 marks exactly the pages that stay when they empty: the only page
+ * of a class queue, up to SBL_KEEP_MAX (the free fast path skips
+ * sbl_heap_retire for them); every other live page has 1. */
+static const char *kept_marks_check(const struct sbl_heap *h)
+{
+    for (unsigned c = 0; c < SBL_NCLASSES; c++)
+        for (const struct sbl_page *pg = h->queues[c].first; pg; pg = pg->next) {
+            bool kept = pg == h->queues[c].first && pg->next == NULL &&
+                        pg->block_size <= SBL_KEEP_MAX;
+            if (pg->in_use != (kept ? 2 : 1))
+                return "a page's in_use does not say whether it stays when it empties";
+        }
+    for (const struct sbl_page *pg = h->full.first; pg; pg = pg->next)
+        if (pg->in_use != 1)
+            return "a page in the full list is marked to stay";
+    return NULL;
+}
+
+static void test_kept_marks(void)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    enum { N = 3000 };
+    static void *v[N];
+    static const size_t sizes[] = {24, 200, 3000, 40000, 200000};
+    const char *bad = NULL;
+    for (unsigned k = 0; k < 5 && bad == NULL; k++) {
+        /* several pages of the class, then all but one emptied, then all */
+        for (int i = 0; i < N; i++)
+            v[i] = sable_malloc(sizes[k]);
+        bad = kept_marks_check(h);
+        for (int i = 0; i < N && bad == NULL; i += 2) {
+            sable_free(v[i]);
+            v[i] = NULL;
+            if (i % 64 == 0)
+                bad = kept_marks_check(h);
+        }
+        for (int i = 1; i < N; i += 2)
+            sable_free(v[i]);
+        bad = bad ? bad : kept_marks_check(h);
+        /* a malloc+free loop on the class's one page keeps it */
+        void *p = sable_malloc(sizes[k]);
+        struct sbl_page *pg = sbl_page_of(sbl_segment_of(p), p);
+        sable_free(p);
+        for (int i = 0; i < 1000; i++)
+            sable_free(sable_malloc(sizes[k]));
+        if (sizes[k] <= SBL_KEEP_MAX && (!pg->in_use || h->queues[pg->cls].first != pg))
+            bad = "the only page of a small class was released when it emptied";
+        bad = bad ? bad : kept_marks_check(h);
+    }
+    if (bad)
+        fprintf(stderr, "kept marks: %s\n", bad);
+    CHECK(bad == NULL);
+}
+
 int main(void)
 {
     test_classes();
@@ -310,6 +364,7 @@ int main(void)
     test_remote();
     test_handover();
     test_range_flag();
+    test_kept_marks();
     test_spans();
     test_pool();
     return check_done("sable unit");
