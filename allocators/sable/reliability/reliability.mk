@@ -8,6 +8,7 @@
 #   test-sable-asan      sable's code and the model under ASan+UBSan (gcc), 3 threads; then
 #                        1 thread with SABLE_STATS=1 (slow paths, live_bytes checked);
 #                        2 threads with SABLE_SECURE=1
+#   test-sable-tsan      sable's code and the model under ThreadSanitizer (gcc), 4 threads
 #   test-sable-ubsan     libsable.so built with UBSan: the soak (8 s) and the exhaustion
 #                        test against it
 #   test-sable-soak      the soak for 20 s
@@ -50,6 +51,7 @@ endef
 
 $(eval $(call reli_variant,fz,clang,-O1 -fsanitize=fuzzer-no-link,undefined $(RELI_SAN)))
 $(eval $(call reli_variant,asan,$(CC),-O1 -fsanitize=address,undefined $(RELI_SAN)))
+$(eval $(call reli_variant,tsan,$(CC),-O1 -fsanitize=thread $(RELI_SAN)))
 # libsable.so itself under UBSan (its runtime needs no malloc of its own, so
 # it coexists with sable replacing malloc): the soak and exhaustion programs
 # run against it too
@@ -75,8 +77,12 @@ $(RELI_BUILD)/fuzz-asan: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/asan/sable.o
 	$(CC) -std=gnu11 -O1 -g $(WARN) -DRELI_STANDALONE -fsanitize=address,undefined $(RELI_SAN) \
 	    -Iallocators/sable/include -o $@ $^ -lpthread
 
-.PHONY: fuzz soak test-sable-fuzz test-sable-asan test-sable-ubsan
-TESTS += test-sable-fuzz test-sable-asan test-sable-ubsan
+$(RELI_BUILD)/fuzz-tsan: $(RELI_DIR)/fuzz.c $(RELI_BUILD)/tsan/sable.o
+	$(CC) -std=gnu11 -O1 -g $(WARN) -DRELI_STANDALONE -fsanitize=thread $(RELI_SAN) \
+	    -Iallocators/sable/include -o $@ $^ -lpthread
+
+.PHONY: fuzz soak test-sable-fuzz test-sable-asan test-sable-ubsan test-sable-tsan
+TESTS += test-sable-fuzz test-sable-asan test-sable-ubsan test-sable-tsan
 
 # the corpus the long runs grow (seeded with the committed one)
 fuzz: $(RELI_BUILD)/fuzz
@@ -118,6 +124,12 @@ test-sable-asan: $(RELI_BUILD)/fuzz-asan
 	echo "with SABLE_SECURE=1 (no invalid free_range then: secure mode aborts on those):"; \
 	SABLE_SECURE=1 RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=2 RELI_INPUTS=40 nice $(RELI_BUILD)/fuzz-asan || rc=1; \
 	exit $$rc
+
+# sable's code under ThreadSanitizer: the model's threads free each other's
+# blocks (remote frees, delayed frees, abandoned heaps); any data race fails
+test-sable-tsan: $(RELI_BUILD)/fuzz-tsan
+	RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=4 RELI_INPUTS=15 TSAN_OPTIONS=halt_on_error=1 \
+	    nice $(RELI_BUILD)/fuzz-tsan
 
 # ---- soak ------------------------------------------------------------------
 $(RELI_BUILD)/%: $(RELI_DIR)/%.c $(BUILD)/sable/libsable.so

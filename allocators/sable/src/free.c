@@ -39,15 +39,15 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
 static inline __attribute__((always_inline)) void free_body(struct sbl_segment *s, struct sbl_page *pg,
                                                             void *p)
 {
-    if (pg->flags & SBL_PF_HUGE) {
-        if (pg->flags & SBL_PF_RANGE)
+    if (sbl_page_flags(pg) & SBL_PF_HUGE) {
+        if (sbl_page_flags(pg) & SBL_PF_RANGE)
             sbl_range_forget(pg->start);
         sbl_huge_free(s);
         return;
     }
-    if (pg->flags & (SBL_PF_ALIGNED | SBL_PF_RANGE))
+    if (sbl_page_flags(pg) & (SBL_PF_ALIGNED | SBL_PF_RANGE))
         p = sbl_block_start(pg, p);
-    if (pg->flags & SBL_PF_RANGE)
+    if (sbl_page_flags(pg) & SBL_PF_RANGE)
         sbl_range_forget(p);
     struct sbl_heap *h = s->heap;
     struct sbl_block *b = (struct sbl_block *)p;

@@ -168,9 +168,9 @@ static void page_unfull(struct sbl_heap *h, struct sbl_page *pg)
  * list. */
 void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg)
 {
-    if (pg->flags & SBL_PF_DETACHED)
+    if (sbl_page_flags(pg) & SBL_PF_DETACHED)
         return;
-    if (pg->flags & SBL_PF_FULL)
+    if (sbl_page_flags(pg) & SBL_PF_FULL)
         queue_remove(h, &h->full, pg, -1);
     else
         queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
@@ -182,14 +182,14 @@ void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg)
 /* free of a block of h's by the thread that owns (or has claimed) h */
 void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
-    if (pg->flags & SBL_PF_DETACHED) {
+    if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
         pg->used = 0;
         sbl_page_release(h, pg);
         return;
     }
     sbl_next_set(b, pg->free);
     pg->free = b;
-    if (pg->flags & SBL_PF_FULL)
+    if (sbl_page_flags(pg) & SBL_PF_FULL)
         page_unfull(h, pg);
     if (--pg->used == 0)
         sbl_heap_retire(h, pg);

@@ -239,7 +239,7 @@ bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     if (sbl_opt.secure)
         sbl_secure_check("free", p);
-    bool huge = pg->flags & SBL_PF_HUGE;
+    bool huge = sbl_page_flags(pg) & SBL_PF_HUGE;
     uint8_t *start = huge ? pg->start : sbl_block_start(pg, p);
     size_t size = huge ? s->huge_size : pg->block_size;
     if (sbl_hook_depth == 0 && sbl_opt.hooks)

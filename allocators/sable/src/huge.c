@@ -42,7 +42,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
     s->free_map = s->dirty_map = s->purge_at = 0;
     struct sbl_page *pg = &s->pages[0];
     memset(pg, 0, sizeof *pg);
-    pg->flags = SBL_PF_HUGE;
+    sbl_page_flags_init(pg, SBL_PF_HUGE);
     pg->used = 1;
     pg->in_use = 1;
     pg->start = base + off;
@@ -137,7 +137,7 @@ static unsigned hcache_expire(uint64_t now, bool force, struct sbl_segment **out
             hcache[j++] = hcache[i];
         }
     }
-    hcache_n = j;
+    __atomic_store_n(&hcache_n, j, __ATOMIC_RELAXED); /* read unlocked */
     return k;
 }
 
@@ -189,11 +189,11 @@ static bool hcache_put(struct sbl_segment *s)
         out[k++] = hcache[0].s; /* the oldest goes */
         hcache_bytes -= hcache[0].s->map_size;
         memmove(&hcache[0], &hcache[1], (hcache_n - 1) * sizeof hcache[0]);
-        hcache_n--;
+        __atomic_store_n(&hcache_n, hcache_n - 1, __ATOMIC_RELAXED);
     }
     hcache[hcache_n].s = s;
     hcache[hcache_n].at = now;
-    hcache_n++;
+    __atomic_store_n(&hcache_n, hcache_n + 1, __ATOMIC_RELAXED);
     hcache_bytes += used;
     sbl_unlock(&hcache_lock);
     for (unsigned i = 0; i < k; i++)
@@ -212,7 +212,7 @@ static void *hcache_get(size_t n)
             s = hcache[i].s;
             hcache_bytes -= s->map_size;
             memmove(&hcache[i], &hcache[i + 1], (hcache_n - i - 1) * sizeof hcache[0]);
-            hcache_n--;
+            __atomic_store_n(&hcache_n, hcache_n - 1, __ATOMIC_RELAXED);
             break;
         }
     }

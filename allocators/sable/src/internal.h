@@ -206,6 +206,18 @@ void sbl_oom_unlock_postfork(bool child);
 /* init.c */
 void sbl_init(void);
 
+/* page->flags is read and written atomically (relaxed: plain moves on
+   x86-64), since sable_free_range may set SBL_PF_RANGE from any thread */
+static inline unsigned sbl_page_flags(const struct sbl_page *pg)
+{
+    return __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
+}
+
+static inline void sbl_page_flags_init(struct sbl_page *pg, unsigned f)
+{
+    __atomic_store_n(&pg->flags, (uint8_t)f, __ATOMIC_RELAXED);
+}
+
 static inline void sbl_page_flag_set(struct sbl_page *pg, unsigned f)
 {
     __atomic_fetch_or(&pg->flags, (uint8_t)f, __ATOMIC_RELAXED);
@@ -330,7 +342,7 @@ static inline void sbl_free_inline(void *p)
         return;
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (SBL_LIKELY(s->heap == sbl_tls_heap && pg->flags == 0)) {
+    if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
         struct sbl_block *b = (struct sbl_block *)p;
         b->next = pg->local_free;
         pg->local_free = b;
@@ -355,19 +367,19 @@ static inline size_t sbl_block_extent(const void *p)
 {
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    return (pg->flags & SBL_PF_HUGE) ? s->huge_size : pg->block_size;
+    return (sbl_page_flags(pg) & SBL_PF_HUGE) ? s->huge_size : pg->block_size;
 }
 
 static inline size_t sbl_usable_size(const void *p)
 {
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (SBL_LIKELY(pg->flags == 0))
+    if (SBL_LIKELY(sbl_page_flags(pg) == 0))
         return pg->block_size;
-    const uint8_t *start = (pg->flags & SBL_PF_HUGE) ? pg->start : sbl_block_start(pg, p);
-    size_t size = (pg->flags & SBL_PF_HUGE) ? s->huge_size : pg->block_size;
+    const uint8_t *start = (sbl_page_flags(pg) & SBL_PF_HUGE) ? pg->start : sbl_block_start(pg, p);
+    size_t size = (sbl_page_flags(pg) & SBL_PF_HUGE) ? s->huge_size : pg->block_size;
     size_t u = size - (size_t)((const uint8_t *)p - start);
-    if (pg->flags & SBL_PF_RANGE)
+    if (sbl_page_flags(pg) & SBL_PF_RANGE)
         u = sbl_range_usable(start, p, u);
     return u;
 }

@@ -19,7 +19,7 @@
 
 static void *page_resize(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, size_t n)
 {
-    uint8_t *start = (pg->flags & SBL_PF_ALIGNED) ? sbl_block_start(pg, p) : p;
+    uint8_t *start = (sbl_page_flags(pg) & SBL_PF_ALIGNED) ? sbl_block_start(pg, p) : p;
     size_t lead = (size_t)(p - start);
     if (n <= pg->block_size - lead)
         return p;
@@ -40,7 +40,7 @@ static void *page_resize(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p,
 static void page_shrink(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, size_t n)
 {
     struct sbl_heap *h = s->heap;
-    if (pg->capacity != 1 || h != sbl_tls_heap || (pg->flags & SBL_PF_ALIGNED))
+    if (pg->capacity != 1 || h != sbl_tls_heap || (sbl_page_flags(pg) & SBL_PF_ALIGNED))
         return;
     unsigned slices = (unsigned)((n + SBL_SLICE_SIZE - 1) >> SBL_SLICE_SHIFT);
     if (slices == 0)
@@ -56,7 +56,7 @@ static void page_shrink(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, 
 /* a partially freed block that realloc or resize_in_place keeps becomes whole again */
 static inline void *kept_whole(struct sbl_page *pg, uint8_t *start, void *p)
 {
-    if (pg->flags & SBL_PF_RANGE)
+    if (sbl_page_flags(pg) & SBL_PF_RANGE)
         sbl_range_forget(start);
     return p;
 }
@@ -67,7 +67,7 @@ void *sbl_resize_in_place(void *p, size_t n)
         return NULL;
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (pg->flags & SBL_PF_HUGE) {
+    if (sbl_page_flags(pg) & SBL_PF_HUGE) {
         size_t lead = (size_t)((uint8_t *)p - pg->start);
         if (n > SBL_MAX_REQUEST - lead || sbl_huge_resize(pg->start, s, lead + n) == NULL)
             return NULL;
@@ -91,7 +91,7 @@ void *sbl_realloc(void *p, size_t n)
     }
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    bool huge = pg->flags & SBL_PF_HUGE;
+    bool huge = sbl_page_flags(pg) & SBL_PF_HUGE;
     uint8_t *start = huge ? pg->start : sbl_block_start(pg, p);
     /* the whole extent from p: released ranges of a partially freed block
        are forgotten only once the call succeeds (a failure changes nothing) */
@@ -100,7 +100,7 @@ void *sbl_realloc(void *p, size_t n)
         if (start == (uint8_t *)p && n > (SBL_LARGE_MAX >> 3)) {
             void *q;
             if (s->huge_offset % 16 == 0) { /* mremap keeps the offset: still aligned */
-                bool ranged = pg->flags & SBL_PF_RANGE; /* pg moves with the block */
+                bool ranged = sbl_page_flags(pg) & SBL_PF_RANGE; /* pg moves with the block */
                 q = sbl_huge_realloc(p, s, n);
                 if (q != NULL && ranged)
                     sbl_range_forget(start);

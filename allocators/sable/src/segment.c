@@ -372,7 +372,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         sbl_registry_mark(s, SBL_SEG_SIZE, true);
         if (sbl_opt.slow) /* a stray free into an unused slice takes the slow path */
             for (unsigned i = 0; i <= SBL_SLICES; i++)
-                s->pages[i].flags = SBL_PF_SLOW;
+                sbl_page_flags_init(&s->pages[i], SBL_PF_SLOW);
         sbl_stat_segments(1);
         sbl_stat_committed((int64_t)SBL_SLICE_SIZE); /* the header slice */
         s->free_map = SEG_ALL_FREE;
@@ -448,7 +448,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     pg->local_free = NULL;
     pg->used = 0;
     pg->offset = 0;
-    pg->flags = sbl_opt.slow ? SBL_PF_SLOW : 0;
+    sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
     pg->in_use = 1;
@@ -522,7 +522,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     pg->in_use = 0;
     pg->free = NULL;
     pg->local_free = NULL;
-    pg->flags = sbl_opt.slow ? SBL_PF_SLOW : 0; /* a stray free still takes the slow path */
+    sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
     uint64_t m = span_mask(idx, k);
     s->free_map |= m;
     s->dirty_map |= m;

@@ -117,9 +117,9 @@ struct sbl_page {
     uint16_t capacity;       /* blocks that fit in the span (<= 4096: the
                                 16-byte class in one slice) */
     uint16_t reserved;       /* blocks carved so far (the rest untouched) */
-    uint8_t flags;           /* SBL_PF_*; 0 on the plain path. Changed with
-                                atomic or/and (sable_free_range may set
-                                SBL_PF_RANGE from any thread) */
+    uint8_t flags;           /* SBL_PF_*; 0 on the plain path. Read and
+                                written with relaxed atomics (sable_free_range
+                                may set SBL_PF_RANGE from any thread) */
     uint8_t cls;             /* size class */
     uint8_t slices;          /* span length in slices */
     uint8_t in_use;          /* 0: free span; 1: a live page; 2: a live page
