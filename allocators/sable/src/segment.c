@@ -219,6 +219,18 @@ static bool pool_append_cold(struct sbl_segment *s)
     return true;
 }
 
+/* Purges s (not in the pool, pool_lock not held) and appends it cold, or
+   unmaps it when the pool holds enough cold ones. */
+static void pool_put_cold(struct sbl_segment *s)
+{
+    segment_purge(s);
+    sbl_lock(&pool_lock);
+    bool kept = pool_append_cold(s);
+    sbl_unlock(&pool_lock);
+    if (!kept)
+        segment_unmap(s);
+}
+
 /* The deadline of the oldest warm segment (pool_lock held). */
 static void pool_update_deadline(void)
 {
@@ -252,12 +264,7 @@ static void pool_purge(uint64_t now, bool force)
     while (due) {
         struct sbl_segment *s = due;
         due = s->next;
-        segment_purge(s);
-        sbl_lock(&pool_lock);
-        bool kept = pool_append_cold(s);
-        sbl_unlock(&pool_lock);
-        if (!kept)
-            segment_unmap(s);
+        pool_put_cold(s);
     }
     if (!force)
         return;
@@ -287,12 +294,7 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
     s->heap = NULL;
     bool limited = sbl_os_as_limited();
     if (limited || (s->dirty_map & s->free_map) == 0) {
-        segment_purge(s);
-        sbl_lock(&pool_lock);
-        bool kept = pool_append_cold(s);
-        sbl_unlock(&pool_lock);
-        if (!kept)
-            segment_unmap(s);
+        pool_put_cold(s);
         return;
     }
     s->purge_at = sbl_clock_ms() + sbl_purge_delay();
