@@ -42,17 +42,19 @@ void meta_allocator(struct json_writer *w, const struct allocator *a)
     jw_key(w, "preload"); jw_string(w, a->preload);
     jw_key(w, "base"); jw_string(w, a->base);
     jw_key(w, "env");
+    jw_env_object(w, &a->env);
+}
+
+void jw_env_object(struct json_writer *w, const struct strv *env)
+{
     jw_begin_object(w);
-    for (size_t i = 0; i < a->env.n; i++) {
-        const char *kv = a->env.v[i], *eq = strchr(kv, '=');
-        char *var = strndup(kv, (size_t)(eq - kv));
-        if (var == NULL) {
-            errmsg("out of memory");
-            exit(1);
-        }
-        jw_key(w, var);
+    for (size_t i = 0; i < env->n; i++) {
+        char *name = xstrdup(env->v[i]);
+        char *eq = strchr(name, '=');
+        *eq = '\0';
+        jw_key(w, name);
         jw_string(w, eq + 1);
-        free(var);
+        free(name);
     }
     jw_end_object(w);
 }

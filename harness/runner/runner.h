@@ -175,6 +175,8 @@ void meta_begin(struct meta_doc *m, const char *kind, const char *started, const
 /* The members that describe one allocator (inside its object): name,
    version, library, package, binary, preload, base, env. */
 void meta_allocator(struct json_writer *w, const struct allocator *a);
+/* Writes NAME=VALUE strings as one JSON object {"NAME": "VALUE", ...}. */
+void jw_env_object(struct json_writer *w, const struct strv *env);
 /* Closes the top object and writes <dir>/meta.json atomically; exits 1
    (message printed) when it cannot. */
 void meta_commit(struct meta_doc *m, const char *dir);
