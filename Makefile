@@ -3,7 +3,8 @@
 #   make               build every allocator's bench and conformance binaries and the runner
 #   make bench         run the workloads for every allocator and write a report
 #                      (QUICK=1: a smoke run of at most 90 s; FULL=1: more sizes, threads, repetitions)
-#   make conformance   run the conformance matrix for every allocator
+#   make conformance   run the conformance matrix for every allocator (variants only
+#                      when ALLOCATORS is given)
 #   make test          everything that proves heapmark works (the CI entry point)
 #   make report        re-render the report of RUN=results/<dir> (default results/latest)
 #   make install       install sable (PREFIX=/usr/local)
@@ -12,7 +13,7 @@
 # ALLOCATORS picks the contestants: names of folders under allocators/,
 # name=/path/to/lib.so for any malloc replacement, run under LD_PRELOAD, or
 # name=base:VAR=VAL[:VAR=VAL...] for a variant of one with those environment
-# variables (default: sable glibc jemalloc mimalloc sable-secure=sable:SABLE_SECURE=1).
+# variables (default: sable glibc jemalloc mimalloc [tcmalloc] sable-secure=sable:SABLE_SECURE=1).
 
 SHELL    := /bin/bash
 .DEFAULT_GOAL := all
