@@ -3,14 +3,17 @@
 #   make               build every allocator's bench and conformance binaries and the runner
 #   make bench         run the workloads for every allocator and write a report
 #                      (QUICK=1: a smoke run of at most 90 s; FULL=1: more sizes, threads, repetitions)
-#   make conformance   run the conformance matrix for every allocator
+#   make conformance   run the conformance matrix for every allocator (variants only
+#                      when ALLOCATORS is given)
 #   make test          everything that proves heapmark works (the CI entry point)
 #   make report        re-render the report of RUN=results/<dir> (default results/latest)
 #   make install       install sable (PREFIX=/usr/local)
 #   make clean
 #
-# ALLOCATORS picks the contestants: names of folders under allocators/, or
-# name=/path/to/lib.so for any malloc replacement, run under LD_PRELOAD.
+# ALLOCATORS picks the contestants: names of folders under allocators/,
+# name=/path/to/lib.so for any malloc replacement, run under LD_PRELOAD, or
+# name=base:VAR=VAL[:VAR=VAL...] for a variant of one with those environment
+# variables (default: sable glibc jemalloc mimalloc [tcmalloc] sable-secure=sable:SABLE_SECURE=1).
 
 SHELL    := /bin/bash
 .DEFAULT_GOAL := all
@@ -36,16 +39,37 @@ comma := ,
 TESTS :=
 include $(sort $(wildcard allocators/*/allocator.mk))
 
+# The default contestants, and sable's secure mode as a variant of sable (its
+# cost shows in the report's Variants section).
 DEFAULT_ALLOCATORS := $(if $(wildcard allocators/sable/allocator.mk),sable) glibc jemalloc mimalloc \
-                      $(if $(ALLOC_PRESENT_tcmalloc),tcmalloc)
+                      $(if $(ALLOC_PRESENT_tcmalloc),tcmalloc) \
+                      $(if $(wildcard allocators/sable/allocator.mk),sable-secure=sable:SABLE_SECURE=1)
+ALLOCATORS_GIVEN := $(filter-out undefined default file,$(origin ALLOCATORS))
 ALLOCATORS ?= $(DEFAULT_ALLOCATORS)
-override ALLOCATORS := $(strip $(subst $(comma),$(space),$(ALLOCATORS)))
-# allocators given as name=/path.so run under LD_PRELOAD on glibc's binaries
-PRELOADED := $(foreach a,$(ALLOCATORS),$(if $(findstring =,$(a)),$(a)))
-BUILT     := $(filter-out $(PRELOADED),$(ALLOCATORS)) $(if $(PRELOADED),glibc)
-BUILT     := $(sort $(BUILT))
+
+# ALLOCATORS is build/heapmark's --allocators list: items NAME, NAME=/path/lib.so
+# or NAME=BASE:VAR=VAL[:VAR=VAL...] (a variant), split on commas and blanks; a
+# backslash makes the next character literal. Make needs the bases to build:
+# the escapes are hidden while splitting (% first, so that it comes back exact).
+backslash := \$(empty)
+hide   = $(subst $(backslash)=,%3D,$(subst $(backslash):,%3A,$(subst $(backslash)$(space),%20,$(subst \
+         $(backslash)$(comma),%2C,$(subst $(backslash)$(backslash),%5C,$(subst %,%25,$(1)))))))
+unhide = $(subst %25,%,$(subst %5C,$(backslash)$(backslash),$(subst %2C,$(backslash)$(comma),$(subst \
+         %20,$(backslash)$(space),$(subst %3A,$(backslash):,$(subst %3D,$(backslash)=,$(1)))))))
+alloc_rest  = $(word 2,$(subst =,$(space),$(1)))
+alloc_base  = $(firstword $(subst :,$(space),$(call alloc_rest,$(1))))
+is_variant  = $(and $(findstring =,$(1)),$(findstring :,$(call alloc_rest,$(1))))
+# the build/<A>/ an item runs: its own, its base's, or glibc's for a library
+alloc_built = $(if $(findstring =,$(1)),$(if $(and $(call is_variant,$(1)),$(if \
+              $(findstring /,$(call alloc_base,$(1))),,x)),$(call alloc_base,$(1)),glibc),$(1))
+ALLOC_WORDS := $(strip $(subst $(comma),$(space),$(call hide,$(ALLOCATORS))))
+BUILT       := $(sort $(foreach w,$(ALLOC_WORDS),$(call alloc_built,$(w))))
 $(foreach a,$(BUILT),$(if $(wildcard allocators/$(a)/ext.c),,\
-  $(error unknown allocator '$(a)': there is no allocators/$(a)/; known: $(notdir $(wildcard allocators/*)))))
+  $(error unknown allocator '$(a)' in ALLOCATORS: there is no allocators/$(a)/; known: $(notdir $(wildcard allocators/*)))))
+# make bench: every item; make conformance: the variants only when ALLOCATORS
+# was given (sable-secure aborts on the misuse checks by design)
+BENCH_WORDS := $(ALLOC_WORDS)
+CONF_WORDS  := $(strip $(if $(ALLOCATORS_GIVEN),$(ALLOC_WORDS),$(foreach w,$(ALLOC_WORDS),$(if $(call is_variant,$(w)),,$(w)))))
 
 # --- sources ----------------------------------------------------------------
 # LIB: linked into every allocator-specific binary; harness/bench_*.c only into bench
@@ -104,11 +128,13 @@ $(BUILD)/heapmark: $(RUNNER_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 # --- running ------------------------------------------------------------------
-ALLOC_LIST := $(subst $(space),$(comma),$(ALLOCATORS))
+# comma-separated, for a shell word in single quotes (conformance/conformance.mk uses ALLOC_LIST)
+BENCH_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(BENCH_WORDS))))
+ALLOC_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(CONF_WORDS))))
 PROFILE    := $(if $(QUICK),quick,$(if $(FULL),full,default))
 
 bench: all
-	$(BUILD)/heapmark run --allocators '$(ALLOC_LIST)' --profile $(PROFILE) $(BENCH_ARGS)
+	$(BUILD)/heapmark run --allocators '$(BENCH_LIST)' --profile $(PROFILE) $(BENCH_ARGS)
 	MPLBACKEND=Agg $(PYTHON) scripts/report.py results/latest
 	@echo "report: $$(readlink -f results/latest)/report.md"
 

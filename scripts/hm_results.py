@@ -207,6 +207,36 @@ class Run:
                 names.append(f["allocator"])
         return names
 
+    def variants(self):
+        """[(name, base, env, base_allocator)] of the allocators meta.json gives
+        variables for (`NAME=BASE:VAR=VAL...`): base is a built allocator's
+        name or a library path; base_allocator is the allocator of this run
+        that is that base without variables (None when the run has none).
+        Runs written before variants existed have none."""
+        entries = [a for a in self.meta.get("allocators") or [] if isinstance(a, dict)
+                   and isinstance(a.get("name"), str)]
+
+        def base_of(a):
+            b = a.get("base")
+            if isinstance(b, str) and b:
+                return b
+            return a.get("preload") if isinstance(a.get("preload"), str) else a["name"]
+
+        def env_of(a):
+            e = a.get("env")
+            return e if isinstance(e, dict) else {}
+
+        out = []
+        for a in entries:
+            env = env_of(a)
+            if not env:
+                continue
+            base = base_of(a)
+            partner = next((b["name"] for b in entries
+                            if b is not a and base_of(b) == base and not env_of(b)), None)
+            out.append((a["name"], base, {str(k): str(v) for k, v in env.items()}, partner))
+        return out
+
     def keys(self):
         """Benchmark instances, sorted by family, threads, params."""
         ks = {k for (_a, k) in self.cells}

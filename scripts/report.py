@@ -95,12 +95,40 @@ def analyse(run):
             wins[min(cs, key=cs.get)] += 1
     excluded = [k for k in keys if k not in basis]
     return {
+        "variants": analyse_variants(run),
         "wins": wins,
         "reference": ref, "allocators": allocs, "all_allocators": all_allocs,
         "keys": keys, "keys_with_ref": keys_with_ref, "basis": basis, "partial": partial,
         "geomean_n": len(basis), "geomean_time": gm_time, "geomean_rss": gm_rss,
         "ranks": ranks, "families": families, "excluded": excluded,
     }
+
+
+def analyse_variants(run):
+    """Each variant against its base in the same run: per workload both completed,
+    median time (or instructions) of the variant / of the base, and peak RSS
+    likewise; their geometric means."""
+    out = []
+    for name, base, env, partner in run.variants():
+        v = {"name": name, "base": base, "base_allocator": partner, "env": env,
+             "keys": [], "time": {}, "rss": {}, "geomean_time": None, "geomean_rss": None}
+        if partner is not None:
+            for k in run.keys():
+                c, b = run.cell(name, k), run.cell(partner, k)
+                if c is None or b is None:
+                    continue
+                v["keys"].append(k)
+                v["time"][k] = hr.median(c.time_ns) / hr.median(b.time_ns)
+                if c.rss_bytes and b.rss_bytes and hr.median(b.rss_bytes) > 0:
+                    v["rss"][k] = hr.median(c.rss_bytes) / hr.median(b.rss_bytes)
+            v["geomean_time"] = hr.geomean(list(v["time"].values()))
+            v["geomean_rss"] = hr.geomean(list(v["rss"].values()))
+        out.append(v)
+    return out
+
+
+def _round(v):
+    return round(v, 6) if v is not None else None
 
 
 def summary_json(runs, analyses):
@@ -127,6 +155,15 @@ def summary_json(runs, analyses):
             "failed": [{k: f[k] for k in ("allocator", "benchmark", "status", "reason", "log")}
                        for f in run.failed],
             "missing": [{"allocator": a, "benchmark": b} for a, b in run.missing],
+            "variants": [{
+                "name": v["name"], "base": v["base"], "base_allocator": v["base_allocator"],
+                "env": v["env"], "workloads": len(v["keys"]),
+                "geomean_time_vs_base": _round(v["geomean_time"]),
+                "geomean_peak_rss_vs_base": _round(v["geomean_rss"]),
+                "per_workload": [{"workload": hr.instance_label(k),
+                                  "time_vs_base": _round(v["time"][k]),
+                                  "peak_rss_vs_base": _round(v["rss"].get(k))}
+                                 for k in v["keys"]]} for v in an["variants"]],
             "problems": run.problems,
         })
     return out
@@ -372,6 +409,8 @@ def env_rows(run):
                 desc += ", Debian package %s" % a["package"]
             if a.get("preload"):
                 desc += ", LD_PRELOAD `%s`" % a["preload"]
+            if isinstance(a.get("env"), dict) and a["env"]:
+                desc += ", variant of %s with %s" % (a.get("base"), _settings(a["env"]))
             rows.append(["allocator %s" % a.get("name", "?"), desc])
     return rows
 
@@ -520,6 +559,8 @@ def build_document(runs, analyses, plots):
         if imgs:
             doc.append(("img", imgs))
 
+    doc += variant_blocks(runs, analyses)
+
     # per-workload tables
     doc.append(("h", 2, "Workloads"))
     if any(r.instructions for r in runs):
@@ -566,6 +607,59 @@ def build_document(runs, analyses, plots):
     doc += failure_blocks(runs, multi)
     doc += environment_blocks(runs, multi)
     doc += sources_blocks(runs, analyses)
+    return doc
+
+
+def _settings(env):
+    return " ".join("`%s=%s`" % kv for kv in sorted(env.items()))
+
+
+def variant_blocks(runs, analyses):
+    """The Variants section: each variant (an allocator run with extra environment
+    variables) against its base in the same run."""
+    if not any(an["variants"] for an in analyses):
+        return []
+    multi = len(runs) > 1
+    doc = [("h", 2, "Variants")]
+    for run, an in zip(runs, analyses):
+        if not an["variants"]:
+            continue
+        what = "instructions" if run.instructions else "time"
+        if multi:
+            doc.append(("h", 3, "Variants on %s" % run.label))
+        headers = ["variant", "base", "settings", "workloads", "%s vs base" % what]
+        if not run.instructions:
+            headers.append("peak RSS vs base")
+        rows = []
+        for v in an["variants"]:
+            row = [v["name"], v["base_allocator"] or "%s (not in this run)" % v["base"],
+                   _settings(v["env"]), str(len(v["keys"])), fmt_ratio(v["geomean_time"])]
+            if not run.instructions:
+                row.append(fmt_ratio(v["geomean_rss"]))
+            rows.append(row)
+        doc.append(("table", headers, rows))
+        doc.append(("p", "A variant is an allocator run with extra environment variables "
+                         "(`--allocators NAME=BASE:VAR=VAL`), in the same run as its base, "
+                         "interleaved with it. Each figure is the geometric mean, over the "
+                         "workloads both completed, of the variant's median %s per operation "
+                         "divided by its base's%s; above 1.000x the variant costs more."
+                    % ("instructions" if run.instructions else "time",
+                       "" if run.instructions else " (peak RSS: the same with each process's "
+                                                   "peak RSS)")))
+        for v in an["variants"]:
+            if not v["keys"]:
+                continue
+            h = ["workload", "threads", "%s vs %s" % (what, v["base_allocator"])]
+            if not run.instructions:
+                h.append("peak RSS vs %s" % v["base_allocator"])
+            r = []
+            for k in v["keys"]:
+                row = [k[0] + ("/" + k[1] if k[1] else ""), str(k[2]), fmt_ratio(v["time"][k])]
+                if not run.instructions:
+                    row.append(fmt_ratio(v["rss"].get(k)))
+                r.append(row)
+            doc.append(("details", "per workload: %s / %s (median of repetitions)"
+                        % (v["name"], v["base_allocator"]), [("table", h, r)]))
     return doc
 
 

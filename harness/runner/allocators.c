@@ -76,8 +76,8 @@ static char *joined(const struct strv *s)
     return r;
 }
 
-static void add(struct allocator_set *set, const char *name, const char *root, const char *built,
-                enum binary_kind kind, const char *preload)
+static struct allocator *add(struct allocator_set *set, const char *name, const char *root,
+                             const char *built, enum binary_kind kind, const char *preload)
 {
     set->v = xrealloc(set->v, (set->n + 1) * sizeof *set->v);
     struct allocator *a = &set->v[set->n++];
@@ -86,12 +86,254 @@ static void add(struct allocator_set *set, const char *name, const char *root, c
     a->binary_rel = xasprintf("build/%s/%s", built, kind_file(kind));
     a->binary = xasprintf("%s/%s", root, a->binary_rel);
     a->preload = preload ? xstrdup(preload) : NULL;
+    a->base = xstrdup(preload ? preload : built);
+    return a;
+}
+
+/* ---- the --allocators list ------------------------------------------------
+ * Items are separated by commas or blanks. Inside an item a backslash makes
+ * the next character literal, so that a value can hold ',', ':', '=' or a
+ * blank (MALLOC_CONF=dirty_decay_ms\:0\,muzzy_decay_ms\:0). An item is
+ *   NAME                              build/NAME/<kind>
+ *   NAME=LIB                          glibc's binary with LIB under LD_PRELOAD
+ *   NAME=BASE:VAR=VAL[:VAR=VAL...]    a variant: BASE (a built allocator, or a
+ *                                     library when it has a '/') with these
+ *                                     variables set in every child */
+
+/* Splits spec at unescaped commas and blanks; the items keep their escapes.
+   -1 when the list ends in a lone backslash. */
+static int split_items(const char *spec, struct strv *items)
+{
+    size_t n = strlen(spec);
+    char *cur = xmalloc(n + 1);
+    size_t len = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = spec[i];
+        if (c == '\\') {
+            if (i + 1 == n) {
+                free(cur);
+                return -1;
+            }
+            cur[len++] = c;
+            cur[len++] = spec[++i];
+            continue;
+        }
+        if (c == '\0' || c == ',' || c == ' ' || c == '\t' || c == '\n') {
+            cur[len] = '\0';
+            if (len)
+                strv_push(items, cur);
+            len = 0;
+            continue;
+        }
+        cur[len++] = c;
+    }
+    free(cur);
+    return 0;
+}
+
+/* The first unescaped c in s, or NULL. */
+static char *find_unescaped(char *s, char c)
+{
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            continue;
+        }
+        if (*s == c)
+            return s;
+    }
+    return NULL;
+}
+
+/* Removes the escapes of s in place; returns s. */
+static char *unescape(char *s)
+{
+    char *o = s;
+    for (char *i = s; *i; i++) {
+        if (*i == '\\' && i[1])
+            i++;
+        *o++ = *i;
+    }
+    *o = '\0';
+    return s;
+}
+
+static int valid_var(const char *s)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* what proc.c sets for every child itself */
+static const char *const runner_vars[] = {"LD_PRELOAD", "HEAPMARK_PRELOAD", "HEAPMARK_ALLOCATOR",
+                                          "HEAPMARK_PROFILE", "HEAPMARK_COUNT_OPS", NULL};
+
+/* Parses "VAR=VAL[:VAR=VAL...]" (escaped) into env (NAME=VALUE strings). */
+static int parse_assignments(const char *name, char *list, struct strv *env)
+{
+    char *rest = list;
+    for (;;) {
+        char *colon = find_unescaped(rest, ':');
+        if (colon)
+            *colon = '\0';
+        char *eq = find_unescaped(rest, '=');
+        if (eq == NULL) {
+            errmsg("allocator '%s': '%s' is not VAR=VALUE (a variant is "
+                   "NAME=BASE:VAR=VALUE[:VAR=VALUE...])",
+                   name, unescape(rest));
+            return -1;
+        }
+        *eq = '\0';
+        char *var = unescape(rest), *val = unescape(eq + 1);
+        if (!valid_var(var)) {
+            errmsg("allocator '%s': bad variable name '%s': use letters, digits and '_', not "
+                   "starting with a digit",
+                   name, var);
+            return -1;
+        }
+        for (const char *const *r = runner_vars; *r; r++)
+            if (strcmp(var, *r) == 0) {
+                errmsg("allocator '%s': %s is set by heapmark itself and cannot be given "
+                       "(a library to preload is NAME=/path/lib.so)",
+                       name, var);
+                return -1;
+            }
+        size_t vl = strlen(var);
+        for (size_t i = 0; i < env->n; i++)
+            if (strncmp(env->v[i], var, vl) == 0 && env->v[i][vl] == '=') {
+                errmsg("allocator '%s': variable %s is given twice", name, var);
+                return -1;
+            }
+        char *kv = xasprintf("%s=%s", var, val);
+        strv_push(env, kv);
+        free(kv);
+        if (colon == NULL)
+            return 0;
+        rest = colon + 1;
+    }
+}
+
+/* name=LIB: the absolute path of a readable library, or NULL (message printed). */
+static char *library_path(const char *name, const char *path, const struct strv *built,
+                          enum binary_kind kind)
+{
+    if (*path == '\0' || strpbrk(path, " :") != NULL) {
+        errmsg("allocator '%s': bad library path '%s'", name, path);
+        return NULL;
+    }
+    char *abs = NULL;
+    if (path[0] == '/') {
+        abs = xstrdup(path);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        abs = xasprintf("%s/%s", cwd ? cwd : ".", path);
+        free(cwd);
+    }
+    if (!is_regular_file(abs) || access(abs, R_OK) != 0) {
+        errmsg("allocator '%s': library %s: %s", name, abs,
+               access(abs, F_OK) != 0 ? strerror(errno) : "not a readable file");
+        free(abs);
+        return NULL;
+    }
+    if (strv_find(built, "glibc") < 0) {
+        errmsg("allocator '%s' runs glibc's %s binary under LD_PRELOAD, but build/glibc/%s "
+               "is missing; run `make` first",
+               name, kind_file(kind), kind_file(kind));
+        free(abs);
+        return NULL;
+    }
+    return abs;
+}
+
+/* Adds one item of the list; -1 (message printed) when it is wrong. */
+static int add_item(struct allocator_set *set, const char *root, enum binary_kind kind,
+                    const struct strv *built, struct strv *names, char *item)
+{
+    char *eq = find_unescaped(item, '=');
+    char *rest = NULL;
+    if (eq) {
+        *eq = '\0';
+        rest = eq + 1;
+    }
+    const char *name = unescape(item);
+    if (!valid_name(name)) {
+        errmsg("bad allocator name '%s': use letters, digits, '_', '.', '+', '-'", name);
+        return -1;
+    }
+    if (strv_find(names, name) >= 0) {
+        errmsg("allocator '%s' is given twice", name);
+        return -1;
+    }
+    strv_push(names, name);
+    if (rest == NULL) {
+        if (strv_find(built, name) < 0) {
+            char *list = joined(built);
+            errmsg("unknown allocator '%s': there is no build/%s/%s (built: %s; any other "
+                   "malloc replacement can be given as %s=/path/to/lib.so)",
+                   name, name, kind_file(kind), built->n ? list : "none", name);
+            free(list);
+            return -1;
+        }
+        add(set, name, root, name, kind, NULL);
+        return 0;
+    }
+    char *colon = find_unescaped(rest, ':');
+    if (colon == NULL) { /* name=LIB */
+        char *abs = library_path(name, unescape(rest), built, kind);
+        if (abs == NULL)
+            return -1;
+        add(set, name, root, "glibc", kind, abs);
+        free(abs);
+        return 0;
+    }
+    /* a variant: NAME=BASE:VAR=VAL... */
+    *colon = '\0';
+    const char *base = unescape(rest);
+    struct strv env = {0};
+    if (colon[1] == '\0') {
+        errmsg("allocator '%s': no VAR=VALUE after '%s:' (a variant is "
+               "NAME=BASE:VAR=VALUE[:VAR=VALUE...])",
+               name, base);
+        return -1;
+    }
+    if (parse_assignments(name, colon + 1, &env) != 0) {
+        strv_free(&env);
+        return -1;
+    }
+    struct allocator *a;
+    if (strchr(base, '/')) {
+        char *abs = library_path(name, base, built, kind);
+        if (abs == NULL) {
+            strv_free(&env);
+            return -1;
+        }
+        a = add(set, name, root, "glibc", kind, abs);
+        free(abs);
+    } else if (strv_find(built, base) >= 0) {
+        a = add(set, name, root, base, kind, NULL);
+    } else {
+        char *list = joined(built);
+        errmsg("allocator '%s': its base '%s' is not a built allocator: there is no "
+               "build/%s/%s (built: %s; a base is a built allocator, or a library path with "
+               "a '/', never another variant)",
+               name, base, base, kind_file(kind), built->n ? list : "none");
+        free(list);
+        strv_free(&env);
+        return -1;
+    }
+    a->env = env;
+    return 0;
 }
 
 int allocators_resolve(const char *root, const char *spec, enum binary_kind kind,
                        struct allocator_set *set)
 {
-    struct strv built = {0}, names = {0};
+    struct strv built = {0}, names = {0}, items = {0};
     int rc = -1;
     memset(set, 0, sizeof *set);
     built_allocators(root, kind, &built);
@@ -107,72 +349,13 @@ int allocators_resolve(const char *root, const char *spec, enum binary_kind kind
         rc = 0;
         goto out;
     }
-
-    char *copy = xstrdup(spec), *save = NULL;
-    for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)) {
-        char *eq = strchr(item, '=');
-        char *name = item, *path = NULL;
-        if (eq) {
-            *eq = '\0';
-            path = eq + 1;
-        }
-        if (!valid_name(name)) {
-            errmsg("bad allocator name '%s': use letters, digits, '_', '.', '+', '-'", name);
-            free(copy);
-            goto out;
-        }
-        if (strv_find(&names, name) >= 0) {
-            errmsg("allocator '%s' is given twice", name);
-            free(copy);
-            goto out;
-        }
-        strv_push(&names, name);
-        if (path == NULL) {
-            if (strv_find(&built, name) < 0) {
-                char *list = joined(&built);
-                errmsg("unknown allocator '%s': there is no build/%s/%s (built: %s; any other "
-                       "malloc replacement can be given as %s=/path/to/lib.so)",
-                       name, name, kind_file(kind), built.n ? list : "none", name);
-                free(list);
-                free(copy);
-                goto out;
-            }
-            add(set, name, root, name, kind, NULL);
-            continue;
-        }
-        /* name=/path/lib.so: glibc's binary under LD_PRELOAD */
-        if (*path == '\0' || strpbrk(path, " :") != NULL) {
-            errmsg("allocator '%s': bad library path '%s'", name, path);
-            free(copy);
-            goto out;
-        }
-        char *abs = NULL;
-        if (path[0] == '/') {
-            abs = xstrdup(path);
-        } else {
-            char *cwd = getcwd(NULL, 0);
-            abs = xasprintf("%s/%s", cwd ? cwd : ".", path);
-            free(cwd);
-        }
-        if (!is_regular_file(abs) || access(abs, R_OK) != 0) {
-            errmsg("allocator '%s': library %s: %s", name, abs,
-                   access(abs, F_OK) != 0 ? strerror(errno) : "not a readable file");
-            free(abs);
-            free(copy);
-            goto out;
-        }
-        if (strv_find(&built, "glibc") < 0) {
-            errmsg("allocator '%s' runs glibc's %s binary under LD_PRELOAD, but build/glibc/%s "
-                   "is missing; run `make` first",
-                   name, kind_file(kind), kind_file(kind));
-            free(abs);
-            free(copy);
-            goto out;
-        }
-        add(set, name, root, "glibc", kind, abs);
-        free(abs);
+    if (split_items(spec, &items) != 0) {
+        errmsg("--allocators ends in a lone '\\' (a backslash makes the next character literal)");
+        goto out;
     }
-    free(copy);
+    for (size_t i = 0; i < items.n; i++)
+        if (add_item(set, root, kind, &built, &names, items.v[i]) != 0)
+            goto out;
     if (set->n == 0) {
         errmsg("--allocators names no allocator");
         goto out;
@@ -183,12 +366,14 @@ out:
         allocators_free(set);
     strv_free(&built);
     strv_free(&names);
+    strv_free(&items);
     return rc;
 }
 
 struct child_env allocator_env(const struct allocator *a, const char *profile)
 {
-    struct child_env env = {.preload = a->preload, .allocator = a->name, .profile = profile};
+    struct child_env env = {.preload = a->preload, .allocator = a->name, .profile = profile,
+                            .vars = &a->env};
     return env;
 }
 
@@ -287,11 +472,18 @@ void allocators_packages(struct allocator_set *set)
             set->v[i].package = package_of(set->v[i].library);
 }
 
-int allocators_identify(struct allocator_set *set, const char *profile, int *sig)
+/* What one query child answered: 0, or -1 with a message printed. */
+typedef int (*answer_fn)(struct allocator *a, const struct child_status *st, char *out, char *err);
+
+/* Runs `<binary> flag` for each allocator (its environment, HEAPMARK_PROFILE
+   = profile) and hands the answer to fn. 0, -1 (message printed) when one
+   fails, -2 when interrupted (*sig). */
+static int query_each(struct allocator_set *set, char *flag, const char *profile, answer_fn fn,
+                      int *sig)
 {
     for (size_t i = 0; i < set->n; i++) {
         struct allocator *a = &set->v[i];
-        char *argv[] = {a->binary, "--heapmark-info", NULL};
+        char *argv[] = {a->binary, flag, NULL};
         struct child_env env = allocator_env(a, profile);
         struct child_status st;
         char *out = NULL, *err = NULL;
@@ -300,62 +492,63 @@ int allocators_identify(struct allocator_set *set, const char *profile, int *sig
             return -2;
         if (r != 0)
             return -1;
-        char perr[160];
-        struct json *info = json_parse(out, strlen(out), perr, sizeof perr);
-        const char *lib = json_get_string(info, "library");
-        const char *ver = json_get_string(info, "version");
-        int verified = json_get_true(info, "verified");
-        if (info != NULL && lib != NULL && !verified) {
-            const char *exp = json_get_string(info, "expected");
-            errmsg("allocator '%s': malloc in %s comes from %s, not from %s", a->name,
-                   a->binary_rel, lib, exp ? exp : "the expected library");
-        } else if (!st.exited || st.exit_code != 0) {
-            describe_failure(a, "--heapmark-info", &st, err);
-        } else if (info == NULL || lib == NULL || ver == NULL) {
-            errmsg("allocator '%s': %s --heapmark-info printed no identity JSON (%s)", a->name,
-                   a->binary_rel, info == NULL ? perr : "no library/version");
-        } else {
-            a->version = xstrdup(ver);
-            a->library = xstrdup(lib);
-        }
-        json_free(info);
+        r = fn(a, &st, out, err);
         free(out);
         free(err);
-        if (a->library == NULL)
+        if (r != 0)
             return -1;
     }
     return 0;
 }
 
-int allocators_list_benchmarks(struct allocator_set *set, const char *profile, int *sig)
+static int identity_answer(struct allocator *a, const struct child_status *st, char *out,
+                           char *err)
 {
-    for (size_t i = 0; i < set->n; i++) {
-        struct allocator *a = &set->v[i];
-        char *argv[] = {a->binary, "--benchmark_list_tests=true", NULL};
-        struct child_env env = allocator_env(a, profile);
-        struct child_status st;
-        char *out = NULL, *err = NULL;
-        int r = proc_capture(argv, &env, QUERY_TIMEOUT_S, &out, &err, &st, sig);
-        if (r == -2)
-            return -2;
-        if (r != 0)
-            return -1;
-        if (!st.exited || st.exit_code != 0) {
-            describe_failure(a, "--benchmark_list_tests", &st, err);
-            free(out);
-            free(err);
-            return -1;
-        }
-        char *save = NULL;
-        for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            line[strcspn(line, "\r")] = '\0';
-            if (*line != '\0' && strv_find(&a->benchmarks, line) < 0)
-                strv_push(&a->benchmarks, line);
-        }
-        free(out);
-        free(err);
+    char perr[160];
+    struct json *info = json_parse(out, strlen(out), perr, sizeof perr);
+    const char *lib = json_get_string(info, "library");
+    const char *ver = json_get_string(info, "version");
+    int verified = json_get_true(info, "verified");
+    if (info != NULL && lib != NULL && !verified) {
+        const char *exp = json_get_string(info, "expected");
+        errmsg("allocator '%s': malloc in %s comes from %s, not from %s", a->name, a->binary_rel,
+               lib, exp ? exp : "the expected library");
+    } else if (!st->exited || st->exit_code != 0) {
+        describe_failure(a, "--heapmark-info", st, err);
+    } else if (info == NULL || lib == NULL || ver == NULL) {
+        errmsg("allocator '%s': %s --heapmark-info printed no identity JSON (%s)", a->name,
+               a->binary_rel, info == NULL ? perr : "no library/version");
+    } else {
+        a->version = xstrdup(ver);
+        a->library = xstrdup(lib);
+    }
+    json_free(info);
+    return a->library == NULL ? -1 : 0;
+}
+
+static int list_answer(struct allocator *a, const struct child_status *st, char *out, char *err)
+{
+    if (!st->exited || st->exit_code != 0) {
+        describe_failure(a, "--benchmark_list_tests", st, err);
+        return -1;
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line[strcspn(line, "\r")] = '\0';
+        if (*line != '\0' && strv_find(&a->benchmarks, line) < 0)
+            strv_push(&a->benchmarks, line);
     }
     return 0;
+}
+
+int allocators_identify(struct allocator_set *set, const char *profile, int *sig)
+{
+    return query_each(set, "--heapmark-info", profile, identity_answer, sig);
+}
+
+int allocators_list_benchmarks(struct allocator_set *set, const char *profile, int *sig)
+{
+    return query_each(set, "--benchmark_list_tests=true", profile, list_answer, sig);
 }
 
 void allocators_free(struct allocator_set *set)
@@ -369,6 +562,8 @@ void allocators_free(struct allocator_set *set)
         free(a->version);
         free(a->library);
         free(a->package);
+        free(a->base);
+        strv_free(&a->env);
         strv_free(&a->benchmarks);
     }
     free(set->v);

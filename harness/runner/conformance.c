@@ -25,68 +25,39 @@ static void write_meta(const char *dir, const char *started, const char *finishe
                        const struct options *o, double limit, const struct allocator_set *set,
                        const struct conf_proc *procs, int report_status)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL) {
-        errmsg("out of memory");
-        exit(1);
-    }
-    struct json_writer w;
-    jw_init(&w, f, 1);
-    jw_begin_object(&w);
-    jw_key(&w, "schema"); jw_int(&w, 1);
-    jw_key(&w, "tool"); jw_string(&w, "heapmark");
-    jw_key(&w, "kind"); jw_string(&w, "conformance");
-    jw_key(&w, "started"); jw_string(&w, started);
-    jw_key(&w, "finished"); jw_string(&w, finished);
-    jw_key(&w, "state"); jw_string(&w, state);
-    jw_key(&w, "command_line"); jw_string(&w, cmdline);
-    sysinfo_write(&w, si);
-    jw_key(&w, "options");
-    jw_begin_object(&w);
-    jw_key(&w, "filter"); jw_string(&w, o->filter);
-    jw_key(&w, "timeout_s");
-    if (o->timeout > 0) jw_number(&w, o->timeout); else jw_null(&w);
-    jw_key(&w, "limit_s"); jw_number(&w, limit);
-    jw_key(&w, "check"); jw_bool(&w, o->check);
-    jw_key(&w, "allocators"); jw_string(&w, o->allocators);
-    jw_end_object(&w);
-    jw_key(&w, "allocators");
-    jw_begin_array(&w);
+    struct meta_doc m;
+    meta_begin(&m, "conformance", started, finished, state, cmdline, si);
+    struct json_writer *w = &m.w;
+    jw_key(w, "options");
+    jw_begin_object(w);
+    jw_key(w, "filter"); jw_string(w, o->filter);
+    jw_key(w, "timeout_s");
+    if (o->timeout > 0) jw_number(w, o->timeout); else jw_null(w);
+    jw_key(w, "limit_s"); jw_number(w, limit);
+    jw_key(w, "check"); jw_bool(w, o->check);
+    jw_key(w, "allocators"); jw_string(w, o->allocators);
+    jw_end_object(w);
+    jw_key(w, "allocators");
+    jw_begin_array(w);
     for (size_t i = 0; i < set->n; i++) {
-        const struct allocator *a = &set->v[i];
         const struct conf_proc *p = &procs[i];
-        jw_begin_object(&w);
-        jw_key(&w, "name"); jw_string(&w, a->name);
-        jw_key(&w, "version"); jw_string(&w, a->version);
-        jw_key(&w, "library"); jw_string(&w, a->library);
-        jw_key(&w, "package"); jw_string(&w, a->package);
-        jw_key(&w, "binary"); jw_string(&w, a->binary_rel);
-        jw_key(&w, "preload"); jw_string(&w, a->preload);
-        jw_key(&w, "status"); jw_string(&w, p->state ? p->state : "not run");
-        jw_key(&w, "exit_code");
-        if (p->state && p->cs.exited) jw_int(&w, p->cs.exit_code); else jw_null(&w);
-        jw_key(&w, "signal");
-        jw_string(&w, p->state && p->cs.signaled && !p->cs.timed_out ? signal_name(p->cs.sig) : NULL);
-        jw_key(&w, "wall_s");
-        if (p->state) jw_number(&w, p->cs.wall_s); else jw_null(&w);
-        jw_key(&w, "json"); jw_string(&w, p->json_rel);
-        jw_key(&w, "log"); jw_string(&w, p->log_rel);
-        jw_end_object(&w);
+        jw_begin_object(w);
+        meta_allocator(w, &set->v[i]);
+        jw_key(w, "status"); jw_string(w, p->state ? p->state : "not run");
+        jw_key(w, "exit_code");
+        if (p->state && p->cs.exited) jw_int(w, p->cs.exit_code); else jw_null(w);
+        jw_key(w, "signal");
+        jw_string(w, p->state && p->cs.signaled && !p->cs.timed_out ? signal_name(p->cs.sig) : NULL);
+        jw_key(w, "wall_s");
+        if (p->state) jw_number(w, p->cs.wall_s); else jw_null(w);
+        jw_key(w, "json"); jw_string(w, p->json_rel);
+        jw_key(w, "log"); jw_string(w, p->log_rel);
+        jw_end_object(w);
     }
-    jw_end_array(&w);
-    jw_key(&w, "report_exit_code");
-    if (report_status >= 0) jw_int(&w, report_status); else jw_null(&w);
-    jw_end_object(&w);
-    fclose(f);
-    char *path = xasprintf("%s/meta.json", dir);
-    if (atomic_write(path, buf, len) != 0) {
-        errmsg("cannot write %s: %s", path, strerror(errno));
-        exit(1);
-    }
-    free(path);
-    free(buf);
+    jw_end_array(w);
+    jw_key(w, "report_exit_code");
+    if (report_status >= 0) jw_int(w, report_status); else jw_null(w);
+    meta_commit(&m, dir);
 }
 
 int cmd_conformance(const char *root, const struct options *o)

@@ -19,6 +19,21 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The --allocators list, the same for list, run and conformance. */
+#define ALLOCATORS_HELP(binary)                                                                 \
+    "  --allocators A,B  the allocators, separated by commas or blanks; each one is\n"          \
+    "                      NAME      build/NAME/" binary "\n"                                   \
+    "                      NAME=LIB  glibc's " binary " binary with the malloc replacement\n"    \
+    "                                LIB (a path) under LD_PRELOAD\n"                            \
+    "                      NAME=BASE:VAR=VAL[:VAR=VAL...]\n"                                    \
+    "                                a variant: BASE (a built allocator, or a library\n"         \
+    "                                path with a '/') with these environment variables\n"       \
+    "                                set in every child it runs (e.g.\n"                         \
+    "                                sable-secure=sable:SABLE_SECURE=1)\n"                       \
+    "                    A backslash makes the next character literal, for values\n"             \
+    "                    with ',', ':', '=' or blanks (quote it for the shell):\n"               \
+    "                    'jem-nodecay=jemalloc:MALLOC_CONF=dirty_decay_ms\\:0\\,muzzy_decay_ms\\:0'\n"
+
 static const char usage_main[] =
     "usage: heapmark <command> [options]\n"
     "\n"
@@ -36,8 +51,7 @@ static const char usage_list[] =
     "Prints the allocators (version, library serving malloc) and the benchmark\n"
     "instances of the profile.\n"
     "\n"
-    "  --allocators A,B  allocator names (build/<A>/bench), or name=/path/lib.so to run\n"
-    "                    glibc's binaries with that library under LD_PRELOAD;\n"
+    ALLOCATORS_HELP("bench")
     "                    default: every built allocator, glibc first\n"
     "  --profile P       quick, default or full (HEAPMARK_PROFILE of the bench binaries)\n"
     "  --filter REGEX    POSIX extended regex on the instance name\n";
@@ -56,8 +70,7 @@ static const char usage_run[] =
     "Exit status: 0 when every planned process ran, whatever each one did (see\n"
     "runs.jsonl); 1 on a problem found before the run (nothing is run); 2 on bad usage.\n"
     "\n"
-    "  --allocators A,B  allocator names (build/<A>/bench), or name=/path/lib.so to run\n"
-    "                    glibc's binaries with that library under LD_PRELOAD;\n"
+    ALLOCATORS_HELP("bench")
     "                    default: every built allocator, glibc first\n"
     "  --filter REGEX    POSIX extended regex on the instance name (see `heapmark list`)\n"
     "  --repetitions N   repetitions per process (profile: quick 2, default 5, full 9)\n"
@@ -89,8 +102,8 @@ static const char usage_conformance[] =
     "(two at a time), then scripts/conformance_report.py on the run folder, and exits\n"
     "with its status. results/latest-conformance points at the run folder.\n"
     "\n"
-    "  --allocators A,B  allocator names (build/<A>/conformance), or name=/path/lib.so\n"
-    "                    to run glibc's binary with that library under LD_PRELOAD\n"
+    ALLOCATORS_HELP("conformance")
+    "                    default: every built allocator, glibc first\n"
     "  --filter S        passed to the conformance binaries (which checks to run)\n"
     "  --timeout S       passed to the conformance binaries (time limit of one check)\n"
     "  --limit S         a conformance binary still running after S seconds is killed\n"

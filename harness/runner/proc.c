@@ -56,6 +56,12 @@ static void child_setenv(const struct child_env *env)
         setenv("HEAPMARK_COUNT_OPS", env->count_ops, 1);
     else
         unsetenv("HEAPMARK_COUNT_OPS");
+    for (size_t i = 0; env->vars && i < env->vars->n; i++) {
+        char *kv = env->vars->v[i], *eq = strchr(kv, '=');
+        *eq = '\0'; /* the forked child's own copy */
+        setenv(kv, eq + 1, 1);
+        *eq = '=';
+    }
 }
 
 pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, int err_fd)

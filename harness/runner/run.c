@@ -216,82 +216,52 @@ static int plan(struct run *r)
 
 static void write_meta(struct run *r)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL) {
-        errmsg("out of memory");
-        exit(1);
-    }
-    struct json_writer w;
-    jw_init(&w, f, 1);
-    jw_begin_object(&w);
-    jw_key(&w, "schema"); jw_int(&w, 1);
-    jw_key(&w, "tool"); jw_string(&w, "heapmark");
-    jw_key(&w, "kind"); jw_string(&w, "bench");
-    jw_key(&w, "started"); jw_string(&w, r->started);
-    jw_key(&w, "finished"); jw_string(&w, r->finished[0] ? r->finished : NULL);
-    jw_key(&w, "state"); jw_string(&w, r->state);
-    jw_key(&w, "command_line"); jw_string(&w, r->cmdline);
-    sysinfo_write(&w, &r->si);
-    jw_key(&w, "options");
-    jw_begin_object(&w);
-    jw_key(&w, "profile"); jw_string(&w, r->profile->name);
-    jw_key(&w, "repetitions"); jw_int(&w, r->repetitions);
-    jw_key(&w, "min_time_s"); jw_number(&w, r->min_time);
-    jw_key(&w, "timeout_s"); jw_number(&w, r->timeout);
-    jw_key(&w, "filter"); jw_string(&w, r->o->filter);
-    jw_key(&w, "allocators"); jw_string(&w, r->o->allocators);
-    jw_key(&w, "instructions"); jw_bool(&w, r->o->instructions);
-    jw_end_object(&w);
-    jw_key(&w, "allocators");
-    jw_begin_array(&w);
+    struct meta_doc m;
+    meta_begin(&m, "bench", r->started, r->finished[0] ? r->finished : NULL, r->state, r->cmdline,
+               &r->si);
+    struct json_writer *w = &m.w;
+    jw_key(w, "options");
+    jw_begin_object(w);
+    jw_key(w, "profile"); jw_string(w, r->profile->name);
+    jw_key(w, "repetitions"); jw_int(w, r->repetitions);
+    jw_key(w, "min_time_s"); jw_number(w, r->min_time);
+    jw_key(w, "timeout_s"); jw_number(w, r->timeout);
+    jw_key(w, "filter"); jw_string(w, r->o->filter);
+    jw_key(w, "allocators"); jw_string(w, r->o->allocators);
+    jw_key(w, "instructions"); jw_bool(w, r->o->instructions);
+    jw_end_object(w);
+    jw_key(w, "allocators");
+    jw_begin_array(w);
     for (size_t a = 0; a < r->set.n; a++) {
-        const struct allocator *al = &r->set.v[a];
-        jw_begin_object(&w);
-        jw_key(&w, "name"); jw_string(&w, al->name);
-        jw_key(&w, "version"); jw_string(&w, al->version);
-        jw_key(&w, "library"); jw_string(&w, al->library);
-        jw_key(&w, "package"); jw_string(&w, al->package);
-        jw_key(&w, "binary"); jw_string(&w, al->binary_rel);
-        jw_key(&w, "preload"); jw_string(&w, al->preload);
-        jw_end_object(&w);
+        jw_begin_object(w);
+        meta_allocator(w, &r->set.v[a]);
+        jw_end_object(w);
     }
-    jw_end_array(&w);
-    jw_key(&w, "benchmarks");
-    jw_begin_array(&w);
+    jw_end_array(w);
+    jw_key(w, "benchmarks");
+    jw_begin_array(w);
     for (size_t b = 0; b < r->benchmarks.n; b++)
-        jw_string(&w, r->benchmarks.v[b]);
-    jw_end_array(&w);
-    jw_key(&w, "skipped");
-    jw_begin_array(&w);
+        jw_string(w, r->benchmarks.v[b]);
+    jw_end_array(w);
+    jw_key(w, "skipped");
+    jw_begin_array(w);
     for (size_t b = 0; b < r->skipped.n; b++) {
-        jw_begin_object(&w);
-        jw_key(&w, "benchmark"); jw_string(&w, r->skipped.v[b]);
-        jw_key(&w, "reason"); jw_string(&w, r->skip_reasons.v[b]);
-        jw_end_object(&w);
+        jw_begin_object(w);
+        jw_key(w, "benchmark"); jw_string(w, r->skipped.v[b]);
+        jw_key(w, "reason"); jw_string(w, r->skip_reasons.v[b]);
+        jw_end_object(w);
     }
-    jw_end_array(&w);
-    jw_key(&w, "planned"); jw_int(&w, (long long)r->planned);
-    jw_key(&w, "done"); jw_int(&w, (long long)r->done);
-    jw_key(&w, "counts");
-    jw_begin_object(&w);
+    jw_end_array(w);
+    jw_key(w, "planned"); jw_int(w, (long long)r->planned);
+    jw_key(w, "done"); jw_int(w, (long long)r->done);
+    jw_key(w, "counts");
+    jw_begin_object(w);
     for (int s = 0; s < ST_COUNT; s++) {
-        jw_key(&w, status_names[s]);
-        jw_int(&w, (long long)r->counts[s]);
+        jw_key(w, status_names[s]);
+        jw_int(w, (long long)r->counts[s]);
     }
-    jw_end_object(&w);
-    jw_end_object(&w);
-    fclose(f);
-    char *path = xasprintf("%s/meta.json", r->dir);
-    if (atomic_write(path, buf, len) != 0) {
-        errmsg("cannot write %s: %s", path, strerror(errno));
-        free(path);
-        free(buf);
-        exit(1);
-    }
-    free(path);
-    free(buf);
+    jw_end_object(w);
+    meta_commit(&m, r->dir);
 }
 
 /* Decides the status of a child that exited 0 from its JSON. */
@@ -885,6 +855,12 @@ int cmd_list(const char *root, const struct options *o)
             printf(" [%s]", al->package);
         if (al->preload)
             printf("  (LD_PRELOAD on %s)", al->binary_rel);
+        if (al->env.n) {
+            printf("  (variant of %s:", al->preload ? al->preload : al->base);
+            for (size_t i = 0; i < al->env.n; i++)
+                printf(" %s", al->env.v[i]);
+            printf(")");
+        }
         printf("\n");
     }
     printf("benchmarks (profile %s%s%s%s, %zu):\n", r.profile->name, o->filter ? ", filter '" : "",

@@ -9,12 +9,14 @@
  *   proc.c         child processes: spawn, wait with a deadline, signals
  *   outdir.c       results folders, free space, the `latest` link
  *   sysinfo.c      machine facts for meta.json
+ *   meta.c         meta.json: the members every run folder shares
  *   util.c         strings, files, time
  */
 #ifndef HEAPMARK_RUNNER_H
 #define HEAPMARK_RUNNER_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -72,6 +74,7 @@ struct child_env {
     const char *allocator;  /* HEAPMARK_ALLOCATOR (with preload only) */
     const char *profile;    /* HEAPMARK_PROFILE, or NULL to leave as is */
     const char *count_ops;  /* HEAPMARK_COUNT_OPS (instruction counting), else unset */
+    const struct strv *vars; /* NAME=VALUE set last (an allocator variant's), or NULL */
 };
 
 /* Starts argv[0] in its own process group with stdout+stderr on out_fd
@@ -126,6 +129,8 @@ struct allocator {
     char *version;      /* from --heapmark-info */
     char *library;
     char *package;      /* "libjemalloc2 5.3.0-1" (Debian package of library) or NULL */
+    char *base;         /* the built allocator's name, or the preloaded library's path */
+    struct strv env;    /* a variant's NAME=VALUE settings (empty for a plain allocator) */
     struct strv benchmarks; /* instance names, as listed */
 };
 
@@ -135,9 +140,11 @@ struct allocator_set {
 };
 
 enum binary_kind { BIN_BENCH, BIN_CONFORMANCE };
-/* Resolves the --allocators spec (NULL = every built one) to binaries;
-   prints a one-line error and returns -1 on an unknown name, a missing
-   library, a bad name or a duplicate. */
+/* Resolves the --allocators spec (NULL = every built one) to binaries:
+   items NAME, NAME=LIB or NAME=BASE:VAR=VAL[:VAR=VAL...] (a variant),
+   separated by commas or blanks, '\' making the next character literal.
+   Prints a one-line error and returns -1 on an unknown name or base, a
+   missing library, a bad name or variable, or a duplicate. */
 int allocators_resolve(const char *root, const char *spec, enum binary_kind kind,
                        struct allocator_set *set);
 /* Asks each binary `--heapmark-info`; -1 (message printed) when one fails or
@@ -151,6 +158,28 @@ void allocators_packages(struct allocator_set *set);
 void allocators_free(struct allocator_set *set);
 /* The child environment for one allocator. */
 struct child_env allocator_env(const struct allocator *a, const char *profile);
+
+/* ---- meta.c ------------------------------------------------------------ */
+struct sysinfo;
+/* meta.json of a run folder (bench or conformance), built in memory. */
+struct meta_doc {
+    char *buf;
+    size_t len;
+    FILE *f;
+    struct json_writer w;
+};
+/* Opens the top object and writes the members every run folder has:
+   schema, tool, kind, started ... command_line, then the machine facts. */
+void meta_begin(struct meta_doc *m, const char *kind, const char *started, const char *finished,
+                const char *state, const char *cmdline, const struct sysinfo *si);
+/* The members that describe one allocator (inside its object): name,
+   version, library, package, binary, preload, base, env. */
+void meta_allocator(struct json_writer *w, const struct allocator *a);
+/* Writes NAME=VALUE strings as one JSON object {"NAME": "VALUE", ...}. */
+void jw_env_object(struct json_writer *w, const struct strv *env);
+/* Closes the top object and writes <dir>/meta.json atomically; exits 1
+   (message printed) when it cannot. */
+void meta_commit(struct meta_doc *m, const char *dir);
 
 /* ---- outdir.c ---------------------------------------------------------- */
 /* Bytes of free space a run needs before it starts (HEAPMARK_MIN_FREE_MB

@@ -11,7 +11,13 @@
 #   test-runner-real         the real bench binaries: two runs never overwrite each
 #                            other and `latest` moves; name=/path.so preload (jemalloc);
 #                            a preloaded faulty malloc (libfault.so) crashes, hangs,
-#                            exits and is recorded as such
+#                            exits and is recorded as such; a variant's variables
+#                            reach the real process (libfault, SABLE_STATS)
+#   test-runner-variants     allocator variants NAME=BASE:VAR=VAL...: the variables
+#                            reach --heapmark-info, the listing, each benchmark, a
+#                            callgrind run and the conformance binary, and no other
+#                            allocator's; escapes; meta.json base/env; the refusals
+#                            are in test-runner-errors
 #   test-runner-conformance  `heapmark conformance`: two at a time, options passed
 #                            through, the report script's status, crash, preload
 #   test-runner-valgrind     the runner itself under memcheck: no memory errors
@@ -55,10 +61,10 @@ all: $(BUILD)/lib/libhmtrace.so
 
 .PHONY: test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
         test-runner-real test-runner-conformance test-runner-valgrind test-runner-trace \
-        test-runner-instructions
+        test-runner-instructions test-runner-variants
 TESTS += test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
          test-runner-real test-runner-conformance test-runner-valgrind test-runner-trace \
-         test-runner-instructions
+         test-runner-instructions test-runner-variants
 
 test-runner-json: $(RUNNER_TEST_DIR)/json_test
 	$(RUNNER_TEST_DIR)/json_test
@@ -72,9 +78,14 @@ test-runner-interrupt: $(RUNNER_FAKE)
 test-runner-errors: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
 	$(RUNNER_TEST_SRC)/errors.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/errors
 
-test-runner-real: $(BUILD)/heapmark $(BUILD)/glibc/bench $(RUNNER_TEST_DIR)/libfault.so
+test-runner-real: $(BUILD)/heapmark $(BUILD)/glibc/bench $(BUILD)/sable/bench \
+                  $(RUNNER_TEST_DIR)/libfault.so
 	$(RUNNER_TEST_SRC)/real.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/libfault.so \
 	    $(RUNNER_TEST_DIR)/real
+
+test-runner-variants: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
+	$(RUNNER_TEST_SRC)/variants.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so \
+	    $(RUNNER_TEST_DIR)/variants
 
 test-runner-conformance: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
 	$(RUNNER_TEST_SRC)/conformance.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so \

@@ -204,14 +204,5 @@ void sysinfo_write(struct json_writer *w, const struct sysinfo *si)
     jw_key(w, "compiler"); jw_string(w, si->compiler);
     jw_key(w, "git_revision"); jw_string(w, si->git_revision);
     jw_key(w, "environment");
-    jw_begin_object(w);
-    for (size_t i = 0; i < si->env.n; i++) {
-        char *name = xstrdup(si->env.v[i]);
-        char *eq = strchr(name, '=');
-        *eq = '\0';
-        jw_key(w, name);
-        jw_string(w, eq + 1);
-        free(name);
-    }
-    jw_end_object(w);
+    jw_env_object(w, &si->env);
 }

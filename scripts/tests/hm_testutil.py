@@ -95,3 +95,52 @@ def to_instructions(run, factor=10.0):
             r.update(instructions_per_op=None, process_threads=2,
                      note="the process started threads: their instructions are not counted")
     write_records(run, recs)
+
+
+def add_variant(run, name, base, env, time_factor, rss_factor, crash=()):
+    """Adds to a copy of the fixture the allocator `name`, a variant of `base`
+    (meta.json base/env, as `heapmark run --allocators name=base:VAR=VAL`
+    writes them): a copy of each of base's processes with every repetition's
+    real_time multiplied by time_factor[benchmark] and max_rss_kb by
+    rss_factor[benchmark] (rounded to a whole KiB); the benchmarks in `crash`
+    crash instead. Base's failures are copied as they are."""
+    with open(os.path.join(run, "meta.json")) as f:
+        meta = json.load(f)
+    for a in meta["allocators"]:
+        a.setdefault("base", a["name"])
+        a.setdefault("env", {})
+    entry = dict([a for a in meta["allocators"] if a["name"] == base][0], name=name, env=env)
+    meta["allocators"].append(entry)
+    recs = read_records(run)
+    n = max(int(r["id"]) for r in recs)
+    os.makedirs(os.path.join(run, "raw", name), exist_ok=True)
+    added = []
+    for r in recs:
+        if r["allocator"] != base:
+            continue
+        n += 1
+        rid = "%04d" % n
+        bench = r["benchmark"]
+        nr = dict(r, id=rid, allocator=name, log="raw/%s/%s.log" % (name, rid))
+        with open(os.path.join(run, nr["log"]), "w") as f:
+            f.write("running %s\n" % bench)
+        if bench in crash:
+            nr.update(status="crash", signal="SIGSEGV", exit_code=None, json=None,
+                      reason="killed by SIGSEGV")
+        elif r["status"] == "ok":
+            with open(os.path.join(run, r["json"])) as f:
+                doc = json.load(f)
+            for e in doc["benchmarks"]:
+                if e.get("run_type") == "iteration":
+                    e["real_time"] *= time_factor[bench]
+            nr["json"] = "raw/%s/%s.json" % (name, rid)
+            with open(os.path.join(run, nr["json"]), "w") as f:
+                json.dump(doc, f)
+            nr["max_rss_kb"] = int(round(r["max_rss_kb"] * rss_factor[bench]))
+        added.append(nr)
+    meta["planned"] += len(added)
+    meta["done"] += len(added)
+    with open(os.path.join(run, "meta.json"), "w") as f:
+        json.dump(meta, f)
+    write_records(run, recs + added)
+    return added

@@ -392,6 +392,108 @@ class InstructionCounts(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class Variants(unittest.TestCase):
+    """A variant (`NAME=BASE:VAR=VAL`) against its base: known factors planted
+    into a copy of the fixture, the ratios recomputed here by hand."""
+    TIME = {"malloc_free/size:16/threads:1": 1.10, "malloc_free/size:16/threads:2": 1.25,
+            "latency/size:64/threads:1": 1.04, "memory_growth/phases:6/threads:1": 3.0,
+            "malloc_free/size:4096/threads:1": 1.0}
+    RSS = {"malloc_free/size:16/threads:1": 1.0, "malloc_free/size:16/threads:2": 1.2,
+           "latency/size:64/threads:1": 0.9, "memory_growth/phases:6/threads:1": 2.0,
+           "malloc_free/size:4096/threads:1": 1.0}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tu.scratch()
+        cls.rundir = tu.copy_fixture(cls.tmp)
+        # the variant crashes in memory_growth (which sable completed); sable crashed in
+        # malloc_free/size:4096: three workloads in common
+        cls.added = tu.add_variant(cls.rundir, "sable-secure", "sable", {"SABLE_SECURE": "1"},
+                                   cls.TIME, cls.RSS, crash=("memory_growth/phases:6/threads:1",))
+        # a variant whose base did not run
+        tu.add_variant(cls.rundir, "orphan", "jemalloc", {"MALLOC_CONF": "narenas:1,tcache:false"},
+                       cls.TIME, cls.RSS)
+        with open(os.path.join(cls.rundir, "meta.json")) as f:
+            meta = json.load(f)
+        for a in meta["allocators"]:
+            if a["name"] == "orphan":
+                a["base"] = "tcmalloc"
+        with open(os.path.join(cls.rundir, "meta.json"), "w") as f:
+            json.dump(meta, f)
+        cls.rc, cls.out, cls.err = tu.run_script("report.py", "--no-plots", cls.rundir)
+        with open(os.path.join(cls.rundir, "summary.json")) as f:
+            cls.summary = strict_json(f.read())
+        with open(os.path.join(cls.rundir, "report.md")) as f:
+            cls.md = f.read()
+        with open(os.path.join(cls.rundir, "report.html")) as f:
+            cls.html = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def expected(self):
+        common = ["latency/size:64/threads:1", "malloc_free/size:16/threads:1",
+                  "malloc_free/size:16/threads:2"]
+        recs = tu.read_records(self.rundir)
+        kb = {(r["allocator"], r["benchmark"]): r["max_rss_kb"] for r in recs}
+        rss = {b: kb[("sable-secure", b)] / kb[("sable", b)] for b in common}
+        gm_t = math.exp(sum(math.log(self.TIME[b]) for b in common) / 3)
+        gm_r = math.exp(sum(math.log(rss[b]) for b in common) / 3)
+        return common, rss, gm_t, gm_r
+
+    def test_summary_json(self):
+        self.assertEqual(self.rc, 0, self.err)
+        common, rss, gm_t, gm_r = self.expected()
+        vs = {v["name"]: v for v in self.summary["runs"][0]["variants"]}
+        self.assertEqual(sorted(vs), ["orphan", "sable-secure"])
+        v = vs["sable-secure"]
+        self.assertEqual((v["base"], v["base_allocator"], v["env"], v["workloads"]),
+                         ("sable", "sable", {"SABLE_SECURE": "1"}, 3))
+        self.assertAlmostEqual(v["geomean_time_vs_base"], gm_t, places=5)
+        self.assertAlmostEqual(v["geomean_peak_rss_vs_base"], gm_r, places=5)
+        per = {p["workload"]: p for p in v["per_workload"]}
+        self.assertEqual(sorted(per), common)
+        for b in common:
+            self.assertAlmostEqual(per[b]["time_vs_base"], self.TIME[b], places=5)
+            self.assertAlmostEqual(per[b]["peak_rss_vs_base"], rss[b], places=5)
+        o = vs["orphan"]
+        self.assertEqual((o["base"], o["base_allocator"], o["workloads"], o["geomean_time_vs_base"]),
+                         ("tcmalloc", None, 0, None))
+
+    def test_report_section(self):
+        common, rss, gm_t, gm_r = self.expected()
+        self.assertIn("## Variants\n", self.md)
+        section = self.md.split("## Variants\n", 1)[1].split("\n## ", 1)[0]
+        self.assertIn("| sable-secure | sable | `SABLE_SECURE=1` | 3 | %.3fx | %.3fx |" % (gm_t, gm_r),
+                      section)
+        self.assertIn("| orphan | tcmalloc (not in this run) | `MALLOC_CONF=narenas:1,tcache:false` "
+                      "| 0 | - | - |", section)
+        self.assertIn("| malloc_free/size:16 | 2 | 1.250x | %.3fx |" % rss["malloc_free/size:16/threads:2"],
+                      section)
+        self.assertIn("| latency/size:64 | 1 | 1.040x | %.3fx |" % rss["latency/size:64/threads:1"],
+                      section)
+        self.assertNotIn("memory_growth", section)
+        self.assertIn('<h2 id="s-variants">Variants</h2>', self.html)
+        self.assertIn("<td>sable-secure</td><td>sable</td><td><code>SABLE_SECURE=1</code></td>"
+                      '<td class="num">3</td><td class="num">%.3fx</td>' % gm_t, self.html)
+        # the Environment section says what each variant is
+        self.assertIn("variant of sable with `SABLE_SECURE=1`", self.md)
+
+    def test_no_section_without_variants(self):
+        tmp = tu.scratch()
+        try:
+            run = tu.copy_fixture(tmp)
+            rc, _out, err = tu.run_script("report.py", "--no-plots", run)
+            self.assertEqual(rc, 0, err)
+            with open(os.path.join(run, "report.md")) as f:
+                self.assertNotIn("Variants", f.read())
+            with open(os.path.join(run, "summary.json")) as f:
+                self.assertEqual(strict_json(f.read())["runs"][0]["variants"], [])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class ConformanceRunApart(unittest.TestCase):
     """make bench and make conformance write two run folders: the report shows them as one."""
 

@@ -42,6 +42,23 @@ check 1 "bad allocator name '../x'" -- run --allocators ../x
 check 1 "allocator 'x': library $T/missing.so: No such file or directory" -- run --allocators "x=$T/missing.so"
 check 1 "--filter 'zzz' matches none of the 13 benchmarks of profile default" -- run --filter zzz
 check 1 "bad --filter '(':" -- run --filter '('
+# variants: NAME=BASE:VAR=VAL[:VAR=VAL...]
+check 1 "allocator 'v': its base 'nope' is not a built allocator: there is no build/nope/bench (built: glibc, fake, fake2;" -- \
+    run --allocators v=nope:A=1
+check 1 "allocator 'w': its base 'v' is not a built allocator" -- run --allocators v=fake:A=1,w=v:B=2
+check 1 "allocator 'v': 'A' is not VAR=VALUE (a variant is NAME=BASE:VAR=VALUE[:VAR=VALUE...])" -- \
+    run --allocators v=fake:A
+check 1 "allocator 'v': 'B' is not VAR=VALUE" -- run --allocators v=fake:A=1:B
+check 1 "allocator 'v': no VAR=VALUE after 'fake:'" -- run --allocators v=fake:
+check 1 "allocator 'v': bad variable name '1A'" -- run --allocators v=fake:1A=2
+check 1 "allocator 'v': bad variable name 'A-B'" -- run --allocators v=fake:A-B=2
+check 1 "allocator 'v': bad variable name ''" -- run --allocators v=fake:=2
+check 1 "allocator 'v': variable A is given twice" -- run --allocators v=fake:A=1:A=2
+check 1 "allocator 'v': LD_PRELOAD is set by heapmark itself" -- run --allocators v=fake:LD_PRELOAD=/x.so
+check 1 "allocator 'v': HEAPMARK_PROFILE is set by heapmark itself" -- run --allocators v=fake:HEAPMARK_PROFILE=full
+check 1 "allocator 'fake' is given twice" -- run --allocators fake,fake=fake:A=1
+check 1 "allocator 'v': library $T/missing.so: No such file or directory" -- run --allocators "v=$T/missing.so:A=1"
+check 1 "--allocators ends in a lone '\\'" -- run --allocators 'v=fake:A=1\'
 FAKE_UNVERIFIED=1 check 1 "allocator 'fake': malloc in build/fake/bench comes from /fake/libc.so.6, not from libfake" -- run --allocators fake
 # a relative library path is resolved against the current folder
 (cd "$T" && expect_fail 1 "allocator 'rel': library $T/nothere.so" -- "$HM" run --allocators rel=nothere.so)

@@ -17,6 +17,11 @@
  * --heapmark-info prints a verified identity, or an unverified one (exit 1)
  * when FAKE_UNVERIFIED is set. FAKE_MARKER=file gets one line per run
  * started (not for --heapmark-info or listing): "nothing ran" is checkable.
+ * HEAPMARK_TEST_ENV (an allocator variant's variable in the runner's tests)
+ * shows in everything: --heapmark-info's version becomes
+ * "0.1-HEAPMARK_TEST_ENV=<value>", the listing gains ok/env, a benchmark
+ * run prints every HEAPMARK_TEST_* variable into its log, and the
+ * conformance JSON has it as "test_env" (else null).
  * FAKE_LIST_SLEEP_MS makes the listing slow (to interrupt the planning);
  * FAKE_LIST_STARTED=file is created when a listing starts.
  * With HEAPMARK_COUNT_OPS=file (heapmark run --instructions) an ok/...
@@ -44,6 +49,7 @@ static const char *names[] = {"ok/a",         "ok/b",          "ok/profile:", "c
                               "ok/x.y+(z)|w[1]^$"};
 
 static char self_name[256];
+extern char **environ;
 
 static double now(void)
 {
@@ -128,9 +134,11 @@ static int conformance(int argc, char **argv)
         perror(json);
         return 3;
     }
+    const char *test_env = getenv("HEAPMARK_TEST_ENV");
     fprintf(f, "{\"allocator\": \"%s\", \"start\": %.6f, \"end\": %.6f, \"preload\": \"%s\", "
-               "\"args\": [",
-            self_name, start, now(), getenv("HEAPMARK_PRELOAD") ? getenv("HEAPMARK_PRELOAD") : "");
+               "\"test_env\": %s%s%s, \"args\": [",
+            self_name, start, now(), getenv("HEAPMARK_PRELOAD") ? getenv("HEAPMARK_PRELOAD") : "",
+            test_env ? "\"" : "", test_env ? test_env : "null", test_env ? "\"" : "");
     for (int i = 1; i < argc; i++)
         fprintf(f, "%s\"%s\"", i > 1 ? ", " : "", argv[i]);
     fprintf(f, "], \"checks\": []}\n");
@@ -147,9 +155,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--heapmark-info") == 0) {
             int ok = getenv("FAKE_UNVERIFIED") == NULL;
-            printf("{\"allocator\": \"%s\", \"version\": \"0.1\", \"library\": \"/fake/%s\", "
+            const char *test_env = getenv("HEAPMARK_TEST_ENV");
+            printf("{\"allocator\": \"%s\", \"version\": \"0.1%s%s\", \"library\": \"/fake/%s\", "
                    "\"expected\": \"%s\", \"verified\": %s}\n",
-                   self_name, ok ? "libfake.so" : "libc.so.6", "libfake", ok ? "true" : "false");
+                   self_name, test_env ? "-HEAPMARK_TEST_ENV=" : "", test_env ? test_env : "",
+                   ok ? "libfake.so" : "libc.so.6", "libfake", ok ? "true" : "false");
             return ok ? 0 : 1;
         }
     /* FAKE_MARKER=file: one line per benchmark or conformance run started */
@@ -177,6 +187,8 @@ int main(int argc, char **argv)
                 usleep((useconds_t)atoi(ms) * 1000);
             for (size_t k = 0; k < sizeof names / sizeof *names; k++)
                 printf("%s%s\n", names[k], strcmp(names[k], "ok/profile:") ? "" : profile());
+            if (getenv("HEAPMARK_TEST_ENV"))
+                printf("ok/env\n");
             return 0;
         }
         if (strncmp(argv[i], "--benchmark_filter=", 19) == 0)
@@ -203,6 +215,9 @@ int main(int argc, char **argv)
            profile());
     for (int i = 0; i < argc; i++)
         printf("argv[%d] = %s\n", i, argv[i]);
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "HEAPMARK_TEST_", 14) == 0)
+            printf("env %s\n", *e);
     fflush(stdout);
 
     if (strncmp(name, "ok/", 3) == 0) {

@@ -63,9 +63,10 @@ only_run() {
     find "$1" -mindepth 1 -maxdepth 1 -type d
 }
 
-# meta FILE EXPR: evaluates a Python expression on the parsed meta.json (m)
+# meta FILE EXPR [ARG...]: evaluates a Python expression on the parsed JSON
+# file (m); the ARGs are sys.argv[3:]
 meta() {
-    "$PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+    "$PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"
 }
 
 # process_gone PID: not running (gone, or a zombie waiting for init)

@@ -8,6 +8,8 @@
 #  - a preloaded malloc that crashes, hangs or exits in one benchmark is
 #    recorded as crash (SIGSEGV), timeout and error; the others are kept
 #  - standard input closed does not lose the children's output
+#  - a variant's variables reach the real process (libfault switched on by
+#    them; sable's SABLE_STATS)
 source "$(dirname "$0")/lib.sh"
 HM=$1
 FAULT=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -88,4 +90,21 @@ $got
 want
 $expect"
 done
-echo "real: 3 runs kept apart, latest moved; jemalloc preloaded ($JEM); libfault crash/hang/exit recorded"
+# a variant's variables reach the real benchmark process: the same library,
+# with the fault switched on by the variant's variables only, crashes there only
+"$HM" run --allocators "fault=$FAULT,fault-crash=$FAULT:HEAPMARK_FAULT=crash\:800:HEAPMARK_FAULT_MATCH=size\:16/" \
+    --filter "$F16" "${FAST[@]}" 2>"$T/err-variant.txt" || fail "fault variant: $(cat "$T/err-variant.txt")"
+RUN=$OUT/$(readlink "$OUT/latest")
+"$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-variant.txt" || fail "fault variant: run folder"
+[ "$(awk '{print $2, $4, $5}' "$T/table-variant.txt")" = "$(printf 'fault ok -\nfault-crash crash SIGSEGV')" ] ||
+    fail "fault variant: want fault ok, fault-crash crash: $(cat "$T/table-variant.txt")"
+# and those of a variant of a built allocator: SABLE_STATS=1 prints sable's statistics at exit
+"$HM" run --allocators "sable,sable-stats=sable:SABLE_STATS=1" --filter "$F16" "${FAST[@]}" \
+    2>"$T/err-sable.txt" || fail "sable variant: $(cat "$T/err-sable.txt")"
+RUN=$OUT/$(readlink "$OUT/latest")
+grep -qi 'stats' "$RUN/raw/sable-stats/0002.log" || fail "sable-stats printed no statistics: $(cat "$RUN/raw/sable-stats/0002.log")"
+grep -qi 'stats' "$RUN/raw/sable/0001.log" && fail "plain sable printed statistics: $(cat "$RUN/raw/sable/0001.log")"
+[ "$(meta "$RUN/meta.json" '[(a["name"], a["base"], a["env"], a["binary"]) for a in m["allocators"]]')" = \
+  "[('sable', 'sable', {}, 'build/sable/bench'), ('sable-stats', 'sable', {'SABLE_STATS': '1'}, 'build/sable/bench')]" ] ||
+    fail "sable variant: meta.json: $(meta "$RUN/meta.json" 'm["allocators"]')"
+echo "real: 3 runs kept apart, latest moved; jemalloc preloaded ($JEM); libfault crash/hang/exit recorded; variants"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # valgrind.sh HEAPMARK FAKE_BENCH SCRATCH: the runner itself has no memory
 # errors (Valgrind memcheck) while it lists, runs and records every kind of
-# result, and while it refuses bad input.
+# result (a variant's too), and while it refuses bad input.
 source "$(dirname "$0")/lib.sh"
 scratch "$3"
 make_root "$1" "$2" fake fake2
@@ -26,7 +26,15 @@ grep -q "busiest of 3 recorded processes" "$T/trace.txt" || fail "trace --follow
 rc=0
 "${VG[@]}" "$HM" run --allocators fake,nope >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "bad allocator under valgrind: exit $rc: $(cat "$T/bad.txt")"
+"${VG[@]}" "$HM" run --allocators 'fake,fv=fake:HEAPMARK_TEST_ENV=a\,b\:c:HEAPMARK_TEST_TWO=2' --filter '^ok/a$' \
+    --repetitions 1 >/dev/null 2>"$T/variant.txt" || fail "a variant under valgrind: $(cat "$T/variant.txt")"
+grep -q '2 processes in .*: 2 ok' "$T/variant.txt" || fail "variant summary: $(cat "$T/variant.txt")"
+for bad in 'v=fake:A=1:A=2' 'v=fake:A' 'v=nope:A=1' 'v=fake:A=1\'; do
+    rc=0
+    "${VG[@]}" "$HM" run --allocators "$bad" >/dev/null 2>"$T/bad.txt" || rc=$?
+    [ $rc -eq 1 ] || fail "bad variant $bad under valgrind: exit $rc: $(cat "$T/bad.txt")"
+done
 rc=0
 "${VG[@]}" "$HM" run --filter nothing >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "empty filter under valgrind: exit $rc: $(cat "$T/bad.txt")"
-echo "valgrind: list, a run with every kind of result, run --instructions, trace and refusals are clean"
+echo "valgrind: list, a run with every kind of result, run --instructions, trace, a variant and refusals are clean"
