@@ -208,6 +208,8 @@ static void *calloc_impl(size_t count, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    if (SBL_UNLIKELY(sbl_opt.secure_only)) /* freed blocks are zero already */
+        return sbl_secure_calloc(total);
     void *p = sbl_malloc_inline(total);
     /* a huge block is zero unless it reused a cached mapping */
     if (p != NULL && (total <= SBL_LARGE_MAX || sbl_huge_reused))
@@ -227,6 +229,8 @@ static void *realloc_hooked(enum sbl_op op, void *p, size_t n)
         HOOKED_ALLOC(SBL_OP_REALLOC, n, 0, sbl_realloc(NULL, n));
     if (p != NULL && sbl_opt.secure)
         sbl_secure_check(op == SBL_OP_REALLOC ? "realloc" : "resize_in_place", p);
+    if (!sbl_opt.hooks) /* secure mode alone: nothing to report */
+        return op == SBL_OP_REALLOC ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
     size_t old = p == NULL ? 0 : sbl_usable_size(p);
     size_t old_extent = p == NULL ? 0 : sbl_block_extent(p);
     sbl_hook_depth++;
