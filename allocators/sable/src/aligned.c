@@ -25,11 +25,6 @@ void *sbl_alloc_aligned(size_t align, size_t n)
                 pg->used++;
                 return b;
             }
-            if (sbl_opt.secure_only) { /* secure mode's lean pop (secure.c) */
-                void *p = sbl_secure_alloc_class(h, c);
-                if (p != NULL)
-                    return p;
-            }
             if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
                 h = sbl_heap_acquire();
                 if (h == NULL) {

@@ -208,8 +208,6 @@ static void *calloc_impl(size_t count, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    if (SBL_UNLIKELY(sbl_opt.secure_only)) /* freed blocks are zero already */
-        return sbl_secure_calloc(total);
     void *p = sbl_malloc_inline(total);
     /* a huge block is zero unless it reused a cached mapping */
     if (p != NULL && (total <= SBL_LARGE_MAX || sbl_huge_reused))
@@ -217,9 +215,26 @@ static void *calloc_impl(size_t count, size_t n)
     return p;
 }
 
+/* slow mode: secure mode alone has a calloc of its own (freed blocks are
+   zero already: secure.c) */
+static SBL_NOINLINE void *calloc_slow(size_t count, size_t n)
+{
+    size_t total;
+    if (sbl_opt.secure_only && !__builtin_mul_overflow(count, n, &total))
+        return sbl_secure_calloc(total);
+    sbl_hook_depth++;
+    void *r = calloc_impl(count, n);
+    sbl_hook_depth--;
+    if (sbl_hook_depth == 0 && sbl_opt.hooks)
+        sbl_hook_alloc(SBL_OP_CALLOC, r, count * n, 0);
+    return r;
+}
+
 SABLE_EXPORT void *sable_calloc(size_t count, size_t n)
 {
-    HOOKED_ALLOC(SBL_OP_CALLOC, count * n, 0, calloc_impl(count, n));
+    if (SBL_LIKELY(!sbl_opt.slow))
+        return calloc_impl(count, n);
+    return calloc_slow(count, n);
 }
 
 /* realloc and resize_in_place in slow mode: one operation */
@@ -262,6 +277,10 @@ static inline bool is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
 static void *aligned_hooked(size_t align, size_t n)
 {
+    if (SBL_LIKELY(!sbl_opt.slow))
+        return sbl_alloc_aligned(align, n);
+    if (sbl_opt.secure_only) /* its lean pop (secure.c) */
+        return sbl_secure_aligned(align, n);
     HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned(align, n));
 }
 

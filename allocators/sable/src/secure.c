@@ -331,16 +331,22 @@ void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n)
     return secure_pop(pg, b, NULL);
 }
 
-/* aligned_alloc and the like (aligned.c): a block of class cls from the
-   class's first page, or NULL when it has none (the caller takes the
-   general path) */
-void *sbl_secure_alloc_class(struct sbl_heap *h, unsigned cls)
+/* aligned_alloc and the like: as sbl_alloc_aligned (aligned.c), a block of
+   the smallest class that holds n and is a multiple of the alignment,
+   popped from the class's first page; the general path when that page has
+   no free block */
+void *sbl_secure_aligned(size_t align, size_t n)
 {
-    struct sbl_page *pg = h->queues[cls].first; /* NULL in the empty heap */
-    struct sbl_block *b;
-    if (pg == NULL || (b = pg->free) == NULL)
-        return NULL;
-    return secure_pop(pg, b, NULL);
+    if (align > 16 && align <= SBL_SLICE_SIZE && n <= SBL_LARGE_MAX) {
+        unsigned c = sbl_size_class(n);
+        while (c < SBL_NCLASSES && (sbl_class_size(c) & (align - 1)) != 0)
+            c++;
+        struct sbl_page *pg = c < SBL_NCLASSES ? sbl_tls_heap->queues[c].first : NULL;
+        struct sbl_block *b;
+        if (pg != NULL && (b = pg->free) != NULL) /* (no page in the empty heap) */
+            return secure_pop(pg, b, NULL);
+    }
+    return sbl_alloc_aligned(align, n);
 }
 
 /* calloc: a block freed in secure mode is zero already (but for its link
