@@ -130,15 +130,15 @@ void sbl_report(const char *op, const void *p, const char *what)
 }
 
 /* p is the start of a live block of a plain page (in use, no flag but
-   SBL_PF_SLOW), seen through its page descriptor: pg->start .. reserved
-   blocks, a multiple of the block size from the start, and no
-   freed-marker in word 1 */
+   SBL_PF_SLOW and maybe SBL_PF_FULL), seen through its page descriptor:
+   pg->start .. reserved blocks, a multiple of the block size from the
+   start, and no freed-marker in word 1 */
 static inline __attribute__((always_inline)) bool plain_live(const struct sbl_page *pg, const void *p)
 {
     uint32_t fw; /* flags .. in_use as one word: see sbl_secure_free */
     memcpy(&fw, &pg->flags, sizeof fw);
     size_t d = (size_t)((const uint8_t *)p - pg->start); /* huge when p < start */
-    if ((fw & 0xff0000ffu) != (SBL_PF_SLOW | (1u << 24)) || d >= SBL_SEG_SIZE)
+    if ((fw & (0xff0000ffu & ~SBL_PF_FULL)) != (SBL_PF_SLOW | (1u << 24)) || d >= SBL_SEG_SIZE)
         return false;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     return idx < pg->reserved && idx * pg->block_size == d &&
