@@ -244,8 +244,6 @@ static void *realloc_hooked(enum sbl_op op, void *p, size_t n)
         HOOKED_ALLOC(SBL_OP_REALLOC, n, 0, sbl_realloc(NULL, n));
     if (p != NULL && sbl_opt.secure)
         sbl_secure_check(op == SBL_OP_REALLOC ? "realloc" : "resize_in_place", p);
-    if (!sbl_opt.hooks) /* secure mode alone: nothing to report */
-        return op == SBL_OP_REALLOC ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
     size_t old = p == NULL ? 0 : sbl_usable_size(p);
     size_t old_extent = p == NULL ? 0 : sbl_block_extent(p);
     sbl_hook_depth++;
@@ -260,6 +258,8 @@ SABLE_EXPORT void *sable_realloc(void *p, size_t n)
 {
     if (SBL_LIKELY(!sbl_opt.slow))
         return sbl_realloc(p, n);
+    if (sbl_opt.secure_only) /* no hooks: the check, then the call (secure.c) */
+        return sbl_secure_realloc(p, n, true);
     return realloc_hooked(SBL_OP_REALLOC, p, n);
 }
 
@@ -350,6 +350,8 @@ SABLE_EXPORT void *sable_resize_in_place(void *p, size_t n)
 {
     if (SBL_LIKELY(!sbl_opt.slow))
         return sbl_resize_in_place(p, n);
+    if (sbl_opt.secure_only)
+        return sbl_secure_realloc(p, n, false);
     return realloc_hooked(SBL_OP_RESIZE, p, n);
 }
 

@@ -134,33 +134,57 @@ void sbl_report(const char *op, const void *p, const char *what)
 }
 
 /* p is the start of a live block of a plain page (in use, no flag but
-   SBL_PF_SLOW and maybe SBL_PF_FULL), seen through its page descriptor:
-   pg->start .. reserved blocks, a multiple of the block size from the
-   start, and no freed-marker in word 1 */
+   SBL_PF_SLOW and maybe SBL_PF_FULL or SBL_PF_DETACHED), seen through its
+   page descriptor: pg->start .. reserved blocks, a multiple of the block
+   size from the start, and no freed-marker in word 1. (A detached page
+   holds one block, whose size may differ from its class's: with reserved
+   1, only the page's start passes.) */
 static inline __attribute__((always_inline)) bool plain_live(const struct sbl_page *pg, const void *p)
 {
     uint32_t fw; /* flags .. in_use as one word: see sbl_secure_free */
     memcpy(&fw, &pg->flags, sizeof fw);
     size_t d = (size_t)((const uint8_t *)p - pg->start); /* huge when p < start */
-    if ((fw & (0xff0000ffu & ~SBL_PF_FULL)) != (SBL_PF_SLOW | (1u << 24)) || d >= SBL_SEG_SIZE)
+    if ((fw & (0xff0000ffu & ~(SBL_PF_FULL | SBL_PF_DETACHED))) != (SBL_PF_SLOW | (1u << 24)) ||
+        d >= SBL_SEG_SIZE)
         return false;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     return idx < pg->reserved && idx * pg->block_size == d &&
            ((const uintptr_t *)p)[1] != freed_marker(p);
 }
 
+/* the common case of sbl_secure_check: a live block of a plain page of a
+   segment of sable's (the registry first: p may be anything) */
+static inline __attribute__((always_inline)) bool quick_live(const void *p)
+{
+    uintptr_t c = ((uintptr_t)p - 1) >> SBL_SEG_SHIFT;
+    if (c >= SBL_REG_CHUNKS || sbl_registry == NULL || sbl_registry[c] != 1)
+        return false;
+    struct sbl_segment *seg = sbl_segment_of(p);
+    return seg->kind == SBL_SEG_NORMAL && seg->heap != NULL &&
+           (const uint8_t *)p >= (const uint8_t *)seg + SBL_SLICE_SIZE && plain_live(sbl_page_of(seg, p), p);
+}
+
+static SBL_NOINLINE void secure_check_full(const char *op, const void *p);
+
 /* Checks that p is a live block's pointer as sable handed it out. */
 void sbl_secure_check(const char *op, const void *p)
 {
-    /* the common case first: a live block of a plain page of a segment */
-    uintptr_t c = ((uintptr_t)p - 1) >> SBL_SEG_SHIFT;
-    if (SBL_LIKELY(c < SBL_REG_CHUNKS && sbl_registry != NULL && sbl_registry[c] == 1)) {
-        struct sbl_segment *seg = sbl_segment_of(p);
-        if (seg->kind == SBL_SEG_NORMAL && seg->heap != NULL &&
-            (const uint8_t *)p >= (const uint8_t *)seg + SBL_SLICE_SIZE &&
-            plain_live(sbl_page_of(seg, p), p))
-            return;
-    }
+    if (SBL_LIKELY(quick_live(p)))
+        return;
+    secure_check_full(op, p);
+}
+
+/* realloc and resize_in_place in secure mode alone: the check, then the
+   call (no hooks to run) */
+void *sbl_secure_realloc(void *p, size_t n, bool may_move)
+{
+    if (p != NULL && SBL_UNLIKELY(!quick_live(p)))
+        secure_check_full(may_move ? "realloc" : "resize_in_place", p);
+    return may_move ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
+}
+
+static SBL_NOINLINE void secure_check_full(const char *op, const void *p)
+{
     struct sbl_segment *s = sbl_registry_find(p);
     if (s == NULL)
         sbl_report(op, p, "not a pointer from sable (foreign, or a huge block already freed)");

@@ -21,7 +21,7 @@ enum misuse {
     CORRUPT_SMALL, CORRUPT_MEDIUM,
     /* the lean free's own checks, per way of zeroing and size */
     DOUBLE_16, DOUBLE_128, DOUBLE_160, DOUBLE_OTHER_LIVE, INTERIOR_160, INTERIOR_LARGE, MISALIGNED_8,
-    UNCARVED, REALLOC_FREED, REALLOC_INTERIOR, N_MISUSE
+    UNCARVED, REALLOC_FREED, REALLOC_INTERIOR, REALLOC_FREED_GROWN, N_MISUSE
 };
 
 static const char *const expect[N_MISUSE] = {
@@ -30,7 +30,7 @@ static const char *const expect[N_MISUSE] = {
     "corrupted free list", "corrupted free list",
     "double free", "double free", "double free", "double free", "interior pointer",
     "interior pointer", "misaligned pointer", "pointer to no block", "realloc(0x",
-    "realloc(0x",
+    "realloc(0x", "realloc(0x",
 };
 
 /* a use after free overwrites a freed block's link with a plausible
@@ -138,6 +138,12 @@ static void misuse(enum misuse m)
         p = p_malloc(200);
         p = realloc(p + 32, 400);
         break;
+    case REALLOC_FREED_GROWN: /* a block grown in place (its page detached) */
+        p = p_malloc(100000);
+        p = realloc(p, 300000);
+        p_free(p);
+        p = realloc(p, 10);
+        break;
     default:
         break;
     }
@@ -212,6 +218,16 @@ static void test_scrub(void)
     }
     char *r = realloc(p_malloc(100), 5000);
     CHECK(r != NULL);
+    p_free(r);
+    /* a large block grown in place many times (secure mode checks each
+       realloc's pointer), its contents kept */
+    r = p_malloc(100000);
+    CHECK(r != NULL);
+    memset(r, 0x3c, 100000);
+    for (size_t n = 100000 + 4096; n <= (1u << 20); n += 4096) {
+        r = realloc(r, n);
+        CHECK(r != NULL && r[0] == 0x3c && r[99999] == 0x3c);
+    }
     p_free(r);
 }
 
