@@ -275,13 +275,19 @@ SABLE_EXPORT void *sable_reallocarray(void *p, size_t count, size_t n)
 
 static inline bool is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
-static void *aligned_hooked(size_t align, size_t n)
+/* slow mode: secure mode alone has its lean pop (secure.c) */
+static SBL_NOINLINE void *aligned_slow(size_t align, size_t n)
+{
+    if (sbl_opt.secure_only)
+        return sbl_secure_aligned(align, n);
+    HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned(align, n));
+}
+
+static inline __attribute__((always_inline)) void *aligned_hooked(size_t align, size_t n)
 {
     if (SBL_LIKELY(!sbl_opt.slow))
         return sbl_alloc_aligned(align, n);
-    if (sbl_opt.secure_only) /* its lean pop (secure.c) */
-        return sbl_secure_aligned(align, n);
-    HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned(align, n));
+    return aligned_slow(align, n);
 }
 
 SABLE_EXPORT int sable_posix_memalign(void **out, size_t align, size_t n)
