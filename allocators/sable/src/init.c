@@ -215,9 +215,26 @@ static void *calloc_impl(size_t count, size_t n)
     return p;
 }
 
+/* slow mode: secure mode alone has a calloc of its own (freed blocks are
+   zero already: secure.c) */
+static SBL_NOINLINE void *calloc_slow(size_t count, size_t n)
+{
+    size_t total;
+    if (sbl_opt.secure_only && !__builtin_mul_overflow(count, n, &total))
+        return sbl_secure_calloc(total);
+    sbl_hook_depth++;
+    void *r = calloc_impl(count, n);
+    sbl_hook_depth--;
+    if (sbl_hook_depth == 0 && sbl_opt.hooks)
+        sbl_hook_alloc(SBL_OP_CALLOC, r, count * n, 0);
+    return r;
+}
+
 SABLE_EXPORT void *sable_calloc(size_t count, size_t n)
 {
-    HOOKED_ALLOC(SBL_OP_CALLOC, count * n, 0, calloc_impl(count, n));
+    if (SBL_LIKELY(!sbl_opt.slow))
+        return calloc_impl(count, n);
+    return calloc_slow(count, n);
 }
 
 /* realloc and resize_in_place in slow mode: one operation */
@@ -241,6 +258,8 @@ SABLE_EXPORT void *sable_realloc(void *p, size_t n)
 {
     if (SBL_LIKELY(!sbl_opt.slow))
         return sbl_realloc(p, n);
+    if (sbl_opt.secure_only) /* no hooks: the check, then the call (secure.c) */
+        return sbl_secure_realloc(p, n, true);
     return realloc_hooked(SBL_OP_REALLOC, p, n);
 }
 
@@ -256,9 +275,19 @@ SABLE_EXPORT void *sable_reallocarray(void *p, size_t count, size_t n)
 
 static inline bool is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
-static void *aligned_hooked(size_t align, size_t n)
+/* slow mode: secure mode alone has its lean pop (secure.c) */
+static SBL_NOINLINE void *aligned_slow(size_t align, size_t n)
 {
+    if (sbl_opt.secure_only)
+        return sbl_secure_aligned(align, n);
     HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned(align, n));
+}
+
+static inline __attribute__((always_inline)) void *aligned_hooked(size_t align, size_t n)
+{
+    if (SBL_LIKELY(!sbl_opt.slow))
+        return sbl_alloc_aligned(align, n);
+    return aligned_slow(align, n);
 }
 
 SABLE_EXPORT int sable_posix_memalign(void **out, size_t align, size_t n)
@@ -327,6 +356,8 @@ SABLE_EXPORT void *sable_resize_in_place(void *p, size_t n)
 {
     if (SBL_LIKELY(!sbl_opt.slow))
         return sbl_resize_in_place(p, n);
+    if (sbl_opt.secure_only)
+        return sbl_secure_realloc(p, n, false);
     return realloc_hooked(SBL_OP_RESIZE, p, n);
 }
 

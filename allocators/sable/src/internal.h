@@ -175,6 +175,10 @@ void sbl_secure_check(const char *op, const void *p);
 void sbl_secure_freed(uint8_t *start, size_t size);
 void sbl_slow_handout(void *p, size_t size);
 void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n);
+void *sbl_secure_aligned(size_t align, size_t n);
+void *sbl_secure_realloc(void *p, size_t n, bool may_move);
+void *sbl_secure_calloc(size_t total);
+void sbl_slow_carve(uint8_t *p, uint32_t n, size_t bs, struct sbl_block *tail);
 void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p);
 /* hooks.c: statistics, log and Valgrind requests (slow mode only) */
 enum sbl_op {

@@ -484,9 +484,7 @@ void sbl_page_extend(struct sbl_page *pg)
             ((struct sbl_block *)(p + i * bs))->next = (struct sbl_block *)(p + (i + 1) * bs);
         ((struct sbl_block *)(p + (size_t)(n - 1) * bs))->next = pg->free;
     } else {
-        for (uint32_t i = 0; i + 1 < n; i++)
-            sbl_next_set((struct sbl_block *)(p + i * bs), (struct sbl_block *)(p + (i + 1) * bs));
-        sbl_next_set((struct sbl_block *)(p + (size_t)(n - 1) * bs), pg->free);
+        sbl_slow_carve(p, n, bs, pg->free); /* secure.c */
     }
     pg->free = (struct sbl_block *)p;
     pg->reserved += n;

@@ -4,6 +4,7 @@
  * memory is zeroed and free-list links are not stored in the clear. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,13 +18,19 @@ static void *(*volatile p_malloc)(size_t) = malloc;
 
 enum misuse {
     DOUBLE_SMALL, DOUBLE_MEDIUM, DOUBLE_LARGE, DOUBLE_HUGE, INTERIOR, MISALIGNED, FOREIGN, RANGE,
-    CORRUPT_SMALL, CORRUPT_MEDIUM, N_MISUSE
+    CORRUPT_SMALL, CORRUPT_MEDIUM,
+    /* the lean free's own checks, per way of zeroing and size */
+    DOUBLE_16, DOUBLE_128, DOUBLE_160, DOUBLE_OTHER_LIVE, INTERIOR_160, INTERIOR_LARGE, MISALIGNED_8,
+    UNCARVED, REALLOC_FREED, REALLOC_INTERIOR, REALLOC_FREED_GROWN, N_MISUSE
 };
 
 static const char *const expect[N_MISUSE] = {
     "double free", "double free", "double free", "double free", "interior pointer",
     "misaligned pointer", "not a pointer from sable", "sable: free_range(",
     "corrupted free list", "corrupted free list",
+    "double free", "double free", "double free", "double free", "interior pointer",
+    "interior pointer", "misaligned pointer", "pointer to no block", "realloc(0x",
+    "realloc(0x", "realloc(0x",
 };
 
 /* a use after free overwrites a freed block's link with a plausible
@@ -86,6 +93,56 @@ static void misuse(enum misuse m)
         break;
     case CORRUPT_MEDIUM:
         corrupt_link(3000);
+        break;
+    case DOUBLE_16:
+        p = p_malloc(16);
+        p_free(p);
+        p_free(p);
+        break;
+    case DOUBLE_128:
+        p = p_malloc(128);
+        p_free(p);
+        p_free(p);
+        break;
+    case DOUBLE_160: /* the page still holds another live block */
+    case DOUBLE_OTHER_LIVE: {
+        char *keep = p_malloc(m == DOUBLE_160 ? 160 : 700);
+        p = p_malloc(m == DOUBLE_160 ? 160 : 700);
+        p_free(p);
+        p_free(p);
+        p_free(keep);
+        break;
+    }
+    case INTERIOR_160:
+        p = p_malloc(160);
+        p_free(p + 32);
+        break;
+    case INTERIOR_LARGE:
+        p = p_malloc(100000);
+        p_free(p + 4096);
+        break;
+    case MISALIGNED_8:
+        p = p_malloc(1000);
+        p_free(p + 8);
+        break;
+    case UNCARVED: /* a block-aligned pointer past the blocks carved so far */
+        p = p_malloc(2048);
+        p_free(p + 2048 * 20);
+        break;
+    case REALLOC_FREED:
+        p = p_malloc(200);
+        p_free(p);
+        p = realloc(p, 400);
+        break;
+    case REALLOC_INTERIOR:
+        p = p_malloc(200);
+        p = realloc(p + 32, 400);
+        break;
+    case REALLOC_FREED_GROWN: /* a block grown in place (its page detached) */
+        p = p_malloc(100000);
+        p = realloc(p, 300000);
+        p_free(p);
+        p = realloc(p, 10);
         break;
     default:
         break;
@@ -162,6 +219,112 @@ static void test_scrub(void)
     char *r = realloc(p_malloc(100), 5000);
     CHECK(r != NULL);
     p_free(r);
+    /* a large block grown in place many times (secure mode checks each
+       realloc's pointer), its contents kept */
+    r = p_malloc(100000);
+    CHECK(r != NULL);
+    memset(r, 0x3c, 100000);
+    for (size_t n = 100000 + 4096; n <= (1u << 20); n += 4096) {
+        r = realloc(r, n);
+        CHECK(r != NULL && r[0] == 0x3c && r[99999] == 0x3c);
+    }
+    p_free(r);
+}
+
+/* calloc hands out blocks freed in secure mode without writing them again
+ * (they are zero from byte 16 on; it clears the first 16): every byte must
+ * read zero anyway, for each kind and way of zeroing, for blocks freed by
+ * another thread, and for blocks carved fresh from slices that held blocks
+ * of another size (whose old freed-markers are still there). */
+static int all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
+static void *free_all(void *arg)
+{
+    void **v = arg;
+    for (int i = 0; v[i] != NULL; i++)
+        p_free(v[i]);
+    return NULL;
+}
+
+static void test_calloc_reuse(void)
+{
+    static const size_t sizes[] = {1, 16, 24, 48, 64, 100, 128, 144, 160, 256, 1000, 1024,
+                                   2048, 5000, 16384, 65536, 100000, 300000, 1 << 20, 2 << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        for (int remote = 0; remote < 2; remote++) {
+            void *v[9] = {0};
+            for (int i = 0; i < 8; i++) {
+                v[i] = p_malloc(n);
+                CHECK(v[i] != NULL);
+                memset(v[i], 0xa5, sable_usable_size(v[i]));
+            }
+            if (remote) { /* freed by another thread: the general path */
+                pthread_t t;
+                CHECK(pthread_create(&t, NULL, free_all, v) == 0);
+                pthread_join(t, NULL);
+            } else {
+                free_all(v);
+            }
+            for (int i = 0; i < 8; i++) {
+                v[i] = calloc(1, n);
+                CHECK(v[i] != NULL);
+                if (!all_zero(v[i], n))
+                    fprintf(stderr, "calloc(%zu) after %s free: not zero\n", n, remote ? "remote" : "local");
+                CHECK(all_zero(v[i], n));
+            }
+            free_all(v);
+        }
+    }
+    /* 32-byte blocks over several slices, dirtied and freed: the emptied
+       pages go back to their segment, and 48-byte pages carved from the
+       same (dirty) slices must still give zeros */
+    enum { N32 = 4 * 65536 / 32, N48 = 4 * 65536 / 48 };
+    char **v = p_malloc(N32 * sizeof *v);
+    CHECK(v != NULL);
+    for (int i = 0; i < N32; i++) {
+        v[i] = p_malloc(32);
+        memset(v[i], 0x5a, 32);
+    }
+    for (int i = 0; i < N32; i++)
+        p_free(v[i]);
+    int dirty = 0;
+    for (int i = 0; i < N48; i++) {
+        v[i] = calloc(3, 16);
+        dirty += !all_zero((unsigned char *)v[i], 48);
+    }
+    if (dirty)
+        fprintf(stderr, "%d calloc(48) blocks carved over freed 32-byte blocks not zero\n", dirty);
+    CHECK(dirty == 0);
+    for (int i = 0; i < N48; i++)
+        p_free(v[i]);
+    p_free(v);
+}
+
+/* every class up to the largest zeroes the whole block on free (the
+   inline stores, the 32-byte stores, memset, the OS), also when the free
+   empties its page */
+static void test_scrub_classes(void)
+{
+    for (size_t n = 16; n <= (2u << 20); n += n < 128 ? 16 : n / 4) {
+        for (int alone = 0; alone < 2; alone++) {
+            unsigned char *keep = alone ? NULL : p_malloc(n);
+            unsigned char *p = p_malloc(n);
+            size_t u = sable_usable_size(p);
+            memset(p, 0xff, u);
+            p_free(p);
+            CHECK(all_zero(p + 16, u - 16));
+            if (!all_zero(p + 16, u - 16))
+                fprintf(stderr, "size %zu%s: freed block not zeroed\n", n, alone ? " (alone)" : "");
+            p_free(keep);
+        }
+    }
 }
 
 int main(void)
@@ -173,5 +336,7 @@ int main(void)
     }
     test_misuse();
     test_scrub();
+    test_scrub_classes();
+    test_calloc_reuse();
     return check_done("sable secure");
 }
