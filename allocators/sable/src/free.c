@@ -65,10 +65,9 @@ static inline __attribute__((always_inline)) void free_body(struct sbl_segment *
     free_remote(h, pg, b);
 }
 
-/* every case the inline fast path does not take. In slow mode, secure
-   mode alone first tries its lean path (secure.c), which comes back to
-   sbl_free_general for the rest; normal mode pays one jump to free_plain
-   (so that this function needs no stack frame of its own). */
+/* every case the inline fast path does not take in normal mode (slow mode
+   never gets that far: sbl_free_slow_mode); normal mode pays one jump to
+   free_plain (so that this function needs no stack frame of its own). */
 static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     free_body(s, pg, p);
@@ -76,14 +75,43 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
 
 SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
-        if (sbl_opt.secure_only)
-            sbl_secure_free(s, pg, p);
-        else
-            sbl_free_general(s, pg, p);
-        return;
-    }
     free_plain(s, pg, p);
+}
+
+static inline void free_slow_mode_body(void *p)
+{
+    struct sbl_segment *s = sbl_segment_of(p);
+    struct sbl_page *pg = sbl_page_of(s, p);
+    if (sbl_opt.secure_only)
+        sbl_secure_free(s, pg, p);
+    else
+        sbl_free_general(s, pg, p);
+}
+
+/* secure mode: p's segment header would lie in memory sable never mapped
+   (or the registry is not there to tell): the full lookup decides */
+static SBL_NOINLINE void free_check_foreign(void *p)
+{
+    if (sbl_registry != NULL && sbl_registry_find(p) == NULL)
+        sbl_report("free", p, "not a pointer from sable (foreign, or a huge block already freed)");
+    free_slow_mode_body(p);
+}
+
+/* every free in slow mode: secure mode first makes sure p's segment header
+   is memory sable mapped (the registry byte of its chunk: 0 for a foreign
+   pointer, whose header may not be mapped at all), then its lean path; the
+   other modes take the general path. Tail calls only: no stack frame. */
+SBL_NOINLINE void sbl_free_slow_mode(void *p)
+{
+    if (sbl_opt.secure) {
+        uintptr_t c = ((uintptr_t)p - 1) >> SBL_SEG_SHIFT; /* as sbl_segment_of */
+        if (SBL_UNLIKELY(sbl_registry == NULL || c >= SBL_REG_CHUNKS ||
+                         __atomic_load_n(&sbl_registry[c], __ATOMIC_RELAXED) == 0)) {
+            free_check_foreign(p);
+            return;
+        }
+    }
+    free_slow_mode_body(p);
 }
 
 /* slow mode: the checks, hooks and scrubbing, then the free */

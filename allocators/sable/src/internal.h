@@ -141,6 +141,7 @@ void *sbl_alloc_small_slow(struct sbl_heap *h, size_t n);
 
 /* free.c */
 void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p);
+void sbl_free_slow_mode(void *p);
 void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p);
 
 /* huge.c */
@@ -331,19 +332,26 @@ static inline void *sbl_malloc_inline(size_t n)
     return sbl_alloc_generic(h, n);
 }
 
-/* free by the owning thread. Cost (same measure): 24 instructions in
- * free(): the NULL test, the mask and index arithmetic, 3 loads (descriptor
- * offset, segment owner, flags), the TLS load, the push (onto
- * pg->local_free, not the list malloc pops: see types.h) and the used count,
- * 4 well-predicted branches; plus 2 when the page becomes empty (its
- * in_use byte says whether it stays: see heap.c), or 9 more in
- * sbl_heap_retire if it may not. Remote frees, full pages, huge blocks and every extension
- * (partial free, interior pointers, secure mode, statistics, log, Valgrind)
- * are behind the one test `seg->heap == tls_heap && flags == 0`. */
+/* free by the owning thread. Cost (same measure): 27 instructions in
+ * free(): the NULL test, the slow-mode test (one compare with memory: slow
+ * mode must not read a header before secure mode has checked the pointer),
+ * the mask and index arithmetic, 3 loads (descriptor offset, segment
+ * owner, flags), the TLS load, the push (onto pg->local_free, not the list
+ * malloc pops: see types.h) and the used count, 5 well-predicted branches;
+ * plus 2 when the page becomes empty (its in_use byte says whether it
+ * stays: see heap.c), or 9 more in sbl_heap_retire if it may not. Remote
+ * frees, full pages, huge blocks and the extensions (partial free,
+ * interior pointers) are behind the one test
+ * `seg->heap == tls_heap && flags == 0`. */
 static inline void sbl_free_inline(void *p)
 {
     if (SBL_UNLIKELY(p == NULL))
         return;
+    if (SBL_UNLIKELY(sbl_opt.slow)) { /* before any header is read: secure
+                                         mode checks p is sable's first */
+        sbl_free_slow_mode(p);
+        return;
+    }
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
     if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {

@@ -178,7 +178,7 @@ void sbl_secure_check(const char *op, const void *p)
    call (no hooks to run) */
 void *sbl_secure_realloc(void *p, size_t n, bool may_move)
 {
-    if (p != NULL && SBL_UNLIKELY(!quick_live(p)))
+    if (p != NULL && SBL_UNLIKELY(sbl_registry_find(p) == NULL || !quick_live(p)))
         secure_check_full(may_move ? "realloc" : "resize_in_place", p);
     return may_move ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
 }
@@ -204,7 +204,7 @@ static SBL_NOINLINE void secure_check_full(const char *op, const void *p)
         (const uint8_t *)p >= pg->start + (size_t)pg->reserved * pg->block_size)
         sbl_report(op, p, "pointer to no block");
     const uint8_t *start = sbl_block_start(pg, p);
-    if (start != (const uint8_t *)p && !(pg->flags & SBL_PF_ALIGNED))
+    if (start != (const uint8_t *)p && !(sbl_page_flags(pg) & SBL_PF_ALIGNED))
         sbl_report(op, p, (uintptr_t)p % 16 ? "misaligned pointer" : "interior pointer of a block");
     if (((const uintptr_t *)start)[1] == freed_marker(start))
         sbl_report(op, p, "double free");

@@ -21,7 +21,10 @@ enum misuse {
     CORRUPT_SMALL, CORRUPT_MEDIUM,
     /* the lean free's own checks, per way of zeroing and size */
     DOUBLE_16, DOUBLE_128, DOUBLE_160, DOUBLE_OTHER_LIVE, INTERIOR_160, INTERIOR_LARGE, MISALIGNED_8,
-    UNCARVED, REALLOC_FREED, REALLOC_INTERIOR, REALLOC_FREED_GROWN, N_MISUSE
+    UNCARVED, REALLOC_FREED, REALLOC_INTERIOR, REALLOC_FREED_GROWN,
+    /* foreign pointers whose 4 MiB-aligned chunk sable never mapped (a
+       header read there would crash before any check) */
+    FOREIGN_STATIC, FOREIGN_UNMAPPED, REALLOC_FOREIGN, N_MISUSE
 };
 
 static const char *const expect[N_MISUSE] = {
@@ -31,6 +34,7 @@ static const char *const expect[N_MISUSE] = {
     "double free", "double free", "double free", "double free", "interior pointer",
     "interior pointer", "misaligned pointer", "pointer to no block", "realloc(0x",
     "realloc(0x", "realloc(0x",
+    "not a pointer from sable", "not a pointer from sable", "not a pointer from sable",
 };
 
 /* a use after free overwrites a freed block's link with a plausible
@@ -136,6 +140,19 @@ static void misuse(enum misuse m)
         p = p_malloc(2048);
         p_free(p + 2048 * 20);
         break;
+    case FOREIGN_STATIC: {
+        static char in_the_binary[64];
+        p_free(in_the_binary);
+        break;
+    }
+    case FOREIGN_UNMAPPED:
+        p_free((void *)(uintptr_t)0x10000);
+        break;
+    case REALLOC_FOREIGN: {
+        static char also_in_the_binary[64];
+        p = realloc(also_in_the_binary, 100);
+        break;
+    }
     case REALLOC_FREED:
         p = p_malloc(200);
         p_free(p);
