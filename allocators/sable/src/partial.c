@@ -171,6 +171,21 @@ static void purge_inside(uint8_t *start, size_t lo, size_t hi)
         sbl_os_purge((void *)a, b - a);
 }
 
+/* Secure mode: zeroes [lo, hi) of a block, but for the whole OS pages
+   inside it when those are purged. */
+static void zero_outside_pages(uint8_t *start, size_t lo, size_t hi, bool pages_purged)
+{
+    uintptr_t a = (uintptr_t)start + lo, b = (uintptr_t)start + hi;
+    uintptr_t pa = (a + SBL_OS_PAGE - 1) & ~(uintptr_t)(SBL_OS_PAGE - 1);
+    uintptr_t pb = b & ~(uintptr_t)(SBL_OS_PAGE - 1);
+    if (!pages_purged || pb <= pa) {
+        memset((void *)a, 0, b - a);
+        return;
+    }
+    memset((void *)a, 0, pa - a);
+    memset((void *)pb, 0, b - pb);
+}
+
 int sbl_free_range(void *p, size_t n)
 {
     if (p == NULL)
@@ -214,7 +229,10 @@ int sbl_free_range(void *p, size_t n)
         cut = e->r[e->n - 1].lo;
     sbl_unlock(&table_lock);
 
-    if (size > SBL_SLICE_SIZE || s->kind == SBL_SEG_HUGE)
+    bool purge = size > SBL_SLICE_SIZE || s->kind == SBL_SEG_HUGE;
+    if (sbl_opt.secure) /* freed memory is zeroed (purged pages read as zero) */
+        zero_outside_pages(start, lo, hi, purge);
+    if (purge)
         purge_inside(start, lo, hi);
     if (cut > 0 && s->kind == SBL_SEG_HUGE) {
         sbl_huge_resize(start, s, cut);

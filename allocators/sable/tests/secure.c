@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -351,6 +352,37 @@ static void test_scrub_classes(void)
     }
 }
 
+/* Parts of a live block that are freed read as zero too: the ranges given
+ * to sable_free_range (small and large blocks, page edges included) and
+ * the tail a shrinking realloc gives back (read here where it lies, still
+ * mapped: the test looks at freed memory on purpose). */
+static void test_freed_parts(void)
+{
+    static const size_t sizes[] = {256, 5000, 300000};
+    for (unsigned k = 0; k < 3; k++) {
+        size_t n = sizes[k];
+        unsigned char *p = malloc(n);
+        CHECK(p != NULL);
+        memset(p, 0xa5, n);
+        size_t lo = n / 4 + 3, hi = n / 2 + 5; /* not page-aligned */
+        CHECK(sable_free_range(p + lo, hi - lo) == 0);
+        CHECK(all_zero(p + lo, hi - lo));
+        CHECK(p[lo - 1] == 0xa5 && p[hi] == 0xa5); /* the rest is kept */
+        free(p);
+    }
+    /* a one-block page of 1 MiB shrunk to 100 KB gives back its tail */
+    unsigned char *q = malloc((size_t)1 << 20);
+    CHECK(q != NULL);
+    memset(q, 0x5a, (size_t)1 << 20);
+    unsigned char *r = realloc(q, 100000);
+    CHECK(r == q);
+    size_t kept = malloc_usable_size(r);
+    CHECK(kept >= 100000 && kept < ((size_t)1 << 20));
+    CHECK(all_zero(r + kept, ((size_t)1 << 20) - kept));
+    CHECK(r[99999] == 0x5a);
+    free(r);
+}
+
 int main(void)
 {
     const char *s = getenv("SABLE_SECURE");
@@ -362,5 +394,6 @@ int main(void)
     test_scrub();
     test_scrub_classes();
     test_calloc_reuse();
+    test_freed_parts();
     return check_done("sable secure");
 }
