@@ -418,11 +418,10 @@ void *sbl_secure_calloc(size_t total)
 void sbl_slow_carve(uint8_t *p, uint32_t n, size_t bs, struct sbl_block *tail)
 {
     if (sbl_opt.secure_only) {
-        uintptr_t key = sbl_opt.key;
         for (uint32_t i = 0; i < n; i++) {
             uintptr_t *w = (uintptr_t *)(p + (size_t)i * bs);
             uintptr_t next = i + 1 < n ? (uintptr_t)(p + (size_t)(i + 1) * bs) : (uintptr_t)tail;
-            w[0] = next ^ key ^ ((uintptr_t)w >> 4);
+            w[0] = next ^ sbl_link_code((struct sbl_block *)w);
             w[1] = 0;
         }
         return;
