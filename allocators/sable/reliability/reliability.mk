@@ -8,7 +8,8 @@
 #   test-sable-asan      sable's code and the model under ASan+UBSan (gcc), 3 threads; then
 #                        1 thread with SABLE_STATS=1 (slow paths, live_bytes checked);
 #                        2 threads with SABLE_SECURE=1
-#   test-sable-tsan      sable's code and the model under ThreadSanitizer (gcc), 4 threads
+#   test-sable-tsan      sable's code and the model under ThreadSanitizer (gcc), 4 threads;
+#                        then 4 threads with SABLE_SECURE=1
 #   test-sable-ubsan     libsable.so built with UBSan: the soak (8 s) and the exhaustion
 #                        test against it
 #   test-sable-soak      the soak for 20 s
@@ -130,6 +131,8 @@ test-sable-asan: $(RELI_BUILD)/fuzz-asan
 test-sable-tsan: $(RELI_BUILD)/fuzz-tsan
 	RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=4 RELI_INPUTS=15 TSAN_OPTIONS=halt_on_error=1 \
 	    nice $(RELI_BUILD)/fuzz-tsan
+	SABLE_SECURE=1 RELI_SEED=2 RELI_CRASH_DIR=$(RELI_BUILD) RELI_THREADS=4 RELI_INPUTS=10 \
+	    TSAN_OPTIONS=halt_on_error=1 nice $(RELI_BUILD)/fuzz-tsan
 
 # ---- soak ------------------------------------------------------------------
 $(RELI_BUILD)/%: $(RELI_DIR)/%.c $(BUILD)/sable/libsable.so

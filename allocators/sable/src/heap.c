@@ -65,9 +65,9 @@ static void queue_mark(struct sbl_page_queue *q)
     struct sbl_page *f = q->first;
     if (f == NULL)
         return;
-    f->in_use = (f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_opt.slow) ? 2 : 1;
+    sbl_page_set_in_use(f, (f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_opt.slow) ? 2 : 1);
     if (f->next)
-        f->next->in_use = 1;
+        sbl_page_set_in_use(f->next, 1);
 }
 
 static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
@@ -82,7 +82,7 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
     else
         q->last = pg->prev;
     pg->next = pg->prev = NULL;
-    pg->in_use = 1;
+    sbl_page_set_in_use(pg, 1);
     if (cls >= 0) {
         queue_mark(q);
         if (first)
@@ -99,7 +99,7 @@ static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struc
     else
         q->last = pg;
     q->first = pg;
-    pg->in_use = 1;
+    sbl_page_set_in_use(pg, 1);
     if (cls >= 0) {
         queue_mark(q);
         direct_update(h, (unsigned)cls);
@@ -116,7 +116,7 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
     pg->prev = q->last;
     q->last->next = pg;
     q->last = pg;
-    pg->in_use = 1;
+    sbl_page_set_in_use(pg, 1);
     if (cls >= 0)
         queue_mark(q);
 }

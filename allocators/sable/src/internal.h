@@ -218,6 +218,18 @@ static inline unsigned sbl_page_flags(const struct sbl_page *pg)
     return __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
 }
 
+/* page->in_use: written by the owner, read by sable_free_range from any
+   thread (which only tells 0 from not 0): relaxed atomics as well */
+static inline unsigned sbl_page_in_use(const struct sbl_page *pg)
+{
+    return __atomic_load_n(&pg->in_use, __ATOMIC_RELAXED);
+}
+
+static inline void sbl_page_set_in_use(struct sbl_page *pg, unsigned v)
+{
+    __atomic_store_n(&pg->in_use, (uint8_t)v, __ATOMIC_RELAXED);
+}
+
 static inline void sbl_page_flags_init(struct sbl_page *pg, unsigned f)
 {
     __atomic_store_n(&pg->flags, (uint8_t)f, __ATOMIC_RELAXED);
@@ -358,7 +370,7 @@ static inline void sbl_free_inline(void *p)
         struct sbl_block *b = (struct sbl_block *)p;
         b->next = pg->local_free;
         pg->local_free = b;
-        if (SBL_UNLIKELY(--pg->used == 0) && pg->in_use != 2)
+        if (SBL_UNLIKELY(--pg->used == 0) && sbl_page_in_use(pg) != 2)
             sbl_heap_retire(s->heap, pg);
         return;
     }

@@ -141,11 +141,10 @@ void sbl_report(const char *op, const void *p, const char *what)
    1, only the page's start passes.) */
 static inline __attribute__((always_inline)) bool plain_live(const struct sbl_page *pg, const void *p)
 {
-    uint32_t fw; /* flags .. in_use as one word: see sbl_secure_free */
-    memcpy(&fw, &pg->flags, sizeof fw);
+    /* flags SBL_PF_SLOW (the page may be full or detached) and in use */
+    unsigned f = sbl_page_flags(pg) & ~(unsigned)(SBL_PF_FULL | SBL_PF_DETACHED);
     size_t d = (size_t)((const uint8_t *)p - pg->start); /* huge when p < start */
-    if ((fw & (0xff0000ffu & ~(SBL_PF_FULL | SBL_PF_DETACHED))) != (SBL_PF_SLOW | (1u << 24)) ||
-        d >= SBL_SEG_SIZE)
+    if (f != SBL_PF_SLOW || sbl_page_in_use(pg) != 1 || d >= SBL_SEG_SIZE)
         return false;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     return idx < pg->reserved && idx * pg->block_size == d &&
@@ -157,7 +156,8 @@ static inline __attribute__((always_inline)) bool plain_live(const struct sbl_pa
 static inline __attribute__((always_inline)) bool quick_live(const void *p)
 {
     uintptr_t c = ((uintptr_t)p - 1) >> SBL_SEG_SHIFT;
-    if (c >= SBL_REG_CHUNKS || sbl_registry == NULL || sbl_registry[c] != 1)
+    if (c >= SBL_REG_CHUNKS || sbl_registry == NULL ||
+        __atomic_load_n(&sbl_registry[c], __ATOMIC_RELAXED) != 1)
         return false;
     struct sbl_segment *seg = sbl_segment_of(p);
     return seg->kind == SBL_SEG_NORMAL && seg->heap != NULL &&
@@ -178,7 +178,7 @@ void sbl_secure_check(const char *op, const void *p)
    call (no hooks to run) */
 void *sbl_secure_realloc(void *p, size_t n, bool may_move)
 {
-    if (p != NULL && SBL_UNLIKELY(sbl_registry_find(p) == NULL || !quick_live(p)))
+    if (p != NULL && SBL_UNLIKELY(!quick_live(p))) /* (the registry first) */
         secure_check_full(may_move ? "realloc" : "resize_in_place", p);
     return may_move ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
 }
@@ -198,7 +198,7 @@ static SBL_NOINLINE void secure_check_full(const char *op, const void *p)
     if (s->heap == NULL || (const uint8_t *)p < (const uint8_t *)s + SBL_SLICE_SIZE)
         sbl_report(op, p, "pointer into memory sable does not hand out");
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (!pg->in_use)
+    if (!sbl_page_in_use(pg))
         sbl_report(op, p, "pointer into a free page (double free?)");
     if ((const uint8_t *)p < pg->start ||
         (const uint8_t *)p >= pg->start + (size_t)pg->reserved * pg->block_size)
@@ -434,10 +434,6 @@ void sbl_slow_carve(uint8_t *p, uint32_t n, size_t bs, struct sbl_block *tail)
             ((uintptr_t *)(p + (size_t)i * bs))[1] = 0;
 }
 
-_Static_assert(offsetof(struct sbl_page, in_use) == offsetof(struct sbl_page, flags) + 3 &&
-                   __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-               "flags .. in_use: one little-endian word");
-
 /* the lean free's page-empty case: the block zeroed, then the page retired
    (which may give its memory back) */
 static SBL_NOINLINE void secure_free_last(struct sbl_heap *h, struct sbl_page *pg, uint8_t *p, size_t bs)
@@ -456,12 +452,10 @@ static SBL_NOINLINE void secure_free_last(struct sbl_heap *h, struct sbl_page *p
 void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     struct sbl_heap *h = s->heap;
-    uint32_t fw; /* flags exactly SBL_PF_SLOW and in_use (bytes 0 and 3);
-                    slice 0, the header, is never in use */
-    memcpy(&fw, &pg->flags, sizeof fw);
+    /* flags exactly SBL_PF_SLOW, and in use (slice 0, the header, never is) */
     size_t d = (size_t)((uint8_t *)p - pg->start); /* huge when p < start */
-    if (SBL_UNLIKELY(h != sbl_tls_heap || (fw & 0xff0000ffu) != (SBL_PF_SLOW | (1u << 24)) ||
-                     d >= SBL_SEG_SIZE))
+    if (SBL_UNLIKELY(h != sbl_tls_heap || sbl_page_flags(pg) != SBL_PF_SLOW ||
+                     sbl_page_in_use(pg) != 1 || d >= SBL_SEG_SIZE))
         goto general;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     size_t bs = pg->block_size;

@@ -453,7 +453,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
-    pg->in_use = 1;
+    sbl_page_set_in_use(pg, 1);
     pg->block_size = (uint32_t)bs;
     pg->capacity = (uint16_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
     pg->reserved = 0;
@@ -519,7 +519,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_set_state(pg, SBL_TF_NEVER);
     unsigned idx = (unsigned)(pg - s->pages);
     unsigned k = pg->slices;
-    pg->in_use = 0;
+    sbl_page_set_in_use(pg, 0);
     pg->free = NULL;
     pg->local_free = NULL;
     sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
