@@ -197,9 +197,12 @@ __attribute__((constructor)) static void sable_constructor(void)
         return r_;                                                            \
     } while (0)
 
-SABLE_EXPORT void *sable_malloc(size_t n) { return sbl_malloc_inline(n); }
+/* the two hottest functions start on a 64-byte line: their place in the
+   library otherwise moves with every change elsewhere, and malloc+free pairs
+   were measured at 6.3 or 11.7 ns for 256 bytes depending on it */
+SABLE_EXPORT __attribute__((aligned(64))) void *sable_malloc(size_t n) { return sbl_malloc_inline(n); }
 
-SABLE_EXPORT void sable_free(void *p) { sbl_free_inline(p); }
+SABLE_EXPORT __attribute__((aligned(64))) void sable_free(void *p) { sbl_free_inline(p); }
 
 static void *calloc_impl(size_t count, size_t n)
 {
