@@ -25,7 +25,7 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
    local_free is always empty in slow mode and in the static empty heap.
    Secure mode alone first tries its lean path (secure.c), which comes back
    to sbl_alloc_generic */
-SBL_NOINLINE void *sbl_alloc_small_slow(struct sbl_heap *h, size_t n)
+SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 {
     struct sbl_page *pg = h->direct[(n + 15) >> 4];
     struct sbl_block *b = pg->local_free;
@@ -37,10 +37,10 @@ SBL_NOINLINE void *sbl_alloc_small_slow(struct sbl_heap *h, size_t n)
     }
     if (SBL_UNLIKELY(sbl_opt.secure_only))
         return sbl_secure_alloc_small(h, n);
-    return sbl_alloc_generic(h, n);
+    return sbl_alloc_generic(n, h);
 }
 
-SBL_NOINLINE void *sbl_alloc_generic(struct sbl_heap *h, size_t n)
+SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
 {
     if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
         unsigned attempt = 0;

@@ -73,7 +73,7 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
     free_body(s, pg, p);
 }
 
-SBL_NOINLINE void sbl_free_slow(struct sbl_segment *s, struct sbl_page *pg, void *p)
+SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *pg)
 {
     free_plain(s, pg, p);
 }

@@ -361,7 +361,7 @@ void *sbl_secure_alloc_small(struct sbl_heap *h, size_t n)
     struct sbl_page *pg = h->sdirect[(n + 15) >> 4];
     struct sbl_block *b;
     if (SBL_UNLIKELY(pg == NULL || (b = pg->free) == NULL))
-        return sbl_alloc_generic(h, n);
+        return sbl_alloc_generic(n, h);
     return secure_pop(pg, b, NULL);
 }
 
