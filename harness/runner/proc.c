@@ -64,19 +64,38 @@ static void child_setenv(const struct child_env *env)
     }
 }
 
-pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, int err_fd)
+/* fork with our stdio flushed (nothing printed twice); in the child, the
+   signal state the runner started with. -1 (reported) when fork fails. */
+static pid_t fork_child(const char *what)
 {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
-        errmsg("cannot start %s: %s", argv[0], strerror(errno));
+        errmsg("cannot start %s: %s", what, strerror(errno));
         return -1;
     }
     if (pid == 0) {
-        setpgid(0, 0);
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &original, NULL);
+    }
+    return pid;
+}
+
+static __attribute__((noreturn)) void exec_child(char *const argv[])
+{
+    execv(argv[0], argv);
+    fprintf(stderr, "heapmark: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, int err_fd)
+{
+    pid_t pid = fork_child(argv[0]);
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setpgid(0, 0);
         int in = open("/dev/null", O_RDONLY);
         if (in >= 0 && in != 0) {
             dup2(in, 0);
@@ -91,9 +110,7 @@ pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, in
                 close(err_fd);
         }
         child_setenv(env);
-        execv(argv[0], argv);
-        fprintf(stderr, "heapmark: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+        exec_child(argv);
     }
     setpgid(pid, pid); /* both sides, so neither can race the other */
     return pid;
@@ -101,16 +118,10 @@ pid_t proc_spawn(char *const argv[], const struct child_env *env, int out_fd, in
 
 pid_t proc_spawn_fg(char *const argv[], const char *const *env, int out_fd)
 {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        errmsg("cannot start %s: %s", argv[0], strerror(errno));
+    pid_t pid = fork_child(argv[0]);
+    if (pid < 0)
         return -1;
-    }
     if (pid == 0) {
-        signal(SIGPIPE, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &original, NULL);
         if (out_fd >= 0) {
             dup2(out_fd, 1);
             if (out_fd > 2)
@@ -118,9 +129,7 @@ pid_t proc_spawn_fg(char *const argv[], const char *const *env, int out_fd)
         }
         for (const char *const *e = env; e && e[0]; e += 2)
             setenv(e[0], e[1], 1);
-        execv(argv[0], argv);
-        fprintf(stderr, "heapmark: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+        exec_child(argv);
     }
     return pid;
 }

@@ -73,16 +73,21 @@ def iteration_times(path):
     return [e["real_time"] for e in doc["benchmarks"] if e.get("run_type") == "iteration"]
 
 
+def edit_meta(run, fn):
+    """Rewrites run/meta.json with fn(meta) applied (fn edits the dict in place)."""
+    path = os.path.join(run, "meta.json")
+    with open(path) as f:
+        meta = json.load(f)
+    fn(meta)
+    with open(path, "w") as f:
+        json.dump(meta, f)
+
+
 def to_instructions(run, factor=10.0):
     """Makes a copy of the fixture look like a `heapmark run --instructions` folder:
     instructions_per_op in runs.jsonl (factor x the median real_time, so that the
     figures differ per allocator), one ok process without a count (a note)."""
-    with open(os.path.join(run, "meta.json")) as f:
-        meta = json.load(f)
-    meta["options"]["instructions"] = True
-    meta["options"]["repetitions"] = 1
-    with open(os.path.join(run, "meta.json"), "w") as f:
-        json.dump(meta, f)
+    edit_meta(run, lambda meta: meta["options"].update(instructions=True, repetitions=1))
     recs = read_records(run)
     for r in recs:
         if r["status"] != "ok":

@@ -313,11 +313,7 @@ class MultipleRuns(unittest.TestCase):
             a = tu.copy_fixture(tmp, "20261121T050000Z-hostA")
             b = tu.copy_fixture(tmp, "20261121T060000Z-hostB")
             for run, host in ((a, "hostA"), (b, "hostB")):
-                with open(os.path.join(run, "meta.json")) as f:
-                    meta = json.load(f)
-                meta["host"] = host
-                with open(os.path.join(run, "meta.json"), "w") as f:
-                    json.dump(meta, f)
+                tu.edit_meta(run, lambda meta, h=host: meta.update(host=h))
             tu.edit_times(b, "sable", "malloc_free/size:16/threads:1", lambda i, t: t * 2.0)
             out = os.path.join(tmp, "out")
             rc, _o, err = tu.run_script("report.py", "--quiet", "--out", out, a, b)
@@ -413,13 +409,11 @@ class Variants(unittest.TestCase):
         # a variant whose base did not run
         tu.add_variant(cls.rundir, "orphan", "jemalloc", {"MALLOC_CONF": "narenas:1,tcache:false"},
                        cls.TIME, cls.RSS)
-        with open(os.path.join(cls.rundir, "meta.json")) as f:
-            meta = json.load(f)
-        for a in meta["allocators"]:
-            if a["name"] == "orphan":
-                a["base"] = "tcmalloc"
-        with open(os.path.join(cls.rundir, "meta.json"), "w") as f:
-            json.dump(meta, f)
+        def orphan_base(meta):
+            for a in meta["allocators"]:
+                if a["name"] == "orphan":
+                    a["base"] = "tcmalloc"
+        tu.edit_meta(cls.rundir, orphan_base)
         cls.rc, cls.out, cls.err = tu.run_script("report.py", "--no-plots", cls.rundir)
         with open(os.path.join(cls.rundir, "summary.json")) as f:
             cls.summary = strict_json(f.read())
@@ -538,14 +532,12 @@ class ConformanceRunApart(unittest.TestCase):
         check_png(self, os.path.join(self.bench, "plots", "conformance.png"))
 
     def test_conformance_binary_died(self):
-        with open(os.path.join(self.conf, "meta.json")) as f:
-            meta = json.load(f)
-        for a in meta["allocators"]:
-            a["status"] = "done"
-            if a["name"] == "sable":
-                a.update(status="crash", signal="SIGSEGV", exit_code=None)
-        with open(os.path.join(self.conf, "meta.json"), "w") as f:
-            json.dump(meta, f)
+        def sable_died(meta):
+            for a in meta["allocators"]:
+                a["status"] = "done"
+                if a["name"] == "sable":
+                    a.update(status="crash", signal="SIGSEGV", exit_code=None)
+        tu.edit_meta(self.conf, sable_died)
         os.remove(os.path.join(self.conf, "conformance", "sable.json"))
         rc, _o, err = tu.run_script("report.py", "--no-plots", self.conf)
         self.assertEqual(rc, 0, err)
@@ -652,11 +644,7 @@ class BadInput(unittest.TestCase):
         shutil.rmtree(os.path.join(run, "raw"))
         shutil.rmtree(os.path.join(run, "conformance"))
         open(os.path.join(run, "runs.jsonl"), "w").close()
-        with open(os.path.join(run, "meta.json")) as f:
-            meta = json.load(f)
-        meta.update(state="running", done=0)
-        with open(os.path.join(run, "meta.json"), "w") as f:
-            json.dump(meta, f)
+        tu.edit_meta(run, lambda meta: meta.update(state="running", done=0))
         rc, _o, err = tu.run_script("report.py", run)
         one_line_error(self, rc, err, "empty run")
 
@@ -736,11 +724,7 @@ class BadInput(unittest.TestCase):
         for r in recs[7:]:
             if r.get("json"):
                 os.remove(os.path.join(run, r["json"]))
-        with open(os.path.join(run, "meta.json")) as f:
-            meta = json.load(f)
-        meta.update(state="interrupted", done=7)
-        with open(os.path.join(run, "meta.json"), "w") as f:
-            json.dump(meta, f)
+        tu.edit_meta(run, lambda meta: meta.update(state="interrupted", done=7))
         rc, _o, err = tu.run_script("report.py", "--no-plots", run)
         self.assertEqual(rc, 0, err)
         self.assertIn("incomplete run (interrupted): 13 planned result(s) missing", err)
@@ -752,11 +736,7 @@ class BadInput(unittest.TestCase):
 
     def test_complete_run_planning_some_instances_for_some_allocators(self):
         run = tu.copy_fixture(self.tmp)
-        with open(os.path.join(run, "meta.json")) as f:
-            meta = json.load(f)
-        meta["benchmarks"].append("sable_only/threads:1")
-        with open(os.path.join(run, "meta.json"), "w") as f:
-            json.dump(meta, f)
+        tu.edit_meta(run, lambda meta: meta["benchmarks"].append("sable_only/threads:1"))
         rc, _o, err = tu.run_script("report.py", "--no-plots", run)
         self.assertEqual(rc, 0, err)
         self.assertNotIn("incomplete", err)

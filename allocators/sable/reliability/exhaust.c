@@ -38,20 +38,11 @@
 
 #include "sable.h"
 
+#define RELI_PROGRAM "exhaust"
+#include "reli.h"
+
 #define MiB      ((size_t)1 << 20)
 #define WATCHDOG 120 /* seconds for one case */
-
-static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
-{
-    char msg[300];
-    __builtin_va_list ap;
-    __builtin_va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    __builtin_va_end(ap);
-    fprintf(stderr, "exhaust: FAIL: %s\n", msg);
-    fflush(stderr);
-    _exit(1);
-}
 
 static size_t vm_size(void)
 {

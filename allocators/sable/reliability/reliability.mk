@@ -61,7 +61,7 @@ $(eval $(call reli_variant,ubsan,$(CC),-O2 -fvisibility=hidden -fsanitize=undefi
 $(RELI_BUILD)/ubsan/libsable.so: $(patsubst allocators/sable/src/%.c,$(RELI_BUILD)/ubsan/obj/%.o,$(RELI_SABLE_SRCS))
 	$(CC) -shared -fsanitize=undefined -Wl,-soname,libsable.so -Wl,-z,now -o $@ $^ -lpthread
 
-$(RELI_BUILD)/ubsan/%: $(RELI_DIR)/%.c $(RELI_BUILD)/ubsan/libsable.so
+$(RELI_BUILD)/ubsan/%: $(RELI_DIR)/%.c $(RELI_DIR)/reli.h $(RELI_BUILD)/ubsan/libsable.so
 	$(CC) $(CFLAGS) -fno-builtin -Iallocators/sable/include -o $@ $< \
 	    -L$(RELI_BUILD)/ubsan -lsable -Wl,-rpath,'$$ORIGIN' -lpthread
 
@@ -135,7 +135,7 @@ test-sable-tsan: $(RELI_BUILD)/fuzz-tsan
 	    TSAN_OPTIONS=halt_on_error=1 nice $(RELI_BUILD)/fuzz-tsan
 
 # ---- soak ------------------------------------------------------------------
-$(RELI_BUILD)/%: $(RELI_DIR)/%.c $(BUILD)/sable/libsable.so
+$(RELI_BUILD)/%: $(RELI_DIR)/%.c $(RELI_DIR)/reli.h $(BUILD)/sable/libsable.so
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fno-builtin -Iallocators/sable/include -o $@ $< \
 	    -L$(BUILD)/sable -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread

@@ -32,6 +32,9 @@
 
 #include "sable.h"
 
+#define RELI_PROGRAM "soak"
+#include "reli.h"
+
 /* C23, exported by sable; glibc 2.36 does not declare it */
 void free_sized(void *p, size_t n);
 
@@ -49,18 +52,6 @@ struct hdr {
 static _Atomic(struct hdr *) xchg[XCHG];
 static atomic_bool stop;
 static _Atomic unsigned long total_ops;
-
-static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
-{
-    char msg[300];
-    __builtin_va_list ap;
-    __builtin_va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    __builtin_va_end(ap);
-    fprintf(stderr, "soak: FAIL: %s\n", msg);
-    fflush(stderr);
-    _exit(1);
-}
 
 static uint64_t rnd(uint64_t *x)
 {
