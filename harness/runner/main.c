@@ -59,11 +59,16 @@ static const char usage_list[] =
 static const char usage_run[] =
     "usage: heapmark run [--allocators A,B] [--filter REGEX] [--repetitions N]\n"
     "                    [--min-time S] [--timeout S] [--profile P] [--out DIR]\n"
-    "                    [--instructions]\n"
+    "                    [--instructions] [--processes N] [--programs DIR|none]\n"
+    "                    [--program 'NAME=CMD ARGS'...] [--program-runs N]\n"
     "\n"
     "Runs each allocator x benchmark instance in a fresh process, interleaved\n"
     "(A B C A B C ...), and writes results/<UTC stamp>-<host>/ (meta.json,\n"
     "runs.jsonl, raw/<allocator>/<id>.json and .log); results/latest points at it.\n"
+    "Real programs (bench/programs/*.def) run first, each under every allocator by\n"
+    "LD_PRELOAD of its library (glibc: nothing preloaded), recording times, peak RSS,\n"
+    "an RSS series (raw/<allocator>/<id>.rss), the program's own figure, the proof\n"
+    "that the library was mapped, and whether its result matches glibc's.\n"
     "A crash, a non-zero exit, a timeout or unreadable output is recorded and\n"
     "the run goes on. Ctrl-C or SIGTERM keeps the finished results and marks\n"
     "the run interrupted (exit 130 or 143).\n"
@@ -80,6 +85,17 @@ static const char usage_run[] =
     "                    as a timeout (default 120)\n"
     "  --profile P       quick, default or full: the workload set and the defaults above\n"
     "  --out DIR         the folder that receives the run folder (default <root>/results)\n"
+    "  --processes N     processes per benchmark instance and allocator, run in rounds\n"
+    "                    (profile: quick 1, default 2, full 3)\n"
+    "  --programs DIR    the program definitions to run (default bench/programs), or\n"
+    "                    none; --filter applies to them as program/NAME\n"
+    "  --program 'NAME=CMD ARGS'\n"
+    "                    also run CMD (no shell; quotes group words) under every\n"
+    "                    allocator, in the current folder, comparing its stdout with\n"
+    "                    glibc's; repeatable. Given alone, only these run (add\n"
+    "                    --programs DIR or --filter for the others)\n"
+    "  --program-runs N  processes per program and allocator (profile: quick 1,\n"
+    "                    default 3, full 3)\n"
     "  --instructions    count instructions per operation instead of timing: each\n"
     "                    single-thread instance (threads:1) runs once under\n"
     "                    valgrind --tool=callgrind, collecting only inside the timed\n"
@@ -143,7 +159,8 @@ static const char usage_trace[] =
 
 enum {
     OPT_ALLOCATORS = 1000, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME, OPT_TIMEOUT,
-    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_INSTRUCTIONS, OPT_FOLLOW, OPT_HELP
+    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_INSTRUCTIONS, OPT_FOLLOW, OPT_HELP,
+    OPT_PROCESSES, OPT_PROGRAMS, OPT_PROGRAM, OPT_PROGRAM_RUNS
 };
 
 struct command {
@@ -154,9 +171,10 @@ struct command {
     int takes_command;  /* the arguments after the options are a command to run */
 };
 
-static const int list_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_PROFILE, 0};
+static const int list_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_PROFILE, OPT_PROGRAMS, OPT_PROGRAM, 0};
 static const int run_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME,
-                               OPT_TIMEOUT, OPT_PROFILE, OPT_OUT, OPT_INSTRUCTIONS, 0};
+                               OPT_TIMEOUT, OPT_PROFILE, OPT_OUT, OPT_INSTRUCTIONS,
+                               OPT_PROCESSES, OPT_PROGRAMS, OPT_PROGRAM, OPT_PROGRAM_RUNS, 0};
 static const int trace_opts[] = {OPT_OUT, OPT_FOLLOW, 0};
 static const int conf_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_TIMEOUT, OPT_LIMIT,
                                 OPT_JOBS,       OPT_CHECK,  OPT_OUT,     0};
@@ -182,6 +200,10 @@ static const struct option long_opts[] = {
     {"instructions", no_argument, NULL, OPT_INSTRUCTIONS},
     {"follow", no_argument, NULL, OPT_FOLLOW},
     {"help", no_argument, NULL, OPT_HELP},
+    {"processes", required_argument, NULL, OPT_PROCESSES},
+    {"programs", required_argument, NULL, OPT_PROGRAMS},
+    {"program", required_argument, NULL, OPT_PROGRAM},
+    {"program-runs", required_argument, NULL, OPT_PROGRAM_RUNS},
     {NULL, 0, NULL, 0},
 };
 
@@ -322,6 +344,25 @@ int main(int argc, char **argv)
                                  optarg);
             o.repetitions = l;
             break;
+        case OPT_PROCESSES:
+        case OPT_PROGRAM_RUNS:
+            if (parse_int(optarg, &l) != 0 || l < 1 || l > 100)
+                return bad_usage(c == OPT_PROCESSES ? "--processes must be a whole number from 1 "
+                                                      "to 100, not '%s'"
+                                                    : "--program-runs must be a whole number "
+                                                      "from 1 to 100, not '%s'",
+                                 optarg);
+            if (c == OPT_PROCESSES)
+                o.processes = l;
+            else
+                o.program_runs = l;
+            break;
+        case OPT_PROGRAMS:
+            if (*optarg == '\0')
+                return bad_usage("--programs needs a folder or none%s", "");
+            o.programs = optarg;
+            break;
+        case OPT_PROGRAM: strv_push(&o.user_programs, optarg); break;
         case OPT_JOBS:
             if (parse_int(optarg, &l) != 0 || l < 1 || l > 64)
                 return bad_usage("--jobs must be a whole number from 1 to 64, not '%s'", optarg);

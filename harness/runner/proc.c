@@ -62,6 +62,10 @@ static void child_setenv(const struct child_env *env)
         setenv(kv, eq + 1, 1);
         *eq = '=';
     }
+    if (env->cwd && chdir(env->cwd) != 0) {
+        fprintf(stderr, "heapmark: cannot enter %s: %s\n", env->cwd, strerror(errno));
+        _exit(127);
+    }
 }
 
 /* fork with our stdio flushed (nothing printed twice); in the child, the
@@ -191,6 +195,12 @@ void proc_kill(pid_t pid, struct child_status *st)
 int proc_wait_any(const pid_t *pids, const double *deadlines, int n, struct child_status *st,
                   void (*tick)(void *), void *arg, int *sig_out)
 {
+    return proc_wait_every(pids, deadlines, n, st, tick, arg, sig_out, 0.5);
+}
+
+int proc_wait_every(const pid_t *pids, const double *deadlines, int n, struct child_status *st,
+                    void (*tick)(void *), void *arg, int *sig_out, double period)
+{
     for (;;) {
         for (int i = 0; i < n; i++) {
             if (pids[i] <= 0)
@@ -204,7 +214,7 @@ int proc_wait_any(const pid_t *pids, const double *deadlines, int n, struct chil
                 return i;
             }
         }
-        double now = mono_now(), wait_s = 0.5;
+        double now = mono_now(), wait_s = period;
         for (int i = 0; i < n; i++) {
             if (pids[i] <= 0)
                 continue;
@@ -226,6 +236,35 @@ int proc_wait_any(const pid_t *pids, const double *deadlines, int n, struct chil
         }
         if (s < 0 && errno == EAGAIN && tick)
             tick(arg);
+    }
+}
+
+int proc_poll(pid_t pid, struct child_status *st)
+{
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, WNOHANG, &ru) != pid)
+        return 0;
+    memset(st, 0, sizeof *st);
+    fill(st, status, &ru);
+    return 1;
+}
+
+int proc_pause(double seconds, int *sig_out)
+{
+    double end = mono_now() + seconds;
+    for (;;) {
+        double left = end - mono_now();
+        if (left <= 0)
+            return 0;
+        struct timespec ts = {.tv_sec = (time_t)left,
+                              .tv_nsec = (long)((left - (double)(time_t)left) * 1e9)};
+        siginfo_t info;
+        int s = sigtimedwait(&blocked, &info, &ts);
+        if (s == SIGINT || s == SIGTERM || s == SIGHUP) {
+            *sig_out = s;
+            return -1;
+        }
     }
 }
 

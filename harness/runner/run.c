@@ -1,8 +1,11 @@
 /* run.c: `heapmark run` and `heapmark list`.
  *
- *   plan: allocators -> their identity -> their benchmark instances -> filter
- *   run:  for each benchmark, each allocator in turn (A B C A B C ...), one
- *         fresh child process per instance, with a deadline
+ *   plan: allocators -> their identity -> their benchmark instances -> filter;
+ *         the programs (program.c) -> their set-up
+ *   run:  in rounds: round p runs every program (then every benchmark) under
+ *         each allocator in turn (A B C A B C ...); the programs' rounds come
+ *         first, then the benchmarks'; one fresh child process per instance,
+ *         with a deadline
  *   record: one runs.jsonl line as each child ends, meta.json rewritten
  *         atomically after each, `latest` moved at the end
  *
@@ -38,29 +41,37 @@ struct profile {
     const char *name;
     long repetitions;
     double min_time;
+    long processes;    /* per benchmark instance and allocator */
+    long program_runs; /* per program and allocator */
 };
 
 static const struct profile profiles[] = {
-    {"quick", 2, 0.02},
-    {"default", 5, 0.05},
-    {"full", 9, 0.2},
+    {"quick", 2, 0.02, 1, 1},
+    {"default", 5, 0.05, 2, 3},
+    {"full", 9, 0.2, 3, 3},
 };
 
-enum status { ST_OK, ST_ERROR, ST_CRASH, ST_TIMEOUT, ST_GARBAGE, ST_COUNT };
-static const char *status_names[ST_COUNT] = {"ok", "error", "crash", "timeout", "garbage"};
+const char *const status_names[ST_COUNT] = {"ok",       "error",    "crash",    "timeout",
+                                            "garbage",  "mismatch", "unproven", "no-server"};
 
 struct instance {
     size_t alloc;
-    const char *bench;
+    const char *bench;      /* "program/NAME" for a program */
+    long process;           /* 0-based round */
+    struct program *prog;   /* NULL for a benchmark */
 };
 
 struct run {
     const char *root;
     const struct options *o;
     const struct profile *profile;
-    long repetitions;
+    long repetitions, processes, program_runs;
     double min_time, timeout;
     struct allocator_set set;
+    struct program_set programs;
+    struct strv program_names; /* "program/NAME", by programs index */
+    const char *programs_dir;  /* the definitions' folder, or NULL */
+    int listing;               /* heapmark list: no set-up */
     struct strv benchmarks; /* planned, in order */
     struct strv skipped, skip_reasons; /* --instructions: not single-thread */
     char *valgrind;         /* --instructions: the valgrind executable */
@@ -120,6 +131,72 @@ static long instance_threads(const char *name)
     return 1;
 }
 
+/* The allocator whose program results the others must match: glibc (its
+   libc serves malloc, nothing preloaded) when it runs, else the first. */
+static size_t reference_allocator(const struct allocator_set *set)
+{
+    for (size_t a = 0; a < set->n; a++) {
+        const char *lib = set->v[a].library;
+        const char *base = strrchr(lib, '/') ? strrchr(lib, '/') + 1 : lib;
+        if (set->v[a].preload == NULL && strncmp(base, "libc.so", 7) == 0)
+            return a;
+    }
+    return 0;
+}
+
+/* Which programs run: --programs DIR or none; by default bench/programs
+   (when it exists), unless the user names his own with --program, or
+   --instructions counts. */
+static int plan_programs(struct run *r, const char *filter, int *sig)
+{
+    const struct options *o = r->o;
+    char *dflt = xasprintf("%s/bench/programs", r->root);
+    const char *dir = NULL;
+    if (o->programs && strcmp(o->programs, "none") != 0)
+        dir = o->programs;
+    else if (o->programs == NULL && o->user_programs.n == 0 && !o->instructions &&
+             access(dflt, F_OK) == 0)
+        dir = dflt;
+    if (o->instructions && (dir || o->user_programs.n)) {
+        errmsg("--instructions counts the benchmarks only: --program and --programs do not apply");
+        free(dflt);
+        return 1;
+    }
+    r->programs_dir = dir ? xstrdup(dir) : NULL;
+    int rc = programs_load(r->root, dir, &o->user_programs, &r->programs);
+    free(dflt);
+    if (rc != 0)
+        return 1;
+    if (filter) {
+        regex_t re;
+        if (regcomp(&re, filter, REG_EXTENDED | REG_NOSUB) != 0)
+            return 1; /* reported with the benchmarks */
+        /* a user's own program always runs */
+        struct program_set mine = {0}, defs = {0};
+        for (size_t i = 0; i < r->programs.n; i++) {
+            int own = i >= r->programs.n - o->user_programs.n;
+            struct program_set *to = own ? &mine : &defs;
+            to->v = xrealloc(to->v, (to->n + 1) * sizeof *to->v);
+            to->v[to->n++] = r->programs.v[i];
+        }
+        programs_filter(&defs, &re);
+        regfree(&re);
+        r->programs.n = 0;
+        for (size_t i = 0; i < defs.n + mine.n; i++)
+            r->programs.v[r->programs.n++] = i < defs.n ? defs.v[i] : mine.v[i - defs.n];
+        free(defs.v);
+        free(mine.v);
+    }
+    if (!r->listing && programs_prepare(&r->programs, sig) != 0)
+        return -2;
+    for (size_t i = 0; i < r->programs.n; i++) {
+        char *n = xasprintf("program/%s", program_name(r->programs.v[i]));
+        strv_push(&r->program_names, n);
+        free(n);
+    }
+    return 0;
+}
+
 /* Resolves allocators, asks their identity and their benchmarks, applies
    the filter. 0, 1 (error printed) or 128+sig (interrupted). */
 static int plan(struct run *r)
@@ -136,6 +213,15 @@ static int plan(struct run *r)
     }
     if (rc != 0)
         return 1;
+    rc = plan_programs(r, r->o->filter, &sig);
+    if (rc == -2) {
+        errmsg("interrupted by %s before anything ran", signal_name(sig));
+        return interrupted_exit_code(sig);
+    }
+    if (rc != 0)
+        return 1;
+    /* with only the user's own programs asked for, no benchmark runs */
+    int benchmarks_wanted = r->o->user_programs.n == 0 || r->o->filter != NULL;
 
     struct strv all = {0};
     for (size_t a = 0; a < r->set.n; a++) {
@@ -161,7 +247,7 @@ static int plan(struct run *r)
             return 1;
         }
     }
-    for (size_t b = 0; b < all.n; b++)
+    for (size_t b = 0; b < all.n && benchmarks_wanted; b++)
         if (r->o->filter == NULL || regexec(&re, all.v[b], 0, NULL, 0) == 0)
             strv_push(&r->benchmarks, all.v[b]);
     if (r->o->filter)
@@ -191,7 +277,12 @@ static int plan(struct run *r)
         strv_free(&r->benchmarks);
         r->benchmarks = single;
     }
-    if (r->benchmarks.n == 0) {
+    if (r->benchmarks.n == 0 && r->programs.n == 0) {
+        if (!benchmarks_wanted) {
+            errmsg("no program left to run (see the notices above)");
+            strv_free(&all);
+            return 1;
+        }
         errmsg("--filter '%s' matches none of the %zu benchmarks of profile %s (see `heapmark "
                "list --profile %s`)",
                r->o->filter, all.n, r->profile->name, r->profile->name);
@@ -200,15 +291,27 @@ static int plan(struct run *r)
     }
     strv_free(&all);
 
-    /* interleaved: every allocator in turn for each benchmark */
-    r->plan = xmalloc(r->benchmarks.n * r->set.n * sizeof *r->plan);
-    r->per_op = xmalloc(r->benchmarks.n * r->set.n * sizeof *r->per_op);
-    for (size_t i = 0; i < r->benchmarks.n * r->set.n; i++)
+    /* interleaved: every allocator in turn for each instance, in rounds;
+       a program's reference allocator first, so the others compare with it */
+    size_t max = (r->benchmarks.n * (size_t)r->processes +
+                  r->programs.n * (size_t)r->program_runs) * r->set.n;
+    r->plan = xmalloc((max ? max : 1) * sizeof *r->plan);
+    r->per_op = xmalloc((max ? max : 1) * sizeof *r->per_op);
+    for (size_t i = 0; i < max; i++)
         r->per_op[i] = NAN;
-    for (size_t b = 0; b < r->benchmarks.n; b++)
-        for (size_t a = 0; a < r->set.n; a++)
-            if (strv_find(&r->set.v[a].benchmarks, r->benchmarks.v[b]) >= 0)
-                r->plan[r->planned++] = (struct instance){a, r->benchmarks.v[b]};
+    size_t ref = reference_allocator(&r->set);
+    for (long p = 0; p < r->program_runs; p++)
+        for (size_t g = 0; g < r->programs.n; g++)
+            for (size_t k = 0; k < r->set.n; k++) {
+                size_t a = k == 0 ? ref : k <= ref ? k - 1 : k;
+                r->plan[r->planned++] =
+                    (struct instance){a, r->program_names.v[g], p, r->programs.v[g]};
+            }
+    for (long p = 0; p < r->processes; p++)
+        for (size_t b = 0; b < r->benchmarks.n; b++)
+            for (size_t a = 0; a < r->set.n; a++)
+                if (strv_find(&r->set.v[a].benchmarks, r->benchmarks.v[b]) >= 0)
+                    r->plan[r->planned++] = (struct instance){a, r->benchmarks.v[b], p, NULL};
     return 0;
 }
 
@@ -229,6 +332,9 @@ static void write_meta(struct run *r)
     jw_key(w, "filter"); jw_string(w, r->o->filter);
     jw_key(w, "allocators"); jw_string(w, r->o->allocators);
     jw_key(w, "instructions"); jw_bool(w, r->o->instructions);
+    jw_key(w, "processes"); jw_int(w, r->processes);
+    jw_key(w, "program_runs"); jw_int(w, r->program_runs);
+    jw_key(w, "programs_dir"); jw_string(w, r->programs_dir);
     jw_end_object(w);
     jw_key(w, "allocators");
     jw_begin_array(w);
@@ -252,6 +358,7 @@ static void write_meta(struct run *r)
         jw_end_object(w);
     }
     jw_end_array(w);
+    programs_write_meta(w, &r->programs);
     jw_key(w, "planned"); jw_int(w, (long long)r->planned);
     jw_key(w, "done"); jw_int(w, (long long)r->done);
     jw_key(w, "counts");
@@ -470,7 +577,7 @@ static double tv_s(struct timeval tv)
 }
 
 static void write_record(struct run *r, const char *id, const struct allocator *a,
-                         const char *bench, enum status st, const char *reason,
+                         const char *bench, long process, enum status st, const char *reason,
                          const struct child_status *cs, const char *json_rel, int json_exists,
                          const char *log_rel, const struct counts *c, const char *cg_rel)
 {
@@ -493,6 +600,7 @@ static void write_record(struct run *r, const char *id, const struct allocator *
     jw_key(&w, "majflt"); jw_int(&w, cs->ru.ru_majflt);
     jw_key(&w, "json"); jw_string(&w, json_exists ? json_rel : NULL);
     jw_key(&w, "log"); jw_string(&w, log_rel);
+    jw_key(&w, "process"); jw_int(&w, process);
     if (c) {
         jw_key(&w, "instructions_per_op");
         if (c->counted) jw_fixed(&w, c->per_op, 2); else jw_null(&w);
@@ -595,6 +703,34 @@ static void print_counts(const struct run *r)
     fflush(stdout);
 }
 
+/* Runs plan[k], a program; returns 0, or 128+sig when interrupted. */
+static int run_program(struct run *r, size_t k, const char *id)
+{
+    const struct instance *in = &r->plan[k];
+    struct program_job j = {.p = in->prog, .a = &r->set.v[in->alloc],
+                            .reference = in->alloc == reference_allocator(&r->set),
+                            .dir = r->dir, .id = id, .process = in->process,
+                            .timeout = r->o->timeout, .runs = r->runs};
+    r->current = k;
+    if (r->tty)
+        progress_line(r, NULL, 0);
+    enum status st;
+    char *tail = NULL;
+    int rc = program_run(&j, &st, &tail);
+    if (rc != 0) {
+        if (r->tty)
+            fputs("\r\033[K", stderr);
+        errmsg("%zu of %zu finished results kept in %s", r->done, r->planned, r->dir);
+        return rc;
+    }
+    r->done++;
+    r->counts[st]++;
+    write_meta(r);
+    progress_line(r, tail, 1);
+    free(tail);
+    return 0;
+}
+
 /* Runs plan[k]; returns 0, or 128+sig when interrupted. */
 static int run_one(struct run *r, size_t k)
 {
@@ -602,6 +738,8 @@ static int run_one(struct run *r, size_t k)
     const struct allocator *a = &r->set.v[in->alloc];
     char id[24];
     snprintf(id, sizeof id, "%04zu", k + 1);
+    if (in->prog)
+        return run_program(r, k, id);
     char *adir = xasprintf("%s/raw/%s", r->dir, a->name);
     if (mkdir_p(adir, 0755) != 0) {
         errmsg("cannot create %s: %s", adir, strerror(errno));
@@ -697,7 +835,7 @@ static int run_one(struct run *r, size_t k)
             r->per_op[k] = counts.per_op;
     }
     int json_exists = access(json_abs, F_OK) == 0;
-    write_record(r, id, a, in->bench, st, reason, &cs, json_rel, json_exists, log_rel,
+    write_record(r, id, a, in->bench, in->process, st, reason, &cs, json_rel, json_exists, log_rel,
                  r->o->instructions ? &counts : NULL, cg_rel);
     r->done++;
     r->counts[st]++;
@@ -743,7 +881,14 @@ static int settings(struct run *r, const struct options *o)
     r->repetitions = o->repetitions ? o->repetitions : r->profile->repetitions;
     r->min_time = o->min_time > 0 ? o->min_time : r->profile->min_time;
     r->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT_S;
+    r->processes = o->processes ? o->processes : r->profile->processes;
+    r->program_runs = o->program_runs ? o->program_runs : r->profile->program_runs;
     if (o->instructions) {
+        if (o->processes) {
+            errmsg("--instructions runs each instance once: --processes does not apply");
+            return -1;
+        }
+        r->processes = 1; /* counts are the same in every process */
         if (o->repetitions) {
             errmsg("--instructions runs each instance once: --repetitions does not apply "
                    "(see heapmark run --help)");
@@ -797,9 +942,10 @@ int cmd_run(const char *root, const struct options *o)
 
     r.tty = isatty(2);
     r.t0 = mono_now();
-    fprintf(stderr, "heapmark run: %zu processes (%zu benchmark%s x %zu allocator%s), profile %s, "
-            "%ld repetition%s, min time %g s, %sinto %s\n",
-            r.planned, r.benchmarks.n, r.benchmarks.n == 1 ? "" : "s", r.set.n,
+    fprintf(stderr, "heapmark run: %zu processes (%zu program%s x %ld + %zu benchmark%s x %ld, "
+            "x %zu allocator%s), profile %s, %ld repetition%s, min time %g s, %sinto %s\n",
+            r.planned, r.programs.n, r.programs.n == 1 ? "" : "s", r.program_runs,
+            r.benchmarks.n, r.benchmarks.n == 1 ? "" : "s", r.processes, r.set.n,
             r.set.n == 1 ? "" : "s", r.profile->name, r.repetitions,
             r.repetitions == 1 ? "" : "s", r.min_time,
             o->instructions ? "instructions counted under callgrind, " : "", r.dir);
@@ -841,6 +987,7 @@ int cmd_list(const char *root, const struct options *o)
     memset(&r, 0, sizeof r);
     r.root = root;
     r.o = o;
+    r.listing = 1;
     if (settings(&r, o) != 0)
         return 2;
     int rc = plan(&r);
@@ -875,5 +1022,8 @@ int cmd_list(const char *root, const struct options *o)
             }
         printf("%s\n", sep[0] == ',' ? ")" : "");
     }
+    printf("programs (%s, %zu):\n", r.programs_dir ? r.programs_dir : "--program", r.programs.n);
+    for (size_t g = 0; g < r.programs.n; g++)
+        printf("  %s\n", r.program_names.v[g]);
     return 0;
 }

@@ -6,6 +6,8 @@
  *   conformance.c  `heapmark conformance`
  *   trace.c        `heapmark trace`: a program's allocation trace
  *   allocators.c   which allocators, their identity, their benchmarks
+ *   program.c      real programs (bench/programs/, --program): load, set up, run one
+ *   rss.c          /proc: a process's RSS series, whether a library is mapped
  *   proc.c         child processes: spawn, wait with a deadline, signals
  *   outdir.c       results folders, free space, the `latest` link
  *   sysinfo.c      machine facts for meta.json
@@ -75,6 +77,7 @@ struct child_env {
     const char *profile;    /* HEAPMARK_PROFILE, or NULL to leave as is */
     const char *count_ops;  /* HEAPMARK_COUNT_OPS (instruction counting), else unset */
     const struct strv *vars; /* NAME=VALUE set last (an allocator variant's), or NULL */
+    const char *cwd;        /* the child's working folder, or NULL for heapmark's */
 };
 
 /* Starts argv[0] in its own process group with stdout+stderr on out_fd
@@ -99,6 +102,13 @@ enum { WAIT_DONE = 0, WAIT_INTERRUPTED = -1 };
    (*sig_out = the signal); the children are then still running. */
 int proc_wait_any(const pid_t *pids, const double *deadlines, int n, struct child_status *st,
                   void (*tick)(void *), void *arg, int *sig_out);
+/* proc_wait_any, calling tick(arg) every period seconds instead. */
+int proc_wait_every(const pid_t *pids, const double *deadlines, int n, struct child_status *st,
+                    void (*tick)(void *), void *arg, int *sig_out, double period);
+/* 1 with *st filled when the child has ended (reaped), else 0. */
+int proc_poll(pid_t pid, struct child_status *st);
+/* Sleeps; -1 (*sig_out set) when SIGINT, SIGTERM or SIGHUP came first. */
+int proc_pause(double seconds, int *sig_out);
 /* Kills the child's whole process group and reaps it. */
 void proc_kill(pid_t pid, struct child_status *st);
 /* Runs argv to completion with a time limit, capturing stdout and stderr.
@@ -204,6 +214,69 @@ void sysinfo_collect(struct sysinfo *si, const char *root);
 /* Writes the facts as members of the object being written. */
 void sysinfo_write(struct json_writer *w, const struct sysinfo *si);
 
+/* ---- rss.c ------------------------------------------------------------- */
+struct rss_series {
+    FILE *f;
+    pid_t pid;
+    double t0, period;
+    size_t n;       /* samples written */
+    long peak_kb;   /* the largest sample */
+    int execed;     /* the process has left heapmark's image */
+    int gone;
+};
+/* The resident size of pid in KiB (/proc/<pid>/statm), or -1. */
+long rss_now_kb(pid_t pid);
+/* Starts a series file at path for pid (t0: its start, monotonic); 0 or -1. */
+int rss_open(struct rss_series *s, const char *path, pid_t pid, double t0, double period);
+/* Appends one sample (nothing before pid has exec'd, or after it is gone). */
+void rss_sample(struct rss_series *s);
+void rss_close(struct rss_series *s);
+/* 1 when /proc/<pid>/maps maps the file library (compared after realpath);
+   *seen is 1 when the maps of the exec'd process could be read at all. */
+int maps_has_library(pid_t pid, const char *library, int *seen);
+
+/* ---- run.c: what a run records per process --------------------------------- */
+enum status { ST_OK, ST_ERROR, ST_CRASH, ST_TIMEOUT, ST_GARBAGE, ST_MISMATCH, ST_UNPROVEN,
+              ST_NOSERVER, ST_COUNT };
+extern const char *const status_names[ST_COUNT];
+
+/* ---- program.c ---------------------------------------------------------- */
+struct program;
+struct program_set {
+    struct program **v;
+    size_t n;
+    struct strv skipped, skip_reasons; /* names left out, and why (one line each) */
+};
+/* Reads every *.def of dir (NULL: none) and the user's NAME=CMD ARGS items.
+   -1 (message printed) on a malformed definition or item. */
+int programs_load(const char *root, const char *dir, const struct strv *user,
+                  struct program_set *set);
+/* Runs each definition's set-up once (inputs under build/programs/NAME/),
+   moving the ones that cannot run to skipped with a notice on stderr.
+   0, or -2 when interrupted (*sig). */
+int programs_prepare(struct program_set *set, int *sig);
+/* Keeps the programs whose "program/NAME" the regex accepts (NULL: all). */
+void programs_filter(struct program_set *set, const void *regex);
+const char *program_name(const struct program *p);
+void programs_free(struct program_set *set);
+/* The "programs" and "programs_skipped" members of meta.json. */
+void programs_write_meta(struct json_writer *w, const struct program_set *set);
+
+struct program_job {
+    struct program *p;
+    const struct allocator *a;
+    int reference;        /* a is the allocator whose digest the others must match */
+    const char *dir;      /* the run folder */
+    const char *id;       /* "0007" */
+    long process;         /* 0-based round */
+    double timeout;       /* 0: the definition's */
+    FILE *runs;           /* runs.jsonl */
+};
+/* Runs one program under one allocator and appends its runs.jsonl line.
+   Returns 0 (*st set, *tail a one-line summary to free), or 128+sig when
+   interrupted (everything it started is stopped, nothing recorded). */
+int program_run(struct program_job *j, enum status *st, char **tail);
+
 /* ---- commands -------------------------------------------------------------- */
 struct options {
     const char *allocators;
@@ -217,6 +290,10 @@ struct options {
     double limit;      /* conformance: time limit of one binary, 0 = default */
     long jobs;         /* conformance: binaries at a time, 0 = default */
     int instructions;  /* run: count instructions under callgrind */
+    long processes;    /* run: processes per benchmark instance, 0 = profile default */
+    long program_runs; /* run: processes per program, 0 = profile default */
+    const char *programs; /* run: folder of definitions, "none", or NULL (default) */
+    struct strv user_programs; /* run: --program NAME=CMD ARGS items */
     int follow;        /* trace: record the programs CMD starts too */
     int cmd_argc;      /* trace: the command and its arguments */
     char **cmd_argv;

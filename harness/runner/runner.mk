@@ -25,6 +25,11 @@
 #   test-runner-trace        `heapmark trace`: the exact events of a known program,
 #                            its exit status, never overwriting, .gz, threads, the
 #                            replay workload finds the trace; clear refusals
+#   test-runner-programs     real-program workloads on quick definitions: crash, hang,
+#                            missing figure, server never up, missing command each
+#                            recorded or skipped; a differing result is a mismatch; a
+#                            static program is unproven; the RSS series of a known
+#                            program; servers stopped, also on SIGTERM; --program
 #   test-runner-instructions `heapmark run --instructions` (callgrind): plausible
 #                            instructions_per_op for glibc and sable, the same in two
 #                            runs; threads:2 skipped; a threaded process not counted;
@@ -54,17 +59,35 @@ $(RUNNER_TEST_DIR)/trace_target: $(RUNNER_TEST_SRC)/trace_target.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fno-builtin -o $@ $< -lpthread
 
+# stand-ins for real programs (test-runner-programs), one statically linked
+$(RUNNER_TEST_DIR)/prog_target: $(RUNNER_TEST_SRC)/prog_target.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fno-builtin -o $@ $<
+
+$(RUNNER_TEST_DIR)/prog_target_static: $(RUNNER_TEST_SRC)/prog_target.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fno-builtin -static -o $@ $<
+
+$(RUNNER_TEST_DIR)/libfill.so: $(RUNNER_TEST_SRC)/libfill.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+
 RUNNER_FAKE := $(BUILD)/heapmark $(RUNNER_TEST_DIR)/fake_bench
 
 # `heapmark trace` needs the recorder (its rule: bench/trace.mk): built by `make`
-all: $(BUILD)/lib/libhmtrace.so
+all: $(BUILD)/lib/libhmtrace.so $(BUILD)/lib/libhmlibc.so
+
+# glibc's malloc, preloaded for the glibc contestant of the program workloads
+$(BUILD)/lib/libhmlibc.so: harness/runner/preload/libc_malloc.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 .PHONY: test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
         test-runner-real test-runner-conformance test-runner-valgrind test-runner-trace \
-        test-runner-instructions test-runner-variants
+        test-runner-instructions test-runner-variants test-runner-programs
 TESTS += test-runner-json test-runner-faults test-runner-interrupt test-runner-errors \
          test-runner-real test-runner-conformance test-runner-valgrind test-runner-trace \
-         test-runner-instructions test-runner-variants
+         test-runner-instructions test-runner-variants test-runner-programs
 
 test-runner-json: $(RUNNER_TEST_DIR)/json_test
 	$(RUNNER_TEST_DIR)/json_test
@@ -103,3 +126,8 @@ test-runner-instructions: $(RUNNER_FAKE) $(BUILD)/lib/libhmtrace.so $(RUNNER_TES
                           $(BUILD)/glibc/bench $(BUILD)/sable/bench
 	$(RUNNER_TEST_SRC)/instructions.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/fake_bench \
 	    $(RUNNER_TEST_DIR)/trace_target $(RUNNER_TEST_DIR)/instructions
+
+test-runner-programs: $(BUILD)/heapmark $(BUILD)/glibc/bench $(BUILD)/lib/libhmlibc.so \
+                      $(RUNNER_TEST_DIR)/prog_target $(RUNNER_TEST_DIR)/prog_target_static \
+                      $(RUNNER_TEST_DIR)/libfill.so
+	$(RUNNER_TEST_SRC)/programs.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/programs

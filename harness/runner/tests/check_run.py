@@ -7,9 +7,18 @@ import json
 import os
 import sys
 
-STATUSES = {"ok", "error", "crash", "timeout", "garbage"}
+STATUSES = {"ok", "error", "crash", "timeout", "garbage", "mismatch", "unproven", "no-server"}
 RUN_KEYS = ["id", "allocator", "benchmark", "status", "reason", "exit_code", "signal",
-            "wall_s", "user_s", "sys_s", "max_rss_kb", "minflt", "majflt", "json", "log"]
+            "wall_s", "user_s", "sys_s", "max_rss_kb", "minflt", "majflt", "json", "log",
+            "process"]
+# a real program's line ("kind": "program")
+PROGRAM_KEYS = ["id", "kind", "allocator", "program", "process", "status", "reason",
+                "exit_code", "signal", "wall_s", "user_s", "sys_s", "max_rss_kb", "minflt",
+                "majflt", "rss", "rss_samples", "rss_peak_sampled_kb", "server", "port",
+                "client_wall_s", "client_user_s", "client_sys_s", "client_max_rss_kb",
+                "rss_end_load_kb", "rss_after_100ms_kb", "rss_after_1s_kb", "figure", "better",
+                "unit", "library", "preloaded", "library_mapped", "check", "digest",
+                "digest_reference", "log", "client_log", "output"]
 # added to every line of a `heapmark run --instructions` folder
 COUNT_KEYS = ["instructions_per_op", "instructions", "operations", "process_threads",
               "callgrind", "note"]
@@ -46,6 +55,30 @@ def check_counts(n, r, run):
                  if f.startswith(r["id"] + ".cg")]
     if leftovers:
         fail(f"runs.jsonl line {n}: callgrind's own files left: {leftovers}")
+
+
+def check_program(n, r, run, meta):
+    """A real program's line (results/README.md, "Real programs")."""
+    if r["program"] not in [p["name"] for p in meta["programs"]]:
+        fail(f"runs.jsonl line {n}: program {r['program']} not in meta.json")
+    for key in ("log", "rss"):
+        if not os.path.isfile(os.path.join(run, r[key])):
+            fail(f"runs.jsonl line {n}: {key} {r[key]} missing")
+    if (r["status"] == "ok") != (r["reason"] is None):
+        fail(f"runs.jsonl line {n}: {r['status']} with reason {r['reason']!r}")
+    if r["status"] == "ok" and not r["library_mapped"]:
+        fail(f"runs.jsonl line {n}: ok without the preload proof")
+    if r["status"] == "mismatch" and r["digest"] == r["digest_reference"]:
+        fail(f"runs.jsonl line {n}: mismatch with equal digests")
+    if r["status"] == "ok" and r["digest_reference"] and r["digest"] != r["digest_reference"]:
+        fail(f"runs.jsonl line {n}: ok with a differing digest")
+    if r["server"] != (r["port"] is not None):
+        fail(f"runs.jsonl line {n}: server {r['server']} with port {r['port']}")
+    if (r["signal"] is None) == (r["exit_code"] is None) and r["status"] != "timeout":
+        fail(f"runs.jsonl line {n}: needs exactly one of signal and exit_code")
+    for key in ("wall_s", "user_s", "sys_s"):
+        if not isinstance(r[key], (int, float)) or r[key] < 0:
+            fail(f"runs.jsonl line {n}: {key} = {r[key]!r}")
 
 
 def main():
@@ -102,12 +135,19 @@ def main():
                 r = json.loads(line)
             except ValueError as e:
                 fail(f"runs.jsonl line {n}: {e}")
-            if list(r.keys()) != keys:
+            program = r.get("kind") == "program"
+            if list(r.keys()) != (PROGRAM_KEYS if program else keys):
                 fail(f"runs.jsonl line {n}: keys {list(r.keys())}")
             if r["status"] not in STATUSES:
                 fail(f"runs.jsonl line {n}: status {r['status']}")
             if r["allocator"] not in names:
                 fail(f"runs.jsonl line {n}: allocator {r['allocator']} not in meta.json")
+            if not isinstance(r["process"], int) or r["process"] < 0:
+                fail(f"runs.jsonl line {n}: process {r['process']!r}")
+            if program:
+                check_program(n, r, run, meta)
+                rows.append(r)
+                continue
             if r["benchmark"] not in meta["benchmarks"]:
                 fail(f"runs.jsonl line {n}: benchmark {r['benchmark']} not in meta.json")
             if not os.path.isfile(os.path.join(run, r["log"])):
@@ -149,6 +189,10 @@ def main():
     if leftovers:
         fail(f"leftover temporary files: {leftovers}")
     for r in rows:
+        if r.get("kind") == "program":
+            print(r["id"], r["allocator"], "program/" + r["program"], r["status"],
+                  r["signal"] or "-", "-" if r["exit_code"] is None else r["exit_code"], "nojson")
+            continue
         print(r["id"], r["allocator"], r["benchmark"], r["status"], r["signal"] or "-",
               "-" if r["exit_code"] is None else r["exit_code"],
               "json" if r["json"] else "nojson")
