@@ -1,8 +1,9 @@
 # heapmark: which allocator should we use, and does it keep the C/POSIX contract?
 #
 #   make               build every allocator's bench and conformance binaries and the runner
-#   make bench         run the workloads for every allocator and write a report
-#                      (QUICK=1: a smoke run of at most 90 s; FULL=1: more sizes, threads, repetitions)
+#   make bench         run the real programs and the workloads for every allocator and write
+#                      a report (QUICK=1: a smoke run of at most 90 s; FULL=1: more sizes,
+#                      threads, repetitions; PROGRAM='name=CMD ARGS': that command only)
 #   make conformance   run the conformance matrix for every allocator (variants only
 #                      when ALLOCATORS is given)
 #   make test          everything that proves heapmark works (the CI entry point)
@@ -133,10 +134,16 @@ BENCH_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(BENCH_WOR
 ALLOC_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(CONF_WORDS))))
 PROFILE    := $(if $(QUICK),quick,$(if $(FULL),full,default))
 
+# PROGRAM='name=CMD ARGS': run that command under every allocator instead
+PROGRAM_ARG := $(if $(PROGRAM), --program '$(subst ','\'',$(PROGRAM))')
+
 bench: all
-	$(BUILD)/heapmark run --allocators '$(BENCH_LIST)' --profile $(PROFILE) $(BENCH_ARGS)
+	@date +%s >$(BUILD)/.bench-start
+	$(BUILD)/heapmark run --allocators '$(BENCH_LIST)' --profile $(PROFILE) $(BENCH_ARGS)$(PROGRAM_ARG)
 	MPLBACKEND=Agg $(PYTHON) scripts/report.py results/latest
 	@echo "report: $$(readlink -f results/latest)/report.md"
+	@s=$$(( $$(date +%s) - $$(cat $(BUILD)/.bench-start) )); \
+	    printf 'make bench: total %d:%02d\n' $$((s / 60)) $$((s % 60))
 
 conformance: all
 	$(BUILD)/heapmark conformance --allocators '$(ALLOC_LIST)' $(CONFORMANCE_ARGS)

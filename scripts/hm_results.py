@@ -149,6 +149,7 @@ class Run:
         self.path = path
         self.meta = {}
         self.records = []
+        self.program_records = []  # runs.jsonl lines of real programs ("kind": "program")
         self.cells = {}            # (allocator, key) -> Cell
         self.problems = []         # one-line strings
         self.failed = []           # dicts: allocator, benchmark, status, reason, log
@@ -511,6 +512,9 @@ def read_run(path):
             if rec is None:
                 bad.append(i)
                 continue
+            if rec.get("kind") == "program":  # real programs: scripts/report_programs.py
+                run.program_records.append(rec)
+                continue
             run.records.append(rec)
         if bad:
             run.problem("runs.jsonl: line(s) %s malformed, skipped%s"
@@ -579,7 +583,7 @@ def read_run(path):
 
     _read_conformance(run)
 
-    if not run.cells and not run.conformance and not run.conformance_dead:
+    if not run.cells and not run.conformance and not run.conformance_dead and not run.program_records:
         if not run.records and not os.path.exists(meta_p):
             raise InputError("%s: not a heapmark run folder (no meta.json, runs.jsonl or raw/)" % path)
         if not run.records:

@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import hm_results as hr  # noqa: E402
+import report_programs as rpg  # noqa: E402
 
 PROG = "report.py"
 
@@ -166,6 +167,7 @@ def summary_json(runs, analyses):
                                  for k in v["keys"]]} for v in an["variants"]],
             "problems": run.problems,
         })
+    out["programs"] = next((s for s in map(rpg.summary, [r.path for r in runs]) if s), None)
     return out
 
 
@@ -207,6 +209,8 @@ def write_csv(path, runs):
                 row = [r["allocator"], r["benchmark"], r["params"], r["threads"], r["metric"],
                        _num(r["value"]), r["unit"], _num(r["stddev"]), r["n"]]
                 w.writerow(([run.label] if multi else []) + row)
+            for row in rpg.csv_rows(run.path):
+                w.writerow(([run.label] if multi else []) + [_num(v) for v in row])
 
 
 # counters worth tracking in CI besides time and RSS (smaller is better)
@@ -249,6 +253,7 @@ def bench_json(runs, analyses):
                     if _TRACKED_COUNTER.search(cname):
                         out.append({"name": "%s%s %s %s" % (prefix, a, lab, cname), "unit": "ns",
                                     "value": round(hr.median(c.counters[cname]), 4)})
+        out += rpg.bench_entries(run.path, prefix)
     return [e for e in out if hr.finite(e["value"])]
 
 
@@ -487,6 +492,7 @@ def build_document(runs, analyses, plots):
             doc.append(("p", "**Incomplete run %s** (state: %s): %d planned result(s) are missing; "
                              "this report shows what is there. The missing ones are listed under "
                              "*Failed and missing results*." % (run.label, run.state, len(run.missing))))
+    doc += rpg.document_blocks(runs, plots)
 
     if not any(run.cells for run in runs):
         doc.append(("p", "No benchmark results in %s: %s only."
@@ -929,6 +935,8 @@ def make_plots(runs, analyses, out_dir, quiet):
         base = rp.conformance_matrix(run, an["all_allocators"], pdir, sfx)
         if base:
             plots[(run.label, "conformance")] = "plots/" + base
+    plots.update(rpg.make_plots(runs, palette, pdir, lambda r: "-" + re.sub(
+        r"[^A-Za-z0-9_.-]+", "_", r.label) if multi else ""))
     return plots
 
 
@@ -989,6 +997,8 @@ def main(argv):
                json.dumps(json_safe(summary_json(runs, analyses)), indent=1, allow_nan=False) + "\n")
     write_text(os.path.join(out_dir, "bench-smaller-is-better.json"),
                json.dumps(bench_json(runs, analyses), indent=1, allow_nan=False) + "\n")
+    write_text(os.path.join(out_dir, "bench-bmf.json"),
+               json.dumps(json_safe(rpg.bmf(runs[0].path)), indent=1, allow_nan=False) + "\n")
     plots = {} if args.no_plots else make_plots(runs, analyses, out_dir, args.quiet)
     doc = build_document(runs, analyses, plots)
     if args.no_plots:

@@ -78,7 +78,7 @@ static const char usage_run[] =
     ALLOCATORS_HELP("bench")
     "                    default: every built allocator, glibc first\n"
     "  --filter REGEX    POSIX extended regex on the instance name (see `heapmark list`)\n"
-    "  --repetitions N   repetitions per process (profile: quick 2, default 5, full 9)\n"
+    "  --repetitions N   repetitions per process (profile: quick 2, default 3, full 9)\n"
     "  --min-time S      Google Benchmark's minimum time per repetition, in seconds\n"
     "                    (profile: quick 0.02, default 0.05, full 0.2)\n"
     "  --timeout S       a process still running after S seconds is killed and recorded\n"

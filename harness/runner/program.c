@@ -59,6 +59,7 @@ struct program {
     enum check check;
     char *check_file;
     double timeout;
+    int quick;          /* one of the few the quick profile runs */
     char *root, *workdir, *runcwd; /* runcwd: where it runs (--program: heapmark's cwd) */
     char *ref_digest;   /* the reference allocator's digest, once it has one */
 };
@@ -66,6 +67,11 @@ struct program {
 const char *program_name(const struct program *p)
 {
     return p->name;
+}
+
+int program_quick(const struct program *p)
+{
+    return p->quick;
 }
 
 /* ---- definitions ------------------------------------------------------------ */
@@ -301,6 +307,12 @@ static struct program *load_def(const char *root, const char *path, const char *
                 errmsg("%s: check must be 'output', 'file NAME' or 'none', not '%s'", where, val);
                 ok = 0;
             }
+        } else if (strcmp(key, "quick") == 0) {
+            p->quick = strcmp(val, "yes") == 0 ? 1 : strcmp(val, "no") == 0 ? 0 : -1;
+            if (p->quick < 0) {
+                errmsg("%s: quick must be 'yes' or 'no', not '%s'", where, val);
+                ok = 0;
+            }
         } else if (strcmp(key, "timeout") == 0) {
             if (parse_double(val, &p->timeout) != 0 || p->timeout <= 0) {
                 errmsg("%s: timeout must be seconds above 0, not '%s'", where, val);
@@ -451,12 +463,13 @@ int programs_load(const char *root, const char *dir, const struct strv *user,
     return 0;
 }
 
-void programs_filter(struct program_set *set, const void *regex)
+void programs_filter(struct program_set *set, const void *regex, int quick_only)
 {
     size_t kept = 0;
     for (size_t i = 0; i < set->n; i++) {
         char *inst = xasprintf("program/%s", set->v[i]->name);
-        int keep = regex == NULL || regexec(regex, inst, 0, NULL, 0) == 0;
+        int keep = (regex == NULL || regexec(regex, inst, 0, NULL, 0) == 0) &&
+                   (!quick_only || set->v[i]->quick || set->v[i]->file == NULL);
         free(inst);
         if (keep)
             set->v[kept++] = set->v[i];

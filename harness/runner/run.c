@@ -47,7 +47,7 @@ struct profile {
 
 static const struct profile profiles[] = {
     {"quick", 2, 0.02, 1, 1},
-    {"default", 5, 0.05, 2, 3},
+    {"default", 3, 0.05, 2, 3},
     {"full", 9, 0.2, 3, 3},
 };
 
@@ -169,8 +169,13 @@ static int plan_programs(struct run *r, const char *filter, int *sig)
         return 1;
     if (filter) {
         regex_t re;
-        if (regcomp(&re, filter, REG_EXTENDED | REG_NOSUB) != 0)
-            return 1; /* reported with the benchmarks */
+        int e = regcomp(&re, filter, REG_EXTENDED | REG_NOSUB);
+        if (e != 0) {
+            char msg[256];
+            regerror(e, &re, msg, sizeof msg);
+            errmsg("bad --filter '%s': %s", filter, msg);
+            return 1;
+        }
         /* a user's own program always runs */
         struct program_set mine = {0}, defs = {0};
         for (size_t i = 0; i < r->programs.n; i++) {
@@ -179,7 +184,7 @@ static int plan_programs(struct run *r, const char *filter, int *sig)
             to->v = xrealloc(to->v, (to->n + 1) * sizeof *to->v);
             to->v[to->n++] = r->programs.v[i];
         }
-        programs_filter(&defs, &re);
+        programs_filter(&defs, &re, 0);
         regfree(&re);
         r->programs.n = 0;
         for (size_t i = 0; i < defs.n + mine.n; i++)
@@ -187,6 +192,9 @@ static int plan_programs(struct run *r, const char *filter, int *sig)
         free(defs.v);
         free(mine.v);
     }
+    /* the quick profile runs the default definitions marked quick only */
+    if (o->programs == NULL && strcmp(r->profile->name, "quick") == 0)
+        programs_filter(&r->programs, NULL, 1);
     if (!r->listing && programs_prepare(&r->programs, sig) != 0)
         return -2;
     for (size_t i = 0; i < r->programs.n; i++) {

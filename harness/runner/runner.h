@@ -255,8 +255,9 @@ int programs_load(const char *root, const char *dir, const struct strv *user,
    moving the ones that cannot run to skipped with a notice on stderr.
    0, or -2 when interrupted (*sig). */
 int programs_prepare(struct program_set *set, int *sig);
-/* Keeps the programs whose "program/NAME" the regex accepts (NULL: all). */
-void programs_filter(struct program_set *set, const void *regex);
+/* Keeps the programs whose "program/NAME" the regex accepts (NULL: all),
+   and with quick_only, only the definitions marked "quick = yes". */
+void programs_filter(struct program_set *set, const void *regex, int quick_only);
 const char *program_name(const struct program *p);
 void programs_free(struct program_set *set);
 /* The "programs" and "programs_skipped" members of meta.json. */

@@ -127,7 +127,7 @@ test-runner-instructions: $(RUNNER_FAKE) $(BUILD)/lib/libhmtrace.so $(RUNNER_TES
 	$(RUNNER_TEST_SRC)/instructions.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/fake_bench \
 	    $(RUNNER_TEST_DIR)/trace_target $(RUNNER_TEST_DIR)/instructions
 
-test-runner-programs: $(BUILD)/heapmark $(BUILD)/glibc/bench $(BUILD)/lib/libhmlibc.so \
+test-runner-programs: $(BUILD)/heapmark $(BUILD)/glibc/bench $(BUILD)/sable/bench $(BUILD)/lib/libhmlibc.so \
                       $(RUNNER_TEST_DIR)/prog_target $(RUNNER_TEST_DIR)/prog_target_static \
                       $(RUNNER_TEST_DIR)/libfill.so
 	$(RUNNER_TEST_SRC)/programs.sh $(BUILD)/heapmark $(RUNNER_TEST_DIR)/programs

@@ -36,6 +36,10 @@ want="build/heapmark run --allocators 'jn=jemalloc:MALLOC_CONF=dirty_decay_ms\\:
 $(line bench ALLOCATORS="$list" QUICK=1)
 want
 $want"
+# PROGRAM='name=CMD ARGS' reaches --program as one word, quotes and all
+[ "$(line bench ALLOCATORS=glibc PROGRAM="s=sort -n 'a b'")" = \
+  "build/heapmark run --allocators 'glibc' --profile default  --program 's=sort -n '\''a b'\'''" ] ||
+    fail "PROGRAM: $(line bench ALLOCATORS=glibc PROGRAM="s=sort -n 'a b'")"
 # the bases are built, glibc for the library; no variant name is taken for an allocator
 [ "$(built ALLOCATORS="$list")" = "glibc jemalloc mimalloc sable" ] || fail "built for the list: $(built ALLOCATORS="$list")"
 [ "$(built ALLOCATORS='lv=/x/lib.so:A=1')" = "glibc" ] || fail "a library variant builds: $(built ALLOCATORS='lv=/x/lib.so:A=1')"

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 scratch "$3"
 make_root "$1" "$2" fake fake2
 
-MALLOC_ARENA_MAX=2 UNRELATED_VAR=1 "$HM" run --profile quick --repetitions 3 --min-time 0.01 --timeout 1 \
+MALLOC_ARENA_MAX=2 UNRELATED_VAR=1 "$HM" run --processes 1 --profile quick --repetitions 3 --min-time 0.01 --timeout 1 \
     >"$T/stdout.txt" 2>"$T/stderr.txt" || fail "run exited $?: $(cat "$T/stderr.txt")"
 RUN=$(only_run "$ROOT/results")
 [ "$(readlink "$ROOT/results/latest")" = "$(basename "$RUN")" ] || fail "latest does not point at the run"
@@ -95,7 +95,7 @@ grep -q '26 processes in [0-9:]*: 8 ok, 4 error, 4 crash, 2 timeout, 8 garbage$'
 # on a terminal: one updating line (\r, clear to end of line) with the elapsed
 # time and an estimate; a failure gets a line of its own; then the summary
 if command -v script >/dev/null; then
-    script -qec "'$HM' run --allocators fake --filter '^(ok/a|hang/x)\$' --timeout 1.5 --out '$T/tty'" \
+    script -qec "'$HM' run --processes 1 --allocators fake --filter '^(ok/a|hang/x)\$' --timeout 1.5 --out '$T/tty'" \
         /dev/null </dev/null >"$T/tty.txt" 2>&1 || fail "run on a terminal: $(cat -v "$T/tty.txt")"
     grep -q $'\r\033\[K\[1/2\] fake hang/x  0:0[0-9] elapsed, ~0:0[0-9] left' "$T/tty.txt" ||
         fail "no progress line on a terminal: $(cat -v "$T/tty.txt")"

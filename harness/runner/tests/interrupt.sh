@@ -22,7 +22,7 @@ for case in TERM:143 INT:130; do
     mkdir -p "$out"
     # ok/a ok/b for both allocators, then hang/x, which never ends by itself
     # (a script's background job starts with SIGINT ignored: undo that)
-    env --default-signal=INT "$HM" run --filter '^(ok/a|ok/b|hang/x)$' --timeout 30 --out "$out" \
+    env --default-signal=INT "$HM" run --processes 1 --filter '^(ok/a|ok/b|hang/x)$' --timeout 30 --out "$out" \
         >"$T/stdout-$sig.txt" 2>"$T/stderr-$sig.txt" &
     pid=$!
     # the four ok processes are recorded, then the first hang/x is running
@@ -62,7 +62,7 @@ done
 out=$T/out-plan
 mkdir -p "$out"
 FAKE_MARKER=$T/marker FAKE_LIST_SLEEP_MS=20000 FAKE_LIST_STARTED=$T/listing \
-    "$HM" run --out "$out" >/dev/null 2>"$T/stderr-plan.txt" &
+    "$HM" run --processes 1 --out "$out" >/dev/null 2>"$T/stderr-plan.txt" &
 pid=$!
 for i in $(seq 600); do
     [ -e "$T/listing" ] && break

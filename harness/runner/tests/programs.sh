@@ -166,4 +166,20 @@ expect_fail 1 "command 'heapmark-no-such-command' not found" -- "$HM" run --allo
     --program 'x=heapmark-no-such-command a' --out "$T/none"
 expect_fail 1 "want NAME=CMD ARGS" -- "$HM" run --allocators glibc --program 'sort -n x' --out "$T/none"
 [ ! -e "$T/none" ] || fail "a refused run left a folder"
+
+# microbenchmarks in separate processes: --processes 2 runs every instance x
+# allocator once per round, the rounds one after the other
+"$HM" run --allocators glibc,sable --filter '^malloc_free/size:(16|256)/(.*/)?threads:1$' --processes 2 \
+    --profile quick --repetitions 1 --min-time 0.001 --out "$T/results-proc" >/dev/null 2>"$T/err4.txt" ||
+    fail "--processes 2: $(cat "$T/err4.txt")"
+RUN4=$T/results-proc/$(readlink "$T/results-proc/latest")
+"$PYTHON" "$HERE/check_run.py" "$RUN4" >/dev/null || fail "--processes run folder inconsistent"
+"$PYTHON" - "$RUN4" <<'PY' || fail "--processes 2"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/runs.jsonl")]
+got = [(r["process"], r["benchmark"].split("/")[1], r["allocator"]) for r in rows]
+want = [(p, s, a) for p in (0, 1) for s in ("size:16", "size:256") for a in ("glibc", "sable")]
+assert got == want, got
+assert json.load(open(sys.argv[1] + "/meta.json"))["options"]["processes"] == 2
+PY
 echo "programs: ok"

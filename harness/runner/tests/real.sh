@@ -25,7 +25,7 @@ F16='^malloc_free/size:16/(.*/)?threads:1$'
 F2='^malloc_free/size:(16|256)/(.*/)?threads:1$'
 FAST=(--profile quick --repetitions 1 --min-time 0.001 --out "$OUT")
 
-"$HM" run --allocators "glibc,jem=$JEM" --filter "$F16" "${FAST[@]}" 2>"$T/err1.txt" ||
+"$HM" run --processes 1 --allocators "glibc,jem=$JEM" --filter "$F16" "${FAST[@]}" 2>"$T/err1.txt" ||
     fail "run 1: $(cat "$T/err1.txt")"
 RUN1=$OUT/$(readlink "$OUT/latest")
 "$PYTHON" "$HERE/check_run.py" "$RUN1" >"$T/table1.txt" || fail "run 1 folder"
@@ -35,7 +35,7 @@ cp "$RUN1/runs.jsonl" "$T/runs1.jsonl"
 
 # started with standard input closed (as CI may start it), the runner still
 # reads each binary's identity and runs it
-"$HM" run --allocators glibc --filter "$F16" --profile quick --repetitions 1 --min-time 0.001 \
+"$HM" run --processes 1 --allocators glibc --filter "$F16" --profile quick --repetitions 1 --min-time 0.001 \
     --out "$T/stdin-closed" <&- 2>"$T/err0.txt" || fail "run with stdin closed: $(cat "$T/err0.txt")"
 "$PYTHON" "$HERE/check_run.py" "$T/stdin-closed/$(readlink "$T/stdin-closed/latest")" >"$T/table0.txt" ||
     fail "stdin closed: run folder"
@@ -60,8 +60,8 @@ ctx=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["context
 [ "$ctx" = jem ] || fail "the preloaded binary reports allocator '$ctx', want jem (HEAPMARK_ALLOCATOR)"
 
 sleep 1.1 # a new second: the second run gets a new stamp; same second: a suffix
-"$HM" run --allocators glibc --filter "$F16" "${FAST[@]}" 2>"$T/err2.txt" || fail "run 2: $(cat "$T/err2.txt")"
-"$HM" run --allocators glibc --filter "$F16" "${FAST[@]}" 2>"$T/err3.txt" || fail "run 3: $(cat "$T/err3.txt")"
+"$HM" run --processes 1 --allocators glibc --filter "$F16" "${FAST[@]}" 2>"$T/err2.txt" || fail "run 2: $(cat "$T/err2.txt")"
+"$HM" run --processes 1 --allocators glibc --filter "$F16" "${FAST[@]}" 2>"$T/err3.txt" || fail "run 3: $(cat "$T/err3.txt")"
 RUN3=$OUT/$(readlink "$OUT/latest")
 [ "$(find "$OUT" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 3 ] || fail "want 3 run folders: $(ls "$OUT")"
 [ "$RUN3" != "$RUN1" ] || fail "latest did not move"
@@ -73,7 +73,7 @@ cmp -s "$T/runs1.jsonl" "$RUN1/runs.jsonl" || fail "run 1 was overwritten"
 for f in crash:SIGSEGV-crash hang:--timeout exit:7-error; do
     mode=${f%%:*}
     HEAPMARK_FAULT=$mode:800 HEAPMARK_FAULT_MATCH='size:16/' \
-        "$HM" run --allocators "glibc,fault=$FAULT" --filter "$F2" --timeout 3 "${FAST[@]}" \
+        "$HM" run --processes 1 --allocators "glibc,fault=$FAULT" --filter "$F2" --timeout 3 "${FAST[@]}" \
         2>"$T/err-$mode.txt" || fail "fault $mode: $(cat "$T/err-$mode.txt")"
     RUN=$OUT/$(readlink "$OUT/latest")
     "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-$mode.txt" || fail "fault $mode: run folder"
@@ -92,14 +92,14 @@ $expect"
 done
 # a variant's variables reach the real benchmark process: the same library,
 # with the fault switched on by the variant's variables only, crashes there only
-"$HM" run --allocators "fault=$FAULT,fault-crash=$FAULT:HEAPMARK_FAULT=crash\:800:HEAPMARK_FAULT_MATCH=size\:16/" \
+"$HM" run --processes 1 --allocators "fault=$FAULT,fault-crash=$FAULT:HEAPMARK_FAULT=crash\:800:HEAPMARK_FAULT_MATCH=size\:16/" \
     --filter "$F16" "${FAST[@]}" 2>"$T/err-variant.txt" || fail "fault variant: $(cat "$T/err-variant.txt")"
 RUN=$OUT/$(readlink "$OUT/latest")
 "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table-variant.txt" || fail "fault variant: run folder"
 [ "$(awk '{print $2, $4, $5}' "$T/table-variant.txt")" = "$(printf 'fault ok -\nfault-crash crash SIGSEGV')" ] ||
     fail "fault variant: want fault ok, fault-crash crash: $(cat "$T/table-variant.txt")"
 # and those of a variant of a built allocator: SABLE_STATS=1 prints sable's statistics at exit
-"$HM" run --allocators "sable,sable-stats=sable:SABLE_STATS=1" --filter "$F16" "${FAST[@]}" \
+"$HM" run --processes 1 --allocators "sable,sable-stats=sable:SABLE_STATS=1" --filter "$F16" "${FAST[@]}" \
     2>"$T/err-sable.txt" || fail "sable variant: $(cat "$T/err-sable.txt")"
 RUN=$OUT/$(readlink "$OUT/latest")
 grep -qi 'stats' "$RUN/raw/sable-stats/0002.log" || fail "sable-stats printed no statistics: $(cat "$RUN/raw/sable-stats/0002.log")"

@@ -12,7 +12,7 @@ command -v valgrind >/dev/null || fail "valgrind is missing (scripts/bootstrap-d
 VG=(valgrind -q --error-exitcode=99 --leak-check=no)
 
 "${VG[@]}" "$HM" list >/dev/null 2>"$T/list.txt" || fail "list under valgrind: $(cat "$T/list.txt")"
-"${VG[@]}" "$HM" run --filter '^(ok/a|crash/segv|garbage/text|garbage/empty|error/x|exit/3|wrongname/x|ok/x.*)$' \
+"${VG[@]}" "$HM" run --processes 1 --filter '^(ok/a|crash/segv|garbage/text|garbage/empty|error/x|exit/3|wrongname/x|ok/x.*)$' \
     --timeout 30 --repetitions 2 >/dev/null 2>"$T/run.txt" || fail "run under valgrind: $(cat "$T/run.txt")"
 grep -q '16 processes in .*: 4 ok, 4 error, 2 crash, 6 garbage' "$T/run.txt" || fail "run summary: $(cat "$T/run.txt")"
 "${VG[@]}" "$HM" run --instructions --filter '^(ok/a|exit/3)$' --timeout 30 >/dev/null 2>"$T/instr.txt" ||
@@ -24,17 +24,17 @@ grep -q "4 processes in .*: 2 ok, 2 error" "$T/instr.txt" || fail "instructions 
     fail "trace --follow under valgrind: $(cat "$T/trace.txt")"
 grep -q "busiest of 3 recorded processes" "$T/trace.txt" || fail "trace --follow: $(cat "$T/trace.txt")"
 rc=0
-"${VG[@]}" "$HM" run --allocators fake,nope >/dev/null 2>"$T/bad.txt" || rc=$?
+"${VG[@]}" "$HM" run --processes 1 --allocators fake,nope >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "bad allocator under valgrind: exit $rc: $(cat "$T/bad.txt")"
-"${VG[@]}" "$HM" run --allocators 'fake,fv=fake:HEAPMARK_TEST_ENV=a\,b\:c:HEAPMARK_TEST_TWO=2' --filter '^ok/a$' \
+"${VG[@]}" "$HM" run --processes 1 --allocators 'fake,fv=fake:HEAPMARK_TEST_ENV=a\,b\:c:HEAPMARK_TEST_TWO=2' --filter '^ok/a$' \
     --repetitions 1 >/dev/null 2>"$T/variant.txt" || fail "a variant under valgrind: $(cat "$T/variant.txt")"
 grep -q '2 processes in .*: 2 ok' "$T/variant.txt" || fail "variant summary: $(cat "$T/variant.txt")"
 for bad in 'v=fake:A=1:A=2' 'v=fake:A' 'v=nope:A=1' 'v=fake:A=1\'; do
     rc=0
-    "${VG[@]}" "$HM" run --allocators "$bad" >/dev/null 2>"$T/bad.txt" || rc=$?
+    "${VG[@]}" "$HM" run --processes 1 --allocators "$bad" >/dev/null 2>"$T/bad.txt" || rc=$?
     [ $rc -eq 1 ] || fail "bad variant $bad under valgrind: exit $rc: $(cat "$T/bad.txt")"
 done
 rc=0
-"${VG[@]}" "$HM" run --filter nothing >/dev/null 2>"$T/bad.txt" || rc=$?
+"${VG[@]}" "$HM" run --processes 1 --filter nothing >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "empty filter under valgrind: exit $rc: $(cat "$T/bad.txt")"
 echo "valgrind: list, a run with every kind of result, run --instructions, trace, a variant and refusals are clean"

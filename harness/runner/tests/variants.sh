@@ -14,7 +14,7 @@ RES=$ROOT/results
 # the value holds every character that needs its escape: , : blank = and \
 SPEC='fake,fv=fake:HEAPMARK_TEST_ENV=a\,b\:c\ d\=e:HEAPMARK_TEST_TWO=2\\3'
 VAL='a,b:c d=e'
-HEAPMARK_TEST_USER=u "$HM" run --allocators "$SPEC" --filter '^ok/' --profile quick --repetitions 1 \
+HEAPMARK_TEST_USER=u "$HM" run --processes 1 --allocators "$SPEC" --filter '^ok/' --profile quick --repetitions 1 \
     >"$T/out.txt" 2>"$T/err.txt" || fail "run: $(cat "$T/err.txt")"
 RUN=$RES/$(readlink "$RES/latest")
 "$PYTHON" "$HERE/check_run.py" "$RUN" >"$T/table.txt" || fail "run folder does not match the schema"
@@ -51,7 +51,7 @@ grep -q '^  ok/env  (not for: fake)$' "$T/list.txt" || fail "list: ok/env is the
 
 # a variant of a preloaded library: glibc's binary, LD_PRELOAD, and the variables;
 # the user's own value of the variable reaches the plain one, the variant's wins
-HEAPMARK_TEST_ENV=from-user "$HM" run --allocators "lib=$FAULT,libv=$FAULT:HEAPMARK_TEST_ENV=1" --filter '^ok/a$' \
+HEAPMARK_TEST_ENV=from-user "$HM" run --processes 1 --allocators "lib=$FAULT,libv=$FAULT:HEAPMARK_TEST_ENV=1" --filter '^ok/a$' \
     --repetitions 1 >/dev/null 2>"$T/err.txt" || fail "library variant: $(cat "$T/err.txt")"
 RUN=$RES/$(readlink "$RES/latest")
 [ "$(meta "$RUN/meta.json" '[(a["name"], a["binary"], a["preload"] == a["base"] == sys.argv[3], a["env"]) for a in m["allocators"]]' "$FAULT")" = \
