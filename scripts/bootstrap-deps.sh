@@ -9,6 +9,8 @@
 set -eu
 
 required="libbenchmark-dev libjemalloc-dev libmimalloc-dev python3-matplotlib python3-yaml valgrind g++ make sqlite3 git clang libclang-rt-14-dev"
+# the real programs of bench/programs/ (a missing one is skipped with a notice)
+required="$required redis-server redis-tools xz-utils zstd gawk perl"
 extra="$*"
 
 installed() {
