@@ -161,16 +161,18 @@ def _allocator_summary(an, a):
         if len(ts) == len(pairs):
             per_round_t.append(_geomean(ts))
             per_round_r.append(_geomean(rs))
-    s["time_spread"] = [min(per_round_t), max(per_round_t)] if per_round_t else None
-    s["rss_spread"] = [min(per_round_r), max(per_round_r)] if per_round_r else None
+    s["time_spread"] = [min(per_round_t), max(per_round_t)] if len(per_round_t) > 1 else None
+    s["rss_spread"] = [min(per_round_r), max(per_round_r)] if len(per_round_r) > 1 else None
     s["time_ci"], s["rss_ci"] = _bootstrap(pairs)
     return s
 
 
 def _bootstrap(pairs):
     """95% intervals of the two geometric means: programs resampled, and
-    within each program the processes of both allocators."""
-    if not pairs:
+    within each program the processes of both allocators. None without at
+    least two processes of each on every program: one process says nothing
+    about the noise."""
+    if not pairs or any(len(c["wall"]) < 2 or len(b["wall"]) < 2 for c, b in pairs):
         return None, None
     rng = random.Random(1)
     ts, rs = [], []
@@ -251,7 +253,9 @@ def headline_table(an):
     rows = []
     for a in _rank(an):
         s = an["summary"][a]
-        sep = ", ".join(s["time_separated_from"]) if a != b or s["time_separated_from"] else ""
+        sep = ", ".join(s["time_separated_from"])
+        if not s["time_ci"]:
+            sep = "- (one process: no interval)"
         rows.append([a + (" (baseline)" if a == b else ""), _ratio(s["time_ratio"]),
                      _ci(s["time_spread"]), _ci(s["time_ci"]), _ratio(s["rss_ratio"]),
                      _ci(s["rss_spread"]), _ci(s["rss_ci"]), str(s["programs_ok"]),

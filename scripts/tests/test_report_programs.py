@@ -28,7 +28,7 @@ def read(path):
         return f.read()
 
 
-def make_run(path):
+def make_run(path, rounds=3):
     rng = random.Random(7)
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
@@ -46,7 +46,7 @@ def make_run(path):
     base_m = {"alpha": 40, "beta": 80, "gamma": 20, "delta": 100}  # MiB
     n = 0
     with open(os.path.join(path, "runs.jsonl"), "w") as f:
-        for proc in range(3):
+        for proc in range(rounds):
             for p in PROGRAMS:
                 for a in ALLOCS:
                     n += 1
@@ -115,6 +115,15 @@ class TestReportPrograms(unittest.TestCase):
         self.assertNotIn("glibc", s["same"]["time_separated_from"])
         self.assertTrue(rpg.separated([0.4, 0.6], [0.7, 1.1]))
         self.assertFalse(rpg.separated([0.4, 0.8], [0.7, 1.1]))
+
+    def test_one_process_has_no_interval(self):
+        one = make_run(os.path.join(SCRATCH, "run-one"), rounds=1)
+        s = rpg.summary(one)["allocators"]
+        self.assertAlmostEqual(s["fast"]["time_ratio"], 0.5, delta=0.03)
+        for a in ALLOCS:
+            self.assertIsNone(s[a]["time_ci"])
+            self.assertIsNone(s[a]["time_spread"])
+            self.assertEqual(s[a]["time_separated_from"], [])
 
     def test_exports(self):
         rows = rpg.csv_rows(self.run_dir)
