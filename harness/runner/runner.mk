@@ -114,7 +114,7 @@ test-runner-conformance: $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so
 	$(RUNNER_TEST_SRC)/conformance.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/libfault.so \
 	    $(RUNNER_TEST_DIR)/conformance
 
-test-runner-valgrind: $(RUNNER_FAKE) $(BUILD)/lib/libhmtrace.so
+test-runner-valgrind: $(RUNNER_FAKE) $(BUILD)/lib/libhmtrace.so $(RUNNER_TEST_DIR)/prog_target
 	$(RUNNER_TEST_SRC)/valgrind.sh $(RUNNER_FAKE) $(RUNNER_TEST_DIR)/valgrind
 
 test-runner-trace: $(BUILD)/heapmark $(BUILD)/lib/libhmtrace.so $(RUNNER_TEST_DIR)/trace_target \
