@@ -103,9 +103,7 @@ int maps_has_library(pid_t pid, const char *library, int *seen)
     *seen = 0;
     if (before_exec(pid))
         return 0;
-    char *want = realpath(library, NULL);
-    if (want == NULL)
-        return 0;
+    char *want = realpath(library, NULL); /* NULL: a missing file, never found */
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
     FILE *f = fopen(path, "re");
@@ -119,7 +117,7 @@ int maps_has_library(pid_t pid, const char *library, int *seen)
         *seen = 1;
         line[strcspn(line, "\n")] = '\0';
         char *p = strchr(line, '/'); /* the path is the last field; none for anonymous maps */
-        found = p && strcmp(p, want) == 0;
+        found = want && p && strcmp(p, want) == 0;
     }
     fclose(f);
     free(want);
