@@ -165,6 +165,13 @@ PY
 expect_fail 1 "command 'heapmark-no-such-command' not found" -- "$HM" run --allocators glibc \
     --program 'x=heapmark-no-such-command a' --out "$T/none"
 expect_fail 1 "want NAME=CMD ARGS" -- "$HM" run --allocators glibc --program 'sort -n x' --out "$T/none"
+mkdir -p "$T/bad"
+printf 'command = sort\nfoo = 1\ncheck = none\n' >"$T/bad/x.def"
+expect_fail 1 "x.def:2: unknown key 'foo'" -- "$HM" run --allocators glibc --programs "$T/bad" --out "$T/none"
+printf 'command = sort\n' >"$T/bad/x.def"
+expect_fail 1 "x.def: needs 'check = output'" -- "$HM" run --allocators glibc --programs "$T/bad" --out "$T/none"
+printf 'command = sort {nope}\ncheck = none\n' >"$T/bad/x.def"
+expect_fail 1 "unknown placeholder {nope}" -- "$HM" run --allocators glibc --programs "$T/bad" --out "$T/none"
 [ ! -e "$T/none" ] || fail "a refused run left a folder"
 
 # microbenchmarks in separate processes: --processes 2 runs every instance x
