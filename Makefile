@@ -88,7 +88,7 @@ RUNNER_OBJS := $(call obj,$(RUNNER_SRCS))
 
 # the calls under test must reach the allocator: no builtin folding
 $(CONF_OBJS): CFLAGS += -fno-builtin
-$(RUNNER_OBJS): CPPFLAGS += -Iharness/runner
+$(RUNNER_OBJS): CPPFLAGS += -Iharness/runner -Ibench/trace
 
 BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench $(BUILD)/$(a)/conformance) $(BUILD)/heapmark
 

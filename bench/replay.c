@@ -1,6 +1,6 @@
 /* replay.c: real programs, replayed. Each allocation trace in bench/traces/
  * (or the folder named by HEAPMARK_TRACES), recorded with
- * bench/trace/record.sh (format: bench/trace/FORMAT.md), becomes one instance
+ * `build/heapmark trace` (format: bench/trace/FORMAT.md), becomes one instance
  * `replay/trace:<name>`. A round replays the whole trace, in its recorded
  * order, writing one byte per page of every block allocated (the program
  * used them), then frees what the program never freed; one operation = one
@@ -30,16 +30,16 @@
 
 #include "bench.h"
 #include "gbench.h"
+#include "trace/hmtrace_format.h"
 
 #define MAX_REPLAY_THREADS 16
 
-enum { OP_MALLOC = 1, OP_CALLOC = 2, OP_MEMALIGN = 3, OP_REALLOC = 4, OP_FREE = 5, OP_END = 15 };
 
 struct event {
     uint64_t size;
     uint32_t id;
     uint32_t seq;   /* index of this event among its id's events */
-    uint32_t align; /* a power of two >= sizeof(void *) for OP_MEMALIGN */
+    uint32_t align; /* a power of two >= sizeof(void *) for HMT_MEMALIGN */
     uint8_t op;
     uint8_t thread; /* folded onto MAX_REPLAY_THREADS */
 };
@@ -118,22 +118,6 @@ static unsigned char *slurp(struct trace *t, size_t *len)
     return buf;
 }
 
-static int varint(const unsigned char *b, size_t len, size_t *pos, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len)
-            return -1;
-        unsigned char c = b[(*pos)++];
-        x |= (uint64_t)(c & 0x7f) << shift;
-        if (c < 0x80) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int load(struct trace *t)
 {
     size_t len;
@@ -143,12 +127,12 @@ static int load(struct trace *t)
     int rc = -1;
     uint32_t *seq = NULL;
     uint64_t *size = NULL;
-    if (len < 8 || memcmp(b, "HMTRACE1", 8) != 0) {
+    if (len < HMT_MAGIC_LEN || memcmp(b, HMT_MAGIC, HMT_MAGIC_LEN) != 0) {
         fail(t, "not a heapmark trace (bad magic)");
         goto out;
     }
     /* events take at least 2 bytes each */
-    size_t cap = (len - 8) / 2 + 1, pos = 8;
+    size_t cap = (len - HMT_MAGIC_LEN) / 2 + 1, pos = HMT_MAGIC_LEN;
     t->ev = malloc(cap * sizeof *t->ev);
     if (t->ev == NULL) {
         fail(t, "out of memory");
@@ -157,37 +141,37 @@ static int load(struct trace *t)
     uint64_t thread = 0, v;
     while (pos < len) {
         unsigned char head = b[pos++];
-        int op = head & 0x0f;
-        if (op == OP_END)
+        int op = head & HMT_OP_MASK;
+        if (op == HMT_END)
             break;
-        if (op < OP_MALLOC || op > OP_FREE) {
+        if (op < HMT_MALLOC || op > HMT_FREE) {
             fail(t, "unknown event");
             goto out;
         }
         struct event *e = &t->ev[t->nev];
         memset(e, 0, sizeof *e);
         e->op = (uint8_t)op;
-        if ((head & 0x10) && varint(b, len, &pos, &thread) != 0)
+        if ((head & HMT_THREAD_FLAG) && hmt_varint(b, len, &pos, &thread) != 0)
             goto truncated;
         if (thread + 1 > (uint64_t)t->recorded_threads)
             t->recorded_threads = (int)(thread + 1);
         e->thread = (uint8_t)(thread % MAX_REPLAY_THREADS);
-        if (varint(b, len, &pos, &v) != 0)
+        if (hmt_varint(b, len, &pos, &v) != 0)
             goto truncated;
         if (v >= UINT32_MAX) {
             fail(t, "block id out of range");
             goto out;
         }
         e->id = (uint32_t)v;
-        if (op == OP_MEMALIGN) {
-            if (varint(b, len, &pos, &v) != 0)
+        if (op == HMT_MEMALIGN) {
+            if (hmt_varint(b, len, &pos, &v) != 0)
                 goto truncated;
             uint32_t a = sizeof(void *);
             while (a < v && a < (1u << 30))
                 a *= 2;
             e->align = a;
         }
-        if (op != OP_FREE && varint(b, len, &pos, &e->size) != 0)
+        if (op != HMT_FREE && hmt_varint(b, len, &pos, &e->size) != 0)
             goto truncated;
         if (e->id + 1 > t->nids)
             t->nids = e->id + 1;
@@ -215,13 +199,13 @@ static int load(struct trace *t)
     for (size_t i = 0; i < t->nev; i++) {
         struct event *e = &t->ev[i];
         e->seq = seq[e->id]++;
-        int alloc = e->op == OP_MALLOC || e->op == OP_CALLOC || e->op == OP_MEMALIGN;
-        if (alloc == live[e->id] || (e->op == OP_REALLOC && !live[e->id])) {
+        int alloc = e->op == HMT_MALLOC || e->op == HMT_CALLOC || e->op == HMT_MEMALIGN;
+        if (alloc == live[e->id] || (e->op == HMT_REALLOC && !live[e->id])) {
             free(live);
             fail(t, "inconsistent events (a block used before its allocation)");
             goto out;
         }
-        if (e->op == OP_FREE) {
+        if (e->op == HMT_FREE) {
             live_bytes -= size[e->id];
             size[e->id] = 0;
             live[e->id] = 0;
@@ -280,17 +264,17 @@ static inline void apply(struct replay *r, const struct event *e)
     void **s = &r->slot[e->id];
     void *p;
     switch (e->op) {
-    case OP_MALLOC:
+    case HMT_MALLOC:
         p = malloc(e->size);
         break;
-    case OP_CALLOC:
+    case HMT_CALLOC:
         p = calloc(1, e->size);
         break;
-    case OP_MEMALIGN:
+    case HMT_MEMALIGN:
         if (posix_memalign(&p, e->align, e->size) != 0)
             p = NULL;
         break;
-    case OP_REALLOC:
+    case HMT_REALLOC:
         p = realloc(*s, e->size);
         if (p == NULL && e->size != 0) {
             atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed);

@@ -42,7 +42,7 @@
  * {"operations": N, "under_callgrind": true|false} to <file>: the operations
  * run inside those loops. Run under `valgrind --tool=callgrind
  * --collect-atstart=no`, the total Ir of the profile divided by N is the
- * instructions per operation (bench/count_instructions.py does this).
+ * instructions per operation (`build/heapmark run --instructions` does this).
  */
 #ifndef HEAPMARK_GBENCH_H
 #define HEAPMARK_GBENCH_H

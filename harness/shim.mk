@@ -5,7 +5,7 @@
 #   test-bench-identity every build/<A>/bench reports verified: true; a wrong
 #                       identity or a bad profile makes the binary refuse to run
 #   test-bench-instructions  callgrind counts instructions only inside timed
-#                       loops (bench/count_instructions.py), per allocator
+#                       loops (`heapmark run --instructions`), per allocator
 #   test-bench-smoke    every instance of the default profile runs briefly for
 #                       each allocator, without an error, with its counters
 
@@ -60,15 +60,5 @@ test-bench-identity: $(BENCH_BINS)
 test-bench-smoke: $(BENCH_BINS)
 	BUILD=$(BUILD) PYTHON=$(PYTHON) harness/tests/bench_smoke.sh $(BUILT)
 
-test-bench-instructions: $(BENCH_BINS)
-	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
-	$(PYTHON) bench/count_instructions.py --allocators '$(subst $(space),$(comma),$(BUILT))' \
-	    --filter '^malloc_free/size:16/' --min-time 0.01 --out $$out/ir.csv && \
-	$(PYTHON) -c 'import csv, sys; rows = list(csv.DictReader(open(sys.argv[1]))); \
-	    bad = [r for r in rows if not 20 <= float(r["instructions_per_op"]) <= 2000]; \
-	    [print(r["allocator"], r["instructions_per_op"], "instructions/op") for r in rows]; \
-	    sys.exit("FAIL: implausible counts %s" % bad if bad or len(rows) != len(sys.argv[2].split()) else 0)' \
-	    $$out/ir.csv '$(BUILT)' && \
-	if $(PYTHON) bench/count_instructions.py --allocators nosuch >/dev/null 2>$$out/err; then \
-	    echo "FAIL: unknown allocator accepted"; exit 1; fi && grep -q "unknown allocator" $$out/err && \
-	echo "test-bench-instructions: ok"
+test-bench-instructions: $(BENCH_BINS) $(BUILD)/heapmark
+	harness/tests/bench_instructions.sh $(BUILD)/heapmark $(BUILT)

@@ -3,9 +3,27 @@
 usage: dump.py [--events] TRACE[.gz]
 """
 import gzip
+import os
+import re
 import sys
 
-OPS = {1: "malloc", 2: "calloc", 3: "aligned", 4: "realloc", 5: "free", 15: "end"}
+
+def _format_constants():
+    """The magic, flags and op codes, read from hmtrace_format.h (their one definition)."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hmtrace_format.h")
+    with open(header) as f:
+        text = f.read()
+    magic = re.search(r'#define HMT_MAGIC "([^"]+)"', text).group(1).encode()
+    flag = int(re.search(r"#define HMT_THREAD_FLAG (0x[0-9a-fA-F]+)", text).group(1), 16)
+    mask = int(re.search(r"#define HMT_OP_MASK (0x[0-9a-fA-F]+)", text).group(1), 16)
+    ops = {int(v): n.lower() for n, v in re.findall(r"\bHMT_([A-Z]+) = (\d+)", text)}
+    return magic, flag, mask, ops
+
+
+MAGIC, THREAD_FLAG, OP_MASK, OPS = _format_constants()
+# names printed for the op codes (the header says memalign for every aligned call)
+OPS = {k: ("aligned" if v == "memalign" else v) for k, v in OPS.items()}
+OP_BY_NAME = {v: k for k, v in OPS.items()}
 
 
 class TraceError(Exception):
@@ -20,9 +38,9 @@ def read_events(path):
             data = f.read()
     except OSError as e:
         raise TraceError(f"cannot read {path}: {e}")
-    if data[:8] != b"HMTRACE1":
+    if data[:len(MAGIC)] != MAGIC:
         raise TraceError(f"{path} is not a heapmark trace (bad magic)")
-    pos, thread = 8, 0
+    pos, thread = len(MAGIC), 0
 
     def varint():
         nonlocal pos
@@ -40,16 +58,16 @@ def read_events(path):
     while pos < len(data):
         head = data[pos]
         pos += 1
-        op = head & 0x0F
-        if op == 15:
+        op = head & OP_MASK
+        if op == OP_BY_NAME["end"]:
             return
         if op not in OPS:
             raise TraceError(f"{path}: unknown op {op} at byte {pos - 1}")
-        if head & 0x10:
+        if head & THREAD_FLAG:
             thread = varint()
         ident = varint()
-        align = varint() if op == 3 else 0
-        size = varint() if op != 5 else 0
+        align = varint() if op == OP_BY_NAME["aligned"] else 0
+        size = varint() if op != OP_BY_NAME["free"] else 0
         yield op, thread, ident, align, size
 
 
@@ -64,16 +82,16 @@ def main():
     try:
         for op, thread, ident, align, size in read_events(paths[0]):
             if events:
-                extra = f" align={align}" if op == 3 else ""
-                print(f"{OPS[op]} t={thread} id={ident}{extra} size={size}" if op != 5
+                extra = f" align={align}" if op == OP_BY_NAME["aligned"] else ""
+                print(f"{OPS[op]} t={thread} id={ident}{extra} size={size}" if op != OP_BY_NAME["free"]
                       else f"free t={thread} id={ident}")
             counts[OPS[op]] = counts.get(OPS[op], 0) + 1
             threads.add(thread)
-            if op in (1, 2, 3):
+            if OPS[op] in ("malloc", "calloc", "aligned"):
                 live += 1
                 live_bytes += size
                 sizes[ident] = size
-            elif op == 4:
+            elif OPS[op] == "realloc":
                 live_bytes += size - sizes.get(ident, 0)
                 sizes[ident] = size
             else:

@@ -1,5 +1,5 @@
 /* hmtrace.c: records the allocation trace of a program (LD_PRELOAD). Built
- * as build/lib/libhmtrace.so (bench/trace.mk); run by bench/trace/record.sh.
+ * as build/lib/libhmtrace.so (bench/trace.mk); run by `build/heapmark trace`.
  *
  * It wraps whatever allocator is underneath (the next malloc in the search
  * order) and writes every successful malloc, calloc, realloc, free and
@@ -27,8 +27,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum { OP_MALLOC = 1, OP_CALLOC = 2, OP_MEMALIGN = 3, OP_REALLOC = 4, OP_FREE = 5, OP_END = 15 };
-#define THREAD_FLAG 0x10
+#include "hmtrace_format.h"
+
 
 static void *(*real_malloc)(size_t);
 static void (*real_free)(void *);
@@ -124,11 +124,10 @@ static void put_byte(unsigned char c)
 
 static void put_varint(uint64_t v)
 {
-    while (v >= 0x80) {
-        put_byte((unsigned char)(v | 0x80));
-        v >>= 7;
-    }
-    put_byte((unsigned char)v);
+    unsigned char b[10];
+    size_t n = hmt_put_varint(b, v);
+    for (size_t i = 0; i < n; i++)
+        put_byte(b[i]);
 }
 
 static size_t hash(uintptr_t a, size_t cap) { return (size_t)((a >> 4) * 0x9e3779b97f4a7c15ull) & (cap - 1); }
@@ -209,7 +208,7 @@ static void put_head(int op, uint32_t id)
     if (my_thread < 0)
         my_thread = nthreads++;
     if (my_thread != last_thread) {
-        put_byte((unsigned char)(op | THREAD_FLAG));
+        put_byte((unsigned char)(op | HMT_THREAD_FLAG));
         put_varint((uint64_t)my_thread);
         last_thread = my_thread;
     } else {
@@ -232,7 +231,7 @@ static void record_alloc(int op, void *p, size_t align, size_t size)
             stop("out of memory for the address table");
         } else {
             put_head(op, (uint32_t)id);
-            if (op == OP_MEMALIGN)
+            if (op == HMT_MEMALIGN)
                 put_varint(align);
             put_varint(size);
         }
@@ -250,7 +249,7 @@ static void record_free(void *p)
     if (recording) {
         int64_t id = id_remove((uintptr_t)p);
         if (id >= 0) {
-            put_head(OP_FREE, (uint32_t)id);
+            put_head(HMT_FREE, (uint32_t)id);
             id_release((uint32_t)id);
         }
     }
@@ -267,7 +266,7 @@ static void record_realloc(void *old, void *p, size_t size)
         int64_t id = old ? id_remove((uintptr_t)old) : -1;
         if (p == NULL) { /* realloc(old, 0) that freed the block */
             if (id >= 0) {
-                put_head(OP_FREE, (uint32_t)id);
+                put_head(HMT_FREE, (uint32_t)id);
                 id_release((uint32_t)id);
             }
         } else if (id < 0) { /* from NULL or from a block we never saw */
@@ -275,7 +274,7 @@ static void record_realloc(void *old, void *p, size_t size)
             if (id < 0) {
                 stop("out of memory for the address table");
             } else {
-                put_head(OP_MALLOC, (uint32_t)id);
+                put_head(HMT_MALLOC, (uint32_t)id);
                 put_varint(size);
             }
         } else {
@@ -286,7 +285,7 @@ static void record_realloc(void *old, void *p, size_t size)
                 table_used++;
             table[h].addr = (uintptr_t)p;
             table[h].id = (uint32_t)id;
-            put_head(OP_REALLOC, (uint32_t)id);
+            put_head(HMT_REALLOC, (uint32_t)id);
             put_varint(size);
         }
     }
@@ -351,8 +350,8 @@ __attribute__((constructor)) static void hmtrace_start(void)
     if (pp == NULL)
         unsetenv("HEAPMARK_TRACE_OUT"); /* exec'd children do not record */
     pthread_atfork(NULL, NULL, in_child);
-    memcpy(buf, "HMTRACE1", 8);
-    buf_used = 8;
+    memcpy(buf, HMT_MAGIC, HMT_MAGIC_LEN);
+    buf_used = HMT_MAGIC_LEN;
     recording = 1;
 }
 
@@ -360,7 +359,7 @@ __attribute__((destructor)) static void hmtrace_finish(void)
 {
     pthread_mutex_lock(&lock);
     if (recording) {
-        put_byte(OP_END);
+        put_byte(HMT_END);
         flush();
         recording = 0;
     }
@@ -380,7 +379,7 @@ void *malloc(size_t n)
         resolve();
     }
     void *p = real_malloc(n);
-    record_alloc(OP_MALLOC, p, 0, n);
+    record_alloc(HMT_MALLOC, p, 0, n);
     return p;
 }
 
@@ -403,7 +402,7 @@ void *calloc(size_t n, size_t size)
     }
     void *p = real_calloc(n, size);
     if (p != NULL)
-        record_alloc(OP_CALLOC, p, 0, n * size);
+        record_alloc(HMT_CALLOC, p, 0, n * size);
     return p;
 }
 
@@ -416,7 +415,7 @@ void *realloc(void *old, size_t n)
         size_t room = (size_t)(boot_arena + sizeof boot_arena - (char *)old);
         if (p != NULL)
             memcpy(p, old, n < room ? n : room);
-        record_alloc(OP_MALLOC, p, 0, n);
+        record_alloc(HMT_MALLOC, p, 0, n);
         return p;
     }
     if (!recording || busy)
@@ -447,7 +446,7 @@ int posix_memalign(void **out, size_t align, size_t n)
         resolve();
     int r = real_posix_memalign(out, align, n);
     if (r == 0)
-        record_alloc(OP_MEMALIGN, *out, align, n);
+        record_alloc(HMT_MEMALIGN, *out, align, n);
     return r;
 }
 
@@ -456,7 +455,7 @@ void *aligned_alloc(size_t align, size_t n)
     if (real_aligned_alloc == NULL)
         resolve();
     void *p = real_aligned_alloc(align, n);
-    record_alloc(OP_MEMALIGN, p, align, n);
+    record_alloc(HMT_MEMALIGN, p, align, n);
     return p;
 }
 
@@ -465,7 +464,7 @@ void *memalign(size_t align, size_t n)
     if (real_memalign == NULL)
         resolve();
     void *p = real_memalign(align, n);
-    record_alloc(OP_MEMALIGN, p, align, n);
+    record_alloc(HMT_MEMALIGN, p, align, n);
     return p;
 }
 

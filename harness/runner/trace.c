@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "runner.h"
+#include "hmtrace_format.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,28 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TRACE_MAGIC "HMTRACE1"
 #define MAX_TRACE_THREADS (1u << 20) /* beyond this a thread index is corruption */
 
-enum { OP_MALLOC = 1, OP_CALLOC = 2, OP_MEMALIGN = 3, OP_REALLOC = 4, OP_FREE = 5, OP_END = 15 };
 
 /* ---- reading a trace back --------------------------------------------------- */
-
-static int varint(const unsigned char *p, size_t n, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= n)
-            return -1;
-        unsigned char b = p[(*pos)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (b < 0x80) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 int trace_summarize(const char *path, struct trace_summary *s, char *err, size_t errlen)
 {
@@ -63,19 +46,19 @@ int trace_summarize(const char *path, struct trace_summary *s, char *err, size_t
     }
     s->bytes = n;
     int rc = -1;
-    if (n < 8 || memcmp(p, TRACE_MAGIC, 8) != 0) {
+    if (n < HMT_MAGIC_LEN || memcmp(p, HMT_MAGIC, HMT_MAGIC_LEN) != 0) {
         snprintf(err, errlen, "%s is not a heapmark trace (%s)", path,
                  n == 0 ? "empty" : "bad magic");
         goto out;
     }
-    size_t pos = 8;
+    size_t pos = HMT_MAGIC_LEN;
     uint64_t thread = 0, max_thread = 0;
     int any = 0;
     while (pos < n) {
         size_t at = pos;
         unsigned char head = p[pos++];
-        unsigned op = head & 0x0f;
-        if (op == OP_END) {
+        unsigned op = head & HMT_OP_MASK;
+        if (op == HMT_END) {
             s->complete = 1;
             if (pos != n) {
                 snprintf(err, errlen, "%s: %zu bytes after the end mark", path, n - pos);
@@ -83,23 +66,23 @@ int trace_summarize(const char *path, struct trace_summary *s, char *err, size_t
             }
             break;
         }
-        if (op < OP_MALLOC || op > OP_FREE || (head & ~0x1fu) != 0) {
+        if (op < HMT_MALLOC || op > HMT_FREE || (head & ~(unsigned)(HMT_OP_MASK | HMT_THREAD_FLAG)) != 0) {
             snprintf(err, errlen, "%s: bad event 0x%02x at byte %zu", path, head, at);
             goto out;
         }
         uint64_t id, v;
-        if ((head & 0x10) && varint(p, n, &pos, &thread) != 0)
+        if ((head & HMT_THREAD_FLAG) && hmt_varint(p, n, &pos, &thread) != 0)
             goto truncated;
         if (thread >= MAX_TRACE_THREADS) {
             snprintf(err, errlen, "%s: thread index %llu at byte %zu is not plausible", path,
                      (unsigned long long)thread, at);
             goto out;
         }
-        if (varint(p, n, &pos, &id) != 0)
+        if (hmt_varint(p, n, &pos, &id) != 0)
             goto truncated;
-        if (op == OP_MEMALIGN && varint(p, n, &pos, &v) != 0)
+        if (op == HMT_MEMALIGN && hmt_varint(p, n, &pos, &v) != 0)
             goto truncated;
-        if (op != OP_FREE && varint(p, n, &pos, &v) != 0)
+        if (op != HMT_FREE && hmt_varint(p, n, &pos, &v) != 0)
             goto truncated;
         s->ops[op]++;
         s->events++;
@@ -388,8 +371,8 @@ int cmd_trace(const char *root, const struct options *o)
     fprintf(stderr,
             "heapmark trace: %s: %llu events (malloc %llu, calloc %llu, aligned %llu, "
             "realloc %llu, free %llu), %lu thread%s, %s%s%s%s%s%s\n",
-            out, s.events, s.ops[OP_MALLOC], s.ops[OP_CALLOC], s.ops[OP_MEMALIGN],
-            s.ops[OP_REALLOC], s.ops[OP_FREE], s.threads, s.threads == 1 ? "" : "s", sz,
+            out, s.events, s.ops[HMT_MALLOC], s.ops[HMT_CALLOC], s.ops[HMT_MEMALIGN],
+            s.ops[HMT_REALLOC], s.ops[HMT_FREE], s.threads, s.threads == 1 ? "" : "s", sz,
             gz ? " (" : "", gz ? raw : "", gz ? " uncompressed)" : "", procs,
             s.complete ? "" : "; no end mark: the program did not exit normally");
     if (!st.exited)
