@@ -10,7 +10,8 @@ ALLOC_LIBS_scudo := $(SCUDO_LIB) -Wl,-rpath,$(patsubst %/,%,$(dir $(SCUDO_LIB)))
 ALLOC_DEPS_scudo :=
 ALLOC_MISSING_scudo := $(if $(SCUDO_LIB),,$(SCUDO_FILE) not found ($(if $(filter \
     x86_64 aarch64 i386,$(SCUDO_ARCH)),Debian package libclang-rt-14-dev,no Scudo for $(SCUDO_ARCH))))
-# the package's version, for when the library's path holds no LLVM version
+# the version of its package (1:14.0.6-12), for when the library's path
+# holds no LLVM version
 SCUDO_PACKAGE := $(if $(SCUDO_LIB),$(firstword $(subst :, ,$(shell dpkg-query -S '$(SCUDO_LIB)' 2>/dev/null))))
-ALLOC_CPPFLAGS_scudo := -DSCUDO_PACKAGE_VERSION='"$(or $(SCUDO_PACKAGE),$(SCUDO_FILE)) $(or $(if \
-    $(SCUDO_PACKAGE),$(shell dpkg-query -W -f='$${Version}' $(SCUDO_PACKAGE) 2>/dev/null)),(no Debian package))"'
+ALLOC_CPPFLAGS_scudo := -DSCUDO_PACKAGE_VERSION='"$(or $(if $(SCUDO_PACKAGE),$(shell \
+    dpkg-query -W -f='$${Version}' $(SCUDO_PACKAGE) 2>/dev/null)),not-from-a-package)"'

@@ -30,7 +30,7 @@ static const char *scudo_version(void)
                 n++;
         }
         if (n > 0 && v[n] == '/')
-            snprintf(buf, sizeof buf, "compiler-rt %.*s", (int)n, v);
+            snprintf(buf, sizeof buf, "%.*s", (int)n, v);
     }
     return buf[0] ? buf : SCUDO_PACKAGE_VERSION;
 }

@@ -8,6 +8,7 @@ ALLOC_MISSING_tbbmalloc := $(if $(wildcard /usr/lib/*/libtbbmalloc_proxy.so.2),$
     $(wildcard /usr/include/oneapi/tbb/scalable_allocator.h),,oneTBB headers missing \
     (Debian package libtbb-dev)),libtbbmalloc_proxy.so.2 not installed \
     (Debian package libtbbmalloc2))
-# the package's version, for when the library's own version string cannot be read
-ALLOC_CPPFLAGS_tbbmalloc := -DTBBMALLOC_PACKAGE_VERSION='"libtbbmalloc2 $(shell \
-    dpkg-query -W -f='$${Version}' libtbbmalloc2 2>/dev/null || echo '(version not known to dpkg)')"'
+# the package's version (2021.8.0-2+deb12u1), for when the library's own
+# version string cannot be read
+ALLOC_CPPFLAGS_tbbmalloc := -DTBBMALLOC_PACKAGE_VERSION='"$(or $(shell \
+    dpkg-query -W -f='$${Version}' libtbbmalloc2 2>/dev/null),not-from-a-package)"'

@@ -4,8 +4,20 @@
 #include <gperftools/malloc_extension_c.h>
 #include <gperftools/tcmalloc.h>
 #include <stdint.h>
+#include <stdio.h>
 
-static const char *tcm_version(void) { return tc_version(NULL, NULL, NULL); } /* "gperftools 2.10" */
+/* "2.10" (tc_version's own string is "gperftools 2.10") */
+static const char *tcm_version(void)
+{
+    static char buf[32];
+    int major = 0, minor = 0;
+    const char *patch = NULL;
+    if (buf[0] == '\0') {
+        tc_version(&major, &minor, &patch);
+        snprintf(buf, sizeof buf, "%d.%d%s", major, minor, patch ? patch : "");
+    }
+    return buf;
+}
 
 static size_t tcm_usable_size(void *p) { return tc_malloc_size(p); }
 
