@@ -10,7 +10,8 @@
 #     variant of it, with that reason on one line and in meta.json;
 #   - its library gone after the build: the dynamic loader cannot start it,
 #     heapmark skips it with the loader's message;
-#   - every named allocator skipped: a clear error, exit 1.
+#   - every named allocator skipped: a clear error, exit 1;
+#   - the report lists a skipped allocator with its reason.
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -65,6 +66,11 @@ build/heapmark run --filter 'latency_warm/size:64/' --profile quick --repetition
     fail "default list with a skipped allocator: $(cat ../run2.err)"
 [ "$(meta ../run2 '[s["name"] for s in m["skipped_allocators"]]')" = "['fwd']" ] ||
     fail "default list: $(meta ../run2 'm["skipped_allocators"]')"
+# the report names it with its reason
+MPLBACKEND=Agg /usr/bin/python3 scripts/report.py "$(ls -d ../run2/*Z-*/ | tail -1)" >../report2.log 2>&1 ||
+    fail "report of a run with a skipped allocator: $(tail -3 ../report2.log)"
+grep -q "skipped allocator fwd.*$reason" "$(ls -d ../run2/*Z-*/ | tail -1)/report.md" ||
+    fail "the report does not name the skipped allocator"
 out=$(build/heapmark conformance --allocators fwd --out ../conf3 2>&1) && fail "only skipped allocators: exit 0"
 echo "$out" | grep -q "every allocator in --allocators was skipped" || fail "only skipped: $out"
 
