@@ -121,6 +121,8 @@ int main(void)
     errno = 1789;
     p = v_pvalloc(SIZE_MAX);
     printf("pvalloc(SIZE_MAX) = %s, %s", p ? "non-NULL" : "NULL", en(errno));
+    if (p != NULL && strcmp(owner((void *)v_pvalloc), owner((void *)v_malloc)) == 0)
+        printf(", usable size %zu", malloc_usable_size(p));
     printf("\n");
     /* RE-02: a failed realloc of a large block returns NULL, keeps it, ENOMEM */
     size_t sizes[] = {100, 3u << 20};
