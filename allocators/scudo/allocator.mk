@@ -15,3 +15,6 @@ ALLOC_MISSING_scudo := $(if $(SCUDO_LIB),,$(SCUDO_FILE) not found ($(if $(filter
 SCUDO_PACKAGE := $(if $(SCUDO_LIB),$(firstword $(subst :, ,$(shell dpkg-query -S '$(SCUDO_LIB)' 2>/dev/null))))
 ALLOC_CPPFLAGS_scudo := -DSCUDO_PACKAGE_VERSION='"$(or $(if $(SCUDO_PACKAGE),$(shell \
     dpkg-query -W -f='$${Version}' $(SCUDO_PACKAGE) 2>/dev/null)),not-from-a-package)"'
+# Under valgrind, Scudo's start-up reservation fails ("Scudo ERROR: internal
+# map or unmap failure", SIGABRT): no instruction counts for it.
+ALLOC_NO_VALGRIND_scudo := its reserved regions do not fit valgrind's address space
