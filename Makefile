@@ -14,7 +14,10 @@
 # ALLOCATORS picks the contestants: names of folders under allocators/,
 # name=/path/to/lib.so for any malloc replacement, run under LD_PRELOAD, or
 # name=base:VAR=VAL[:VAR=VAL...] for a variant of one with those environment
-# variables (default: sable glibc jemalloc mimalloc [tcmalloc] sable-secure=sable:SABLE_SECURE=1).
+# variables (default: sable glibc jemalloc mimalloc tcmalloc tbbmalloc scudo
+# sable-secure=sable:SABLE_SECURE=1). An allocator whose allocator.mk sets
+# ALLOC_MISSING_<A> (its library is not installed here) is not built but
+# skipped, with that reason, by make and by build/heapmark.
 
 SHELL    := /bin/bash
 .DEFAULT_GOAL := all
@@ -43,7 +46,7 @@ include $(sort $(wildcard allocators/*/allocator.mk))
 # The default contestants, and sable's secure mode as a variant of sable (its
 # cost shows in the report's Variants section).
 DEFAULT_ALLOCATORS := $(if $(wildcard allocators/sable/allocator.mk),sable) glibc jemalloc mimalloc \
-                      $(if $(ALLOC_PRESENT_tcmalloc),tcmalloc) \
+                      tcmalloc tbbmalloc scudo \
                       $(if $(wildcard allocators/sable/allocator.mk),sable-secure=sable:SABLE_SECURE=1)
 ALLOCATORS_GIVEN := $(filter-out undefined default file,$(origin ALLOCATORS))
 ALLOCATORS ?= $(DEFAULT_ALLOCATORS)
@@ -67,6 +70,9 @@ ALLOC_WORDS := $(strip $(subst $(comma),$(space),$(call hide,$(ALLOCATORS))))
 BUILT       := $(sort $(foreach w,$(ALLOC_WORDS),$(call alloc_built,$(w))))
 $(foreach a,$(BUILT),$(if $(wildcard allocators/$(a)/ext.c),,\
   $(error unknown allocator '$(a)' in ALLOCATORS: there is no allocators/$(a)/; known: $(notdir $(wildcard allocators/*)))))
+# not built: build/<A>/skipped tells the runner why
+SKIPPED     := $(foreach a,$(BUILT),$(if $(ALLOC_MISSING_$(a)),$(a)))
+BUILT       := $(filter-out $(SKIPPED),$(BUILT))
 # make bench: every item; make conformance: the variants only when ALLOCATORS
 # was given (sable-secure aborts on the misuse checks by design)
 BENCH_WORDS := $(ALLOC_WORDS)
@@ -90,7 +96,8 @@ RUNNER_OBJS := $(call obj,$(RUNNER_SRCS))
 $(CONF_OBJS): CFLAGS += -fno-builtin
 $(RUNNER_OBJS): CPPFLAGS += -Iharness/runner -Ibench/trace
 
-BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench $(BUILD)/$(a)/conformance) $(BUILD)/heapmark
+BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench $(BUILD)/$(a)/conformance) $(BUILD)/heapmark \
+            $(foreach a,$(SKIPPED),$(BUILD)/$(a)/skipped)
 
 .PHONY: all deps bench conformance test report install clean
 all: $(BINARIES)
@@ -114,16 +121,26 @@ define allocator_rules
 $(OBJ)/allocators/$(1)/ext.o: CPPFLAGS += $$(ALLOC_CPPFLAGS_$(1))
 
 $(BUILD)/$(1)/bench: $(OBJ)/allocators/$(1)/ext.o $$(BENCH_OBJS) $$(LIB_OBJS) $$(ALLOC_DEPS_$(1))
-	@mkdir -p $$(@D)
+	@mkdir -p $$(@D) && rm -f $$(@D)/skipped
 	$$(CXX) $$(LDFLAGS) -o $$@ -Wl,--no-as-needed $$(ALLOC_LIBS_$(1)) -Wl,--as-needed \
 	    $$(filter %.o,$$^) -lbenchmark -lpthread -ldl
 
 $(BUILD)/$(1)/conformance: $(OBJ)/allocators/$(1)/ext.o $$(CONF_OBJS) $$(LIB_OBJS) $$(ALLOC_DEPS_$(1))
-	@mkdir -p $$(@D)
+	@mkdir -p $$(@D) && rm -f $$(@D)/skipped
 	$$(CC) $$(LDFLAGS) -o $$@ -Wl,--no-as-needed $$(ALLOC_LIBS_$(1)) -Wl,--as-needed \
 	    $$(filter %.o,$$^) -lpthread -ldl
 endef
 $(foreach a,$(BUILT),$(eval $(call allocator_rules,$(a))))
+
+# An allocator that cannot be built here: its reason, and no stale binaries.
+define skipped_rule
+.PHONY: $(BUILD)/$(1)/skipped
+$(BUILD)/$(1)/skipped:
+	@mkdir -p $$(@D) && rm -f $$(@D)/bench $$(@D)/conformance
+	@echo '$$(subst ','\'',$$(ALLOC_MISSING_$(1)))' > $$@
+	@echo "heapmark: skipping allocator '$(1)': $$(ALLOC_MISSING_$(1))"
+endef
+$(foreach a,$(SKIPPED),$(eval $(call skipped_rule,$(a))))
 
 $(BUILD)/heapmark: $(RUNNER_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm

@@ -107,11 +107,13 @@ CONF_CHECK(li03_aligned_too_large, "LI-03", "limits", CONF_STD, 0,
 }
 
 /* allocates blocks of n bytes, linked through their first word, until NULL */
-static void *li04_fill(size_t n, size_t *count, int *err)
+static void *li04_fill(size_t n, size_t *count, int *err, size_t headroom)
 {
     void *head = NULL;
     *count = 0;
     for (;;) {
+        if (*count * n > CONF_OOM_UNBOUND_BYTES(headroom))
+            conf_oom_unbound(*count * n);
         errno = CONF_ERRNO_SENTINEL;
         void **p = conf_malloc(n);
         if (p == NULL) {
@@ -138,12 +140,13 @@ CONF_CHECK(li04_real_oom, "LI-04", "limits", CONF_STD, 20,
            "in NULL with ENOMEM, no abort; allocation works again after freeing (glibc "
            "tst-malloc-thread-fail.c; jemalloc mallocx.c test_oom)")
 {
-    conf_limit_as((size_t)256 << 20);
+    size_t headroom = (size_t)256 << 20;
+    conf_limit_as(headroom);
     size_t sizes[] = {1u << 20, 64};
     size_t counts[2];
     for (int i = 0; i < 2; i++) {
         int e = 0;
-        void *head = li04_fill(sizes[i], &counts[i], &e);
+        void *head = li04_fill(sizes[i], &counts[i], &e, headroom);
         if (e != ENOMEM)
             conf_fail("malloc(%zu) after %zu blocks = NULL with %s, expected ENOMEM", sizes[i],
                       counts[i], conf_errname(e));

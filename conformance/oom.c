@@ -19,6 +19,29 @@ static const char *const oom_names[] = {"malloc", "calloc", "realloc", "aligned_
 
 const char *conf_oom_fn_name(enum conf_oom_fn fn) { return oom_names[fn]; }
 
+static unsigned long limit_pages; /* address space when the limit was set */
+static size_t limit_headroom;
+
+static unsigned long vm_pages(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL && fscanf(f, "%lu", &pages) != 1)
+        pages = 0;
+    if (f != NULL)
+        fclose(f);
+    return pages;
+}
+
+void conf_oom_unbound(size_t served)
+{
+    long grown = ((long)vm_pages() - (long)limit_pages) * (long)conf_page();
+    conf_unsupported("RLIMIT_AS does not bound %s: %zu MiB of blocks served under a limit of "
+                     "current + %zu MiB, the address space grew %ld MiB (reserved before the "
+                     "limit)",
+                     conf_ext()->name, served >> 20, limit_headroom >> 20, grown >> 20);
+}
+
 void conf_limit_as(size_t headroom)
 {
     unsigned long pages = 0;
@@ -35,6 +58,8 @@ void conf_limit_as(size_t headroom)
         rl.rlim_cur = old.rlim_cur;
     if (setrlimit(RLIMIT_AS, &rl) != 0)
         conf_unsupported("setrlimit(RLIMIT_AS) failed: %s", strerror(errno));
+    limit_pages = pages;
+    limit_headroom = headroom;
 }
 
 /* --- a thread's first allocation at OOM ------------------------------------ */
@@ -62,9 +87,9 @@ const char *conf_oom_first_call(int threads)
     for (int i = 0; i < threads; i++)
         if (pthread_create(&tid[i], NULL, first_thread, &res[i]) != 0)
             conf_unsupported("pthread_create failed");
-    conf_limit_as((size_t)256 << 20);
+    size_t headroom = (size_t)256 << 20, served = 0;
+    conf_limit_as(headroom);
     void *head = NULL;
-    size_t held = 0;
     for (size_t sz = 1u << 20; sz >= 64; sz /= 4) {
         for (;;) {
             void **p = conf_malloc(sz);
@@ -72,7 +97,8 @@ const char *conf_oom_first_call(int threads)
                 break;
             *p = head;
             head = p;
-            held++;
+            if ((served += sz) > CONF_OOM_UNBOUND_BYTES(headroom))
+                conf_oom_unbound(served);
         }
     }
     pthread_barrier_wait(&first_barrier);
@@ -202,12 +228,17 @@ const char *conf_oom_threads(enum conf_oom_fn fn, int threads, size_t size)
         if (pthread_create(&w->tid, &attr, oom_thread, w) != 0)
             conf_unsupported("pthread_create failed");
     }
-    conf_limit_as((size_t)256 << 20);
+    size_t headroom = (size_t)256 << 20;
+    conf_limit_as(headroom);
     pthread_barrier_wait(&start);
-    size_t total = 0;
+    size_t total = 0, capped = 0;
     int again = 0;
-    for (int i = 0; i < threads; i++)
+    for (int i = 0; i < threads; i++) {
         pthread_join(workers[i].tid, NULL);
+        capped += workers[i].capped ? workers[i].count * size : 0;
+    }
+    if (capped > CONF_OOM_UNBOUND_BYTES(headroom))
+        conf_oom_unbound(capped);
     for (int i = 0; i < threads; i++) {
         struct oom_worker *w = &workers[i];
         total += w->count;

@@ -15,6 +15,15 @@ enum conf_oom_fn {
    the check ends as unsupported if that fails. */
 void conf_limit_as(size_t headroom);
 
+/* A loop that has been served this many bytes of blocks under the limit of
+   conf_limit_as(headroom) has shown that the limit does not bound the
+   allocator (it reserved its address space before the limit was set), and
+   ends the check with conf_oom_unbound rather than run on to a timeout. */
+#define CONF_OOM_UNBOUND_BYTES(headroom) ((headroom) / 2 * 3)
+/* Ends the check as unsupported: RLIMIT_AS cannot make this allocator run
+   out of memory (bytes served, and how much the address space grew). */
+__attribute__((noreturn)) void conf_oom_unbound(size_t served);
+
 /* `threads` threads allocate blocks of `size` bytes with fn until it fails,
    all at once under RLIMIT_AS; checks alignment, zeroing (calloc), NULL with
    ENOMEM at the end, then frees everything and tries once more (reported in

@@ -60,5 +60,9 @@ test-bench-identity: $(BENCH_BINS)
 test-bench-smoke: $(BENCH_BINS)
 	BUILD=$(BUILD) PYTHON=$(PYTHON) harness/tests/bench_smoke.sh $(BUILT)
 
+# callgrind runs every built allocator but those whose allocator.mk says why
+# they cannot run under valgrind (ALLOC_NO_VALGRIND_<A>)
+VALGRIND_BUILT := $(strip $(foreach a,$(BUILT),$(if $(ALLOC_NO_VALGRIND_$(a)),,$(a))))
+
 test-bench-instructions: $(BENCH_BINS) $(BUILD)/heapmark
-	harness/tests/bench_instructions.sh $(BUILD)/heapmark $(BUILT)
+	harness/tests/bench_instructions.sh $(BUILD)/heapmark $(VALGRIND_BUILT)

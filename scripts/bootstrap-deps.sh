@@ -4,11 +4,12 @@
 # Installs what is missing with apt-get when run as root; otherwise prints the
 # exact command to run and exits 1. When everything is present it only runs
 # one dpkg-query (well under a second).
-# libtcmalloc-minimal4 is optional and never installed here: when it is
-# installed by hand, the build adds tcmalloc to the default allocators.
+# The contestants' libraries: libtcmalloc-minimal4 + libgoogle-perftools-dev
+# (tcmalloc and its headers), libtbbmalloc2 + libtbb-dev (tbbmalloc, its proxy
+# and headers), libclang-rt-14-dev (Scudo's standalone runtime).
 set -eu
 
-required="libbenchmark-dev libjemalloc-dev libmimalloc-dev python3-matplotlib python3-yaml valgrind g++ make sqlite3 git clang libclang-rt-14-dev"
+required="libbenchmark-dev libjemalloc-dev libmimalloc-dev python3-matplotlib python3-yaml valgrind g++ make sqlite3 git clang libclang-rt-14-dev libtcmalloc-minimal4 libgoogle-perftools-dev libtbbmalloc2 libtbb-dev"
 # the real programs of bench/programs/ (a missing one is skipped with a notice)
 required="$required redis-server redis-tools xz-utils zstd gawk perl"
 extra="$*"

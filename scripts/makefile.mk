@@ -1,10 +1,19 @@
 # makefile.mk: a test of the top Makefile itself.
 #   make test-makefile   how ALLOCATORS is read: the default sable-secure variant in
 #                        make bench and not in make conformance, bases built,
-#                        escaped values passed through exactly, an unknown base refused
+#                        escaped values passed through exactly, an unknown base refused,
+#                        a contestant whose library is missing skipped, not built
 
 .PHONY: test-makefile
 TESTS += test-makefile
 
 test-makefile:
 	scripts/tests/test_makefile.sh
+
+# test-contestants   a contestant added as README.md says (in a scratch copy),
+#                    built and run; skipped with a notice (terminal, meta.json)
+#                    when its library is missing at build time or at run time
+.PHONY: test-contestants
+TESTS += test-contestants
+test-contestants: $(BUILD)/heapmark
+	scripts/tests/test_contestants.sh

@@ -394,7 +394,7 @@ def env_rows(run):
                      (str(v) if v not in (None, "") else "unknown")])
     shown = {"host", "cpu_model", "cores", "kernel", "thp", "compiler", "git_revision",
              "command_line", "started", "finished", "state", "options", "allocators",
-             "benchmarks", "planned", "done", "schema", "tool"}
+             "benchmarks", "planned", "done", "schema", "tool", "skipped_allocators"}
     for key in sorted(k for k in m if k not in shown):
         v = m[key]
         if isinstance(v, dict):
@@ -417,6 +417,9 @@ def env_rows(run):
             if isinstance(a.get("env"), dict) and a["env"]:
                 desc += ", variant of %s with %s" % (a.get("base"), _settings(a["env"]))
             rows.append(["allocator %s" % a.get("name", "?"), desc])
+    for a in m.get("skipped_allocators") or []:
+        if isinstance(a, dict):
+            rows.append(["skipped allocator %s" % a.get("name", "?"), str(a.get("reason"))])
     return rows
 
 

@@ -61,6 +61,64 @@ static void built_allocators(const char *root, enum binary_kind kind, struct str
         qsort(out->v, out->n, sizeof *out->v, cmp_built);
 }
 
+/* ---- skipped allocators ----------------------------------------------------
+ * An allocator whose library is not installed (or not made for this
+ * architecture) is not built: `make` writes its reason to build/<A>/skipped
+ * instead. One that is built but whose binary cannot load its library any
+ * more is found when asked its identity. Either is left out of the run with a
+ * one-line notice, and listed in meta.json (skipped_allocators). */
+static struct strv skipped; /* "NAME\tREASON" */
+
+static void skip(const char *name, const char *reason)
+{
+    for (size_t i = 0; i < skipped.n; i++)
+        if (strncmp(skipped.v[i], name, strlen(name)) == 0 && skipped.v[i][strlen(name)] == '\t')
+            return;
+    fprintf(stderr, "heapmark %s: skipping allocator '%s': %s\n", prog_cmd, name, reason);
+    char *line = xasprintf("%s\t%s", name, reason);
+    strv_push(&skipped, line);
+    free(line);
+}
+
+const struct strv *allocators_skipped(void) { return &skipped; }
+
+/* The reason in <root>/build/<name>/skipped, or NULL when there is none. */
+static char *skipped_reason(const char *root, const char *name)
+{
+    char *path = xasprintf("%s/build/%s/skipped", root, name);
+    char *reason = valid_name(name) ? read_first_line(path) : NULL;
+    free(path);
+    if (reason != NULL && *reason == '\0') {
+        free(reason);
+        reason = xstrdup("not built (build/<allocator>/skipped gives no reason)");
+    }
+    return reason;
+}
+
+/* Skips every allocator that make marked as skipped and that is not built. */
+static void skip_marked(const char *root, const struct strv *built)
+{
+    char *dir = xasprintf("%s/build", root);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    struct strv names = {0};
+    while (d && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && strv_find(built, e->d_name) < 0)
+            strv_push(&names, e->d_name);
+    if (d)
+        closedir(d);
+    free(dir);
+    if (names.n > 1)
+        qsort(names.v, names.n, sizeof *names.v, cmp_built);
+    for (size_t i = 0; i < names.n; i++) {
+        char *reason = skipped_reason(root, names.v[i]);
+        if (reason)
+            skip(names.v[i], reason);
+        free(reason);
+    }
+    strv_free(&names);
+}
+
 static char *joined(const struct strv *s)
 {
     size_t len = 1;
@@ -271,6 +329,12 @@ static int add_item(struct allocator_set *set, const char *root, enum binary_kin
     }
     strv_push(names, name);
     if (rest == NULL) {
+        char *reason = strv_find(built, name) < 0 ? skipped_reason(root, name) : NULL;
+        if (reason != NULL) {
+            skip(name, reason);
+            free(reason);
+            return 0;
+        }
         if (strv_find(built, name) < 0) {
             char *list = joined(built);
             errmsg("unknown allocator '%s': there is no build/%s/%s (built: %s; any other "
@@ -295,6 +359,7 @@ static int add_item(struct allocator_set *set, const char *root, enum binary_kin
     *colon = '\0';
     const char *base = unescape(rest);
     struct strv env = {0};
+    char *reason;
     if (colon[1] == '\0') {
         errmsg("allocator '%s': no VAR=VALUE after '%s:' (a variant is "
                "NAME=BASE:VAR=VALUE[:VAR=VALUE...])",
@@ -316,6 +381,13 @@ static int add_item(struct allocator_set *set, const char *root, enum binary_kin
         free(abs);
     } else if (strv_find(built, base) >= 0) {
         a = add(set, name, root, base, kind, NULL);
+    } else if ((reason = skipped_reason(root, base)) != NULL) {
+        char *why = xasprintf("its base %s is skipped: %s", base, reason);
+        skip(name, why);
+        free(why);
+        free(reason);
+        strv_free(&env);
+        return 0;
     } else {
         char *list = joined(built);
         errmsg("allocator '%s': its base '%s' is not a built allocator: there is no "
@@ -346,6 +418,7 @@ int allocators_resolve(const char *root, const char *spec, enum binary_kind kind
         }
         for (size_t i = 0; i < built.n; i++)
             add(set, built.v[i], root, built.v[i], kind, NULL);
+        skip_marked(root, &built);
         rc = 0;
         goto out;
     }
@@ -357,7 +430,8 @@ int allocators_resolve(const char *root, const char *spec, enum binary_kind kind
         if (add_item(set, root, kind, &built, &names, items.v[i]) != 0)
             goto out;
     if (set->n == 0) {
-        errmsg("--allocators names no allocator");
+        errmsg(skipped.n ? "every allocator in --allocators was skipped (see above)"
+                         : "--allocators names no allocator");
         goto out;
     }
     rc = 0;
@@ -472,7 +546,22 @@ void allocators_packages(struct allocator_set *set)
             set->v[i].package = package_of(set->v[i].library);
 }
 
-/* What one query child answered: 0, or -1 with a message printed. */
+static void allocator_free(struct allocator *a)
+{
+    free(a->name);
+    free(a->binary);
+    free(a->binary_rel);
+    free(a->preload);
+    free(a->version);
+    free(a->library);
+    free(a->package);
+    free(a->base);
+    strv_free(&a->env);
+    strv_free(&a->benchmarks);
+}
+
+/* What one query child answered: 0; 1 when the allocator is to be left out
+   (skip() called); or -1 with a message printed. */
 typedef int (*answer_fn)(struct allocator *a, const struct child_status *st, char *out, char *err);
 
 /* Runs `<binary> flag` for each allocator (its environment, HEAPMARK_PROFILE
@@ -495,8 +584,18 @@ static int query_each(struct allocator_set *set, char *flag, const char *profile
         r = fn(a, &st, out, err);
         free(out);
         free(err);
-        if (r != 0)
+        if (r < 0)
             return -1;
+        if (r > 0) {
+            allocator_free(a);
+            memmove(a, a + 1, (set->n - i - 1) * sizeof *a);
+            set->n--;
+            i--;
+        }
+    }
+    if (set->n == 0) {
+        errmsg("every allocator was skipped (see above)");
+        return -1;
     }
     return 0;
 }
@@ -509,6 +608,14 @@ static int identity_answer(struct allocator *a, const struct child_status *st, c
     const char *lib = json_get_string(info, "library");
     const char *ver = json_get_string(info, "version");
     int verified = json_get_true(info, "verified");
+    /* the dynamic loader could not load the allocator's library (removed
+       since the build, or made for another architecture) */
+    char *loader = strstr(err, "error while loading shared libraries");
+    if (st->exited && st->exit_code == 127 && loader != NULL) {
+        skip(a->name, first_line(loader));
+        json_free(info);
+        return 1;
+    }
     if (info != NULL && lib != NULL && !verified) {
         const char *exp = json_get_string(info, "expected");
         errmsg("allocator '%s': malloc in %s comes from %s, not from %s", a->name, a->binary_rel,
@@ -553,19 +660,8 @@ int allocators_list_benchmarks(struct allocator_set *set, const char *profile, i
 
 void allocators_free(struct allocator_set *set)
 {
-    for (size_t i = 0; i < set->n; i++) {
-        struct allocator *a = &set->v[i];
-        free(a->name);
-        free(a->binary);
-        free(a->binary_rel);
-        free(a->preload);
-        free(a->version);
-        free(a->library);
-        free(a->package);
-        free(a->base);
-        strv_free(&a->env);
-        strv_free(&a->benchmarks);
-    }
+    for (size_t i = 0; i < set->n; i++)
+        allocator_free(&set->v[i]);
     free(set->v);
     memset(set, 0, sizeof *set);
 }

@@ -30,6 +30,20 @@ void meta_begin(struct meta_doc *m, const char *kind, const char *started, const
     jw_key(w, "state"); jw_string(w, state);
     jw_key(w, "command_line"); jw_string(w, cmdline);
     sysinfo_write(w, si);
+    jw_key(w, "skipped_allocators");
+    jw_begin_array(w);
+    const struct strv *skipped = allocators_skipped();
+    for (size_t i = 0; i < skipped->n; i++) {
+        char *line = xstrdup(skipped->v[i]);
+        char *tab = strchr(line, '\t');
+        *tab = '\0';
+        jw_begin_object(w);
+        jw_key(w, "name"); jw_string(w, line);
+        jw_key(w, "reason"); jw_string(w, tab + 1);
+        jw_end_object(w);
+        free(line);
+    }
+    jw_end_array(w);
 }
 
 void meta_allocator(struct json_writer *w, const struct allocator *a)

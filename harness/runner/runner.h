@@ -163,6 +163,10 @@ int allocators_identify(struct allocator_set *set, const char *profile, int *sig
 /* Lists each allocator's benchmarks with --benchmark_list_tests=true under
    HEAPMARK_PROFILE=profile; -1/-2 as above. */
 int allocators_list_benchmarks(struct allocator_set *set, const char *profile, int *sig);
+/* The allocators left out of this run, as "NAME\tREASON" lines: not built
+   because make found no library for them (build/<A>/skipped), or their
+   binary cannot load it. Each was announced on stderr when skipped. */
+const struct strv *allocators_skipped(void);
 /* Fills each allocator's package (dpkg-query; costs a few processes). */
 void allocators_packages(struct allocator_set *set);
 void allocators_free(struct allocator_set *set);

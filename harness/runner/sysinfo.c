@@ -168,7 +168,8 @@ void sysinfo_collect(struct sysinfo *si, const char *root)
     si->git_revision = or_unknown(git_revision(root));
     /* variables that tune allocators change results: record them */
     static const char *prefixes[] = {"MALLOC_", "GLIBC_TUNABLES=", "MIMALLOC_",
-                                     "TCMALLOC_", "SABLE_", "LD_PRELOAD="};
+                                     "TCMALLOC_", "SABLE_", "LD_PRELOAD=",
+                                     "TBB_", "TBBMALLOC_", "SCUDO_OPTIONS="};
     for (char **e = environ; *e; e++)
         for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
             if (strncmp(*e, prefixes[i], strlen(prefixes[i])) == 0) {

@@ -16,14 +16,25 @@ line() { # TARGET ARGS...: the build/heapmark command make would run
     mk -n "$@" 2>&1 | grep '^build/heapmark ' || fail "no build/heapmark line from make -n $*: $(mk -n "$@" 2>&1 | tail -3)"
 }
 built() { mk --eval 'print-built: ; @echo $(BUILT)' print-built "$@"; }
+skipped() { mk --eval 'print-skipped: ; @echo $(SKIPPED)' print-skipped "$@"; }
 
 if [ -e allocators/sable/allocator.mk ]; then
-    [ "$(line bench)" = "build/heapmark run --allocators 'sable,glibc,jemalloc,mimalloc,sable-secure=sable:SABLE_SECURE=1' --profile default " ] ||
+    [ "$(line bench)" = "build/heapmark run --allocators 'sable,glibc,jemalloc,mimalloc,tcmalloc,tbbmalloc,scudo,sable-secure=sable:SABLE_SECURE=1' --profile default " ] ||
         fail "default make bench: $(line bench)"
-    [ "$(line conformance)" = "build/heapmark conformance --allocators 'sable,glibc,jemalloc,mimalloc' " ] ||
+    [ "$(line conformance)" = "build/heapmark conformance --allocators 'sable,glibc,jemalloc,mimalloc,tcmalloc,tbbmalloc,scudo' " ] ||
         fail "default make conformance runs a variant: $(line conformance)"
-    [ "$(built)" = "glibc jemalloc mimalloc sable" ] || fail "default builds: $(built)"
+    # every default contestant is built, or skipped when its library is missing here
+    [ "$(echo $(built) $(skipped) | tr ' ' '\n' | sort | tr '\n' ' ')" = "glibc jemalloc mimalloc sable scudo tbbmalloc tcmalloc " ] ||
+        fail "default builds: $(built), skips: $(skipped)"
 fi
+# a contestant whose library is missing is skipped, not built, and still in the list
+[ "$(built ALLOCATORS='glibc tbbmalloc' ALLOC_MISSING_tbbmalloc=gone)" = "glibc" ] ||
+    fail "a missing library is built: $(built ALLOCATORS='glibc tbbmalloc' ALLOC_MISSING_tbbmalloc=gone)"
+[ "$(skipped ALLOCATORS='glibc tbbmalloc' ALLOC_MISSING_tbbmalloc=gone)" = "tbbmalloc" ] ||
+    fail "a missing library is not skipped: $(skipped ALLOCATORS='glibc tbbmalloc' ALLOC_MISSING_tbbmalloc=gone)"
+[ "$(line conformance ALLOCATORS='glibc tbbmalloc' ALLOC_MISSING_tbbmalloc=gone)" = \
+  "build/heapmark conformance --allocators 'glibc,tbbmalloc' " ] ||
+    fail "a skipped allocator left the list: $(line conformance ALLOCATORS='glibc tbbmalloc' ALLOC_MISSING_tbbmalloc=gone)"
 # given by the user, a variant runs in conformance too
 [ "$(line conformance ALLOCATORS='glibc sable-secure=sable:SABLE_SECURE=1')" = \
   "build/heapmark conformance --allocators 'glibc,sable-secure=sable:SABLE_SECURE=1' " ] ||
@@ -47,4 +58,4 @@ $want"
 out=$(mk -n bench ALLOCATORS='glibc v=nope:A=1' 2>&1) && fail "an unknown base was accepted"
 echo "$out" | grep -q "unknown allocator 'nope' in ALLOCATORS: there is no allocators/nope/" ||
     fail "unknown base: $out"
-echo "test-makefile: default variants, conformance without them, bases built, escapes exact"
+echo "test-makefile: default variants, conformance without them, bases built, missing ones skipped, escapes exact"
