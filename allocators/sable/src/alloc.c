@@ -50,6 +50,8 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
                 return NULL;
             }
     }
+    if (SBL_UNLIKELY(sbl_xb_pending != 0)) /* this thread's batched remote frees */
+        sbl_xb_flush();
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
         sbl_heap_collect_delayed(h);
     sbl_segments_maybe_purge(h);

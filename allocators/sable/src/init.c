@@ -139,6 +139,7 @@ void sbl_init(void)
         sbl_hooks_init();
         sbl_registry_init();
         sbl_heap_init_key();
+        sbl_xb_init_key();
         atomic_store_explicit(&init_done, 1, memory_order_release);
     }
     sbl_unlock(&init_lock);
@@ -393,6 +394,7 @@ SABLE_EXPORT const char *sable_version(void) { return SABLE_VERSION; }
 SABLE_EXPORT int sable_purge(void)
 {
     struct sbl_heap *h = sbl_tls_heap;
+    sbl_xb_flush();
     if (h != &sbl_empty_heap)
         sbl_heap_collect(h, true);
     sbl_segment_cache_flush();

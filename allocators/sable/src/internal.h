@@ -143,6 +143,9 @@ void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *pg);
 void sbl_free_slow_mode(void *p);
 void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p);
+extern __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));
+void sbl_xb_flush(void); /* the calling thread's batched remote frees go to their pages */
+void sbl_xb_init_key(void);
 
 /* huge.c */
 void *sbl_huge_alloc(size_t n, size_t align);
