@@ -212,9 +212,17 @@ static void *calloc_impl(size_t count, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    if (total <= SBL_SLICE_SIZE) {
+        void *p = sbl_malloc_inline(total);
+        if (p != NULL)
+            memset(p, 0, total);
+        return p;
+    }
+    /* a huge block is zero unless it reused a cached mapping; a large one
+       (a page of its own) when its page was made of slices that hold no RAM */
+    sbl_page_zero = false;
     void *p = sbl_malloc_inline(total);
-    /* a huge block is zero unless it reused a cached mapping */
-    if (p != NULL && (total <= SBL_LARGE_MAX || sbl_huge_reused))
+    if (p != NULL && (total <= SBL_LARGE_MAX ? !sbl_page_zero : sbl_huge_reused))
         memset(p, 0, total);
     return p;
 }

@@ -421,6 +421,10 @@ static inline uint64_t span_starts(uint64_t map, unsigned k)
 }
 
 /* A new, empty page of class cls from one of h's segments (or a new one). */
+/* __thread: whether this thread's last sbl_page_new took slices that hold no
+   RAM (never written since mapped, or purged): all zero */
+__thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
+
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
 {
     unsigned k = sbl_class_slices[cls];
@@ -438,6 +442,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);
+    sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;

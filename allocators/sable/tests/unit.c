@@ -302,6 +302,84 @@ static void test_pool(void)
     CHECK(purged * 2 > first);
 }
 
+/* calloc of a large block (a page of its own) does not write memory that
+ * holds no RAM: after sable_purge every free slice is purged, so 32 blocks
+ * of 1 MiB touched in one byte each cost about one fault each, not 256;
+ * a block on slices that were written is zeroed. */
+static void test_calloc_fresh(void)
+{
+    enum { N = 32 };
+    static char *v[N];
+    const size_t size = (size_t)1 << 20;
+    sable_purge();
+    long f0 = minor_faults();
+    for (int i = 0; i < N; i++) {
+        v[i] = sable_calloc(1, size);
+        CHECK(v[i] != NULL);
+        v[i][0] = 1;
+    }
+    long f = minor_faults() - f0;
+    printf("calloc: %ld page faults for %d fresh blocks of 1 MiB touched in one byte\n", f, N);
+    CHECK(f < N * 16);
+    for (int i = 0; i < N; i++) {
+        for (size_t off = 1; off < size; off += 4093)
+            CHECK(v[i][off] == 0);
+        memset(v[i], 0x5a, size);
+        sable_free(v[i]);
+    }
+    for (int i = 0; i < N; i++) { /* warm, written slices: zeroed */
+        v[i] = sable_calloc(1, size);
+        size_t bad = 0;
+        for (size_t off = 0; off < size; off++)
+            bad += v[i][off] != 0;
+        CHECK(bad == 0);
+    }
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
+}
+
+/* Remote frees wait in the freeing thread's batch (one chain per page) and
+ * reach the page in one push: when the thread flushes (here sable_purge),
+ * at 64 blocks, or when it exits. */
+static void *batch_thread(void *arg)
+{
+    void **blk = arg;
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
+    for (int i = 0; i < 10; i++)
+        sable_free(blk[i]);
+    CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) == 0); /* still batched */
+    sable_purge();
+    int n = 0;
+    for (struct sbl_block *b = (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
+         b != NULL; b = b->next)
+        n++;
+    CHECK(n == 10);
+    for (int i = 10; i < 10 + 64; i++) /* 64 more: pushed when the chain is full */
+        sable_free(blk[i]);
+    n = 0;
+    for (struct sbl_block *b = (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
+         b != NULL; b = b->next)
+        n++;
+    CHECK(n == 10 + 64);
+    return NULL;
+}
+
+static void test_remote_batch(void)
+{
+    enum { N = 80 };
+    void *blk[N];
+    for (int i = 0; i < N; i++) {
+        blk[i] = sable_malloc(48);
+        CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == sbl_page_of(sbl_segment_of(blk[0]), blk[0]));
+    }
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, batch_thread, blk) == 0);
+    pthread_join(t, NULL);
+    for (int i = 10 + 64; i < N; i++)
+        sable_free(blk[i]);
+    sable_free(sable_malloc(3000000)); /* collects */
+}
+
 /* in_use 2 marks exactly the pages that stay when they empty: the only page
  * of a class queue, up to SBL_KEEP_MAX (the free fast path skips
  * sbl_heap_retire for them); every other live page has 1. */
@@ -367,5 +445,7 @@ int main(void)
     test_kept_marks();
     test_spans();
     test_pool();
+    test_calloc_fresh();
+    test_remote_batch();
     return check_done("sable unit");
 }
