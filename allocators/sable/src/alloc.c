@@ -27,7 +27,7 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
    to sbl_alloc_generic */
 SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 {
-    struct sbl_page *pg = h->direct[(n + 15) >> 4];
+    struct sbl_page *pg = h->direct[n];
     struct sbl_block *b = pg->local_free;
     if (SBL_LIKELY(b != NULL)) {
         pg->local_free = NULL;

@@ -209,6 +209,8 @@ static SBL_NOINLINE void free_check_foreign(void *p)
    other modes take the general path. Tail calls only: no stack frame. */
 SBL_NOINLINE void sbl_free_slow_mode(void *p)
 {
+    if (p == NULL)
+        return;
     if (sbl_opt.secure) {
         uintptr_t c = ((uintptr_t)p - 1) >> SBL_SEG_SHIFT; /* as sbl_segment_of */
         if (SBL_UNLIKELY(sbl_registry == NULL || c >= SBL_REG_CHUNKS ||

@@ -19,7 +19,7 @@ struct sbl_page sbl_empty_page;
 
 /* The heap of a thread that has not allocated yet. */
 struct sbl_heap sbl_empty_heap = {
-    .direct = {[0 ... SBL_DIRECT_BINS - 1] = &sbl_empty_page},
+    .direct = {[0 ... SBL_DIRECT_MAX] = &sbl_empty_page},
     .claimed = 1,
 };
 
@@ -51,8 +51,8 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
     }
     if (pg == NULL)
         pg = &sbl_empty_page;
-    for (size_t b = lo; b <= hi; b++)
-        h->direct[b] = pg;
+    for (size_t n = lo == 0 ? 0 : lo * 16 - 15; n <= sz; n++)
+        h->direct[n] = pg;
 }
 
 /* cls < 0: the full list */
@@ -296,7 +296,7 @@ void sbl_heap_collect(struct sbl_heap *h, bool force)
         for (struct sbl_page *pg = q->first, *next; pg; pg = next) {
             next = pg->next;
             page_collect(pg);
-            if (pg->used == 0 && force) {
+            if (pg->used - (sbl_page_in_use(pg) == 2) == 0 && force) {
                 queue_remove(h, q, pg, (int)c);
                 sbl_page_release(h, pg);
             }
@@ -341,8 +341,8 @@ static struct sbl_heap *heap_new(void)
     sbl_unlock(&heaps_lock);
     if (h == NULL)
         return NULL;
-    for (unsigned b = 0; b < SBL_DIRECT_BINS; b++)
-        h->direct[b] = &sbl_empty_page;
+    for (unsigned n = 0; n <= SBL_DIRECT_MAX; n++)
+        h->direct[n] = &sbl_empty_page;
     atomic_store_explicit(&h->claimed, 1, memory_order_relaxed);
     return h;
 }

@@ -16,6 +16,10 @@
 
 #define SABLE_VERSION "0.1.0"
 
+/* (uintptr_t)p - 1 >= this sends free(p) to its slow path: p == NULL, or
+   every p in slow mode (0 then; hooks.c) */
+uintptr_t sbl_free_limit = UINTPTR_MAX;
+
 struct sbl_options sbl_opt = {
     .purge_delay_ms = 50,
     .log_fd = -1,

@@ -453,12 +453,12 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     size_t bs = sbl_class_size(cls);
     pg->free = NULL;
     pg->local_free = NULL;
-    pg->used = 0;
     pg->offset = 0;
     sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
     sbl_page_set_in_use(pg, 1);
+    pg->used = 0; /* after in_use: see sbl_page_set_in_use */
     pg->block_size = (uint32_t)bs;
     pg->capacity = (uint16_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
     pg->reserved = 0;

@@ -111,7 +111,10 @@ struct sbl_page {
                                 in a malloc+free loop the pop does not wait
                                 on the push just before it */
     uint16_t used;           /* blocks on neither list (incl. remote-freed
-                                ones not yet collected); 0 => page is empty */
+                                ones not yet collected), plus 1 while in_use
+                                is 2 (so that the fast path's free of the
+                                last block of a page that stays does not
+                                reach 0); 0 => page is empty and may go */
     uint16_t offset;         /* bytes back to the span's head descriptor;
                                 0 on the head (the page itself) */
     uint16_t capacity;       /* blocks that fit in the span (<= 4096: the
@@ -154,8 +157,10 @@ struct sbl_page_queue {
 };
 
 struct sbl_heap {
-    struct sbl_page *direct[SBL_DIRECT_BINS]; /* (n+15)/16 -> first page of
-                                                 n's class, or the empty page */
+    struct sbl_page *direct[SBL_DIRECT_MAX + 1]; /* n -> first page of n's
+                                                    class, or the empty page
+                                                    (indexed by n itself: no
+                                                    rounding in malloc) */
     struct sbl_page_queue queues[SBL_NCLASSES];
     struct sbl_page_queue full;
     struct sbl_page *sdirect[SBL_DIRECT_BINS]; /* slow mode only: as direct,
