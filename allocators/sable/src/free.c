@@ -179,8 +179,16 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
     free_body(s, pg, p);
 }
 
-SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *pg)
+/* the fast path's way out, with the descriptor of p's slice: the page is
+   found first (a block in a later slice of its span is freed here as the
+   fast path would) */
+SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice)
 {
+    struct sbl_page *pg = (struct sbl_page *)((char *)slice - slice->offset);
+    if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
+        sbl_free_push(s, pg, p);
+        return;
+    }
     free_plain(s, pg, p);
 }
 

@@ -308,6 +308,17 @@ void sbl_heap_collect(struct sbl_heap *h, bool force)
     }
 }
 
+/* ---- the owner's tag, in the heap and each of its segments (the owner
+ * changes only while the heap is claimed: by its new thread at adoption,
+ * by its old one at exit, in a fork child for the heaps of the threads
+ * the child has not) ---- */
+static void heap_set_owner(struct sbl_heap *h, uintptr_t tag)
+{
+    h->owner_tag = tag;
+    for (struct sbl_segment *s = h->segments; s != NULL; s = s->next)
+        __atomic_store_n(&s->owner_tag, tag, __ATOMIC_RELAXED);
+}
+
 /* ---- claiming ---- */
 bool sbl_heap_try_claim(struct sbl_heap *h)
 {
@@ -369,6 +380,7 @@ struct sbl_heap *sbl_heap_acquire(void)
             return NULL;
     }
     sbl_tls_heap = h;
+    heap_set_owner(h, sbl_owner_tag(h));
     if (heap_key_ok)
         pthread_setspecific(heap_key, h); /* may allocate: the heap is set */
     return h;
@@ -383,6 +395,7 @@ void sbl_heap_thread_done(void *arg)
     if (h == NULL || h == &sbl_empty_heap || h != sbl_tls_heap)
         return;
     sbl_heap_collect(h, true);
+    heap_set_owner(h, 0);
     sbl_tls_heap = &sbl_empty_heap;
     sbl_lock(&heaps_lock);
     h->next_abandoned = abandoned;
@@ -411,8 +424,13 @@ void sbl_heap_lock_prefork(void) { sbl_lock(&heaps_lock); }
 
 void sbl_heap_unlock_postfork(bool child)
 {
-    if (child)
+    if (child) {
+        /* the other threads' heaps: no thread of the child owns them (a
+           later thread's thread pointer may equal a parent thread's) */
+        for (struct sbl_heap *h = all_heaps; h != NULL; h = h->next_all)
+            if (h != sbl_tls_heap && h->owner_tag != 0)
+                heap_set_owner(h, 0);
         atomic_store(&heaps_lock.v, 0);
-    else
+    } else
         sbl_unlock(&heaps_lock);
 }

@@ -292,6 +292,7 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
     bin_remove(h, s);
     seg_unlink(h, s);
     s->heap = NULL;
+    __atomic_store_n(&s->owner_tag, 0, __ATOMIC_RELAXED);
     bool limited = sbl_os_as_limited();
     if (limited || (s->dirty_map & s->free_map) == 0) {
         pool_put_cold(s);
@@ -383,6 +384,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
     }
     /* a pooled segment keeps free_map (all free), dirty_map and purge_at */
     s->heap = h;
+    __atomic_store_n(&s->owner_tag, h->owner_tag, __ATOMIC_RELAXED);
     s->kind = SBL_SEG_NORMAL;
     s->map_size = SBL_SEG_SIZE;
     s->huge_size = 0;
@@ -465,8 +467,10 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
     atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);
     pg->next = pg->prev = NULL;
-    for (unsigned i = 1; i < k; i++)
+    for (unsigned i = 1; i < k; i++) {
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
+        sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
+    }
     return pg;
 }
 
@@ -570,8 +574,10 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
             return false;
         s->free_map &= ~m;
         s->dirty_map &= ~m;
-        for (unsigned i = k; i < slices; i++)
+        for (unsigned i = k; i < slices; i++) {
             s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
+            sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
+        }
     } else {
         uint64_t m = span_mask(idx + slices, k - slices);
         s->free_map |= m;

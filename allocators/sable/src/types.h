@@ -82,6 +82,11 @@
 #define SBL_PF_RANGE   0x10u  /* some block was partially freed (partial.c) */
 #define SBL_PF_SLOW    0x20u  /* secure mode, statistics, log or Valgrind:
                                  every free takes the slow path (hooks.c) */
+#define SBL_PF_INTERIOR 0x40u /* not a page: a later slice of a span (its
+                                 offset leads back to the page). Free's
+                                 fast path reads the descriptor of p's own
+                                 slice, and this sends it to the slow path,
+                                 which finds the page */
 
 /* low bits of page->xthread_free */
 #define SBL_TF_NORMAL      0u /* remote frees go to the page's list */
@@ -135,6 +140,11 @@ struct sbl_page {
 
 struct sbl_segment {
     struct sbl_heap *heap;   /* owner; NULL for huge segments */
+    uintptr_t owner_tag;     /* the owning thread's tag (sbl_owner_tag:
+                                its thread pointer on x86-64), 0 when the
+                                heap has no thread or for huge segments:
+                                free's fast path compares it with its own.
+                                Equal tags imply heap == the thread's heap */
     uint64_t free_map;       /* bit i: slice i is free (bit 0 never) */
     uint64_t dirty_map;      /* bit i: free slice i may still hold RAM */
     uint64_t purge_at;       /* ms deadline for the dirty free slices; 0: none */
@@ -173,6 +183,8 @@ struct sbl_heap {
     uint64_t run_mask;       /* bit r: runs[r] is not empty */
     struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
     _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
+    uintptr_t owner_tag;     /* the owning thread's tag; 0 while abandoned
+                                (copied to every segment of the heap) */
     uint32_t purge_tick;
     uint64_t purge_check_at; /* earliest purge_at of its segments; 0: none */
     struct sbl_heap *next_all;
