@@ -209,11 +209,14 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
 
 /* An empty page: kept when it is the only page of its class (so that
  * malloc/free loops do not churn pages), else given back to its segment.
- * Above SBL_KEEP_MAX only one such page is kept per heap, the latest. */
+ * Above SBL_KEEP_MAX one empty page is kept per heap, the latest, wherever
+ * it is in its queue (a program that frees one big block and allocates
+ * another, with others live, finds it there instead of releasing a page
+ * and making a new one on every call). */
 static SBL_NOINLINE void heap_retire_slow(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_page_queue *q = &h->queues[pg->cls];
-    if (q->first == pg && pg->next == NULL) {
+    if (pg->block_size > SBL_KEEP_MAX) {
         struct sbl_page *old = h->large_kept;
         h->large_kept = pg;
         if (old == NULL || old == pg || old->used != 0)
