@@ -26,15 +26,18 @@
  * lists, as mimalloc's free/local_free: in a malloc+free loop the pop does
  * not wait on the push just before it); page->used counts the blocks
  * handed out. Another thread frees with a CAS onto the
- * page's xthread_free list; the owner takes that list whole when the page
- * runs dry. A page with no free block leaves its queue for the heap's full
+ * page's xthread_free list, a chain of up to 64 of its frees into one page
+ * at a time (free.c); the owner takes that list whole when the page runs
+ * dry. A page with no free block leaves its queue for the heap's full
  * list; the first remote free into such a page goes to the heap's `delayed`
  * list instead (state kept in the two low bits of xthread_free, as in
  * mimalloc) so that the owner notices the page has room again.
  *
  * Every rare case of free (huge block, page in the full list, and later the
  * extensions: partial free, interior pointers, secure mode) sets a bit in the
- * page's `flags` byte, so the plain free fast path tests one byte against 0.
+ * page's `flags` byte, so the plain free fast path tests one byte against 0
+ * (that of p's own slice: a later slice of a span has SBL_PF_INTERIOR), after
+ * the segment's owner tag against its own thread's.
  *
  * A thread that exits hands its heap back to an abandoned list; the next new
  * thread adopts it whole (pages, segments and pending remote frees), and a
