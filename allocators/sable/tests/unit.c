@@ -184,11 +184,26 @@ static void test_remote(void)
     sable_free(other);
 }
 
+/* every segment of h carries tag (free's fast-path test, see types.h) */
+static bool heap_tagged(const struct sbl_heap *h, uintptr_t tag)
+{
+    if (h->owner_tag != tag)
+        return false;
+    for (const struct sbl_segment *s = h->segments; s != NULL; s = s->next)
+        if (s->owner_tag != tag)
+            return false;
+    return true;
+}
+
 static void *exit_thread(void *arg)
 {
     struct sbl_heap **out = arg;
     void *p = sable_malloc(100);
+    void *big = sable_malloc(200000); /* a second segment, or more pages */
     *out = sbl_tls_heap;
+    CHECK(heap_tagged(sbl_tls_heap, sbl_owner_tag(sbl_tls_heap)));
+    CHECK(sbl_segment_of(p)->owner_tag != 0);
+    sable_free(big);
     sable_free(p);
     return NULL;
 }
@@ -206,6 +221,29 @@ static void test_handover(void)
     CHECK(h1 != NULL && h1 == h2);
     CHECK(sbl_heap_count() == heaps);
     CHECK(h1 != sbl_tls_heap);
+    /* abandoned: no thread's tag, so a later thread with the same thread
+       pointer does not take its blocks for its own */
+    CHECK(heap_tagged(h1, 0));
+    CHECK(h1->segments == NULL || h1->segments->owner_tag == 0);
+}
+
+/* One empty page above SBL_KEEP_MAX stays per heap, wherever it is in its
+ * queue: freeing one of several live 1 MiB blocks keeps its page, and the
+ * next allocation of the size takes it again. */
+static void test_large_kept(void)
+{
+    enum { N = 4 };
+    void *v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = sable_malloc((size_t)1 << 20);
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(v[1]), v[1]);
+    sable_free(v[1]);
+    CHECK(sbl_tls_heap->large_kept == pg && pg->in_use != 0);
+    void *again = sable_malloc((size_t)1 << 20);
+    CHECK(again == v[1]);
+    v[1] = again;
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
 }
 
 /* Only pages holding a partially freed block leave the plain fast path. */
@@ -450,6 +488,7 @@ int main(void)
     test_spans();
     test_pool();
     test_calloc_fresh();
+    test_large_kept();
     test_remote_batch();
     return check_done("sable unit");
 }
