@@ -49,7 +49,7 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
  * once per free. The blocks still count as used in their page meanwhile, so
  * the page cannot be released under them; at most XB_SLOTS * XB_MAX blocks
  * wait per thread. */
-#define XB_SLOTS 4
+#define XB_SLOTS 8
 #define XB_MAX 64
 
 struct xbatch {
