@@ -15,6 +15,7 @@
 #   test-sable-settings SABLE_STATS, sable_stats, SABLE_LOG, warnings for bad settings
 #   test-sable-valgrind memcheck sees sable's blocks (client requests): a leak, a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
+#   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%
 #   install-sable       libsable.{so,a} and sable.h under $(PREFIX)
 
 SABLE_DIR   := allocators/sable
@@ -63,7 +64,7 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-secure \
          test-sable-settings test-sable-valgrind \
          test-sable-stress test-sable-threads test-sable-rss test-sable-purge \
-         test-sable-preload
+         test-sable-preload test-sable-pair
 
 test-sable-unit: $(SABLE_TDIR)/unit
 	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
@@ -88,6 +89,13 @@ test-sable-secure: $(SABLE_TDIR)/secure
 
 test-sable-settings: $(SABLE_TDIR)/settings_prog
 	$(SABLE_DIR)/tests/settings.sh $(SABLE_TDIR)/settings_prog $(SABLE_TDIR)/settings
+
+# the fast paths' length with the loop of tests/pair.c (9 instructions):
+# malloc 12, free 19
+SABLE_PAIR_INSNS := 40
+.PHONY: test-sable-pair
+test-sable-pair: $(SABLE_TDIR)/pair
+	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)
 
 test-sable-valgrind: $(SABLE_TDIR)/vg_prog
 	nice $(SABLE_DIR)/tests/valgrind.sh $(SABLE_TDIR)/vg_prog $(SABLE_TDIR)/valgrind

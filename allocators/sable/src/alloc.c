@@ -27,7 +27,7 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
    to sbl_alloc_generic */
 SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 {
-    struct sbl_page *pg = h->direct[(n + 15) >> 4];
+    struct sbl_page *pg = h->direct[n];
     struct sbl_block *b = pg->local_free;
     if (SBL_LIKELY(b != NULL)) {
         pg->local_free = NULL;
@@ -50,6 +50,8 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
                 return NULL;
             }
     }
+    if (SBL_UNLIKELY(sbl_xb_pending != 0)) /* this thread's batched remote frees */
+        sbl_xb_flush();
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
         sbl_heap_collect_delayed(h);
     sbl_segments_maybe_purge(h);

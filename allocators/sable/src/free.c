@@ -2,10 +2,14 @@
  * owned by another thread's heap. */
 #include "internal.h"
 
-/* Another thread's block: push it on the page's list with a CAS, or, when
- * the owner has marked the page full, on the owner heap's delayed list so
- * that the owner learns the page has room (see types.h). */
-static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+#include <pthread.h>
+
+/* Another thread's blocks, a chain head..tail of one page: push them on the
+ * page's list with one CAS, or, when the owner has marked the page full, on
+ * the owner heap's delayed list so that the owner learns the page has room
+ * (see types.h). */
+static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *head,
+                              struct sbl_block *tail)
 {
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     uintptr_t nw;
@@ -15,17 +19,17 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
         if (delayed) {
             nw = (tf & ~(uintptr_t)SBL_TF_MASK) | SBL_TF_FREEING;
         } else {
-            sbl_next_set(b, (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK));
-            nw = (uintptr_t)b | (tf & SBL_TF_MASK);
+            sbl_next_set(tail, (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK));
+            nw = (uintptr_t)head | (tf & SBL_TF_MASK);
         }
     } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw, memory_order_release,
                                                     memory_order_relaxed));
     if (!delayed)
         return;
-    struct sbl_block *head = atomic_load_explicit(&h->delayed, memory_order_relaxed);
+    struct sbl_block *dh = atomic_load_explicit(&h->delayed, memory_order_relaxed);
     do {
-        sbl_next_set(b, head);
-    } while (!atomic_compare_exchange_weak_explicit(&h->delayed, &head, b, memory_order_release,
+        sbl_next_set(tail, dh);
+    } while (!atomic_compare_exchange_weak_explicit(&h->delayed, &dh, head, memory_order_release,
                                                     memory_order_relaxed));
     /* the owner waits for this before it changes the state or frees the page */
     tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
@@ -33,6 +37,115 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
         nw = (tf & ~(uintptr_t)SBL_TF_MASK) | SBL_TF_NORMAL;
     } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw, memory_order_release,
                                                     memory_order_relaxed));
+}
+
+/* ---- batched remote frees ----
+ * In normal mode a thread's frees into other threads' pages of many blocks
+ * wait in a few thread-local chains, one page each (slot chosen by the
+ * page's address), and go to the page in one CAS when the chain reaches
+ * XB_MAX blocks, when another page needs its slot, at the thread's next
+ * allocation slow path, on sable_purge and at thread exit: a consumer
+ * thread then writes the owner's page descriptor once per XB_MAX frees, not
+ * once per free. The blocks still count as used in their page meanwhile, so
+ * the page cannot be released under them; at most XB_SLOTS * XB_MAX blocks
+ * wait per thread. */
+#define XB_SLOTS 8
+#define XB_MAX 64
+
+struct xbatch {
+    struct sbl_page *pg; /* NULL: slot empty */
+    struct sbl_block *head, *tail;
+    uint32_t n;
+};
+
+static __thread struct xbatch xb[XB_SLOTS] __attribute__((tls_model("initial-exec")));
+static __thread unsigned xb_state __attribute__((tls_model("initial-exec"))); /* XB_* below */
+__thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec"))); /* slots in use */
+#define XB_REGISTERED 1u /* the thread-exit flush is registered */
+#define XB_OFF        2u /* the thread is exiting: no more batching */
+
+static pthread_key_t xb_key;
+static bool xb_key_ok;
+
+/* hands a chain of pg's blocks to the page's owner h: when h's thread has
+   exited, borrows the heap and frees them locally, else pushes them */
+static void free_remote_now(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
+                            struct sbl_block *tail)
+{
+    if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
+        while (b != NULL) {
+            struct sbl_block *nx = b == tail ? NULL : sbl_next_get(b);
+            sbl_heap_free_local(h, pg, b);
+            b = nx;
+        }
+        sbl_heap_collect_delayed(h);
+        sbl_heap_unclaim(h);
+        return;
+    }
+    free_remote_chain(h, pg, b, tail);
+}
+
+static void xb_flush_slot(struct xbatch *x)
+{
+    struct sbl_page *pg = x->pg;
+    x->pg = NULL;
+    x->n = 0;
+    sbl_xb_pending--;
+    free_remote_now(sbl_segment_of(pg)->heap, pg, x->head, x->tail);
+}
+
+void sbl_xb_flush(void)
+{
+    for (unsigned i = 0; i < XB_SLOTS && sbl_xb_pending > 0; i++)
+        if (xb[i].pg != NULL)
+            xb_flush_slot(&xb[i]);
+}
+
+static void xb_thread_done(void *arg)
+{
+    (void)arg;
+    xb_state = XB_OFF; /* later frees of this thread's teardown go one by one */
+    sbl_xb_flush();
+}
+
+void sbl_xb_init_key(void)
+{
+    xb_key_ok = pthread_key_create(&xb_key, xb_thread_done) == 0;
+}
+
+/* a remote free of b (in pg, owned by h): into the thread's batch when it
+   can wait there, else straight to the owner */
+static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+{
+    if (SBL_UNLIKELY(xb_state != XB_REGISTERED)) {
+        if (xb_state == 0 && xb_key_ok && !sbl_opt.slow) {
+            xb_state = XB_REGISTERED;
+            pthread_setspecific(xb_key, (void *)1); /* one of the first keys: no allocation */
+        }
+        if (xb_state != XB_REGISTERED) {
+            free_remote_now(h, pg, b, b);
+            return;
+        }
+    }
+    if (SBL_UNLIKELY(sbl_opt.slow || pg->capacity <= 1)) {
+        free_remote_now(h, pg, b, b);
+        return;
+    }
+    struct xbatch *x = &xb[((uintptr_t)pg >> 6) % XB_SLOTS];
+    if (x->pg == pg) {
+        b->next = x->head;
+        x->head = b;
+        if (++x->n >= XB_MAX)
+            xb_flush_slot(x);
+        return;
+    }
+    if (x->pg != NULL)
+        xb_flush_slot(x);
+    b->next = NULL;
+    x->pg = pg;
+    x->head = x->tail = b;
+    x->n = 1;
+    sbl_xb_pending++;
 }
 
 /* what free does after the checks and hooks of slow mode */
@@ -55,14 +168,7 @@ static inline __attribute__((always_inline)) void free_body(struct sbl_segment *
         sbl_heap_free_local(h, pg, b);
         return;
     }
-    /* the owner has exited: borrow its heap and free locally */
-    if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
-        sbl_heap_free_local(h, pg, b);
-        sbl_heap_collect_delayed(h);
-        sbl_heap_unclaim(h);
-        return;
-    }
-    free_remote(h, pg, b);
+    free_remote(h, pg, b); /* batched, or to the owner (borrowed when it has exited) */
 }
 
 /* every case the inline fast path does not take in normal mode (slow mode
@@ -73,8 +179,16 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
     free_body(s, pg, p);
 }
 
-SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *pg)
+/* the fast path's way out, with the descriptor of p's slice: the page is
+   found first (a block in a later slice of its span is freed here as the
+   fast path would) */
+SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice)
 {
+    struct sbl_page *pg = (struct sbl_page *)((char *)slice - slice->offset);
+    if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
+        sbl_free_push(s, pg, p);
+        return;
+    }
     free_plain(s, pg, p);
 }
 
@@ -103,6 +217,8 @@ static SBL_NOINLINE void free_check_foreign(void *p)
    other modes take the general path. Tail calls only: no stack frame. */
 SBL_NOINLINE void sbl_free_slow_mode(void *p)
 {
+    if (p == NULL)
+        return;
     if (sbl_opt.secure) {
         uintptr_t c = ((uintptr_t)p - 1) >> SBL_SEG_SHIFT; /* as sbl_segment_of */
         if (SBL_UNLIKELY(sbl_registry == NULL || c >= SBL_REG_CHUNKS ||

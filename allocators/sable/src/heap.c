@@ -19,7 +19,7 @@ struct sbl_page sbl_empty_page;
 
 /* The heap of a thread that has not allocated yet. */
 struct sbl_heap sbl_empty_heap = {
-    .direct = {[0 ... SBL_DIRECT_BINS - 1] = &sbl_empty_page},
+    .direct = {[0 ... SBL_DIRECT_MAX] = &sbl_empty_page},
     .claimed = 1,
 };
 
@@ -51,8 +51,8 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
     }
     if (pg == NULL)
         pg = &sbl_empty_page;
-    for (size_t b = lo; b <= hi; b++)
-        h->direct[b] = pg;
+    for (size_t n = lo == 0 ? 0 : lo * 16 - 15; n <= sz; n++)
+        h->direct[n] = pg;
 }
 
 /* cls < 0: the full list */
@@ -209,11 +209,14 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
 
 /* An empty page: kept when it is the only page of its class (so that
  * malloc/free loops do not churn pages), else given back to its segment.
- * Above SBL_KEEP_MAX only one such page is kept per heap, the latest. */
+ * Above SBL_KEEP_MAX one empty page is kept per heap, the latest, wherever
+ * it is in its queue (a program that frees one big block and allocates
+ * another, with others live, finds it there instead of releasing a page
+ * and making a new one on every call). */
 static SBL_NOINLINE void heap_retire_slow(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_page_queue *q = &h->queues[pg->cls];
-    if (q->first == pg && pg->next == NULL) {
+    if (pg->block_size > SBL_KEEP_MAX) {
         struct sbl_page *old = h->large_kept;
         h->large_kept = pg;
         if (old == NULL || old == pg || old->used != 0)
@@ -296,7 +299,7 @@ void sbl_heap_collect(struct sbl_heap *h, bool force)
         for (struct sbl_page *pg = q->first, *next; pg; pg = next) {
             next = pg->next;
             page_collect(pg);
-            if (pg->used == 0 && force) {
+            if (pg->used - (sbl_page_in_use(pg) == 2) == 0 && force) {
                 queue_remove(h, q, pg, (int)c);
                 sbl_page_release(h, pg);
             }
@@ -306,6 +309,17 @@ void sbl_heap_collect(struct sbl_heap *h, bool force)
         sbl_segments_trim(h);
         sbl_segments_purge(h, true);
     }
+}
+
+/* ---- the owner's tag, in the heap and each of its segments (the owner
+ * changes only while the heap is claimed: by its new thread at adoption,
+ * by its old one at exit, in a fork child for the heaps of the threads
+ * the child has not) ---- */
+static void heap_set_owner(struct sbl_heap *h, uintptr_t tag)
+{
+    h->owner_tag = tag;
+    for (struct sbl_segment *s = h->segments; s != NULL; s = s->next)
+        __atomic_store_n(&s->owner_tag, tag, __ATOMIC_RELAXED);
 }
 
 /* ---- claiming ---- */
@@ -341,8 +355,8 @@ static struct sbl_heap *heap_new(void)
     sbl_unlock(&heaps_lock);
     if (h == NULL)
         return NULL;
-    for (unsigned b = 0; b < SBL_DIRECT_BINS; b++)
-        h->direct[b] = &sbl_empty_page;
+    for (unsigned n = 0; n <= SBL_DIRECT_MAX; n++)
+        h->direct[n] = &sbl_empty_page;
     atomic_store_explicit(&h->claimed, 1, memory_order_relaxed);
     return h;
 }
@@ -369,6 +383,7 @@ struct sbl_heap *sbl_heap_acquire(void)
             return NULL;
     }
     sbl_tls_heap = h;
+    heap_set_owner(h, sbl_owner_tag(h));
     if (heap_key_ok)
         pthread_setspecific(heap_key, h); /* may allocate: the heap is set */
     return h;
@@ -383,6 +398,7 @@ void sbl_heap_thread_done(void *arg)
     if (h == NULL || h == &sbl_empty_heap || h != sbl_tls_heap)
         return;
     sbl_heap_collect(h, true);
+    heap_set_owner(h, 0);
     sbl_tls_heap = &sbl_empty_heap;
     sbl_lock(&heaps_lock);
     h->next_abandoned = abandoned;
@@ -411,8 +427,13 @@ void sbl_heap_lock_prefork(void) { sbl_lock(&heaps_lock); }
 
 void sbl_heap_unlock_postfork(bool child)
 {
-    if (child)
+    if (child) {
+        /* the other threads' heaps: no thread of the child owns them (a
+           later thread's thread pointer may equal a parent thread's) */
+        for (struct sbl_heap *h = all_heaps; h != NULL; h = h->next_all)
+            if (h != sbl_tls_heap && h->owner_tag != 0)
+                heap_set_owner(h, 0);
         atomic_store(&heaps_lock.v, 0);
-    else
+    } else
         sbl_unlock(&heaps_lock);
 }

@@ -76,6 +76,7 @@ void sbl_hooks_init(void)
     sbl_opt.valgrind = under_memcheck();
     sbl_opt.hooks = sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
     sbl_opt.slow = sbl_opt.secure || sbl_opt.hooks;
+    sbl_free_limit = sbl_opt.slow ? 0 : UINTPTR_MAX;
     sbl_opt.secure_only = sbl_opt.secure && !sbl_opt.hooks;
 }
 

@@ -35,6 +35,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
 {
     struct sbl_segment *s = (struct sbl_segment *)base;
     s->heap = NULL;
+    s->owner_tag = 0;
     s->kind = SBL_SEG_HUGE;
     s->map_size = map_size;
     s->huge_offset = off;

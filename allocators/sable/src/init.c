@@ -16,6 +16,10 @@
 
 #define SABLE_VERSION "0.1.0"
 
+/* (uintptr_t)p - 1 >= this sends free(p) to its slow path: p == NULL, or
+   every p in slow mode (0 then; hooks.c) */
+uintptr_t sbl_free_limit = UINTPTR_MAX;
+
 struct sbl_options sbl_opt = {
     .purge_delay_ms = 50,
     .log_fd = -1,
@@ -139,6 +143,7 @@ void sbl_init(void)
         sbl_hooks_init();
         sbl_registry_init();
         sbl_heap_init_key();
+        sbl_xb_init_key();
         atomic_store_explicit(&init_done, 1, memory_order_release);
     }
     sbl_unlock(&init_lock);
@@ -211,9 +216,17 @@ static void *calloc_impl(size_t count, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    if (total <= SBL_SLICE_SIZE) {
+        void *p = sbl_malloc_inline(total);
+        if (p != NULL)
+            memset(p, 0, total);
+        return p;
+    }
+    /* a huge block is zero unless it reused a cached mapping; a large one
+       (a page of its own) when its page was made of slices that hold no RAM */
+    sbl_page_zero = false;
     void *p = sbl_malloc_inline(total);
-    /* a huge block is zero unless it reused a cached mapping */
-    if (p != NULL && (total <= SBL_LARGE_MAX || sbl_huge_reused))
+    if (p != NULL && (total <= SBL_LARGE_MAX ? !sbl_page_zero : sbl_huge_reused))
         memset(p, 0, total);
     return p;
 }
@@ -393,6 +406,7 @@ SABLE_EXPORT const char *sable_version(void) { return SABLE_VERSION; }
 SABLE_EXPORT int sable_purge(void)
 {
     struct sbl_heap *h = sbl_tls_heap;
+    sbl_xb_flush();
     if (h != &sbl_empty_heap)
         sbl_heap_collect(h, true);
     sbl_segment_cache_flush();

@@ -56,6 +56,7 @@ struct sbl_options {
                        is mark ^ p */
 };
 extern struct sbl_options sbl_opt;
+extern uintptr_t sbl_free_limit; /* UINTPTR_MAX; 0 in slow mode */
 /* > 0 while an API call runs its internal allocations and frees: the hooks
    then run once, for the call itself */
 extern __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
@@ -100,6 +101,7 @@ void sbl_warn(const char *msg);
 
 /* segment.c: segments, spans of slices, page descriptors, purging */
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
+extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 void sbl_page_extend(struct sbl_page *pg);
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
 void sbl_page_set_state(struct sbl_page *pg, uintptr_t state);
@@ -140,9 +142,13 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
 void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 
 /* free.c */
-void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *pg);
+void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice); /* slice: p's slice's
+                                                                       descriptor */
 void sbl_free_slow_mode(void *p);
 void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p);
+extern __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));
+void sbl_xb_flush(void); /* the calling thread's batched remote frees go to their pages */
+void sbl_xb_init_key(void);
 
 /* huge.c */
 void *sbl_huge_alloc(size_t n, size_t align);
@@ -225,8 +231,10 @@ static inline unsigned sbl_page_in_use(const struct sbl_page *pg)
     return __atomic_load_n(&pg->in_use, __ATOMIC_RELAXED);
 }
 
+/* in_use 2 holds one count in pg->used (see types.h), taken and given back here */
 static inline void sbl_page_set_in_use(struct sbl_page *pg, unsigned v)
 {
+    pg->used = (uint16_t)(pg->used - (sbl_page_in_use(pg) == 2) + (v == 2));
     __atomic_store_n(&pg->in_use, (uint8_t)v, __ATOMIC_RELAXED);
 }
 
@@ -328,7 +336,11 @@ static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
  * heap), slow mode. */
 static inline void *sbl_heap_alloc_small(struct sbl_heap *h, size_t n)
 {
-    struct sbl_page *pg = h->direct[(n + 15) >> 4];
+    struct sbl_page *pg = h->direct[n];
+#if defined(__x86_64__)
+    __asm__("" : "+d"(pg)); /* a register hint, no instruction: b then takes
+                               the return register (one move fewer) */
+#endif
     struct sbl_block *b = pg->free;
     if (SBL_UNLIKELY(b == NULL))
         return sbl_alloc_small_slow(n, h);
@@ -345,35 +357,79 @@ static inline void *sbl_malloc_inline(size_t n)
     return sbl_alloc_generic(n, h);
 }
 
-/* free by the owning thread. Cost (same measure): 27 instructions in
- * free() with its return (sbl_free_slow takes p first, where the caller
- * put it): the NULL test, the slow-mode test (one compare with memory: slow
- * mode must not read a header before secure mode has checked the pointer),
- * the mask and index arithmetic, 3 loads (descriptor offset, segment
- * owner, flags), the TLS load, the push (onto pg->local_free, not the list
- * malloc pops: see types.h) and the used count, 5 well-predicted branches;
- * plus 2 when the page becomes empty (its in_use byte says whether it
- * stays: see heap.c), or 9 more in sbl_heap_retire if it may not. Remote
- * frees, full pages, huge blocks and the extensions (partial free,
- * interior pointers) are behind the one test
- * `seg->heap == tls_heap && flags == 0`. */
+/* a thread's tag, which the segments of its heap h carry (owner_tag): its
+   thread pointer on x86-64 (one instruction to read, no TLS lookup through
+   the GOT); elsewhere the heap's address */
+static inline uintptr_t sbl_owner_tag(const struct sbl_heap *h)
+{
+#if defined(__x86_64__)
+    (void)h;
+    return (uintptr_t)__builtin_thread_pointer();
+#else
+    return (uintptr_t)h;
+#endif
+}
+
+/* whether the calling thread owns s (its tag is s's) and p's slice's
+   descriptor pg has no flag: free's fast-path test. On x86-64 two compares
+   with memory (word and byte loads are atomic there, as the relaxed loads
+   elsewhere are) */
+static inline bool sbl_free_is_local(const struct sbl_segment *s, const struct sbl_page *pg)
+{
+#if defined(__x86_64__)
+    __asm__ goto("cmp %0, %1\n\tjne %l3\n\tcmpb $0, %2\n\tjne %l3"
+                 :
+                 : "r"(sbl_owner_tag(NULL)), "m"(s->owner_tag), "m"(pg->flags)
+                 : "cc"
+                 : remote);
+    return true;
+remote:
+    return false;
+#else
+    return __atomic_load_n(&s->owner_tag, __ATOMIC_RELAXED) == sbl_owner_tag(sbl_tls_heap) &&
+           sbl_page_flags(pg) == 0;
+#endif
+}
+
+/* the owner's free of b into pg, a page without flags */
+static inline void sbl_free_push(struct sbl_segment *s, struct sbl_page *pg, void *p)
+{
+    struct sbl_block *b = (struct sbl_block *)p;
+    b->next = pg->local_free;
+    pg->local_free = b;
+    if (SBL_UNLIKELY(--pg->used == 0))
+        sbl_heap_retire(s->heap, pg);
+}
+
+/* free by the owning thread. Cost (same measure): 16 instructions in free()
+ * with its return, the page's last block included (sbl_free_slow takes p
+ * first, where the caller put it): one compare of p - 1 with
+ * sbl_free_limit (NULL, and every pointer in slow mode, where secure mode
+ * checks p before any header is read), the segment mask, the index of p's
+ * slice from p's own bits, the owner and flags tests (2 loads and the TLS
+ * load), the push (onto pg->local_free, not the list malloc pops: see
+ * types.h) and the used count. A page that stays when it empties (in_use 2)
+ * holds one count of its own, so its last free does not reach 0; other
+ * pages call sbl_heap_retire there. The descriptor read is that of p's
+ * slice: a block in a later slice of its span (SBL_PF_INTERIOR there),
+ * remote frees, full pages, huge blocks and the extensions (partial free,
+ * interior pointers) are all behind the one test
+ * `seg->heap == tls_heap && flags == 0`. (A huge block placed at a 4 MiB
+ * boundary has index 0 here: the huge header page, whose flags send it to
+ * the slow path as well.) */
 static inline void sbl_free_inline(void *p)
 {
-    if (SBL_UNLIKELY(p == NULL))
-        return;
-    if (SBL_UNLIKELY(sbl_opt.slow)) { /* before any header is read: secure
-                                         mode checks p is sable's first */
-        sbl_free_slow_mode(p);
+    uintptr_t t = (uintptr_t)p - 1;
+    if (SBL_UNLIKELY(t >= sbl_free_limit)) {
+        sbl_free_slow_mode(p); /* NULL, or slow mode */
         return;
     }
-    struct sbl_segment *s = sbl_segment_of(p);
-    struct sbl_page *pg = sbl_page_of(s, p);
-    if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
-        struct sbl_block *b = (struct sbl_block *)p;
-        b->next = pg->local_free;
-        pg->local_free = b;
-        if (SBL_UNLIKELY(--pg->used == 0) && sbl_page_in_use(pg) != 2)
-            sbl_heap_retire(s->heap, pg);
+    struct sbl_segment *s = (struct sbl_segment *)(t & ~(uintptr_t)SBL_SEG_MASK);
+    struct sbl_page *pg =
+        (struct sbl_page *)((char *)s->pages +
+                            (((uintptr_t)p >> (SBL_SLICE_SHIFT - 6)) & ((SBL_SLICES - 1) << 6)));
+    if (SBL_LIKELY(sbl_free_is_local(s, pg))) {
+        sbl_free_push(s, pg, p);
         return;
     }
     sbl_free_slow(p, s, pg);

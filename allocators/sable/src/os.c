@@ -9,14 +9,21 @@
 #include <time.h>
 #include <unistd.h>
 
+/* sbl_os_as_limited's last answer and when it was read (ms; UINT64_MAX:
+   read again) */
+static uint64_t as_read_at = UINT64_MAX; /* ms; UINT64_MAX: read again */
+static bool as_limited;
+
 void *sbl_os_map(size_t size)
 {
     int e = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     errno = e;
-    if (p == MAP_FAILED)
+    if (p == MAP_FAILED) {
+        __atomic_store_n(&as_read_at, UINT64_MAX, __ATOMIC_RELEASE); /* a limit may be why */
         return NULL;
+    }
     sbl_stat_reserved((int64_t)size);
     return p;
 }
@@ -84,17 +91,28 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to)
     return q;
 }
 
-/* Whether the address space is limited (RLIMIT_AS, read each time: a
- * program may set it at any moment). Then sable keeps nothing warm and
- * reserves nothing after huge blocks: address space it holds is address
- * space that thread stacks and other mappings cannot have. */
+/* Whether the address space is limited (RLIMIT_AS: a program may set it
+ * at any moment). Then sable keeps nothing warm and reserves nothing after
+ * huge blocks: address space it holds is address space that thread stacks
+ * and other mappings cannot have. getrlimit is a system call (no vDSO), and
+ * the huge and segment paths ask on every free: the answer is read again
+ * once per tick of the coarse clock, and at once after a mapping failed
+ * (the first answer after a limit is set may thus be one tick late; a
+ * mapping refused meanwhile is retried without reserve, see huge.c). */
+
 bool sbl_os_as_limited(void)
 {
+    uint64_t now = sbl_clock_ms();
+    if (__atomic_load_n(&as_read_at, __ATOMIC_ACQUIRE) == now)
+        return __atomic_load_n(&as_limited, __ATOMIC_RELAXED);
     struct rlimit rl;
     int e = errno;
     int r = getrlimit(RLIMIT_AS, &rl);
     errno = e;
-    return r == 0 && rl.rlim_cur != RLIM_INFINITY;
+    bool lim = r == 0 && rl.rlim_cur != RLIM_INFINITY;
+    __atomic_store_n(&as_limited, lim, __ATOMIC_RELAXED);
+    __atomic_store_n(&as_read_at, now, __ATOMIC_RELEASE);
+    return lim;
 }
 
 uint64_t sbl_clock_ms(void)

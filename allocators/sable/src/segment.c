@@ -292,6 +292,7 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
     bin_remove(h, s);
     seg_unlink(h, s);
     s->heap = NULL;
+    __atomic_store_n(&s->owner_tag, 0, __ATOMIC_RELAXED);
     bool limited = sbl_os_as_limited();
     if (limited || (s->dirty_map & s->free_map) == 0) {
         pool_put_cold(s);
@@ -383,6 +384,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
     }
     /* a pooled segment keeps free_map (all free), dirty_map and purge_at */
     s->heap = h;
+    __atomic_store_n(&s->owner_tag, h->owner_tag, __ATOMIC_RELAXED);
     s->kind = SBL_SEG_NORMAL;
     s->map_size = SBL_SEG_SIZE;
     s->huge_size = 0;
@@ -421,6 +423,10 @@ static inline uint64_t span_starts(uint64_t map, unsigned k)
 }
 
 /* A new, empty page of class cls from one of h's segments (or a new one). */
+/* __thread: whether this thread's last sbl_page_new took slices that hold no
+   RAM (never written since mapped, or purged): all zero */
+__thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
+
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
 {
     unsigned k = sbl_class_slices[cls];
@@ -438,6 +444,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);
+    sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
@@ -448,20 +455,22 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     size_t bs = sbl_class_size(cls);
     pg->free = NULL;
     pg->local_free = NULL;
-    pg->used = 0;
     pg->offset = 0;
     sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
     sbl_page_set_in_use(pg, 1);
+    pg->used = 0; /* after in_use: see sbl_page_set_in_use */
     pg->block_size = (uint32_t)bs;
     pg->capacity = (uint16_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
     pg->reserved = 0;
     pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
     atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);
     pg->next = pg->prev = NULL;
-    for (unsigned i = 1; i < k; i++)
+    for (unsigned i = 1; i < k; i++) {
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
+        sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
+    }
     return pg;
 }
 
@@ -565,8 +574,10 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
             return false;
         s->free_map &= ~m;
         s->dirty_map &= ~m;
-        for (unsigned i = k; i < slices; i++)
+        for (unsigned i = k; i < slices; i++) {
             s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
+            sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
+        }
     } else {
         uint64_t m = span_mask(idx + slices, k - slices);
         s->free_map |= m;

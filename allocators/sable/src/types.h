@@ -26,15 +26,18 @@
  * lists, as mimalloc's free/local_free: in a malloc+free loop the pop does
  * not wait on the push just before it); page->used counts the blocks
  * handed out. Another thread frees with a CAS onto the
- * page's xthread_free list; the owner takes that list whole when the page
- * runs dry. A page with no free block leaves its queue for the heap's full
+ * page's xthread_free list, a chain of up to 64 of its frees into one page
+ * at a time (free.c); the owner takes that list whole when the page runs
+ * dry. A page with no free block leaves its queue for the heap's full
  * list; the first remote free into such a page goes to the heap's `delayed`
  * list instead (state kept in the two low bits of xthread_free, as in
  * mimalloc) so that the owner notices the page has room again.
  *
  * Every rare case of free (huge block, page in the full list, and later the
  * extensions: partial free, interior pointers, secure mode) sets a bit in the
- * page's `flags` byte, so the plain free fast path tests one byte against 0.
+ * page's `flags` byte, so the plain free fast path tests one byte against 0
+ * (that of p's own slice: a later slice of a span has SBL_PF_INTERIOR), after
+ * the segment's owner tag against its own thread's.
  *
  * A thread that exits hands its heap back to an abandoned list; the next new
  * thread adopts it whole (pages, segments and pending remote frees), and a
@@ -82,6 +85,11 @@
 #define SBL_PF_RANGE   0x10u  /* some block was partially freed (partial.c) */
 #define SBL_PF_SLOW    0x20u  /* secure mode, statistics, log or Valgrind:
                                  every free takes the slow path (hooks.c) */
+#define SBL_PF_INTERIOR 0x40u /* not a page: a later slice of a span (its
+                                 offset leads back to the page). Free's
+                                 fast path reads the descriptor of p's own
+                                 slice, and this sends it to the slow path,
+                                 which finds the page */
 
 /* low bits of page->xthread_free */
 #define SBL_TF_NORMAL      0u /* remote frees go to the page's list */
@@ -111,7 +119,10 @@ struct sbl_page {
                                 in a malloc+free loop the pop does not wait
                                 on the push just before it */
     uint16_t used;           /* blocks on neither list (incl. remote-freed
-                                ones not yet collected); 0 => page is empty */
+                                ones not yet collected), plus 1 while in_use
+                                is 2 (so that the fast path's free of the
+                                last block of a page that stays does not
+                                reach 0); 0 => page is empty and may go */
     uint16_t offset;         /* bytes back to the span's head descriptor;
                                 0 on the head (the page itself) */
     uint16_t capacity;       /* blocks that fit in the span (<= 4096: the
@@ -132,6 +143,11 @@ struct sbl_page {
 
 struct sbl_segment {
     struct sbl_heap *heap;   /* owner; NULL for huge segments */
+    uintptr_t owner_tag;     /* the owning thread's tag (sbl_owner_tag:
+                                its thread pointer on x86-64), 0 when the
+                                heap has no thread or for huge segments:
+                                free's fast path compares it with its own.
+                                Equal tags imply heap == the thread's heap */
     uint64_t free_map;       /* bit i: slice i is free (bit 0 never) */
     uint64_t dirty_map;      /* bit i: free slice i may still hold RAM */
     uint64_t purge_at;       /* ms deadline for the dirty free slices; 0: none */
@@ -154,8 +170,10 @@ struct sbl_page_queue {
 };
 
 struct sbl_heap {
-    struct sbl_page *direct[SBL_DIRECT_BINS]; /* (n+15)/16 -> first page of
-                                                 n's class, or the empty page */
+    struct sbl_page *direct[SBL_DIRECT_MAX + 1]; /* n -> first page of n's
+                                                    class, or the empty page
+                                                    (indexed by n itself: no
+                                                    rounding in malloc) */
     struct sbl_page_queue queues[SBL_NCLASSES];
     struct sbl_page_queue full;
     struct sbl_page *sdirect[SBL_DIRECT_BINS]; /* slow mode only: as direct,
@@ -168,6 +186,8 @@ struct sbl_heap {
     uint64_t run_mask;       /* bit r: runs[r] is not empty */
     struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
     _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
+    uintptr_t owner_tag;     /* the owning thread's tag; 0 while abandoned
+                                (copied to every segment of the heap) */
     uint32_t purge_tick;
     uint64_t purge_check_at; /* earliest purge_at of its segments; 0: none */
     struct sbl_heap *next_all;

@@ -136,6 +136,10 @@ static void free_in_thread(void **blocks, int n)
     pthread_join(t, NULL);
 }
 
+/* blocks of pg handed out (a page that stays when it empties holds one
+   more count in used: see types.h) */
+static unsigned page_live(const struct sbl_page *pg) { return pg->used - (pg->in_use == 2); }
+
 /* Remote frees: onto the page's xthread_free list while the page is in its
  * queue, onto the heap's delayed list once it is full; both are collected. */
 static void test_remote(void)
@@ -150,17 +154,17 @@ static void test_remote(void)
         blk[i] = sable_malloc(n);
         CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == pg);
     }
-    CHECK(pg->used == cap && pg->free == NULL);
+    CHECK(page_live(pg) == cap && pg->free == NULL);
     /* the page is still first in its queue: remote frees land on its list */
     free_in_thread(&blk[cap - 2], 2);
     CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) != 0);
-    CHECK(pg->used == cap);
+    CHECK(page_live(pg) == cap);
     void *again = sable_malloc(n); /* collects them */
     CHECK(again == blk[cap - 2] || again == blk[cap - 1]);
-    CHECK(pg->used == cap - 1);
+    CHECK(page_live(pg) == cap - 1);
     blk[cap - 2] = again;
     blk[cap - 1] = sable_malloc(n);
-    CHECK(pg->used == cap);
+    CHECK(page_live(pg) == cap);
     /* the next allocation moves the page to the full list */
     void *other = sable_malloc(n);
     CHECK(sbl_page_of(sbl_segment_of(other), other) != pg);
@@ -174,17 +178,32 @@ static void test_remote(void)
     sable_free(sable_malloc(3000000)); /* any slow-path allocation */
     CHECK(atomic_load(&sbl_tls_heap->delayed) == NULL);
     CHECK(!(pg->flags & SBL_PF_FULL));
-    CHECK(pg->used == cap - 1);
+    CHECK(page_live(pg) == cap - 1);
     for (unsigned i = 1; i < cap; i++)
         sable_free(blk[i]);
     sable_free(other);
+}
+
+/* every segment of h carries tag (free's fast-path test, see types.h) */
+static bool heap_tagged(const struct sbl_heap *h, uintptr_t tag)
+{
+    if (h->owner_tag != tag)
+        return false;
+    for (const struct sbl_segment *s = h->segments; s != NULL; s = s->next)
+        if (s->owner_tag != tag)
+            return false;
+    return true;
 }
 
 static void *exit_thread(void *arg)
 {
     struct sbl_heap **out = arg;
     void *p = sable_malloc(100);
+    void *big = sable_malloc(200000); /* a second segment, or more pages */
     *out = sbl_tls_heap;
+    CHECK(heap_tagged(sbl_tls_heap, sbl_owner_tag(sbl_tls_heap)));
+    CHECK(sbl_segment_of(p)->owner_tag != 0);
+    sable_free(big);
     sable_free(p);
     return NULL;
 }
@@ -202,6 +221,29 @@ static void test_handover(void)
     CHECK(h1 != NULL && h1 == h2);
     CHECK(sbl_heap_count() == heaps);
     CHECK(h1 != sbl_tls_heap);
+    /* abandoned: no thread's tag, so a later thread with the same thread
+       pointer does not take its blocks for its own */
+    CHECK(heap_tagged(h1, 0));
+    CHECK(h1->segments == NULL || h1->segments->owner_tag == 0);
+}
+
+/* One empty page above SBL_KEEP_MAX stays per heap, wherever it is in its
+ * queue: freeing one of several live 1 MiB blocks keeps its page, and the
+ * next allocation of the size takes it again. */
+static void test_large_kept(void)
+{
+    enum { N = 4 };
+    void *v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = sable_malloc((size_t)1 << 20);
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(v[1]), v[1]);
+    sable_free(v[1]);
+    CHECK(sbl_tls_heap->large_kept == pg && pg->in_use != 0);
+    void *again = sable_malloc((size_t)1 << 20);
+    CHECK(again == v[1]);
+    v[1] = again;
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
 }
 
 /* Only pages holding a partially freed block leave the plain fast path. */
@@ -302,6 +344,84 @@ static void test_pool(void)
     CHECK(purged * 2 > first);
 }
 
+/* calloc of a large block (a page of its own) does not write memory that
+ * holds no RAM: after sable_purge every free slice is purged, so 32 blocks
+ * of 1 MiB touched in one byte each cost about one fault each, not 256;
+ * a block on slices that were written is zeroed. */
+static void test_calloc_fresh(void)
+{
+    enum { N = 32 };
+    static char *v[N];
+    const size_t size = (size_t)1 << 20;
+    sable_purge();
+    long f0 = minor_faults();
+    for (int i = 0; i < N; i++) {
+        v[i] = sable_calloc(1, size);
+        CHECK(v[i] != NULL);
+        v[i][0] = 1;
+    }
+    long f = minor_faults() - f0;
+    printf("calloc: %ld page faults for %d fresh blocks of 1 MiB touched in one byte\n", f, N);
+    CHECK(f < N * 16);
+    for (int i = 0; i < N; i++) {
+        for (size_t off = 1; off < size; off += 4093)
+            CHECK(v[i][off] == 0);
+        memset(v[i], 0x5a, size);
+        sable_free(v[i]);
+    }
+    for (int i = 0; i < N; i++) { /* warm, written slices: zeroed */
+        v[i] = sable_calloc(1, size);
+        size_t bad = 0;
+        for (size_t off = 0; off < size; off++)
+            bad += v[i][off] != 0;
+        CHECK(bad == 0);
+    }
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
+}
+
+/* Remote frees wait in the freeing thread's batch (one chain per page) and
+ * reach the page in one push: when the thread flushes (here sable_purge),
+ * at 64 blocks, or when it exits. */
+static void *batch_thread(void *arg)
+{
+    void **blk = arg;
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
+    for (int i = 0; i < 10; i++)
+        sable_free(blk[i]);
+    CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) == 0); /* still batched */
+    sable_purge();
+    int n = 0;
+    for (struct sbl_block *b = (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
+         b != NULL; b = b->next)
+        n++;
+    CHECK(n == 10);
+    for (int i = 10; i < 10 + 64; i++) /* 64 more: pushed when the chain is full */
+        sable_free(blk[i]);
+    n = 0;
+    for (struct sbl_block *b = (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
+         b != NULL; b = b->next)
+        n++;
+    CHECK(n == 10 + 64);
+    return NULL;
+}
+
+static void test_remote_batch(void)
+{
+    enum { N = 80 };
+    void *blk[N];
+    for (int i = 0; i < N; i++) {
+        blk[i] = sable_malloc(48);
+        CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == sbl_page_of(sbl_segment_of(blk[0]), blk[0]));
+    }
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, batch_thread, blk) == 0);
+    pthread_join(t, NULL);
+    for (int i = 10 + 64; i < N; i++)
+        sable_free(blk[i]);
+    sable_free(sable_malloc(3000000)); /* collects */
+}
+
 /* in_use 2 marks exactly the pages that stay when they empty: the only page
  * of a class queue, up to SBL_KEEP_MAX (the free fast path skips
  * sbl_heap_retire for them); every other live page has 1. */
@@ -367,5 +487,8 @@ int main(void)
     test_kept_marks();
     test_spans();
     test_pool();
+    test_calloc_fresh();
+    test_large_kept();
+    test_remote_batch();
     return check_done("sable unit");
 }
