@@ -14,7 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 
-#define SABLE_VERSION "0.1.0"
+#define SABLE_VERSION SABLE_VERSION_STRING /* include/sable.h */
 
 struct sbl_options sbl_opt = {
     .purge_delay_ms = 50,
