@@ -6,7 +6,8 @@
 #                       qemu-user, -L /usr/aarch64-linux-gnu), then the conformance
 #                       binary built against it runs a few areas there (alignment,
 #                       zero-size, realloc, rust-layout) and must match
-#                       conformance/expected/sable.txt on them. On an aarch64 host
+#                       conformance/expected/sable.txt on them; the runner (build/heapmark)
+#                       is built and started, the bench's C sources compiled. On an aarch64 host
 #                       the same binaries are built natively and run directly.
 #
 # Under qemu-user the thread test runs with --emulated (see tests/threads.c:
@@ -32,6 +33,9 @@ A64_OBJS   := $(patsubst $(SABLE_DIR)/src/%.c,$(A64_BUILD)/obj/sable/%.o,$(SABLE
 A64_TESTS  := api extensions stress threads
 A64_CONF_OBJS := $(patsubst %.c,$(A64_BUILD)/obj/%.o,$(CONF_SRCS) $(LIB_SRCS) allocators/sable/ext.c)
 A64_CONF_AREAS := alignment zero-size realloc rust-layout
+# the runner, linked and started; the bench's C sources compiled (not linked: see above)
+A64_RUNNER_OBJS := $(patsubst %.c,$(A64_BUILD)/obj/%.o,$(RUNNER_SRCS))
+A64_BENCH_OBJS  := $(patsubst %.c,$(A64_BUILD)/obj/%.o,$(filter %.c,$(BENCH_SRCS)))
 
 # a clear line instead of "command not found" when the tools are missing
 a64_need = @command -v $(firstword $(1)) >/dev/null || \
@@ -65,13 +69,18 @@ $(A64_SABLE)/conformance: $(A64_CONF_OBJS) $(A64_SABLE)/libsable.so
 	$(A64_CC) -o $@ -Wl,--no-as-needed -L$(A64_SABLE) -lsable -Wl,-rpath,'$$ORIGIN' -Wl,--as-needed \
 	    $(filter %.o,$^) -lpthread -ldl
 
--include $(A64_OBJS:.o=.d) $(A64_CONF_OBJS:.o=.d)
+$(A64_RUNNER_OBJS): CPPFLAGS += -Iharness/runner
+
+$(A64_BUILD)/heapmark: $(A64_RUNNER_OBJS)
+	$(A64_CC) -o $@ $^ -lm
+
+-include $(A64_OBJS:.o=.d) $(A64_CONF_OBJS:.o=.d) $(A64_RUNNER_OBJS:.o=.d) $(A64_BENCH_OBJS:.o=.d)
 
 .PHONY: test-sable-aarch64
 TESTS += test-sable-aarch64
 
 test-sable-aarch64: $(A64_SABLE)/tests/unit $(addprefix $(A64_SABLE)/tests/,$(A64_TESTS)) \
-                    $(A64_SABLE)/conformance
+                    $(A64_SABLE)/conformance $(A64_BUILD)/heapmark $(A64_BENCH_OBJS)
 	$(if $(A64_RUN),$(call a64_need,$(A64_RUN)))
 	@readelf -h $(A64_SABLE)/libsable.so | grep -q 'Machine: *AArch64' || \
 	    { echo "test-sable-aarch64: $(A64_SABLE)/libsable.so is not an aarch64 library"; exit 1; }
@@ -88,4 +97,5 @@ test-sable-aarch64: $(A64_SABLE)/tests/unit $(addprefix $(A64_SABLE)/tests/,$(A6
 	          tail -5 $(A64_SABLE)/conf/$$area.out; exit 1; }; \
 	done
 	$(PYTHON) $(SABLE_DIR)/tests/conf_compare.py conformance/expected/sable.txt $(A64_SABLE)/conf/*.json
+	$(A64_RUN) $(A64_BUILD)/heapmark --help | grep -q '^usage: heapmark'
 	@echo "test-sable-aarch64: ok ($(A64_HOST) host$(if $(A64_RUN), via qemu-aarch64))"
