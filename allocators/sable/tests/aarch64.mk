@@ -2,7 +2,7 @@
 #
 #   test-sable-aarch64  on an x86-64 host: sable cross-compiled with Debian's
 #                       aarch64-linux-gnu-gcc (-Werror), its unit, API, extension,
-#                       stress and thread tests run under qemu-aarch64 (Debian's
+#                       secure-mode, stress and thread tests run under qemu-aarch64 (Debian's
 #                       qemu-user, -L /usr/aarch64-linux-gnu), then the conformance
 #                       binary built against it runs a few areas there (alignment,
 #                       zero-size, realloc, rust-layout) and must match
@@ -10,9 +10,10 @@
 #                       is built and started, the bench's C sources compiled. On an aarch64 host
 #                       the same binaries are built natively and run directly.
 #
-# Under qemu-user the thread test runs with --emulated (see tests/threads.c:
-# the emulator cannot fork a program whose other threads run, and its own
-# memory grows with every thread). The bench binary is not built here: the
+# Under qemu-user the thread and secure tests run with --emulated (see
+# tests/threads.c: the emulator cannot fork a program whose other threads
+# run, and its own memory grows with every thread; tests/secure.c: it adds a
+# line of its own to an aborting child's stderr). The bench binary is not built here: the
 # Google Benchmark shim needs libbenchmark for arm64 and a C++ cross compiler
 # (Debian has g++-aarch64-linux-gnu, but libbenchmark-dev:arm64 needs a
 # multiarch setup); natively on arm64, `make` builds it like on x86-64.
@@ -21,16 +22,16 @@ A64_HOST   := $(shell uname -m)
 ifeq ($(A64_HOST),aarch64)
 A64_CC     := $(CC)
 A64_RUN    :=
-A64_THREADS_ARG :=
+A64_EMU_ARG :=
 else
 A64_CC     := aarch64-linux-gnu-gcc
 A64_RUN    := qemu-aarch64 -L /usr/aarch64-linux-gnu
-A64_THREADS_ARG := --emulated
+A64_EMU_ARG := --emulated
 endif
 A64_BUILD  := $(BUILD)/aarch64
 A64_SABLE  := $(A64_BUILD)/sable
 A64_OBJS   := $(patsubst $(SABLE_DIR)/src/%.c,$(A64_BUILD)/obj/sable/%.o,$(SABLE_SRCS))
-A64_TESTS  := api extensions stress threads
+A64_TESTS  := api extensions secure stress threads
 A64_CONF_OBJS := $(patsubst %.c,$(A64_BUILD)/obj/%.o,$(CONF_SRCS) $(LIB_SRCS) allocators/sable/ext.c)
 A64_CONF_AREAS := alignment zero-size realloc rust-layout
 # the runner, linked and started; the bench's C sources compiled (not linked: see above)
@@ -87,8 +88,9 @@ test-sable-aarch64: $(A64_SABLE)/tests/unit $(addprefix $(A64_SABLE)/tests/,$(A6
 	SABLE_PURGE_DELAY=60000 $(A64_RUN) $(A64_SABLE)/tests/unit
 	$(A64_RUN) $(A64_SABLE)/tests/api
 	$(A64_RUN) $(A64_SABLE)/tests/extensions
+	SABLE_SECURE=1 $(A64_RUN) $(A64_SABLE)/tests/secure $(A64_EMU_ARG)
 	nice $(A64_RUN) $(A64_SABLE)/tests/stress
-	nice $(A64_RUN) $(A64_SABLE)/tests/threads $(A64_THREADS_ARG)
+	nice $(A64_RUN) $(A64_SABLE)/tests/threads $(A64_EMU_ARG)
 	@rm -rf $(A64_SABLE)/conf && mkdir -p $(A64_SABLE)/conf
 	@for area in $(A64_CONF_AREAS); do \
 	    $(A64_RUN) $(A64_SABLE)/conformance --filter $$area --timeout 60 \
