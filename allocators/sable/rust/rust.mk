@@ -19,7 +19,7 @@ SABLE_RUSTC    ?= /usr/bin/rustc
 SABLE_CARGO_ENV := CARGO_HOME=$(abspath $(BUILD))/cargo-home \
                    CARGO_TARGET_DIR=$(abspath $(SABLE_BUILD))/rust \
                    RUSTC=$(SABLE_RUSTC) RUSTDOC=$(dir $(SABLE_RUSTC))rustdoc \
-                   LIBSABLE_DIR=$(abspath $(SABLE_BUILD))
+                   LIBSABLE_DIR=$(abspath $(SABLE_BUILD)) RUSTFLAGS=-Dwarnings
 
 .PHONY: test-sable-rust
 TESTS += test-sable-rust
