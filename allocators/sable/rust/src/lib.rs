@@ -153,11 +153,22 @@ pub fn version() -> &'static str {
 
 /// sable's statistics now (see [`Stats`]).
 pub fn stats() -> Stats {
-    let mut st = Stats::default();
+    // room to spare: a library whose struct sable_stats has grown since this
+    // crate was written writes its new fields there, not past the struct
+    #[repr(C)]
+    struct Room {
+        st: Stats,
+        spare: [usize; 32],
+    }
+    let mut room = Room { st: Stats::default(), spare: [0; 32] };
     // sable_stats fails only for NULL
-    unsafe { ffi::sable_stats(&mut st) };
-    st
+    unsafe { ffi::sable_stats(&mut room.st) };
+    room.st
 }
+
+/// How many fields [`Stats`] has (`struct sable_stats` in sable.h must have
+/// as many: the crate's tests compare them).
+pub const STATS_FIELDS: usize = std::mem::size_of::<Stats>() / std::mem::size_of::<usize>();
 
 /// Gives the calling thread's free pages and the cached segments back to the
 /// OS now.

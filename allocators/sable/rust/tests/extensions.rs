@@ -65,3 +65,16 @@ fn version_and_stats() {
     drop(b);
     sable::purge();
 }
+
+#[test]
+fn stats_matches_the_header() {
+    // struct sable_stats in sable.h: one size_t per field
+    let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../include/sable.h"))
+        .unwrap();
+    let start = h.find("struct sable_stats {").expect("no struct sable_stats in sable.h");
+    let body = &h[start..start + h[start..].find("};").unwrap()];
+    let fields = body.lines().filter(|l| l.trim_start().starts_with("size_t ")).count();
+    assert_eq!(fields, sable::STATS_FIELDS,
+               "sable.h's struct sable_stats has {} fields, the crate's Stats {}", fields,
+               sable::STATS_FIELDS);
+}
