@@ -8,7 +8,7 @@
 #                      when ALLOCATORS is given)
 #   make test          everything that proves heapmark works (the CI entry point)
 #   make report        re-render the report of RUN=results/<dir> (default results/latest)
-#   make install       install sable (PREFIX=/usr/local)
+#   make install       install sable (PREFIX=/usr/local, DESTDIR to stage); make uninstall
 #   make clean
 #
 # ALLOCATORS picks the contestants: names of folders under allocators/,
@@ -99,7 +99,7 @@ $(RUNNER_OBJS): CPPFLAGS += -Iharness/runner -Ibench/trace
 BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench $(BUILD)/$(a)/conformance) $(BUILD)/heapmark \
             $(foreach a,$(SKIPPED),$(BUILD)/$(a)/skipped)
 
-.PHONY: all deps bench conformance test report install clean
+.PHONY: all deps bench conformance test report install uninstall clean
 all: $(BINARIES)
 
 # Installs missing Debian packages (or says how); costs a few ms when all are there.
@@ -178,6 +178,7 @@ test: all
 	@scripts/run-tests.sh $(TESTS)
 
 install: install-sable
+uninstall: uninstall-sable
 
 clean:
 	rm -rf $(BUILD)

@@ -309,7 +309,13 @@ static void *replay_thread(void *arg)
         unsigned spins = 0;
         while (atomic_load_explicit(&r->done[e->id], memory_order_acquire) != e->seq) {
             if (++spins < 64)
+#if defined(__x86_64__) || defined(__i386__)
                 __builtin_ia32_pause();
+#elif defined(__aarch64__)
+                __asm__ volatile("yield");
+#else
+                __asm__ volatile("" : : : "memory");
+#endif
             else
                 sched_yield();
         }

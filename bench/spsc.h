@@ -20,7 +20,13 @@ struct spsc {
 static inline void spsc_backoff(unsigned *spins)
 {
     if (++*spins < 64)
+#if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#else
+        __asm__ volatile("" : : : "memory");
+#endif
     else
         sched_yield();
 }

@@ -12,6 +12,12 @@ set -eu
 required="libbenchmark-dev libjemalloc-dev libmimalloc-dev python3-matplotlib python3-yaml valgrind g++ make sqlite3 git clang libclang-rt-14-dev libtcmalloc-minimal4 libgoogle-perftools-dev libtbbmalloc2 libtbb-dev"
 # the real programs of bench/programs/ (a missing one is skipped with a notice)
 required="$required redis-server redis-tools xz-utils zstd gawk perl"
+# sable's install test (pkg-config, the manual page), its Rust crate (Debian's
+# cargo and rustc) and, on x86-64, its aarch64 cross build run under qemu-user
+required="$required pkg-config groff-base cargo rustc"
+if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
+    required="$required gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+fi
 extra="$*"
 
 installed() {

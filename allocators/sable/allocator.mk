@@ -16,13 +16,23 @@
 #   test-sable-valgrind memcheck sees sable's blocks (client requests): a leak, a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%
-#   install-sable       libsable.{so,a} and sable.h under $(PREFIX)
+#   install-sable       libsable.so.<major> (soname; libsable.so links to it), libsable.a,
+#                       sable.h, sable.pc and sable(3) under $(DESTDIR)$(PREFIX)
+#   uninstall-sable     removes them
+#
+# The version is sable.h's (SABLE_VERSION_*): the library is
+# build/sable/libsable.so.<version>, with libsable.so.<major> (its soname, what
+# programs load) and libsable.so (for -lsable) linking to it.
 
 SABLE_DIR   := allocators/sable
 SABLE_BUILD := $(BUILD)/sable
 SABLE_SRCS  := $(wildcard $(SABLE_DIR)/src/*.c)
 SABLE_OBJS  := $(patsubst $(SABLE_DIR)/src/%.c,$(OBJ)/sable/%.o,$(SABLE_SRCS))
 SABLE_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec
+
+SABLE_VERSION       := $(shell sed -n 's/^\#define SABLE_VERSION_STRING "\(.*\)"$$/\1/p' $(SABLE_DIR)/include/sable.h)
+SABLE_VERSION_MAJOR := $(firstword $(subst ., ,$(SABLE_VERSION)))
+SABLE_SONAME        := libsable.so.$(SABLE_VERSION_MAJOR)
 
 ALLOC_LIBS_sable     := -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN'
 ALLOC_DEPS_sable     := $(SABLE_BUILD)/libsable.so
@@ -34,7 +44,9 @@ $(OBJ)/sable/%.o: $(SABLE_DIR)/src/%.c | deps
 
 $(SABLE_BUILD)/libsable.so: $(SABLE_OBJS)
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libsable.so -Wl,-z,now -o $@ $^ -lpthread
+	$(CC) -shared -Wl,-soname,$(SABLE_SONAME) -Wl,-z,now -o $@.$(SABLE_VERSION) $^ -lpthread
+	ln -sf libsable.so.$(SABLE_VERSION) $(SABLE_BUILD)/$(SABLE_SONAME)
+	ln -sf $(SABLE_SONAME) $@
 
 $(SABLE_BUILD)/libsable.a: $(SABLE_OBJS)
 	@mkdir -p $(@D)
@@ -109,8 +121,27 @@ test-sable-purge: $(SABLE_TDIR)/purge
 test-sable-preload: $(SABLE_BUILD)/libsable.so
 	nice $(SABLE_DIR)/tests/preload.sh $(SABLE_BUILD)/libsable.so $(SABLE_TDIR)/preload
 
+# GNU's installation directories; DESTDIR stages the whole tree elsewhere
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+SABLE_INSTALLED := $(LIBDIR)/libsable.so.$(SABLE_VERSION) $(LIBDIR)/$(SABLE_SONAME) \
+                   $(LIBDIR)/libsable.so $(LIBDIR)/libsable.a $(INCLUDEDIR)/sable.h \
+                   $(LIBDIR)/pkgconfig/sable.pc $(MANDIR)/man3/sable.3
+
+.PHONY: uninstall-sable
 install-sable: $(SABLE_BUILD)/libsable.so $(SABLE_BUILD)/libsable.a
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
-	install -m 755 $(SABLE_BUILD)/libsable.so $(DESTDIR)$(PREFIX)/lib/libsable.so
-	install -m 644 $(SABLE_BUILD)/libsable.a $(DESTDIR)$(PREFIX)/lib/libsable.a
-	install -m 644 $(SABLE_DIR)/include/sable.h $(DESTDIR)$(PREFIX)/include/sable.h
+	@case "$(PREFIX)" in /*) ;; *) echo "install-sable: PREFIX must be an absolute path, not '$(PREFIX)'"; exit 1;; esac
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3
+	install -m 755 $(SABLE_BUILD)/libsable.so.$(SABLE_VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsable.so.$(SABLE_VERSION) $(DESTDIR)$(LIBDIR)/$(SABLE_SONAME)
+	ln -sf $(SABLE_SONAME) $(DESTDIR)$(LIBDIR)/libsable.so
+	install -m 644 $(SABLE_BUILD)/libsable.a $(DESTDIR)$(LIBDIR)/libsable.a
+	install -m 644 $(SABLE_DIR)/include/sable.h $(DESTDIR)$(INCLUDEDIR)/sable.h
+	install -m 644 $(SABLE_DIR)/sable.3 $(DESTDIR)$(MANDIR)/man3/sable.3
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(SABLE_VERSION)|' $(SABLE_DIR)/sable.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sable.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall-sable:
+	rm -f $(addprefix $(DESTDIR),$(SABLE_INSTALLED))

@@ -60,6 +60,15 @@ int main(void)
         p = v_aligned_alloc(als[i], 64);
         printf("aligned_alloc(%zu, 64) = %s, %s\n", als[i], p ? "non-NULL" : "NULL", en(errno));
     }
+    /* AL-07, RL-05: sizes that are not a multiple of the alignment */
+    size_t odd[][2] = {{2, 1}, {64, 1}, {4096, 4097}};
+    for (int i = 0; i < 3; i++) {
+        errno = 1789;
+        p = v_aligned_alloc(odd[i][0], odd[i][1]);
+        printf("aligned_alloc(%zu, %zu) = %s, %s\n", odd[i][0], odd[i][1], p ? "non-NULL" : "NULL",
+               en(errno));
+        free(p);
+    }
     /* AL-09, LI-03, LI-06 */
     errno = 1789;
     p = v_memalign(8, SIZE_MAX);

@@ -23,6 +23,17 @@
 
 #include <stddef.h>
 
+/* The version of this header; sable_version() returns the library's, which
+ * a program can compare with it. The shared library's soname carries the
+ * major version (libsable.so.0): the ABI changes only with it. */
+#define SABLE_VERSION_MAJOR 0
+#define SABLE_VERSION_MINOR 1
+#define SABLE_VERSION_PATCH 0
+#define SABLE_VERSION_STRING "0.1.0"
+/* one number that grows with every release: 10000 * major + 100 * minor + patch */
+#define SABLE_VERSION_NUMBER \
+    (SABLE_VERSION_MAJOR * 10000 + SABLE_VERSION_MINOR * 100 + SABLE_VERSION_PATCH)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -106,7 +117,7 @@ int sable_stats(struct sable_stats *st); /* 0, or EINVAL for NULL */
  * NULL (also exported as memalignment) */
 size_t sable_memalignment(const void *p);
 
-/* "major.minor.patch" */
+/* "major.minor.patch": the library's SABLE_VERSION_STRING */
 const char *sable_version(void);
 
 /* Collects the calling thread's pending remote frees and gives every free

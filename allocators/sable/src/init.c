@@ -14,7 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 
-#define SABLE_VERSION "0.1.0"
+#define SABLE_VERSION SABLE_VERSION_STRING /* include/sable.h */
 
 /* (uintptr_t)p - 1 >= this sends free(p) to its slow path: p == NULL, or
    every p in slow mode (0 then; hooks.c) */

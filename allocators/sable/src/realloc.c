@@ -110,10 +110,9 @@ void *sbl_realloc(void *p, size_t n)
                     sbl_range_forget(start);
                 return q;
             }
-            /* placed for an odd alignment: grow in place, or copy to an
-               ordinary (16-byte aligned) block */
-            if (sbl_huge_resize(p, s, n) != NULL)
-                return kept_whole(pg, start, p);
+            /* placed for an odd alignment: copied to an ordinary (16-byte
+               aligned) block; growing in place would keep p, which is not
+               16-byte aligned */
         }
     } else if (n <= old) {
         if (n >= old / 2 || old <= 128 || sbl_size_class(n) == pg->cls)

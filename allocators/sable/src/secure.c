@@ -27,7 +27,10 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#define SBL_HAVE_AVX2 1 /* zero_avx2 exists; it runs where the CPU has AVX2 */
+#endif
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -49,7 +52,9 @@
    below the size, so d * error < 2^22 * 2^21 = 2^43): no division on free */
 #define INV_SHIFT 43
 static uint64_t class_inv[SBL_NCLASSES];
+#ifdef SBL_HAVE_AVX2
 static bool zero_avx2_ok; /* the CPU has AVX2: see zero_avx2 */
+#endif
 
 void sbl_secure_init(void)
 {
@@ -62,8 +67,10 @@ void sbl_secure_init(void)
     }
     sbl_opt.key = k | 1;
     sbl_opt.mark = sbl_opt.key * 0x2545f4914f6cdd1dull;
+#ifdef SBL_HAVE_AVX2
     __builtin_cpu_init(); /* (the first malloc may come before constructors) */
     zero_avx2_ok = __builtin_cpu_supports("avx2");
+#endif
     for (unsigned c = 0; c < SBL_NCLASSES; c++) {
         uint64_t sz = sbl_class_size(c);
         class_inv[c] = (((uint64_t)1 << INV_SHIFT) + sz - 1) / sz;
@@ -266,7 +273,9 @@ static inline void zero_inline(uint8_t *start, size_t size)
  * 32 bytes per instruction where callgrind counts `rep stosb` one
  * instruction per byte. Blocks above 128 bytes are multiples of 32 bytes
  * and 32-byte aligned (pages start on 64 KiB, the classes are 160, 192 ...),
- * so after one 16-byte store every store is aligned. */
+ * so after one 16-byte store every store is aligned. Other architectures
+ * (and x86-64 CPUs without AVX2) use memset. */
+#ifdef SBL_HAVE_AVX2
 __attribute__((target("avx2"))) static void zero_avx2(uint8_t *start, size_t size)
 {
     __m256i z = _mm256_setzero_si256();
@@ -286,6 +295,7 @@ __attribute__((target("avx2"))) static void zero_avx2(uint8_t *start, size_t siz
     if (r >= 96)
         _mm256_store_si256((__m256i *)(void *)(q + 64), z);
 }
+#endif
 
 /* up to this size the 32-byte store loop; above, memset's `rep stosb`
    (measured: equal at 16 KiB, 5-10% faster at 64 KiB) */
@@ -293,10 +303,13 @@ __attribute__((target("avx2"))) static void zero_avx2(uint8_t *start, size_t siz
 
 static inline void zero_mid(uint8_t *start, size_t size)
 {
-    if (zero_avx2_ok && size <= SECURE_AVX2_MAX)
+#ifdef SBL_HAVE_AVX2
+    if (zero_avx2_ok && size <= SECURE_AVX2_MAX) {
         zero_avx2(start, size);
-    else
-        memset(start + 16, 0, size - 16);
+        return;
+    }
+#endif
+    memset(start + 16, 0, size - 16);
 }
 
 /* zeroes a block but its first 16 bytes (the link and the freed-marker,
