@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import hm_results as hr  # noqa: E402
+import report_verdict as rv  # noqa: E402
 
 PROG = "report.py"
 
@@ -57,7 +58,7 @@ def analyse(run):
             if c is None or r is None:
                 continue
             if metric == "time":
-                out.append(hr.median(c.time_ns) / hr.median(r.time_ns))
+                out.append(c.center() / r.center())
             elif c.rss_bytes and r.rss_bytes and hr.median(r.rss_bytes) > 0:
                 out.append(hr.median(c.rss_bytes) / hr.median(r.rss_bytes))
         return out
@@ -90,11 +91,35 @@ def analyse(run):
 
     wins = {a: 0 for a in allocs}
     for k in keys:
-        cs = {a: hr.median(run.cell(a, k).time_ns) for a in allocs if run.cell(a, k) is not None}
+        cs = {a: run.cell(a, k).center() for a in allocs if run.cell(a, k) is not None}
         if len(cs) > 1:
             wins[min(cs, key=cs.get)] += 1
     excluded = [k for k in keys if k not in basis]
+    import report_plots as rp
+    fam_w = rv._weights(basis, True)
+    headline = {"family": {}, "workload": {}, "threads": {}}
+    thr = [k for k in basis if k[2] > 1]
+    for a in allocs:
+        r = rv.time_ratios(run, a, ref, basis)
+        headline["family"][a] = rv.weighted_geomean(r, fam_w)
+        headline["workload"][a] = rv.weighted_geomean(r, {k: 1.0 for k in r})
+        if thr:
+            headline["threads"][a] = rv.weighted_geomean({k: r[k] for k in thr if k in r},
+                                                         rv._weights(thr, True))
+    boot = rv.bootstrap(run, allocs, ref, basis) if ref and basis else {"ci": {}, "pair": {}}
+    ranked_h = sorted([a for a in allocs if headline["family"].get(a)],
+                      key=lambda a: headline["family"][a])
     return {
+        "headline": headline, "boot": boot, "rank_headline": ranked_h,
+        "drift": rv.drift(run, ref) if ref else None,
+        "processes": rv.processes_per_cell(run),
+        "oversubscribed": rv.oversubscribed(run),
+        "memory": rv.memory(run, allocs, ref) if not run.instructions else None,
+        "tail": rv.tail_latency(run, allocs, ref, rp.latency_series(run)) if ref else {},
+        "contract": rv.contract(run, all_allocs),
+        "programs": programs_of(run),
+        "family_weights": fam_w,
+        
         "variants": analyse_variants(run),
         "wins": wins,
         "reference": ref, "allocators": allocs, "all_allocators": all_allocs,
@@ -102,6 +127,17 @@ def analyse(run):
         "geomean_n": len(basis), "geomean_time": gm_time, "geomean_rss": gm_rss,
         "ranks": ranks, "families": families, "excluded": excluded,
     }
+
+
+def programs_of(run):
+    """summary["programs"] of a run with program workloads (report_programs.py,
+    when present, computes it), or None."""
+    try:
+        import report_programs
+    except ImportError:
+        return None
+    fn = getattr(report_programs, "summary", None)
+    return fn(run) if fn else None
 
 
 def analyse_variants(run):
@@ -118,7 +154,7 @@ def analyse_variants(run):
                 if c is None or b is None:
                     continue
                 v["keys"].append(k)
-                v["time"][k] = hr.median(c.time_ns) / hr.median(b.time_ns)
+                v["time"][k] = c.center() / b.center()
                 if c.rss_bytes and b.rss_bytes and hr.median(b.rss_bytes) > 0:
                     v["rss"][k] = hr.median(c.rss_bytes) / hr.median(b.rss_bytes)
             v["geomean_time"] = hr.geomean(list(v["time"].values()))
@@ -226,7 +262,7 @@ def bench_json(runs, analyses):
                 if c is None:
                     continue
                 n = len(c.time_ns)
-                med = hr.median(c.time_ns)
+                med = c.center()
                 sd = hr.stddev(c.time_ns)
                 metric, unit, _what = run.primary
                 e = {"name": "%s%s %s %s" % (prefix, a, lab, metric), "unit": unit + "/op"
@@ -240,7 +276,7 @@ def bench_json(runs, analyses):
                     out.append({"name": "%s%s/%s %s %s ratio" % (
                                     prefix, a, an["reference"], lab,
                                     "instructions" if run.instructions else "time"),
-                                "unit": "x", "value": round(med / hr.median(r.time_ns), 5),
+                                "unit": "x", "value": round(med / r.center(), 5),
                                 "extra": "within-run ratio of medians; drift cancels"})
                 if c.rss_bytes:
                     out.append({"name": "%s%s %s peak_rss_bytes" % (prefix, a, lab),
@@ -415,10 +451,38 @@ def env_rows(run):
     return rows
 
 
+def hardening_table(run, allocs):
+    """The hardening rows (area "hardening") as a capability table: one row per
+    check, one column per allocator, yes/no."""
+    checks = []
+    for a in allocs:
+        for c in run.conformance[a]["checks"]:
+            if c.get("area") == "hardening" and c["id"] not in [x[0] for x in checks]:
+                checks.append((c["id"], str(c.get("intent") or "")))
+    rows = []
+    word = {"present": "yes", "absent": "no", "crash": "CRASH", "timeout": "TIMEOUT"}
+    for cid, intent in sorted(checks):
+        row = ["`%s` %s" % (cid, intent)]
+        for a in allocs:
+            st = next((str(c.get("status")) for c in run.conformance[a]["checks"] if c["id"] == cid),
+                      "-")
+            row.append(word.get(st, st))
+        rows.append(row)
+    return rows
+
+
 def conformance_blocks(runs, plots):
     blocks = []
     with_conf = [r for r in runs if r.conformance or r.conformance_dead]
+    refused = [r for r in runs if r.conformance_refused and not r.conformance]
     if not with_conf:
+        if refused:
+            blocks.append(("h", 2, "Conformance"))
+            for r in refused:
+                blocks.append(("p", "No conformance matrix of exactly these allocators and this "
+                                    "build: the conformance run %s is not attached, as %s "
+                                    "(`make bench` runs the matching one)."
+                               % tuple(r.conformance_refused.split(": ", 1))))
         return blocks
     blocks.append(("h", 2, "Conformance"))
     for run in with_conf:
@@ -447,9 +511,15 @@ def conformance_blocks(runs, plots):
             rows.append([a + (" %s" % ver if ver else "")] + [str(counts[s]) for s in statuses]
                         + [str(other)])
         if run.conformance_from:
-            blocks.append(("p", "From the conformance run `%s` of the same host."
+            blocks.append(("p", "From the conformance run `%s` of the same host, build and "
+                                "allocators."
                            % os.path.basename(os.path.normpath(run.conformance_from))))
         blocks.append(("table", ["allocator"] + statuses + ["other"], rows))
+        hard = hardening_table(run, allocs)
+        if hard:
+            blocks.append(("p", "Hardening: what each allocator catches or prevents when a program "
+                                "misuses memory (a capability, never a failure):"))
+            blocks.append(("table", ["hardening check"] + allocs, hard))
         blocks.append(("p", "`fail`, `crash` and `timeout` are failures of STD/EXT/OWN checks; "
                             "`unsupported` means the allocator has no such extension (never a "
                             "failure); REP checks are `observed` behaviour and CAP checks are "
@@ -468,20 +538,292 @@ def conformance_blocks(runs, plots):
     return blocks
 
 
+def run_name(run):
+    """The run folder's own name, also when it was given through the `latest` link."""
+    return os.path.basename(os.path.realpath(run.path))
+
+
+def machine_line(run):
+    """Machine and versions in one line, for the top of the report."""
+    m = run.meta
+    cpu = m.get("cpu_model") or "unknown CPU"
+    extra = cpu_details(run)
+    parts = ["%s%s" % (cpu, " (%s)" % extra if extra else "")]
+    if m.get("cores"):
+        parts.append("%s cores" % m["cores"])
+    for key, lab in (("os", ""), ("kernel", "kernel "), ("compiler", "")):
+        if m.get(key):
+            parts.append(lab + str(m[key]))
+    vers = []
+    for a in m.get("allocators") or []:
+        if isinstance(a, dict) and a.get("name"):
+            vers.append("%s %s" % (a["name"], a.get("version") or "?"))
+    return "Machine: %s. Allocators: %s." % (", ".join(parts), ", ".join(vers) or "unknown")
+
+
+def cpu_details(run):
+    """Frequency and caches: from meta.json when it has them, else read from this
+    machine (/proc/cpuinfo, sysfs) when the report is rendered on the run's host."""
+    m = run.meta
+    if m.get("cpu_mhz") or m.get("caches"):
+        return ", ".join(x for x in ("%s MHz" % m["cpu_mhz"] if m.get("cpu_mhz") else "",
+                                     str(m.get("caches") or "")) if x)
+    import socket
+    if m.get("host") != socket.gethostname():
+        return ""
+    mhz = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("cpu mhz"):
+                    mhz = float(line.split(":", 1)[1])
+                    break
+    except (OSError, ValueError):
+        pass
+    caches = []
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for idx in sorted(os.listdir(base)):
+            d = os.path.join(base, idx)
+            try:
+                with open(os.path.join(d, "level")) as f:
+                    lvl = f.read().strip()
+                with open(os.path.join(d, "type")) as f:
+                    typ = f.read().strip()
+                with open(os.path.join(d, "size")) as f:
+                    size = f.read().strip()
+            except OSError:
+                continue
+            caches.append("L%s%s %s" % (lvl, {"Data": "d", "Instruction": "i"}.get(typ, ""), size))
+    except OSError:
+        pass
+    out = []
+    if mhz:
+        out.append("%.0f MHz" % mhz)
+    if caches:
+        out.append("caches " + " ".join(caches))
+    return ", ".join(out)
+
+
+def _ci(ci):
+    return "%s-%s" % (rv.fmt_x(ci[0]), rv.fmt_x(ci[1])) if ci else "-"
+
+
+def verdict_blocks(runs, analyses, plots):
+    """The opening answer: per priority, who leads, by how much, how sure."""
+    doc = [("h", 2, "Verdict")]
+    for run, an in zip(runs, analyses):
+        if len(runs) > 1:
+            doc.append(("h", 3, "Verdict on %s" % run.label))
+        rows = rv.verdict(an, an.get("programs"))
+        doc.append(("table", ["priority", "answer"], [[p, t] for p, t in rows]))
+        fam = an["headline"]["family"]
+        boot = an["boot"]
+        order = an["rank_headline"]
+        if order:
+            items = []
+            for i, a in enumerate(order):
+                t = "%s %s" % (rv.mark(a), rv.fmt_x(fam[a]))
+                if boot["ci"].get(a):
+                    t += " [%s]" % _ci(boot["ci"][a])
+                if i > 0 and rv.is_tie(boot["pair"].get((a, order[i - 1]))):
+                    t += " (tie with %s)" % order[i - 1]
+                items.append(t)
+            nfam = len({k[0] for k in an["basis"]})
+            doc.append(("p", "**Headline** (microbenchmarks, time per operation vs %s, each of "
+                             "the %d families counted once, %d workloads; 95%% bootstrap "
+                             "interval over workloads and processes): %s."
+                        % (an["reference"], nfam, len(an["basis"]), "; ".join(items))))
+        sens = []
+        for name, ranking in rv.sensitivity(an, an.get("programs")):
+            sens.append("%s: %s" % (name, " < ".join(ranking) if ranking else "no data"))
+        doc.append(("p", "**Sensitivity** (ranking, fastest first): " + "; ".join(sens) + "."))
+        doc.append(("p", uncertainty_line(run, an)))
+        cores, over = an["oversubscribed"]
+        if over:
+            doc.append(("p", "**Warning**: this machine has %s cores; %d workload(s) run more "
+                             "threads than that (e.g. `%s`): they measure the scheduler as much "
+                             "as the allocator." % (cores, len(over), hr.instance_label(over[0]))))
+    doc.append(("p", "*%s* is heapmark's own allocator, a contestant written by this project; "
+                     "the others are as Debian ships them." % rv.OWN))
+    return doc
+
+
+def uncertainty_line(run, an):
+    lo, hi = an["processes"]
+    d = an["drift"]
+    s = "**Uncertainty**: each figure is the median over %s separate process(es) per "\
+        "allocator and workload (of each process's median over its repetitions)" % (
+            str(lo) if lo == hi else "%d-%d" % (lo, hi))
+    if d:
+        s += "; the machine's own drift, %s's per-process medians of one workload, is %.1f%% " \
+             "(median over %d workloads; worst %.0f%% on `%s`)" % (
+                 an["reference"], d["median"] * 100, d["workloads"], d["worst"] * 100,
+                 hr.instance_label(d["worst_key"]))
+    else:
+        s += "; with one process per figure the drift between processes is not measured " \
+             "(`--processes 2` or more measures it)"
+    return s + "."
+
+
+def programs_blocks(runs, analyses, plots):
+    """The programs section (report_programs.py, when present)."""
+    try:
+        import report_programs
+    except ImportError:
+        return []
+    fn = getattr(report_programs, "blocks", None)
+    return fn(runs, analyses, plots) if fn else []
+
+
+def summary_blocks(runs, analyses, plots):
+    multi = len(runs) > 1
+    doc = [("h", 3, "Summary")]
+    all_allocs = []
+    for an in analyses:
+        for a in an["rank_headline"] + an["allocators"]:
+            if a not in all_allocs:
+                all_allocs.append(a)
+    headers = ["allocator"]
+    for run, an in zip(runs, analyses):
+        sfx = " (%s)" % run.label if multi else ""
+        what = "instructions" if run.instructions else "time"
+        headers += ["%s vs %s%s" % (what, an["reference"], sfx), "95% CI" + sfx, "rank" + sfx,
+                    "each workload once" + sfx, "fastest in" + sfx]
+    rows = []
+    for a in all_allocs:
+        row = [rv.mark(a)]
+        for run, an in zip(runs, analyses):
+            order = an["rank_headline"]
+            rank = "-"
+            if a in order:
+                i = order.index(a)
+                rank = str(i + 1)
+                if i > 0 and rv.is_tie(an["boot"]["pair"].get((a, order[i - 1]))):
+                    rank += " (tie)"
+            row += [rv.fmt_x(an["headline"]["family"].get(a)), _ci(an["boot"]["ci"].get(a)), rank,
+                    rv.fmt_x(an["headline"]["workload"].get(a)),
+                    "%d of %d" % (an["wins"].get(a, 0), len(an["keys"])) if a in an["wins"] else "-"]
+        rows.append(row)
+    doc.append(("table", headers, rows))
+    notes = []
+    for run, an in zip(runs, analyses):
+        basis = "every allocator completed" if not an["partial"] else \
+            "the reference completed (no workload was completed by every allocator)"
+        left = (" Left out: %s." % ", ".join("`%s`" % hr.instance_label(k)
+                                             for k in an["excluded"][:20])) if an["excluded"] else ""
+        notes.append("%sGeometric means of per-workload ratios of %s to **%s** over the %d "
+                     "workload(s) %s, each family weighted once (*each workload once*: every "
+                     "workload weighted alike); lower is better; sorted by rank; *(tie)*: the "
+                     "95%% interval of its ratio to the one above holds 1; *fastest in*: "
+                     "workloads where it has the lowest median.%s"
+                     % ("%s: " % run.label if multi else "", run.primary[2], an["reference"],
+                        an["geomean_n"], basis, left))
+    doc.append(("ul", notes))
+    fam_headers = ["family"] + ["winner" + (" (%s)" % r.label if multi else "") for r in runs]
+    fams = sorted({f for an in analyses for f in an["families"]})
+    fam_rows = []
+    for f in fams:
+        row = [f]
+        for run, an in zip(runs, analyses):
+            e = an["families"].get(f)
+            if not e or not e["winner"]:
+                row.append("n/a")
+                continue
+            w = e["winner"]
+            others = sorted(((g, a) for a, g in e["geomean_time"].items() if a != w))
+            nxt = ""
+            tie = False
+            if others:
+                nxt = ", next %s %.2fx" % (others[0][1], others[0][0] / e["geomean_time"][w])
+                fk = [k for k in an["basis"] if k[0] == f]
+                if fk:
+                    b = rv.bootstrap(run, [w, others[0][1]], an["reference"], fk, boot=200)
+                    tie = rv.is_tie(b["pair"].get((others[0][1], w)))
+            row.append("%s (%s %s over %d workload(s)%s)%s" % (
+                "tie: **%s**, **%s**" % (w, others[0][1]) if tie else "**%s**" % w,
+                rv.fmt_x(e["geomean_time"][w]), an["reference"], e["workloads"], nxt,
+                "; no result from %s" % ", ".join(e["without"]) if e["without"] else ""))
+        fam_rows.append(row)
+    if fam_rows:
+        doc.append(("p", "Winner per workload family (lowest geometric mean of time; *tie* "
+                         "where the two best are not separated):"))
+        doc.append(("table", fam_headers, fam_rows))
+    for kind in ("geomean", "time_normalised"):
+        imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
+                if plots.get((r.label, kind))]
+        if imgs:
+            doc.append(("img", imgs))
+    return doc
+
+
+def memory_blocks(runs, analyses):
+    """Memory above each process's own baseline; start-up sizes apart."""
+    doc = []
+    for run, an in zip(runs, analyses):
+        mem = an.get("memory")
+        if not mem or not mem["baselines"]:
+            continue
+        if not doc:
+            doc.append(("h", 3, "Memory"))
+        if len(runs) > 1:
+            doc.append(("p", "**%s**" % run.label))
+        allocs = sorted(an["allocators"], key=lambda a: (mem["allocators"][a]["peak_vs_ref"] is None,
+                                                          mem["allocators"][a]["peak_vs_ref"] or 0))
+        rows = []
+        for a in allocs:
+            m = mem["allocators"][a]
+            rows.append([rv.mark(a), rv.fmt_x(m["peak_vs_ref"]), fmt_bytes(m["peak_above_median"]),
+                         "%.2f" % m["overhead"] if m["overhead"] is not None else "-",
+                         fmt_bytes(m["after_free"]), fmt_bytes(m["after_free_max"]),
+                         fmt_bytes(m["after_purge"])])
+        doc.append(("table", ["allocator", "peak above baseline vs %s" % an["reference"],
+                              "peak above baseline (median)", "overhead (median)",
+                              "kept after free (median)", "kept after free (worst)",
+                              "kept after purge (median)"], rows))
+        doc.append(("p", "Memory as a program sees it: each process's peak RSS minus its own RSS "
+                         "before the workload's first allocation (its baseline), over the %d "
+                         "workload(s) that allocate %d MiB or more (%s); *overhead*: peak RSS "
+                         "above baseline over the workload's peak of live bytes (1.00 = no "
+                         "waste); *kept after free*: RSS above the baseline once every block is "
+                         "freed; *after purge*: the same after the allocator's own release call "
+                         "where it has one."
+                    % (len(mem["big"]), rv.BIG_BYTES >> 20,
+                       ", ".join("`%s`" % hr.instance_label(k) for k in mem["big"][:8])
+                       + (" ..." if len(mem["big"]) > 8 else "") if mem["big"] else "none")))
+        base = mem["baselines"]
+        doc.append(("p", "Start-up size, shown once and left out above (RSS before the first "
+                         "allocation of a workload, median over processes%s): %s."
+                    % ("" if all(m for _v, m in base.values()) else
+                       "; *at most*: not recorded by this run, the smallest peak of its "
+                       "processes instead",
+                       ", ".join("%s %s%s" % (a, "" if base[a][1] else "at most ",
+                                             fmt_bytes(base[a][0]))
+                                 for a in an["allocators"] if a in base))))
+    return doc
+
+
 def build_document(runs, analyses, plots):
     multi = len(runs) > 1
     doc = [("h", 1, "heapmark report")]
     intro = []
     for run in runs:
         m = run.meta
-        line = "**%s**: run `%s`, %s" % (run.label, os.path.basename(os.path.normpath(run.path)),
-                                          run.state)
+        line = "**%s**: run `%s`, %s" % (run.label, run_name(run), run.state)
         if m.get("git_revision"):
             line += ", git `%s`" % m["git_revision"]
         if isinstance(m.get("planned"), int):
             line += ", %s of %d benchmark processes done" % (m.get("done", "?"), m["planned"])
         intro.append(line)
+        intro.append(machine_line(run))
     doc.append(("ul", intro))
+    if any(run.gbench_debug for run in runs):
+        intro.append("Google Benchmark printed *\"Library was built as DEBUG. Timings may be "
+                     "affected.\"*: that is Debian's libbenchmark package describing its own "
+                     "build; heapmark's workloads, the allocators and the timed loops are built "
+                     "with -O2, and the library's own code runs only between batches of operations "
+                     "(the loop control and the clock), so its build type does not enter the time "
+                     "per operation.")
     for run in runs:
         if run.state in ("interrupted", "running") or run.missing:
             doc.append(("p", "**Incomplete run %s** (state: %s): %d planned result(s) are missing; "
@@ -496,69 +838,14 @@ def build_document(runs, analyses, plots):
         doc += environment_blocks(runs, multi)
         return doc
 
-    # summary
-    doc.append(("h", 2, "Summary"))
-    all_allocs = []
-    for an in analyses:
-        for a in an["allocators"]:
-            if a not in all_allocs:
-                all_allocs.append(a)
-    headers = ["allocator"]
-    for run, an in zip(runs, analyses):
-        sfx = " (%s)" % run.label if multi else ""
-        headers += ["%s vs %s%s" % ("instructions" if run.instructions else "time",
-                                    an["reference"], sfx), "rank" + sfx, "fastest in" + sfx]
-        if not run.instructions:       # an instruction-count run has no memory figures
-            headers.append("peak RSS vs %s%s" % (an["reference"], sfx))
-    rows = []
-    for a in all_allocs:
-        row = [a]
-        for run, an in zip(runs, analyses):
-            row += [fmt_ratio(an["geomean_time"].get(a)), str(an["ranks"].get(a, "-")),
-                    "%d of %d" % (an["wins"].get(a, 0), len(an["keys"])) if a in an["wins"] else "-"]
-            if not run.instructions:
-                row.append(fmt_ratio(an["geomean_rss"].get(a)))
-        rows.append(row)
-    doc.append(("table", headers, rows))
-    notes = []
-    for run, an in zip(runs, analyses):
-        basis = "every allocator completed" if not an["partial"] else \
-            "the reference completed (no workload was completed by every allocator)"
-        left = (" Left out: %s." % ", ".join("`%s`" % hr.instance_label(k)
-                                             for k in an["excluded"][:20])) if an["excluded"] else ""
-        notes.append("%sGeometric means of per-workload ratios of %s (medians) to **%s** over the "
-                     "%d workload(s) %s; lower is better; rank 1 is the fastest; *fastest in*: "
-                     "workloads (of all those with results) where it has the lowest median.%s"
-                     % ("%s: " % run.label if multi else "", run.primary[2], an["reference"],
-                        an["geomean_n"], basis, left))
-    doc.append(("ul", notes))
-    fam_headers = ["family"] + ["winner" + (" (%s)" % r.label if multi else "") for r in runs]
-    fams = sorted({f for an in analyses for f in an["families"]})
-    fam_rows = []
-    for f in fams:
-        row = [f]
-        for an in analyses:
-            e = an["families"].get(f)
-            if not e or not e["winner"]:
-                row.append("n/a")
-            else:
-                w = e["winner"]
-                others = sorted(((g, a) for a, g in e["geomean_time"].items() if a != w))
-                nxt = (", next %s %.2fx" % (others[0][1], others[0][0] / e["geomean_time"][w])) \
-                    if others else ""
-                row.append("**%s** (%.3fx %s over %d workload(s)%s)%s" % (
-                    w, e["geomean_time"][w], an["reference"], e["workloads"], nxt,
-                    "; no result from %s" % ", ".join(e["without"]) if e["without"] else ""))
-        fam_rows.append(row)
-    if fam_rows:
-        doc.append(("p", "Winner per workload family (lowest geometric mean of time):"))
-        doc.append(("table", fam_headers, fam_rows))
-    for kind in ("geomean", "time_normalised"):
-        imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
-                if plots.get((r.label, kind))]
-        if imgs:
-            doc.append(("img", imgs))
-
+    doc += verdict_blocks(runs, analyses, plots)
+    doc += programs_blocks(runs, analyses, plots)
+    doc.append(("h", 2, "Diagnostics: why (microbenchmarks)"))
+    doc.append(("p", "Synthetic workloads, each isolating one allocation pattern: they explain "
+                     "*why* an allocator wins or loses; whether it wins for a program is the "
+                     "programs' answer."))
+    doc += summary_blocks(runs, analyses, plots)
+    doc += memory_blocks(runs, analyses)
     doc += variant_blocks(runs, analyses)
 
     # per-workload tables

@@ -206,9 +206,9 @@ def time_normalised(run, an, palette, out_dir, suffix):
                 values[a].append(None)
                 spreads[a].append(None)
                 continue
-            base = hr.median(r.time_ns)
+            base = r.center()
             rs = [t / base for t in c.time_ns]
-            values[a].append(hr.median(c.time_ns) / base)
+            values[a].append(c.center() / base)
             spreads[a].append((min(rs), max(rs)))
     what = run.primary[2]
     fig = _normalised_bars(
@@ -300,7 +300,7 @@ def thread_scaling(run, an, palette, out_dir, suffix, limit=12):
                 c = run.cell(a, (family, params, t))
                 if c is not None:
                     xs.append(t)
-                    ys.append(1e3 / hr.median(c.time_ns))   # ops per ns * 1e3 = Mops/s
+                    ys.append(1e3 / c.center())   # ops per ns * 1e3 = Mops/s
             if xs:
                 ax.plot(xs, ys, marker=palette.marker(a), color=palette(a), label=a)
         ax.set_xticks(threads)

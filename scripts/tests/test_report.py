@@ -219,11 +219,16 @@ class ReportOnFixture(unittest.TestCase):
     def test_report_md(self):
         with open(self.path("report.md")) as f:
             md = f.read()
-        self.assertIn("## Summary", md)
-        self.assertIn("| allocator | time vs glibc | rank | fastest in | peak RSS vs glibc |", md)
-        for a in ALLOCS:
-            self.assertRegex(md, r"\| %s \| [0-9.]+x \| [1-4] \| \d of 5 \| [0-9.]+x \|" % a)
-        self.assertIn("| mimalloc | 0.505x | 1 | 4 of 5 |", md)   # sable wins memory_growth
+        self.assertIn("### Summary", md)
+        hdr = "| allocator | time vs glibc | 95% CI | rank | each workload once | fastest in |"
+        self.assertIn(hdr, md)
+        table = md.split(hdr, 1)[1].split("\n\n", 1)[0]
+        ranks = re.findall(r"^\| ([a-z]+)[^|]* \| [0-9.]+x \| [0-9.x-]+ \| (\d) ", table, re.M)
+        # sorted by rank: the rows come in rank order, 1 first
+        self.assertEqual([int(r) for _a, r in ranks], [1, 2, 3, 4], table)
+        self.assertEqual(sorted(a for a, _r in ranks), ALLOCS)
+        self.assertRegex(md, r"\| mimalloc \| 0\.55x \| [0-9.]+x-[0-9.]+x \| 1 \| 0\.505x \| 4 of 5 \|")
+        self.assertIn("| sable (heapmark's own) |", md)
         self.assertIn("| malloc_free | **mimalloc**", md)          # winner per family
         self.assertRegex(md, r"\| memory_growth \| \*\*sable\*\* \(0\.\d+x glibc over 1 workload\(s\), "
                              r"next jemalloc [0-9.]+x\); no result from mimalloc \|")
@@ -374,7 +379,8 @@ class InstructionCounts(unittest.TestCase):
             self.assertEqual(r["n"], "1")
             with open(os.path.join(run, "report.md")) as f:
                 md = f.read()
-            self.assertIn("| allocator | instructions vs glibc | rank | fastest in |\n", md)
+            self.assertIn("| allocator | instructions vs glibc | 95% CI | rank | each workload once "
+                          "| fastest in |\n", md)
             self.assertIn("Instruction counts (`heapmark run --instructions`)", md)
             self.assertIn("UNCOUNTED: **jemalloc** `latency/size:64/threads:1`", md)
             self.assertNotIn(" ns ", md.split("## Conformance")[0])
@@ -517,7 +523,7 @@ class ConformanceRunApart(unittest.TestCase):
         md = self.md(out)
         self.assertIn("From the conformance run `20261121T051000Z-fixture-vm`", md)
         self.assertIn("**mimalloc** `AL-02` (alignment, STD): FAIL", md)
-        self.assertIn("| allocator | time vs glibc | rank | fastest in | peak RSS vs glibc |", md)
+        self.assertIn("| allocator | time vs glibc | 95% CI | rank |", md)
         with open(os.path.join(out, "results.csv")) as f:
             self.assertTrue(f.readline().startswith("allocator,"))
 
@@ -763,7 +769,7 @@ class BadInput(unittest.TestCase):
             md = f.read()
         self.assertIn("Rendered with --no-plots", md)
         self.assertNotIn("](plots/", md)
-        self.assertIn("## Summary", md)
+        self.assertIn("### Summary", md)
 
     def test_bad_flag(self):
         rc, _o, err = tu.run_script("report.py", "--bogus", tu.FIXTURE)
