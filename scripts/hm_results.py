@@ -186,6 +186,7 @@ class Run:
         self.conformance_dead = []    # (allocator, status, detail): binaries that wrote no verdicts
         self.label = None
         self.gbench_debug = False     # Google Benchmark reported a debug build of itself
+        self.cpu_mhz = None           # the CPU frequency Google Benchmark read
         self.conformance_refused = None  # why a conformance run was not attached
 
     # -- helpers ---------------------------------------------------------
@@ -398,6 +399,8 @@ def _ingest_json(run, rec, alloc, data, where):
             base = None
         if str(ctx.get("library_build_type", "")).lower() == "debug":
             run.gbench_debug = True
+        if finite(ctx.get("mhz_per_cpu")) and ctx["mhz_per_cpu"] > 0:
+            run.cpu_mhz = ctx["mhz_per_cpu"]
     bad_counters = set()
     for e in benches:
         if not isinstance(e, dict) or e.get("run_type", "iteration") != "iteration":

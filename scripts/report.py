@@ -569,9 +569,9 @@ def cpu_details(run):
         return ", ".join(x for x in ("%s MHz" % m["cpu_mhz"] if m.get("cpu_mhz") else "",
                                      str(m.get("caches") or "")) if x)
     import socket
-    if m.get("host") != socket.gethostname():
-        return ""
     mhz = None
+    if m.get("host") != socket.gethostname():
+        return "%.0f MHz" % run.cpu_mhz if run.cpu_mhz else ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -598,6 +598,7 @@ def cpu_details(run):
     except OSError:
         pass
     out = []
+    mhz = run.cpu_mhz or mhz
     if mhz:
         out.append("%.0f MHz" % mhz)
     if caches:
