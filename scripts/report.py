@@ -306,6 +306,16 @@ def fmt_ns(v):
     return "%.3g ns" % v
 
 
+def fmt_latency(v, floor):
+    """A latency percentile; under the timer floor (already subtracted from every
+    sample, so not resolved) it reads "< floor"."""
+    if v is None:
+        return "-"
+    if floor and v < floor:
+        return "< floor (%s)" % fmt_ns(floor)
+    return fmt_ns(v)
+
+
 def fmt_primary(run, v):
     """The run's main figure: a time, or instructions per operation."""
     if run.instructions:
@@ -882,13 +892,15 @@ def build_document(runs, analyses, plots):
     for kind in ("rss_normalised", "thread_scaling", "latency", "memory_over_time"):
         imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
                 if plots.get((r.label, kind))]
-        if imgs:
-            title = {"rss_normalised": "Peak memory", "thread_scaling": "Thread scaling",
+        tables = latency_tables(runs, analyses) if kind == "latency" else []
+        if imgs or tables:
+            title = {"rss_normalised": "Peak memory (raw, start-up included)",
+                     "thread_scaling": "Thread scaling",
                      "latency": "Latency percentiles", "memory_over_time": "Memory over time"}[kind]
             doc.append(("h", 3, title))
-            doc.append(("img", imgs))
-            if kind == "latency":
-                doc += latency_tables(runs, analyses)
+            if imgs:
+                doc.append(("img", imgs))
+            doc += tables
 
     doc += conformance_blocks(runs, plots)
 
@@ -1034,9 +1046,10 @@ def latency_tables(runs, analyses):
                 row = [hr.instance_label(key), "%s %s" % (prefix, p)]
                 for a in an["allocators"]:
                     v = dict(per.get(a, [])).get(p)
-                    row.append(fmt_ns(v) if v is not None else "-")
+                    row.append(fmt_latency(v, rp.timer_floor(run, a, key)))
                 rows.append(row)
-        out.append(("details", "latency percentiles%s (ns, median over repetitions)"
+        out.append(("details", "latency percentiles%s (ns, median over repetitions; "
+                               "\"< floor\": under the clock's own cost, not resolved)"
                     % (" on " + run.label if len(runs) > 1 else ""), [("table", headers, rows)]))
     return out
 
@@ -1062,7 +1075,8 @@ def render_md(doc):
                 lines.append("| " + " | ".join(esc_md(c) for c in r) + " |")
             out.append("\n".join(lines) + "\n")
         elif kind == "img":
-            out.append(" ".join("![%s](%s)" % (alt, path + ".png") for path, alt in b[1]) + "\n")
+            out.append("\n\n".join("[![%s](%s.png)](%s.png) ([full size](%s.png), [SVG](%s.svg))"
+                                   % (alt, path, path, path, path) for path, alt in b[1]) + "\n")
         elif kind == "details":
             out.append("<details><summary>%s</summary>\n\n%s\n</details>\n"
                        % (html.escape(b[1]), render_md(b[2])))
@@ -1091,7 +1105,7 @@ th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left;vertical-align:to
 th{background:#eef2f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 .imgrow{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
-.imgrow figure{margin:0;flex:1 1 0;min-width:320px}
+.imgrow figure{margin:0;flex:1 1 100%;min-width:320px}
 .imgrow img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:.8em;color:#555}
 details{margin:.4em 0}summary{cursor:pointer}
@@ -1151,9 +1165,14 @@ def render_html(doc, out_dir, title):
             for path, alt in b[1]:
                 with open(os.path.join(out_dir, path + ".png"), "rb") as f:
                     data = base64.b64encode(f.read()).decode("ascii")
-                figs.append('<figure><img alt="%s" src="data:image/png;base64,%s">'
-                            '<figcaption>%s (<code>%s.svg</code> alongside)</figcaption></figure>'
-                            % (html.escape(alt), data, html.escape(alt), html.escape(path)))
+                # inlined, so that the page stands alone; a click opens the image at full
+                # size (the PNG beside the page, with the SVG linked)
+                figs.append('<figure><a href="%s.png" target="_blank"><img alt="%s" '
+                            'src="data:image/png;base64,%s"></a><figcaption>%s: '
+                            '<a href="%s.png">full size</a>, <a href="%s.svg">SVG</a>'
+                            '</figcaption></figure>'
+                            % (html.escape(path), html.escape(alt), data, html.escape(alt),
+                               html.escape(path), html.escape(path)))
             parts.append('<div class="imgrow">%s</div>' % "".join(figs))
         elif kind == "details":
             parts.append("<details><summary>%s</summary>%s</details>"

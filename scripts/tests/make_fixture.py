@@ -187,15 +187,27 @@ def main(out):
                                indent=1) + "\n")
 
 
-def noisy_run(out, processes=3, noise=0.25, seed=7):
+NINE = ["sable", "glibc", "jemalloc", "mimalloc", "tcmalloc", "tbbmalloc", "scudo", "sable-secure",
+        "my-own-allocator"]
+
+
+def noisy_run(out, processes=3, noise=0.25, seed=7, allocs=None):
     """A run with several processes per cell and planted noise between them:
     "twin-a" and "twin-b" have the same true time (each process off by up to
     +-noise), "fast" is twice as fast as glibc, glibc itself drifts by up to
-    +-noise/2 between processes. 2 families x 4 workloads."""
+    +-noise/2 between processes. 2 families x 4 workloads.
+    allocs: other allocator names instead (times spread from 0.2x to 600x of
+    glibc's), with a third family of thread counts, latency percentiles (some
+    under the timer floor) and memory series: every plot of a report."""
     rng = random.Random(seed)
     true = {"glibc": 1.0, "fast": 0.5, "twin-a": 0.8, "twin-b": 0.8}
     benches = ["fam_a/size:%d/threads:1" % s for s in (8, 16, 64, 256)] + \
               ["fam_b/size:%d/threads:4" % s for s in (8, 16, 64, 256)]
+    if allocs:
+        true = {a: (1.0 if a == "glibc" else 0.2 * 3000 ** (i / (len(allocs) - 1.0)))
+                for i, a in enumerate(allocs)}
+        benches += ["fam_c/size:64/threads:%d" % t for t in (1, 2, 4, 8, 16)] + \
+                   ["fam_b/size:%d/threads:4" % s for s in (1024, 4096, 65536, 1048576)]
     os.makedirs(out, exist_ok=True)
     meta = {"schema": 1, "tool": "heapmark", "kind": "bench", "started": "2026-12-04T05:00:00Z",
             "finished": "2026-12-04T05:10:00Z", "state": "complete", "host": "noisy-vm",
@@ -219,10 +231,22 @@ def noisy_run(out, processes=3, noise=0.25, seed=7):
                 ents = []
                 for i in range(3):
                     t = base * f * off * (1.0 + rng.uniform(-0.01, 0.01))
-                    ents.append({"name": name, "run_name": name, "run_type": "iteration",
-                                 "repetitions": 3, "repetition_index": i,
-                                 "threads": int(bench.rsplit(":", 1)[1]), "iterations": 1000,
-                                 "real_time": t, "cpu_time": t, "time_unit": "ns"})
+                    e = {"name": name, "run_name": name, "run_type": "iteration",
+                         "repetitions": 3, "repetition_index": i,
+                         "threads": int(bench.rsplit(":", 1)[1]), "iterations": 1000,
+                         "real_time": t, "cpu_time": t, "time_unit": "ns"}
+                    if allocs and bench.startswith("fam_a/"):
+                        e["timer_floor_ns"] = 20.0
+                        for pct, v in (("p50", 8.0), ("p99", 60.0), ("p999", 300.0),
+                                       ("max", 9000.0)):
+                            e["lat_malloc_%s_ns" % pct] = v * f
+                    if allocs and bench.startswith("fam_b/"):
+                        for j in range(10):
+                            e["rss_t%d" % j] = 1048576.0 * (j + 1) * (1 + f / 100.0)
+                        e["peak_live_bytes"] = 64 * 1048576.0
+                        e["overhead"] = 1.0 + f / 100.0
+                        e["rss_after_free_bytes"] = 1048576.0 * f
+                    ents.append(e)
                 doc = {"context": {"startup_rss_bytes": "2097152",
                                    "library_build_type": "debug"}, "benchmarks": ents}
                 with open(os.path.join(out, "raw", a, rid + ".json"), "w") as fh:

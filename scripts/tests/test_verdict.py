@@ -191,6 +191,27 @@ class Verdict(unittest.TestCase):
         self.assertEqual(rv.fmt_x(12.34), "12.3x")
 
 
+class LatencyFloor(unittest.TestCase):
+    def test_under_the_timer_floor_reads_less_than_floor(self):
+        tmp = tu.scratch()
+        try:
+            run = os.path.join(tmp, "nine")
+            make_fixture.noisy_run(run, processes=1, allocs=make_fixture.NINE)
+            rc, _o, err = tu.run_script("report.py", "--quiet", "--no-plots", run)
+            self.assertEqual(rc, 0, err)
+            md = md_of(run)
+            row = next(line for line in md.split("\n")
+                       if line.startswith("| fam_a/size:8/threads:1 | lat_malloc p50 |"))
+            cells = [c.strip() for c in row.strip("|").split("|")][2:]
+            # sable's p50 (1.6 ns) and glibc's (8 ns) are under the 20 ns floor; scudo's is not
+            self.assertEqual(cells[0], "< floor (20 ns)")
+            self.assertEqual(cells[1], "< floor (20 ns)")
+            self.assertNotIn("floor", cells[6])
+            self.assertNotIn("| 0 ns", md)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class ConformanceMatch(unittest.TestCase):
     """A conformance run is attached only when it is exactly the bench run's contract."""
 
