@@ -1109,6 +1109,7 @@ code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 .imgrow img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:.8em;color:#555}
 details{margin:.4em 0}summary{cursor:pointer}
+fieldset#hm-allocs{margin:.8em 0;border:1px solid #dde3ea}fieldset#hm-allocs label{margin-right:.8em}
 nav{font-size:.9em;background:#f7f9fb;border:1px solid #dde3ea;padding:.4em 1em;display:inline-block}
 nav ul{margin:.2em 0;padding-left:1.2em;columns:3}nav li.l3{margin-left:1em;font-size:.95em}
 """
@@ -1152,12 +1153,19 @@ def render_html(doc, out_dir, title):
         elif kind == "table":
             headers, rows = b[1], b[2]
             num = [i > 0 and _numeric_col(rows, i) for i in range(len(headers))]
+            # columns and rows that belong to one allocator carry data-alloc, so that
+            # the reader's allocator switches can hide them
+            col_alloc = [_alloc_of(h) if i > 0 else None for i, h in enumerate(headers)]
             t = ["<table><thead><tr>%s</tr></thead><tbody>"
-                 % "".join("<th>%s</th>" % _inline(h) for h in headers)]
+                 % "".join("<th%s>%s</th>" % (_data_alloc(col_alloc[i]), _inline(h))
+                           for i, h in enumerate(headers))]
             for r in rows:
-                t.append("<tr>%s</tr>" % "".join(
-                    "<td%s>%s</td>" % (' class="num"' if i < len(num) and num[i] else "", _inline(c))
-                    for i, c in enumerate(r)))
+                ra = next((x for x in (_alloc_of(c) for c in r[:3]) if x), None)
+                t.append("<tr%s>%s</tr>" % (_data_alloc(ra), "".join(
+                    "<td%s%s>%s</td>" % (' class="num"' if i < len(num) and num[i] else "",
+                                         _data_alloc(col_alloc[i] if i < len(col_alloc) else None),
+                                         _inline(c))
+                    for i, c in enumerate(r))))
             t.append("</tbody></table>")
             parts.append("".join(t))
         elif kind == "img":
@@ -1180,6 +1188,58 @@ def render_html(doc, out_dir, title):
     return parts
 
 
+ALLOC_NAMES = []      # the allocators of the report being rendered (render_html_page sets it)
+
+
+def _alloc_of(text):
+    """The allocator a table header or cell names: exactly its name, with the
+    own-allocator mark, a version or a run label after it."""
+    t = re.sub(r"\*\*", "", str(text)).strip()
+    for a in ALLOC_NAMES:
+        if t == a or t == rv.mark(a) or re.match(r"^%s( \([^() ]+\)| [^ ()]+)$" % re.escape(a), t):
+            return a
+    return None
+
+
+def _data_alloc(a):
+    return ' data-alloc="%s"' % html.escape(a) if a else ""
+
+
+def allocator_switches():
+    """A checkbox per allocator: unticked hides its columns and rows."""
+    if len(ALLOC_NAMES) < 2:
+        return ""
+    boxes = "".join('<label><input type="checkbox" class="hm-alloc" value="%s" checked> %s</label> '
+                    % (html.escape(a), html.escape(a)) for a in ALLOC_NAMES)
+    return ('<fieldset id="hm-allocs"><legend>Show allocators in the tables</legend>%s'
+            '<small>(the images show every allocator; <code>#hide=a,b</code> at the end of the '
+            'address starts with those hidden)</small></fieldset>' % boxes)
+
+
+# Hides the columns and rows of unticked allocators; #hide=a,b in the address
+# unticks those at load. <html data-hidden="a,b"> says what is hidden.
+TOGGLE_SCRIPT = """
+(function(){
+  var boxes=Array.prototype.slice.call(document.querySelectorAll('input.hm-alloc'));
+  if(!boxes.length){return;}
+  function apply(){
+    var off={},names=[];
+    boxes.forEach(function(b){b.defaultChecked=b.checked;
+      if(!b.checked){off[b.value]=1;names.push(b.value);}});
+    Array.prototype.forEach.call(document.querySelectorAll('[data-alloc]'),function(el){
+      el.style.display=off[el.getAttribute('data-alloc')]?'none':'';
+    });
+    document.documentElement.setAttribute('data-hidden',names.join(','));
+  }
+  var m=/[#&]hide=([^&]*)/.exec(location.hash);
+  if(m){var hide=decodeURIComponent(m[1]).split(',');
+    boxes.forEach(function(b){if(hide.indexOf(b.value)>=0){b.checked=false;}});}
+  boxes.forEach(function(b){b.addEventListener('change',apply);});
+  apply();
+})();
+"""
+
+
 def _anchor(text):
     return "s-" + (re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x")
 
@@ -1198,13 +1258,14 @@ def render_html_body(doc, out_dir):
     return "\n".join(render_html(doc, out_dir, ""))
 
 
-def render_html_page(doc, out_dir, title):
-    body = render_html_body(doc[:1], out_dir) + "\n" + toc(doc) + "\n" + \
-        render_html_body(doc[1:], out_dir)
+def render_html_page(doc, out_dir, title, allocators=()):
+    ALLOC_NAMES[:] = list(allocators)
+    body = render_html_body(doc[:1], out_dir) + "\n" + toc(doc) + "\n" + allocator_switches() + \
+        "\n" + render_html_body(doc[1:], out_dir)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n<script>%s</script>\n"
-            "</body>\n</html>\n" % (html.escape(title), CSS, body, CHECK_SCRIPT))
+            "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n<script>%s%s</script>\n"
+            "</body>\n</html>\n" % (html.escape(title), CSS, body, CHECK_SCRIPT, TOGGLE_SCRIPT))
 
 
 # --- main -------------------------------------------------------------------------
@@ -1302,7 +1363,10 @@ def main(argv):
         doc.insert(1, ("p", "*Rendered with --no-plots: tables only.*"))
     write_text(os.path.join(out_dir, "report.md"), render_md(doc))
     title = "heapmark report: " + ", ".join(r.label for r in runs)
-    write_text(os.path.join(out_dir, "report.html"), render_html_page(doc, out_dir, title))
+    names = []
+    for an in analyses:
+        names += [a for a in an["all_allocators"] if a not in names]
+    write_text(os.path.join(out_dir, "report.html"), render_html_page(doc, out_dir, title, names))
     if not args.quiet:
         print("%s: wrote %s" % (PROG, os.path.join(out_dir, "report.md")))
     return 0
