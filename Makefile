@@ -133,10 +133,14 @@ BENCH_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(BENCH_WOR
 ALLOC_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(CONF_WORDS))))
 PROFILE    := $(if $(QUICK),quick,$(if $(FULL),full,default))
 
+# The report shows the contract of exactly these allocators and this build:
+# the conformance matrix is reused only when it matches (scripts/hm_results.py
+# conformance-match), else run (QUICK=1 never runs it: the report says none is attached).
 bench: all
 	$(BUILD)/heapmark run --allocators '$(BENCH_LIST)' --profile $(PROFILE) $(BENCH_ARGS)
-	MPLBACKEND=Agg $(PYTHON) scripts/report.py results/latest
-	@echo "report: $$(readlink -f results/latest)/report.md"
+	@$(PYTHON) scripts/hm_results.py conformance-match results/latest results/latest-conformance || \
+	  $(if $(QUICK),echo "conformance: not run with QUICK=1",$(BUILD)/heapmark conformance --allocators '$(BENCH_LIST)')
+	MPLBACKEND=Agg $(PYTHON) scripts/report.py --print-summary results/latest
 
 conformance: all
 	$(BUILD)/heapmark conformance --allocators '$(ALLOC_LIST)' $(CONFORMANCE_ARGS)

@@ -768,3 +768,31 @@ def label_runs(runs):
     for i, r in enumerate(runs):
         if labels.count(r.label) > 1:
             r.label = "%s#%d" % (r.label, i + 1)
+
+
+def _main(argv):
+    """hm_results.py conformance-match BENCH_RUN CONFORMANCE_RUN: exit 0 when the
+    conformance run is the contract of exactly that bench run (so that make
+    bench reuses it), 1 with the reason when it is not or cannot be read."""
+    if len(argv) != 3 or argv[0] != "conformance-match":
+        print("usage: hm_results.py conformance-match BENCH_RUN CONFORMANCE_RUN", file=sys.stderr)
+        return 2
+    try:
+        bench = read_run(argv[1])
+        conf = read_run(argv[2])
+    except InputError as e:
+        print("conformance: no matrix to reuse (%s)" % e)
+        return 1
+    why = conformance_mismatch(bench, conf) if conf.conformance else "it has no verdicts"
+    if why:
+        print("conformance: %s is not reusable: %s" % (os.path.basename(os.path.realpath(argv[2])),
+                                                      why))
+        return 1
+    print("conformance: reusing %s (same host, build and allocators, unfiltered)"
+          % os.path.basename(os.path.realpath(argv[2])))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(_main(sys.argv[1:]))

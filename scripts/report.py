@@ -1314,6 +1314,9 @@ def main(argv):
     ap.add_argument("--quiet", action="store_true", help="do not print the problems found")
     ap.add_argument("--no-plots", action="store_true",
                     help="tables only: no plots (faster; the report says so)")
+    ap.add_argument("--print-summary", action="store_true",
+                    help="end with the verdict and the summary table on stdout, and the "
+                         "paths of report.md and report.html (what make bench prints)")
     args = ap.parse_args(argv)
 
     runs = []
@@ -1367,9 +1370,49 @@ def main(argv):
     for an in analyses:
         names += [a for a in an["all_allocators"] if a not in names]
     write_text(os.path.join(out_dir, "report.html"), render_html_page(doc, out_dir, title, names))
-    if not args.quiet:
+    if args.print_summary:
+        sys.stdout.write(terminal_summary(runs, analyses, out_dir))
+    elif not args.quiet:
         print("%s: wrote %s" % (PROG, os.path.join(out_dir, "report.md")))
     return 0
+
+
+def _plain(text):
+    return re.sub(r"\*\*|`", "", str(text))
+
+
+def terminal_summary(runs, analyses, out_dir):
+    """The end of make bench: per run the verdict, the summary table in rank order,
+    then where the report is."""
+    out = []
+    for run, an in zip(runs, analyses):
+        out.append("")
+        out.append("heapmark: %s (%s)" % (run_name(run), run.label))
+        for prio, text in rv.verdict(an, an.get("programs")):
+            out.append("  %-38s %s" % (prio + ":", _plain(text)))
+        mem = (an.get("memory") or {}).get("allocators") or {}
+        rows = [("allocator", "time vs %s" % an["reference"], "95% CI", "rank",
+                 "peak above baseline vs %s" % an["reference"])]
+        order = an["rank_headline"] + [a for a in an["allocators"] if a not in an["rank_headline"]]
+        for i, a in enumerate(order):
+            rank = str(i + 1) if a in an["rank_headline"] else "-"
+            if 0 < i < len(an["rank_headline"]) and rv.is_tie(
+                    an["boot"]["pair"].get((a, an["rank_headline"][i - 1]))):
+                rank += " (tie)"
+            rows.append((a, rv.fmt_x(an["headline"]["family"].get(a)),
+                         _ci(an["boot"]["ci"].get(a)), rank,
+                         rv.fmt_x((mem.get(a) or {}).get("peak_vs_ref"))))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        out.append("")
+        for j, r in enumerate(rows):
+            out.append("  " + "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+                                        for i, c in enumerate(r)))
+            if j == 0:
+                out.append("  " + "  ".join("-" * w for w in widths))
+    out.append("")
+    out.append("report: %s" % os.path.abspath(os.path.join(out_dir, "report.md")))
+    out.append("        %s" % os.path.abspath(os.path.join(out_dir, "report.html")))
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

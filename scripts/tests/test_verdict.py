@@ -6,6 +6,7 @@ is the contract of exactly that run. Run: make test-report."""
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import unittest
@@ -191,6 +192,25 @@ class Verdict(unittest.TestCase):
         self.assertEqual(rv.fmt_x(12.34), "12.3x")
 
 
+class Terminal(unittest.TestCase):
+    def test_make_bench_ends_with_the_verdict_the_table_and_the_paths(self):
+        tmp = tu.scratch()
+        try:
+            out = os.path.join(tmp, "out")
+            rc, text, err = tu.run_script("report.py", "--quiet", "--no-plots", "--print-summary",
+                                          "--out", out, tu.FIXTURE)
+            self.assertEqual(rc, 0, err)
+            lines = text.splitlines()
+            self.assertIn("  microbenchmarks (each family once):    mimalloc leads: 0.55x", text)
+            table = [l.split()[0] for l in lines if re.match(r"^  (glibc|jemalloc|mimalloc|sable) ",
+                                                             l)]
+            self.assertEqual(table, ["mimalloc", "sable", "jemalloc", "glibc"])   # rank order
+            self.assertEqual(lines[-2], "report: %s" % os.path.join(out, "report.md"))
+            self.assertEqual(lines[-1].strip(), os.path.join(out, "report.html"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class LatencyFloor(unittest.TestCase):
     def test_under_the_timer_floor_reads_less_than_floor(self):
         tmp = tu.scratch()
@@ -256,6 +276,20 @@ class ConformanceMatch(unittest.TestCase):
                                     self.bench, self.conf)
         self.assertEqual(rc, 0, err)
         self.assertNotIn("From the conformance run", md_of(out))
+
+    def test_make_bench_reuses_only_a_matching_matrix(self):
+        link = os.path.join(self.tmp, "latest-conformance")
+        rc, out, err = tu.run_script("hm_results.py", "conformance-match", self.bench, link)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("conformance: reusing 20261121T051000Z-fixture-vm", out)
+        tu.edit_meta(self.conf, lambda m: m["options"].update(filter="HD-*"))
+        rc, out, err = tu.run_script("hm_results.py", "conformance-match", self.bench, link)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("is not reusable: it was filtered", out)
+        rc, out, err = tu.run_script("hm_results.py", "conformance-match", self.bench,
+                                     os.path.join(self.tmp, "none"))
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("conformance: no matrix to reuse", out)
 
     def test_filtered_matrix_is_refused(self):
         self.check_refused(lambda m: m["options"].update(filter="AL-*"), "it was filtered")
