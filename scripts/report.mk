@@ -6,11 +6,12 @@
 #   make test-compare    compare.py: planted regression, noise, drift, bad input
 #   make test-workflow   the workflow file parses and has every publishing step
 #   make test-browser    report.html in headless chromium (installs chromium if missing)
+#   make test-progress   each finished benchmark process prints its median time per op and ETA
 
 REPORT_TEST_ENV := MPLBACKEND=Agg
 
-.PHONY: test-report test-compare test-workflow test-browser
-TESTS += test-report test-compare test-workflow
+.PHONY: test-report test-compare test-workflow test-browser test-progress
+TESTS += test-report test-compare test-workflow test-progress
 
 test-report: deps
 	$(REPORT_TEST_ENV) nice $(PYTHON) scripts/tests/test_report.py
@@ -18,6 +19,9 @@ test-report: deps
 
 test-compare: deps
 	$(REPORT_TEST_ENV) nice $(PYTHON) scripts/tests/test_compare.py
+
+test-progress: $(BUILD)/heapmark $(BUILD)/glibc/bench
+	scripts/tests/test_progress.sh
 
 test-workflow: deps
 	$(PYTHON) scripts/tests/test_workflow.py
