@@ -1,6 +1,7 @@
 #!/bin/bash
 # make test-progress: every finished benchmark process prints its median time per
-# operation and the time left (build/heapmark run, not on a terminal: one line each).
+# operation and the time left (build/heapmark run, not on a terminal: one line each);
+# a variant named after a built allocator is refused.
 set -u
 cd "$(dirname "$0")/../.."
 out=$(mktemp -d build/test-progress.XXXXXX)
@@ -14,3 +15,9 @@ if ! grep -Eq "$line" <<<"$log"; then
     exit 1
 fi
 echo "test-progress: ok ($(grep -E "$line" <<<"$log"))"
+# a variant may not take a built allocator's name: refused before anything runs
+err=$(build/heapmark run --allocators 'glibc,jemalloc=glibc:MALLOC_ARENA_MAX=1' --out "$out" 2>&1) &&
+    { echo "test-progress: FAIL: a variant named jemalloc was accepted"; exit 1; }
+grep -q "allocator 'jemalloc': a variant may not take the name of a built allocator" <<<"$err" ||
+    { echo "test-progress: FAIL: refusal of a variant named jemalloc: $err"; exit 1; }
+echo "test-progress: a variant named after a built allocator is refused"
