@@ -580,13 +580,18 @@ def cpu_details(run):
                                      str(m.get("caches") or "")) if x)
     import socket
     mhz = None
+    cpuinfo_cache = None
     if m.get("host") != socket.gethostname():
         return "%.0f MHz" % run.cpu_mhz if run.cpu_mhz else ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.lower().startswith("cpu mhz"):
+                low = line.lower()
+                if low.startswith("cpu mhz") and mhz is None:
                     mhz = float(line.split(":", 1)[1])
+                elif low.startswith("cache size") and cpuinfo_cache is None:
+                    cpuinfo_cache = line.split(":", 1)[1].strip()
+                elif not line.strip() and mhz is not None:
                     break
     except (OSError, ValueError):
         pass
@@ -613,6 +618,8 @@ def cpu_details(run):
         out.append("%.0f MHz" % mhz)
     if caches:
         out.append("caches " + " ".join(caches))
+    elif cpuinfo_cache:
+        out.append("cache %s (/proc/cpuinfo)" % cpuinfo_cache)
     return ", ".join(out)
 
 

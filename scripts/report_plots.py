@@ -210,9 +210,19 @@ def _rows(keys, limit=ROW_MAX):
     return rows
 
 
-def _panels(keys, limit=ROW_MAX):
-    """One panel per family (a family of more than `limit` workloads in several
-    panels), packed into rows of at most `limit` workloads: [[(title, keys)]]."""
+ROW_INCHES = 20.0     # the widest row of panels
+PANEL_EXTRA = 1.0     # inches of a panel besides its bars: its own y labels
+PANEL_MIN = 2.3       # the narrowest panel, so that its title and labels fit
+
+
+def _panel_width(nkeys, slot):
+    return max(PANEL_MIN, slot * nkeys + PANEL_EXTRA)
+
+
+def _panels(keys, slot=0.75):
+    """One panel per family (a family wider than a row in several panels),
+    packed into rows of at most ROW_INCHES: [[(title, keys)]]."""
+    limit = max(1, int((ROW_INCHES - PANEL_EXTRA) / slot))
     fams = []
     for k in keys:
         if not fams or fams[-1][0] != k[0]:
@@ -223,13 +233,14 @@ def _panels(keys, limit=ROW_MAX):
         parts = [ks[i:i + limit] for i in range(0, len(ks), limit)]
         for i, part in enumerate(parts):
             panels.append(("%s (%d/%d)" % (f, i + 1, len(parts)) if len(parts) > 1 else f, part))
-    rows, cur, used = [], [], 0
+    rows, cur, used = [], [], 0.0
     for title, ks in panels:
-        if cur and used + len(ks) > limit:
+        w = _panel_width(len(ks), slot)
+        if cur and used + w > ROW_INCHES:
             rows.append(cur)
-            cur, used = [], 0
+            cur, used = [], 0.0
         cur.append((title, ks))
-        used += len(ks)
+        used += w
     if cur:
         rows.append(cur)
     return rows
@@ -242,20 +253,19 @@ def _param_label(k):
 def _normalised_bars(run, an, palette, keys, values, spreads, ylabel, title):
     """Small multiples: one panel per family, each with its own log axis,
     grouped bars per workload in numeric order."""
-    rows = _panels(keys)
     nallocs = max(1, len(an["allocators"]))
     slot = max(0.45, 0.1 * nallocs + 0.15)           # inches per workload
-    panel_extra = 1.0                                # inches per panel: its own y labels
-    widest = max(sum(slot * len(ks) + panel_extra for _t, ks in r) for r in rows)
-    width = max(6.0, widest + 0.8)
+    rows = _panels(keys, slot)
+    widest = max(sum(_panel_width(len(ks), slot) for _t, ks in r) for r in rows)
+    width = max(6.0, widest + 0.5)
     fig = plt.figure(figsize=(width, 3.6 * len(rows) + 0.9))
     outer = fig.add_gridspec(len(rows), 1, hspace=0.75)
     index = {k: i for i, k in enumerate(keys)}
     for r, row in enumerate(rows):
-        used = sum(slot * len(ks) + panel_extra for _t, ks in row)
-        ratios = [slot * len(ks) for _t, ks in row] + [max(0.01, widest - used)]
+        ws = [_panel_width(len(ks), slot) for _t, ks in row]
+        ratios = [w - PANEL_EXTRA for w in ws] + [max(0.01, widest - sum(ws))]
         inner = outer[r].subgridspec(1, len(ratios), width_ratios=ratios,
-                                     wspace=panel_extra * len(row) / max(used, 0.1))
+                                     wspace=PANEL_EXTRA * len(ratios) / max(sum(ratios), 0.1))
         for p, (ptitle, rk) in enumerate(row):
             ax = fig.add_subplot(inner[0, p])
             sub_v = {a: [values[a][index[k]] for k in rk] for a in an["allocators"]}

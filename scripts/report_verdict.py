@@ -333,9 +333,12 @@ def verdict(an, programs):
     h = an.get("headline") or {}
     ld = _leader(h.get("family") or {}, True, pair=(an.get("boot") or {}).get("pair"))
     if ld:
+        one = (an.get("processes") or (1, 1))[1] <= 1
         rows.append(("microbenchmarks (each family once)",
                      _say(ld, "time", ref, (an.get("boot") or {}).get("ci"),
-                          sure(ld["tie"], "bootstrap over workloads and processes"))))
+                          sure(ld["tie"], "bootstrap over workloads and processes" +
+                               ("; one process per figure, so the noise between processes "
+                                "is not in it" if one else "")))))
     # memory
     mem = an.get("memory") or {}
     ma = {a: v["peak_vs_ref"] for a, v in (mem.get("allocators") or {}).items() if v["peak_vs_ref"]}
@@ -349,7 +352,7 @@ def verdict(an, programs):
     if ma:
         ld = _leader(ma, True)
         rows.append(("memory (workloads of %d MiB or more)" % (BIG_BYTES >> 20),
-                     _say(ld, "peak RSS above the process's baseline", ref, None,
+                     _say(ld, "peak RSS above baseline", ref, None,
                           "over %d workload(s)" % len(mem.get("big") or []))))
     elif mem is not None:
         rows.append(("memory", "no workload allocated %d MiB or more: no memory ranking"
@@ -391,15 +394,26 @@ def verdict(an, programs):
 
 
 def _say(ld, what, ref, ci, how):
+    """'**A** leads: WHAT 0.59x glibc's (95% CI ..); next B, +10.7%; how sure'."""
     if ld is None:
         return "no data"
-    s = "**%s** leads: %s %s of %s's" % (mark(ld["leader"]), fmt_x(ld["value"]), what, ref)
-    if ci and ld["leader"] in ci:
+    if ld["leader"] == ref:
+        s = "**%s** (the reference) leads" % mark(ld["leader"])
+    else:
+        s = "**%s** leads: %s %s %s's" % (mark(ld["leader"]), what, fmt_x(ld["value"]), ref)
+    if ci and ld["leader"] in ci and ld["leader"] != ref:
         s += " (95%% CI %s-%s)" % (fmt_x(ci[ld["leader"]][0]), fmt_x(ci[ld["leader"]][1]))
     if ld["next"]:
-        s += "; next %s, %.1f%% behind" % (mark(ld["next"]), (ld["margin"] - 1.0) * 100.0) \
+        s += "; next %s, %s" % (mark(ld["next"]), _more(ld["margin"])) \
             if ld["margin"] else "; next %s" % mark(ld["next"])
     return s + "; " + how
+
+
+def _more(margin):
+    """How far the runner-up is behind: +10.7%, or 2.36x for large gaps."""
+    if margin >= 2.0:
+        return "%s the leader's" % fmt_x(margin)
+    return "+%.1f%%" % ((margin - 1.0) * 100.0)
 
 
 def sensitivity(an, programs):

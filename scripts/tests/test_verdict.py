@@ -165,8 +165,8 @@ class Verdict(unittest.TestCase):
     def test_programs_lead_with_their_uncertainty(self):
         rows = dict(rv.verdict(self.an, PROGRAMS))
         t = rows["throughput on programs"]
-        self.assertIn("**mimalloc** leads: 0.9x time of glibc's (95% CI 0.86x-0.94x)", t)
-        self.assertIn("next sable (heapmark's own), 2.2% behind", t)
+        self.assertIn("**mimalloc** leads: time 0.9x glibc's (95% CI 0.86x-0.94x)", t)
+        self.assertIn("next sable (heapmark's own), +2.2%", t)
         self.assertIn("**tie**", t)                       # 0.86-0.94 overlaps 0.88-0.97
         m = rows["memory on programs"]
         self.assertIn("**jemalloc** leads", m)
@@ -201,7 +201,7 @@ class Terminal(unittest.TestCase):
                                           "--out", out, tu.FIXTURE)
             self.assertEqual(rc, 0, err)
             lines = text.splitlines()
-            self.assertIn("  microbenchmarks (each family once):    mimalloc leads: 0.55x", text)
+            self.assertIn("  microbenchmarks (each family once):    mimalloc leads: time 0.55x", text)
             table = [l.split()[0] for l in lines if re.match(r"^  (glibc|jemalloc|mimalloc|sable) ",
                                                              l)]
             self.assertEqual(table, ["mimalloc", "sable", "jemalloc", "glibc"])   # rank order
