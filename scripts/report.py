@@ -376,7 +376,9 @@ def _cell_texts(run, allocs, k, metric):
         if v == best:
             txt = "**%s** (best)" % txt
         elif best > 0:
-            txt += " (+%.0f%%)" % ((v / best - 1.0) * 100.0)
+            # +N% while it reads well, a ratio beyond 10x ("2777x", not "+277655%")
+            txt += " (%s)" % ("+%.0f%%" % ((v / best - 1.0) * 100.0) if v / best < 10
+                              else rv.fmt_x(v / best))
         out[a] = txt
     return out
 

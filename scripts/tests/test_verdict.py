@@ -186,6 +186,19 @@ class Verdict(unittest.TestCase):
         self.assertAlmostEqual(an["headline"]["family"]["sable"], want)
         self.assertNotAlmostEqual(an["headline"]["workload"]["sable"], want, places=3)
 
+    def test_far_behind_reads_as_a_ratio(self):
+        tmp = tu.scratch()
+        try:
+            run = tu.copy_fixture(tmp)
+            tu.edit_times(run, "glibc", "latency/size:64/threads:1", lambda i, t: t * 3000.0)
+            rc, _o, err = tu.run_script("report.py", "--quiet", "--no-plots", run)
+            self.assertEqual(rc, 0, err)
+            md = md_of(run)
+            self.assertRegex(md, r"\| latency/size:64 \| 1 \| [0-9.]+ us ±\d+% \(\d{4}x\) \|")
+            self.assertNotRegex(md, r"\(\+\d{4,}%\)")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_ratio_format(self):
         self.assertEqual(rv.fmt_x(2777.55), "2778x")
         self.assertEqual(rv.fmt_x(0.39712), "0.397x")
