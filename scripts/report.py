@@ -200,8 +200,36 @@ def summary_json(runs, analyses):
                                   "time_vs_base": _round(v["time"][k]),
                                   "peak_rss_vs_base": _round(v["rss"].get(k))}
                                  for k in v["keys"]]} for v in an["variants"]],
+            "headline": {
+                "weighting": "each workload family once",
+                "time_vs_reference": _clean(an["headline"]["family"]),
+                "ci95": {a: [_round(lo), _round(hi)] for a, (lo, hi) in an["boot"]["ci"].items()},
+                "rank": an["rank_headline"],
+                "ties": [[a, b] for i, a in enumerate(an["rank_headline"][1:], 1)
+                         for b in [an["rank_headline"][i - 1]]
+                         if rv.is_tie(an["boot"]["pair"].get((a, b)))],
+                "time_vs_reference_each_workload_once": _clean(an["headline"]["workload"]),
+            },
+            "processes_per_figure": list(an["processes"]),
+            "drift": None if not an["drift"] else {
+                "allocator": an["reference"], "median": _round(an["drift"]["median"]),
+                "worst": _round(an["drift"]["worst"]),
+                "worst_workload": hr.instance_label(an["drift"]["worst_key"]),
+                "workloads": an["drift"]["workloads"]},
+            "memory": None if not an["memory"] else {
+                "big_workloads": [hr.instance_label(k) for k in an["memory"]["big"]],
+                "startup_rss_bytes": {a: v[0] for a, v in an["memory"]["baselines"].items()},
+                "startup_measured": {a: v[1] for a, v in an["memory"]["baselines"].items()},
+                "allocators": {a: {k: _round(v) if isinstance(v, float) else v
+                                   for k, v in m.items()}
+                               for a, m in an["memory"]["allocators"].items()}},
+            "verdict": [{"priority": p, "answer": t} for p, t in rv.verdict(an, an.get("programs"))],
+            "conformance_not_attached": run.conformance_refused,
             "problems": run.problems,
         })
+    progs = [an.get("programs") for an in analyses if an.get("programs")]
+    if progs:
+        out["programs"] = progs[0]
     return out
 
 

@@ -129,6 +129,12 @@ class Uncertainty(unittest.TestCase):
                              r"workload, is \d+\.\d%")
         self.assertIn("**Warning**: this machine has 2 cores; 4 workload(s) run more threads", md)
         self.assertIn("Library was built as DEBUG", md)
+        with open(os.path.join(self.run_dir, "summary.json")) as f:
+            summ = json.load(f)["runs"][0]
+        self.assertEqual([sorted(t) for t in summ["headline"]["ties"]], [["twin-a", "twin-b"]])
+        self.assertEqual(summ["processes_per_figure"], [3, 3])
+        self.assertEqual(summ["drift"]["allocator"], "glibc")
+        self.assertGreater(summ["drift"]["median"], 0.0)
         # the archived report names its own run, also through a `latest` link
         link = os.path.join(self.tmp, "latest")
         os.symlink(os.path.basename(self.run_dir), link)
