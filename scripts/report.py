@@ -931,7 +931,7 @@ def build_document(runs, analyses, plots):
                 if plots.get((r.label, kind))]
         tables = latency_tables(runs, analyses) if kind == "latency" else []
         if imgs or tables:
-            title = {"rss_normalised": "Peak memory (raw, start-up included)",
+            title = {"rss_normalised": "Peak memory above the baseline",
                      "thread_scaling": "Thread scaling",
                      "latency": "Latency percentiles", "memory_over_time": "Memory over time"}[kind]
             doc.append(("h", 3, title))

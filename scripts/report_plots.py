@@ -372,23 +372,26 @@ def geomean_summary(run, an, palette, out_dir, suffix):
 
 
 def rss_normalised(run, an, palette, out_dir, suffix):
-    ref, allocs = an["reference"], an["allocators"]
-    keys = [k for k in an["keys_with_ref"]
-            if run.cell(ref, k) is not None and run.cell(ref, k).rss_bytes]
+    """Peak RSS above each process's baseline over the reference's, on the
+    workloads that allocate enough for memory to be the allocator's doing."""
+    import report_verdict as rv
+    ref, allocs, mem = an["reference"], an["allocators"], an.get("memory")
+    if not mem or not mem["big"]:
+        return None
+    keys = [k for k in mem["big"] if rv.peak_above(run, ref, k, mem["baselines"])]
     if not keys:
         return None
     values = {a: [] for a in allocs}
     for a in allocs:
         for k in keys:
-            c = run.cell(a, k)
-            if c is None or not c.rss_bytes:
-                values[a].append(None)
-                continue
-            values[a].append(hr.median(c.rss_bytes) / hr.median(run.cell(ref, k).rss_bytes))
+            v = rv.peak_above(run, a, k, mem["baselines"])
+            values[a].append(max(v, 1.0) / rv.peak_above(run, ref, k, mem["baselines"])
+                             if v is not None else None)
     fig = _normalised_bars(
         run, an, palette, keys, values, None,
-        "peak RSS / %s's (log scale; lower is better)" % ref,
-        "%s: peak resident memory of the benchmark process, normalised to %s" % (run.label, ref))
+        "peak RSS above baseline / %s's (log; lower is better)" % ref,
+        "%s: peak RSS above the process's own start-up size, normalised to %s (workloads of "
+        "%d MiB or more)" % (run.label, ref, rv.BIG_BYTES >> 20))
     return _save(fig, out_dir, "rss_normalised" + suffix)
 
 
