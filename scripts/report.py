@@ -824,18 +824,20 @@ def memory_blocks(runs, analyses):
             rows.append([rv.mark(a), rv.fmt_x(m["peak_vs_ref"]), fmt_bytes(m["peak_above_median"]),
                          "%.2f" % m["overhead"] if m["overhead"] is not None else "-",
                          fmt_bytes(m["after_free"]), fmt_bytes(m["after_free_max"]),
-                         fmt_bytes(m["after_purge"])])
+                         fmt_bytes(m["after_idle"]), fmt_bytes(m["after_purge"])])
         doc.append(("table", ["allocator", "peak above baseline vs %s" % an["reference"],
                               "peak above baseline (median)", "overhead (median)",
                               "kept after free (median)", "kept after free (worst)",
+                              "kept after an idle second (median)",
                               "kept after purge (median)"], rows))
         doc.append(("p", "Memory as a program sees it: each process's peak RSS minus its own RSS "
                          "before the workload's first allocation (its baseline), over the %d "
                          "workload(s) that allocate %d MiB or more (%s); *overhead*: peak RSS "
                          "above baseline over the workload's peak of live bytes (1.00 = no "
                          "waste); *kept after free*: RSS above the baseline once every block is "
-                         "freed; *after purge*: the same after the allocator's own release call "
-                         "where it has one."
+                         "freed; *after an idle second*: the same a second later (time-based "
+                         "release has had its chance); *after purge*: the same after the "
+                         "allocator's own release call where it has one."
                     % (len(mem["big"]), rv.BIG_BYTES >> 20,
                        ", ".join("`%s`" % hr.instance_label(k) for k in mem["big"][:8])
                        + (" ..." if len(mem["big"]) > 8 else "") if mem["big"] else "none")))

@@ -225,7 +225,7 @@ def memory(run, allocs, ref):
     big = big_workloads(run, ref, base)
     out = {"baselines": base, "big": big, "allocators": {}}
     for a in allocs:
-        ratios, over, kept, purged, peaks = {}, [], [], [], []
+        ratios, over, kept, purged, peaks, idle = {}, [], [], [], [], []
         for k in big:
             pa, pr = peak_above(run, a, k, base), peak_above(run, ref, k, base)
             if pa is not None:
@@ -237,7 +237,7 @@ def memory(run, allocs, ref):
             if c is None:
                 continue
             for name, lst in (("overhead", over), ("rss_after_free_bytes", kept),
-                              ("rss_after_purge_bytes", purged)):
+                              ("rss_after_purge_bytes", purged), ("rss_after_idle_bytes", idle)):
                 v = c.counter(name)
                 if v is not None:
                     lst.append(v)
@@ -249,6 +249,7 @@ def memory(run, allocs, ref):
             "after_free": hr.median(kept) if kept else None,
             "after_free_max": max(kept) if kept else None,
             "after_purge": hr.median(purged) if purged else None,
+            "after_idle": hr.median(idle) if idle else None,
         }
     return out
 

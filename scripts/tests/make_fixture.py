@@ -246,6 +246,7 @@ def noisy_run(out, processes=3, noise=0.25, seed=7, allocs=None):
                         e["peak_live_bytes"] = 64 * 1048576.0
                         e["overhead"] = 1.0 + f / 100.0
                         e["rss_after_free_bytes"] = 1048576.0 * f
+                        e["rss_after_idle_bytes"] = 524288.0 * f
                     ents.append(e)
                 doc = {"context": {"startup_rss_bytes": "2097152",
                                    "library_build_type": "debug"}, "benchmarks": ents}

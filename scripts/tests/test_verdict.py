@@ -247,6 +247,11 @@ class LatencyFloor(unittest.TestCase):
             self.assertEqual(cells[1], "< floor (20 ns)")
             self.assertNotIn("floor", cells[6])
             self.assertNotIn("| 0 ns", md)
+            # the memory table: kept after free and after an idle second (the fixture's
+            # 1 MiB and 512 KiB per unit of time ratio)
+            mem = md.split("| allocator | peak above baseline vs glibc |", 1)[1]
+            row = next(line for line in mem.split("\n") if line.startswith("| glibc | 1x |"))
+            self.assertIn("| 1 MiB | 1 MiB | 512 KiB | - |", row)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
