@@ -107,10 +107,11 @@ def analyse(run):
             headline["threads"][a] = rv.weighted_geomean({k: r[k] for k in thr if k in r},
                                                          rv._weights(thr, True))
     boot = rv.bootstrap(run, allocs, ref, basis) if ref and basis else {"ci": {}, "pair": {}}
+    boot_thr = rv.bootstrap(run, allocs, ref, thr, boot=200) if ref and thr else {"ci": {}, "pair": {}}
     ranked_h = sorted([a for a in allocs if headline["family"].get(a)],
                       key=lambda a: headline["family"][a])
     return {
-        "headline": headline, "boot": boot, "rank_headline": ranked_h,
+        "headline": headline, "boot": boot, "boot_threads": boot_thr, "rank_headline": ranked_h,
         "drift": rv.drift(run, ref) if ref else None,
         "processes": rv.processes_per_cell(run),
         "oversubscribed": rv.oversubscribed(run),
@@ -386,7 +387,7 @@ def _cell_texts(run, allocs, k, metric):
             continue
         s = c.time_ns if metric == "ns_per_op" else c.rss_bytes
         if s:
-            vals[a] = hr.median(s)
+            vals[a] = c.center() if metric == "ns_per_op" else hr.median(s)
             sd = hr.stddev(s)
             cvs[a] = (sd / hr.mean(s) * 100.0) if sd is not None and hr.mean(s) > 0 else None
     if not vals:

@@ -86,6 +86,8 @@ def bootstrap(run, allocs, ref, keys, by_family=True, boot=BOOT, seed=20261204):
             c = run.cell(a, k)
             if c is not None:
                 pm[(a, k)] = c.process_medians() or [c.center()]
+    if len(keys) < 2 and all(len(v) < 2 for v in pm.values()):
+        return {"ci": {}, "pair": {}}      # one workload, one process: nothing to resample
     logs = {a: [] for a in allocs}
     for _ in range(boot):
         sample = []
@@ -311,9 +313,9 @@ def verdict(an, programs):
     rows = []
     ref = an["reference"]
 
-    def sure(t, how):
+    def sure(t, how, why="no interval"):
         if t is None:
-            return "certainty not estimated (%s)" % how
+            return "certainty not estimated (%s)" % why
         return ("**tie**: not separated (%s)" % how) if t else ("separated (%s)" % how)
 
     # throughput on programs
@@ -326,7 +328,9 @@ def verdict(an, programs):
         if ld:
             rows.append(("throughput on programs", _say(ld, "time", (programs or {}).get("baseline", ref),
                                                         ci, sure(ld["tie"], "95% intervals of the "
-                                                                 "geometric means over programs"))))
+                                                                 "geometric means over programs",
+                                                                 "the programs' figures carry no "
+                                                                 "interval"))))
     else:
         rows.append(("throughput on programs", "no program was run: this report has "
                      "microbenchmarks only (their headline is below)"))
@@ -339,7 +343,8 @@ def verdict(an, programs):
                      _say(ld, "time", ref, (an.get("boot") or {}).get("ci"),
                           sure(ld["tie"], "bootstrap over workloads and processes" +
                                ("; one process per figure, so the noise between processes "
-                                "is not in it" if one else "")))))
+                                "is not in it" if one else ""),
+                               "one workload and one process: nothing to resample"))))
     # memory
     mem = an.get("memory") or {}
     ma = {a: v["peak_vs_ref"] for a, v in (mem.get("allocators") or {}).items() if v["peak_vs_ref"]}
@@ -369,9 +374,12 @@ def verdict(an, programs):
     # threads
     th = (an.get("headline") or {}).get("threads") or {}
     if th:
-        ld = _leader(th, True)
-        rows.append(("threads (workloads with 2+ threads)", _say(ld, "time", ref, None,
-                                                                 "point estimate")))
+        bt = an.get("boot_threads") or {}
+        ld = _leader(th, True, pair=bt.get("pair"))
+        rows.append(("threads (workloads with 2+ threads)",
+                     _say(ld, "time", ref, bt.get("ci"),
+                          sure(ld["tie"], "bootstrap over those workloads and processes",
+                               "one workload and one process: nothing to resample"))))
     # contract and hardening
     con = an.get("contract")
     if con:
