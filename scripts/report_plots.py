@@ -15,6 +15,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 import hm_results as hr  # noqa: E402
+from report_verdict import timer_floor  # noqa: E402,F401  (report.py uses it from here too)
 
 plt.rcParams.update({
     "svg.hashsalt": "heapmark",      # stable ids: SVGs diff cleanly
@@ -486,12 +487,6 @@ def latency_series(run):
         for a in series:
             series[a].sort(key=lambda pv: _pct_order(pv[0]))
     return dict(sorted(out.items(), key=lambda kv: (hr._key_sort(kv[0][0]), kv[0][1])))
-
-
-def timer_floor(run, a, key):
-    """The workload's timer floor in ns (timer_floor_ns), or None."""
-    c = run.cell(a, key)
-    return c.counter("timer_floor_ns") if c is not None else None
 
 
 def latency(run, an, palette, out_dir, suffix, limit=None):

@@ -276,6 +276,7 @@ def tail_latency(run, allocs, ref, series):
 
 
 def timer_floor(run, a, key):
+    """The workload's timer floor in ns (timer_floor_ns), or None."""
     c = run.cell(a, key)
     return c.counter("timer_floor_ns") if c is not None else None
 
