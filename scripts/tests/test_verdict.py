@@ -315,6 +315,17 @@ class ConformanceMatch(unittest.TestCase):
         self.assertEqual(rc, 1, out + err)
         self.assertIn("conformance: no matrix to reuse", out)
 
+    def test_a_variant_keeps_its_own_column(self):
+        # a variant's binary is its base's: its JSON names the base; the file is the variant's
+        shutil.copy(os.path.join(self.conf, "conformance", "sable.json"),
+                    os.path.join(self.conf, "conformance", "sable-secure.json"))
+        run = hr.read_run(self.conf)
+        self.assertIn("sable-secure", run.conformance)
+        self.assertIn("sable", run.conformance)
+        rc, out, err = tu.run_script("conformance_report.py", self.conf)
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(out, r"check +kind +area +sable +glibc +jemalloc +mimalloc +sable-secure\n")
+
     def test_filtered_matrix_is_refused(self):
         self.check_refused(lambda m: m["options"].update(filter="AL-*"), "it was filtered")
 
