@@ -1,7 +1,9 @@
 # heapmark: which allocator should we use, and does it keep the C/POSIX contract?
 #
 #   make               build every allocator's bench and conformance binaries and the runner
-#   make bench         run the workloads for every allocator and write a report
+#   make bench         run the workloads for every allocator and write a report, with the
+#                      conformance matrix of the same allocators and build (reused when it
+#                      matches, else run); ends with the verdict and the report's paths
 #                      (QUICK=1: a smoke run of at most 90 s; FULL=1: more sizes, threads, repetitions)
 #   make conformance   run the conformance matrix for every allocator (variants only
 #                      when ALLOCATORS is given)
