@@ -385,7 +385,7 @@ def _cell_texts(run, allocs, k, metric):
         c = run.cell(a, k)
         if c is None:
             continue
-        s = c.time_ns if metric == "ns_per_op" else c.rss_bytes
+        s = c.time_ns if metric == "ns_per_op" else (c.peak_above_baseline() or c.rss_bytes)
         if s:
             vals[a] = c.center() if metric == "ns_per_op" else hr.median(s)
             sd = hr.stddev(s)
@@ -918,7 +918,8 @@ def build_document(runs, analyses, plots):
             doc.append(("table", h, r))
             h2, r2 = vs_best_hosts(runs, analyses, keys, "peak_rss_bytes")
             if r2:
-                doc.append(("details", "peak RSS of %s" % fam, [("table", h2, r2)]))
+                doc.append(("details", "peak RSS of %s, above each process's baseline where "
+                                        "it recorded one" % fam, [("table", h2, r2)]))
             continue
         for run, an in zip(runs, analyses):
             keys = [k for k in run.keys() if k[0] == fam]
@@ -928,7 +929,8 @@ def build_document(runs, analyses, plots):
             doc.append(("table", h, r))
             h2, r2 = vs_best_table(run, an, keys, "peak_rss_bytes")
             if r2:
-                doc.append(("details", "peak RSS of %s" % fam, [("table", h2, r2)]))
+                doc.append(("details", "peak RSS of %s, above each process's baseline where "
+                                        "it recorded one" % fam, [("table", h2, r2)]))
     for kind in ("rss_normalised", "thread_scaling", "latency", "memory_over_time"):
         imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
                 if plots.get((r.label, kind))]

@@ -57,6 +57,8 @@ class MemoryBaseline(unittest.TestCase):
             self.assertIn("Start-up size, shown once and left out above", md)
             self.assertIn("jemalloc 3 MiB", md)
             self.assertNotIn("peak RSS vs glibc", md.split("## Workloads")[0])
+            # per workload too: memory_growth's peak above the baseline (87.9 MiB raw for glibc)
+            self.assertRegex(md, r"\| memory_growth/phases:6 \| 1 \| 85\.4 MiB \(\+\d+%\) \|")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
