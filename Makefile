@@ -1,9 +1,11 @@
 # heapmark: which allocator should we use, and does it keep the C/POSIX contract?
 #
 #   make               build every allocator's bench and conformance binaries and the runner
-#   make bench         run the real programs and the workloads for every allocator and write
-#                      a report (QUICK=1: a smoke run of at most 90 s; FULL=1: more sizes,
-#                      threads, repetitions; PROGRAM='name=CMD ARGS': that command only)
+#   make bench         run the real programs and the workloads for every allocator and write a
+#                      report, with the conformance matrix of the same allocators and build
+#                      (reused when it matches, else run); ends with the verdict, the report's
+#                      paths and the total time (QUICK=1: a smoke run of at most 90 s; FULL=1:
+#                      more sizes, threads, repetitions; PROGRAM='name=CMD ARGS': that command only)
 #   make conformance   run the conformance matrix for every allocator (variants only
 #                      when ALLOCATORS is given)
 #   make test          everything that proves heapmark works (the CI entry point)
@@ -154,11 +156,15 @@ PROFILE    := $(if $(QUICK),quick,$(if $(FULL),full,default))
 # PROGRAM='name=CMD ARGS': run that command under every allocator instead
 PROGRAM_ARG := $(if $(PROGRAM), --program '$(subst ','\'',$(PROGRAM))')
 
+# The report shows the contract of exactly these allocators and this build:
+# the conformance matrix is reused only when it matches (scripts/hm_results.py
+# conformance-match), else run (QUICK=1 never runs it: the report says none is attached).
 bench: all
 	@date +%s >$(BUILD)/.bench-start
 	$(BUILD)/heapmark run --allocators '$(BENCH_LIST)' --profile $(PROFILE) $(BENCH_ARGS)$(PROGRAM_ARG)
-	MPLBACKEND=Agg $(PYTHON) scripts/report.py results/latest
-	@echo "report: $$(readlink -f results/latest)/report.md"
+	@$(PYTHON) scripts/hm_results.py conformance-match results/latest results/latest-conformance || \
+	  $(if $(QUICK),echo "conformance: not run with QUICK=1",$(BUILD)/heapmark conformance --allocators '$(BENCH_LIST)')
+	MPLBACKEND=Agg $(PYTHON) scripts/report.py --print-summary results/latest
 	@s=$$(( $$(date +%s) - $$(cat $(BUILD)/.bench-start) )); \
 	    printf 'make bench: total %d:%02d\n' $$((s / 60)) $$((s % 60))
 

@@ -10,6 +10,9 @@
  *   rss_after_free_bytes  RSS over startup once every block is freed
  *   rss_after_purge_bytes the same after alloc_ext purge (absent when the
  *                         allocator has none)
+ *   rss_after_idle_bytes  rss_after_free only: RSS over startup after an idle
+ *                         second once everything is freed (measured once per
+ *                         process)
  *   rss_t0 .. rss_t9      memory over time: RSS over startup sampled after
  *                         1/10, 2/10 ... 10/10 of the operations of the last
  *                         round (rss_t9: at its end, everything freed)
@@ -18,6 +21,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "alloc_ext.h"
 #include "bench.h"
@@ -264,6 +268,18 @@ static void bm_rss_after_free(gb_state *st, void *user)
     }
     free(size), free(blk);
     track_export(st, &t, n * (sizeof *size + sizeof *blk));
+    /* the quiet phase: RSS over startup after an idle second (time-based
+       purging, e.g. decay, has had its chance). Measured once per process and
+       instance, outside the timed loop, and reported by every later run. */
+    static double idle_rss = -1.0;
+    static int64_t idle_for[2] = {-1, -1};
+    if (idle_for[0] != gb_get_range(st, 0) || idle_for[1] != gb_get_range(st, 1)) {
+        sleep(1);
+        idle_rss = over_startup(hm_rss_bytes());
+        idle_for[0] = gb_get_range(st, 0);
+        idle_for[1] = gb_get_range(st, 1);
+    }
+    gb_counter(st, "rss_after_idle_bytes", idle_rss, GB_COUNTER_DEFAULT);
     gb_set_items_processed(st, gb_get_iterations(st));
 }
 

@@ -2,13 +2,15 @@
 """heapmark compare: flags regressions between two run folders.
 
 usage: scripts/compare.py OLD NEW [--threshold 0.10] [--alpha 0.05]
-                          [--metric ns_per_op] [--reference glibc] [--gate ratio|absolute|both]
+                          [--metric ns_per_op] [--gate self|ratio|both] [--reference glibc]
 
-For each allocator and benchmark instance present in both runs it reports
-  - the absolute change: median(NEW) / median(OLD);
-  - the within-run change: (median(A)/median(ref)) in NEW over the same in OLD,
-    where ref is the reference allocator (glibc): machine speed drift between
-    the two runs cancels out.
+By default (--gate self) each allocator is compared with itself: for each
+allocator and benchmark instance present in both runs, median(NEW) /
+median(OLD). With --gate ratio each allocator is judged by its within-run
+ratio to the reference allocator (glibc): (median(A)/median(ref)) in NEW over
+the same in OLD, which cancels a machine that became faster or slower as a
+whole, but reports the reference's own change as every other allocator's;
+--gate both flags either.
 A change is flagged (regression or improvement) only when it is beyond the
 threshold AND significant over the repetitions: a two-sided Mann-Whitney U
 test (p < alpha), which needs at least 5 repetitions on each side (with
@@ -25,9 +27,8 @@ the threshold decides; on a noisy one only changes well above the noise are
 flagged.
 Per allocator, the geometric mean of its changes over all workloads is also
 tested (Wilcoxon signed-rank across workloads, >= 6 workloads, noise floor
-divided by sqrt(workloads)): a small slowdown everywhere fails too. By default (--gate ratio) the verdict uses the
-within-run ratio for every allocator but the reference, and the absolute
-change for the reference itself only with --gate absolute/both.
+divided by sqrt(workloads)): a small slowdown everywhere fails too.
+Allocators and workloads present in one run only are named, never compared.
 Output: Markdown on stdout. Exit status: 0 no regression, 1 regression,
 2 bad input (one line on stderr).
 """
@@ -177,7 +178,7 @@ def compare(old, new, metric, threshold, alpha, reference, gate, noise_k=3.0):
                 rel_sig, rel_how = significant(ro, rn, alpha, det)
             v_abs = verdict(absolute, abs_sig, threshold, floor_abs)
             v_rel = verdict(rel, rel_sig, threshold, floor_rel) if rel is not None else "n/a"
-            if gate == "absolute":
+            if gate in ("self", "absolute"):
                 final = v_abs
             elif gate == "both":
                 final = "REGRESSION" if "REGRESSION" in (v_abs, v_rel) else (
@@ -240,7 +241,7 @@ def overall(rows, threshold, alpha, noise, gate):
     spread thin over many workloads, each within the noise, shows here."""
     out = []
     for a in sorted({r["allocator"] for r in rows}, key=[r["allocator"] for r in rows].index):
-        field = "absolute" if gate == "absolute" or all(r["rel"] is None for r in rows
+        field = "absolute" if gate in ("self", "absolute") or all(r["rel"] is None for r in rows
                                                          if r["allocator"] == a) else "rel"
         logs = [math.log(r[field]) for r in rows if r["allocator"] == a and r[field]]
         if not logs:
@@ -288,8 +289,8 @@ def markdown(rows, only_old, only_new, noise, old, new, args):
                "flagged); verdicts use the %s."
                % (args.metric, args.threshold * 100, args.alpha, MIN_REPS_FOR_U,
                   {"ratio": "within-run ratio to %s (drift cancels)" % args.reference,
-                   "absolute": "absolute change", "both": "within-run ratio and the absolute change"}
-                  [args.gate]))
+                   "self": "change of each allocator against itself",
+                   "both": "within-run ratio and the absolute change"}[args.gate]))
     if noise["sigma"] is None:
         out.append("")
         out.append("Noise floor: not estimated (%s has %d workload(s) in both runs; 5 needed)."
@@ -303,6 +304,16 @@ def markdown(rows, only_old, only_new, noise, old, new, args):
                    % (args.reference, (math.exp(noise["sigma"]) - 1) * 100, noise["workloads"],
                       (math.exp(noise["floor_rel"]) - 1) * 100,
                       (math.exp(noise["floor_abs"]) - 1) * 100, noise["k"], len(rows)))
+    if args.gate == "self":
+        ref_rows = [r for r in rows if r["allocator"] == args.reference and r["absolute"]]
+        if len(ref_rows) >= 3:
+            drift = math.exp(hr.median([math.log(r["absolute"]) for r in ref_rows]))
+            if abs(drift - 1.0) > args.threshold:
+                out.append("")
+                out.append("Machine drift? %s itself changed by %s (median over %d workloads): "
+                           "when every allocator moved alike, the machine changed, not the "
+                           "allocators; `--gate ratio` cancels a change that hits all alike."
+                           % (args.reference, pct(drift), len(ref_rows)))
     out.append("")
     out.append("**%d regression(s), %d improvement(s)** over %d comparison(s)%s."
                % (len(regs), len(imps), len(rows),
@@ -323,7 +334,7 @@ def markdown(rows, only_old, only_new, noise, old, new, args):
         return "| %s | %s | `%s` | %s | %s | %s | %s | %s |" % (
             r["verdict"], r["allocator"], hr.instance_label(r["key"]), fmt(r["old"], args.metric),
             fmt(r["new"], args.metric), pct(r["absolute"]), pct(r["rel"]),
-            r["rel_how"] if r["rel"] is not None and args.gate != "absolute" else r["abs_how"])
+            r["rel_how"] if r["rel"] is not None and args.gate == "ratio" else r["abs_how"])
     ov = overall(rows, args.threshold, args.alpha, noise, args.gate)
     if ov:
         out.append("Overall, per allocator (geometric mean of its changes over the workloads; "
@@ -342,6 +353,16 @@ def markdown(rows, only_old, only_new, noise, old, new, args):
     out.append("<details><summary>all comparisons</summary>\n")
     out += [hdr, sep] + [line(r) for r in rows]
     out.append("\n</details>\n")
+    a_old, a_new = old.allocators(), new.allocators()
+    gone = [a for a in a_old if a not in a_new]
+    came = [a for a in a_new if a not in a_old]
+    if gone or came:
+        out.insert(3, "")
+        out.insert(4, "Allocators in one run only, not compared: %s."
+                   % "; ".join(x for x in ("only in OLD: " + ", ".join("**%s**" % a for a in gone)
+                                           if gone else "",
+                                           "only in NEW: " + ", ".join("**%s**" % a for a in came)
+                                           if came else "") if x))
     if only_old:
         out.append("Only in OLD: %s" % ", ".join("`%s`" % s for s in only_old))
     if only_new:
@@ -359,12 +380,16 @@ def main(argv):
     ap.add_argument("--metric", default="ns_per_op",
                     help="ns_per_op (default), peak_rss_bytes, minor_faults or a counter name")
     ap.add_argument("--reference", default="glibc", help="allocator the ratios are taken to")
-    ap.add_argument("--gate", choices=("ratio", "absolute", "both"), default="ratio",
-                    help="what decides a regression (default: the within-run ratio)")
+    ap.add_argument("--gate", choices=("self", "absolute", "ratio", "both"), default="self",
+                    help="what decides a regression: each allocator against itself (self, the "
+                         "default; 'absolute' is the same), its within-run ratio to --reference "
+                         "(ratio), or either (both)")
     ap.add_argument("--noise-k", type=float, default=3.0,
                     help="a change must also exceed K robust sigmas of the reference "
                          "allocator's own run-to-run changes (default 3; 0: off)")
     args = ap.parse_args(argv)
+    if args.gate == "absolute":
+        args.gate = "self"
     if not (args.threshold > 0) or not (0 < args.alpha < 1) or not (args.noise_k >= 0):
         print("%s: --threshold must be > 0, --alpha in (0, 1) and --noise-k >= 0" % PROG,
               file=sys.stderr)
@@ -375,6 +400,12 @@ def main(argv):
     except hr.InputError as e:
         print("%s: %s" % (PROG, e), file=sys.stderr)
         return 2
+    for run in (old, new):
+        if not run.cells:
+            print("%s: %s: no benchmark results to compare%s" % (
+                PROG, run.path.rstrip("/"), " (%s)" % run.problems[0] if run.problems else ""),
+                file=sys.stderr)
+            return 2
     if old.instructions != new.instructions:
         print("%s: cannot compare an instruction-count run (--instructions) with a timed run"
               % PROG, file=sys.stderr)

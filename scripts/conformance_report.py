@@ -76,7 +76,12 @@ def load_run(run_dir):
             raise InputError(f"{path}: cannot read: {e}")
         except json.JSONDecodeError as e:
             raise InputError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})")
-        runs.append(validate(path, data))
+        r = validate(path, data)
+        # the runner names each file after the allocator as the run named it: a
+        # variant (sable-secure=sable:...) runs its base's binary, which calls
+        # itself by the base's name
+        r["allocator"] = name[:-len(".json")]
+        runs.append(r)
     seen = {}
     for r in runs:
         if r["allocator"] in seen:

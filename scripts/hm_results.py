@@ -122,9 +122,37 @@ class Cell:
         self.minflt = []
         self.records = []          # runs.jsonl records that fed this cell
         self.failures = []         # (status, reason, record) of failed children
+        self.proc_time = {}        # process -> [time_ns of its repetitions]
+        self.baseline = {}         # process -> RSS before the workload's first allocation
+        self.proc_rss = {}         # process -> peak RSS (rusage)
 
     def ok(self):
         return bool(self.time_ns)
+
+    def process_medians(self):
+        """Median time of each process, in process order."""
+        return [median(v) for _p, v in sorted(self.proc_time.items()) if v]
+
+    def center(self):
+        """The cell's figure: the median of its processes' medians (with one
+        process, the median of its repetitions)."""
+        pm = self.process_medians()
+        if len(pm) > 1:
+            return median(pm)
+        return median(self.time_ns) if self.time_ns else None
+
+    def processes(self):
+        return max(1, len([v for v in self.proc_time.values() if v]))
+
+    def peak_above_baseline(self):
+        """Per process: peak RSS minus the RSS the process had before the
+        workload's first allocation; [] when the baseline was not recorded."""
+        return [max(0.0, self.proc_rss[p] - b) for p, b in sorted(self.baseline.items())
+                if p in self.proc_rss]
+
+    def counter(self, name):
+        vals = self.counters.get(name)
+        return median(vals) if vals else None
 
     def metrics(self):
         """[(metric, unit, samples)] in a stable order."""
@@ -158,6 +186,9 @@ class Run:
         self.conformance_from = None  # another run folder the conformance came from
         self.conformance_dead = []    # (allocator, status, detail): binaries that wrote no verdicts
         self.label = None
+        self.gbench_debug = False     # Google Benchmark reported a debug build of itself
+        self.cpu_mhz = None           # the CPU frequency Google Benchmark read
+        self.conformance_refused = None  # why a conformance run was not attached
 
     # -- helpers ---------------------------------------------------------
     def rel(self, p):
@@ -301,7 +332,9 @@ def _read_conformance(run):
         if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
             run.problem("%s: no \"checks\" list" % run.rel(p))
             continue
-        alloc = data.get("allocator") if isinstance(data.get("allocator"), str) else name[:-5]
+        # named after its file: the runner names it after the allocator as the run
+        # named it (a variant's binary calls itself by its base's name)
+        alloc = name[:-5]
         checks = [c for c in data["checks"] if isinstance(c, dict) and "id" in c]
         data["checks"] = checks
         run.conformance[alloc] = data
@@ -325,6 +358,19 @@ def _records_from_raw(run):
     return recs
 
 
+def process_of(rec):
+    """The process index of a runs.jsonl record: its "process" field (several
+    processes per allocator x benchmark), else its place among the records of
+    the same allocator and benchmark (older runs: one process each)."""
+    p = rec.get("process")
+    if isinstance(p, int) and not isinstance(p, bool) and p >= 0:
+        return p
+    return rec.get("_seq", 0)
+
+
+STARTUP_KEY = "startup_rss_bytes"
+
+
 def _entry_time_ns(entry):
     t = entry.get("real_time")
     unit = entry.get("time_unit", "ns")
@@ -344,6 +390,20 @@ def _ingest_json(run, rec, alloc, data, where):
     used = 0
     touched = set()
     bad_time = 0
+    proc = process_of(rec)
+    base = None
+    ctx = data.get("context") if isinstance(data, dict) else None
+    if isinstance(ctx, dict):
+        try:
+            base = float(ctx.get(STARTUP_KEY))
+        except (TypeError, ValueError):
+            base = None
+        if base is not None and not (finite(base) and base >= 0):
+            base = None
+        if str(ctx.get("library_build_type", "")).lower() == "debug":
+            run.gbench_debug = True
+        if finite(ctx.get("mhz_per_cpu")) and ctx["mhz_per_cpu"] > 0:
+            run.cpu_mhz = ctx["mhz_per_cpu"]
     bad_counters = set()
     for e in benches:
         if not isinstance(e, dict) or e.get("run_type", "iteration") != "iteration":
@@ -366,6 +426,9 @@ def _ingest_json(run, rec, alloc, data, where):
             bad_time += 1
         else:
             cell.time_ns.append(t)
+            cell.proc_time.setdefault(proc, []).append(t)
+            if base is not None:
+                cell.baseline[proc] = base
             used += 1
         for k, v in e.items():
             if k in _ENTRY_KEYS or isinstance(v, (str, list, dict, bool)) or v is None:
@@ -405,6 +468,7 @@ def _ingest_instructions(run, rec, alloc):
     if cell is None:
         cell = run.cells[(alloc, key)] = Cell(alloc, key, ("instructions_per_op", "instructions"))
     cell.time_ns.append(float(ipo))
+    cell.proc_time.setdefault(process_of(rec), []).append(float(ipo))
     cell.records.append(rec)
 
 
@@ -416,6 +480,7 @@ def _add_rusage(run, rec, cellkey):
     rss = rec.get("max_rss_kb")
     if finite(rss) and rss > 0 and finite(float(rss) * 1024.0):
         cell.rss_bytes.append(float(rss) * 1024.0)
+        cell.proc_rss[process_of(rec)] = float(rss) * 1024.0
     mf = rec.get("minflt")
     if finite(mf) and mf >= 0:
         cell.minflt.append(float(mf))
@@ -526,6 +591,11 @@ def read_run(path):
             run.problem("runs.jsonl: missing; read %d raw JSON file(s) directly, without rusage"
                         % len(run.records))
 
+    seq = {}
+    for rec in run.records:
+        sk = (rec["allocator"], rec.get("benchmark") or rec.get("json"))
+        rec["_seq"] = seq.get(sk, 0)
+        seq[sk] = rec["_seq"] + 1
     for rec in run.records:
         alloc = rec["allocator"]
         status = rec.get("status") or OK
@@ -614,22 +684,57 @@ def tidy_rows(run):
     return rows
 
 
+def conformance_mismatch(bench, conf):
+    """Why the conformance run `conf` is not the contract of the bench run
+    `bench` (a one-line reason), or None when it is: same host, same build
+    (git revision), complete, unfiltered, and exactly the bench run's
+    allocators."""
+    if conf.host != bench.host:
+        return "it ran on another host (%s)" % conf.host
+    cm = conf.meta
+    opts = cm.get("options") if isinstance(cm.get("options"), dict) else {}
+    if opts.get("filter"):
+        return "it was filtered (--filter %s): not the full matrix" % opts["filter"]
+    if cm.get("state") not in (None, "complete"):
+        return "it is %s, not complete" % cm.get("state")
+    g1, g2 = bench.meta.get("git_revision"), cm.get("git_revision")
+    if not g1 or not g2 or g1 != g2 or str(g1).endswith("-dirty") != str(g2).endswith("-dirty"):
+        return "another build (git %s, the benchmarks' %s)" % (g2 or "unknown", g1 or "unknown")
+    if str(g1).endswith("-dirty"):
+        # a dirty tree: the same revision may be another build; the conformance
+        # run must come after the bench run started
+        if str(cm.get("started") or "") < str(bench.meta.get("started") or ""):
+            return "another build (uncommitted changes, and it ran before the benchmarks)"
+    want = set(bench.allocators())
+    have = set(a.get("name") if isinstance(a, dict) else a for a in cm.get("allocators") or [])
+    have |= set(conf.conformance)
+    if want != have:
+        extra, missing = sorted(have - want), sorted(want - have)
+        return "other allocators (%s)" % "; ".join(
+            x for x in ("without " + ", ".join(missing) if missing else "",
+                        "with " + ", ".join(extra) if extra else "") if x)
+    return None
+
+
 def attach_conformance(runs):
-    """A bench run and a conformance run of one host (make bench, make
-    conformance: two run folders) are shown as one: the conformance-only run
-    lends its matrix to the bench run of the same host that has none. Without
-    such a partner, a bench run without a matrix takes the one of the
-    `latest-conformance` link next to it, when that is from the same host.
-    Returns the runs left to show."""
+    """A bench run and a conformance run (make bench, make conformance: two run
+    folders) are shown as one only when the conformance run is the contract of
+    exactly that bench run (conformance_mismatch): given on the command line
+    together, or found by the `latest-conformance` link next to the bench run.
+    A matrix that does not match is never attached; the bench run records why
+    (Run.conformance_refused). Returns the runs left to show."""
     conf_only = [r for r in runs if (r.conformance or r.conformance_dead) and not r.cells]
     for c in conf_only:
         for r in runs:
-            if r is not c and r.cells and not r.conformance and not r.conformance_dead \
-                    and r.host == c.host:
+            if r is c or not r.cells or r.conformance or r.conformance_dead:
+                continue
+            why = conformance_mismatch(r, c)
+            if why is None:
                 r.conformance, r.conformance_from = c.conformance, c.path
                 r.conformance_dead = c.conformance_dead
                 runs = [x for x in runs if x is not c]
                 break
+            r.conformance_refused = "`%s`: %s" % (os.path.basename(os.path.normpath(c.path)), why)
     for r in runs:
         if r.conformance or r.conformance_dead or not r.cells:
             continue
@@ -640,12 +745,17 @@ def attach_conformance(runs):
             other = read_run(link)
         except InputError:
             continue
-        if (other.conformance or other.conformance_dead) and other.host == r.host:
-            r.conformance = other.conformance
-            r.conformance_dead = other.conformance_dead
-            r.conformance_from = os.path.realpath(link)
-            r.problems += ["conformance/%s" % p for p in other.problems
-                           if p.startswith("conformance/")]
+        if not (other.conformance or other.conformance_dead):
+            continue
+        why = conformance_mismatch(r, other)
+        if why is not None:
+            r.conformance_refused = "`%s`: %s" % (os.path.basename(os.path.realpath(link)), why)
+            continue
+        r.conformance = other.conformance
+        r.conformance_dead = other.conformance_dead
+        r.conformance_from = os.path.realpath(link)
+        r.problems += ["conformance/%s" % p for p in other.problems
+                       if p.startswith("conformance/")]
     return runs
 
 
@@ -664,3 +774,31 @@ def label_runs(runs):
     for i, r in enumerate(runs):
         if labels.count(r.label) > 1:
             r.label = "%s#%d" % (r.label, i + 1)
+
+
+def _main(argv):
+    """hm_results.py conformance-match BENCH_RUN CONFORMANCE_RUN: exit 0 when the
+    conformance run is the contract of exactly that bench run (so that make
+    bench reuses it), 1 with the reason when it is not or cannot be read."""
+    if len(argv) != 3 or argv[0] != "conformance-match":
+        print("usage: hm_results.py conformance-match BENCH_RUN CONFORMANCE_RUN", file=sys.stderr)
+        return 2
+    try:
+        bench = read_run(argv[1])
+        conf = read_run(argv[2])
+    except InputError as e:
+        print("conformance: no matrix to reuse (%s)" % e)
+        return 1
+    why = conformance_mismatch(bench, conf) if conf.conformance else "it has no verdicts"
+    if why:
+        print("conformance: %s is not reusable: %s" % (os.path.basename(os.path.realpath(argv[2])),
+                                                      why))
+        return 1
+    print("conformance: reusing %s (same host, build and allocators, unfiltered)"
+          % os.path.basename(os.path.realpath(argv[2])))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(_main(sys.argv[1:]))

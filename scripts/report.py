@@ -32,6 +32,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import hm_results as hr  # noqa: E402
 import report_programs as rpg  # noqa: E402
+import report_verdict as rv  # noqa: E402
 
 PROG = "report.py"
 
@@ -58,7 +59,7 @@ def analyse(run):
             if c is None or r is None:
                 continue
             if metric == "time":
-                out.append(hr.median(c.time_ns) / hr.median(r.time_ns))
+                out.append(c.center() / r.center())
             elif c.rss_bytes and r.rss_bytes and hr.median(r.rss_bytes) > 0:
                 out.append(hr.median(c.rss_bytes) / hr.median(r.rss_bytes))
         return out
@@ -91,11 +92,36 @@ def analyse(run):
 
     wins = {a: 0 for a in allocs}
     for k in keys:
-        cs = {a: hr.median(run.cell(a, k).time_ns) for a in allocs if run.cell(a, k) is not None}
+        cs = {a: run.cell(a, k).center() for a in allocs if run.cell(a, k) is not None}
         if len(cs) > 1:
             wins[min(cs, key=cs.get)] += 1
     excluded = [k for k in keys if k not in basis]
+    import report_plots as rp
+    fam_w = rv._weights(basis, True)
+    headline = {"family": {}, "workload": {}, "threads": {}}
+    thr = [k for k in basis if k[2] > 1]
+    for a in allocs:
+        r = rv.time_ratios(run, a, ref, basis)
+        headline["family"][a] = rv.weighted_geomean(r, fam_w)
+        headline["workload"][a] = rv.weighted_geomean(r, {k: 1.0 for k in r})
+        if thr:
+            headline["threads"][a] = rv.weighted_geomean({k: r[k] for k in thr if k in r},
+                                                         rv._weights(thr, True))
+    boot = rv.bootstrap(run, allocs, ref, basis) if ref and basis else {"ci": {}, "pair": {}}
+    boot_thr = rv.bootstrap(run, allocs, ref, thr, boot=200) if ref and thr else {"ci": {}, "pair": {}}
+    ranked_h = sorted([a for a in allocs if headline["family"].get(a)],
+                      key=lambda a: headline["family"][a])
     return {
+        "headline": headline, "boot": boot, "boot_threads": boot_thr, "rank_headline": ranked_h,
+        "drift": rv.drift(run, ref) if ref else None,
+        "processes": rv.processes_per_cell(run),
+        "oversubscribed": rv.oversubscribed(run),
+        "memory": rv.memory(run, allocs, ref) if not run.instructions else None,
+        "tail": rv.tail_latency(run, allocs, ref, rp.latency_series(run)) if ref else {},
+        "contract": rv.contract(run, all_allocs),
+        "programs": programs_of(run),
+        "family_weights": fam_w,
+        
         "variants": analyse_variants(run),
         "wins": wins,
         "reference": ref, "allocators": allocs, "all_allocators": all_allocs,
@@ -103,6 +129,11 @@ def analyse(run):
         "geomean_n": len(basis), "geomean_time": gm_time, "geomean_rss": gm_rss,
         "ranks": ranks, "families": families, "excluded": excluded,
     }
+
+
+def programs_of(run):
+    """summary["programs"] of a run with program workloads (report_programs.py), or None."""
+    return rpg.summary(run.path)
 
 
 def analyse_variants(run):
@@ -119,7 +150,7 @@ def analyse_variants(run):
                 if c is None or b is None:
                     continue
                 v["keys"].append(k)
-                v["time"][k] = hr.median(c.time_ns) / hr.median(b.time_ns)
+                v["time"][k] = c.center() / b.center()
                 if c.rss_bytes and b.rss_bytes and hr.median(b.rss_bytes) > 0:
                     v["rss"][k] = hr.median(c.rss_bytes) / hr.median(b.rss_bytes)
             v["geomean_time"] = hr.geomean(list(v["time"].values()))
@@ -165,9 +196,35 @@ def summary_json(runs, analyses):
                                   "time_vs_base": _round(v["time"][k]),
                                   "peak_rss_vs_base": _round(v["rss"].get(k))}
                                  for k in v["keys"]]} for v in an["variants"]],
+            "headline": {
+                "weighting": "each workload family once",
+                "time_vs_reference": _clean(an["headline"]["family"]),
+                "ci95": {a: [_round(lo), _round(hi)] for a, (lo, hi) in an["boot"]["ci"].items()},
+                "rank": an["rank_headline"],
+                "ties": [[a, b] for i, a in enumerate(an["rank_headline"][1:], 1)
+                         for b in [an["rank_headline"][i - 1]]
+                         if rv.is_tie(an["boot"]["pair"].get((a, b)))],
+                "time_vs_reference_each_workload_once": _clean(an["headline"]["workload"]),
+            },
+            "processes_per_figure": list(an["processes"]),
+            "drift": None if not an["drift"] else {
+                "allocator": an["reference"], "median": _round(an["drift"]["median"]),
+                "worst": _round(an["drift"]["worst"]),
+                "worst_workload": hr.instance_label(an["drift"]["worst_key"]),
+                "workloads": an["drift"]["workloads"]},
+            "memory": None if not an["memory"] else {
+                "big_workloads": [hr.instance_label(k) for k in an["memory"]["big"]],
+                "startup_rss_bytes": {a: v[0] for a, v in an["memory"]["baselines"].items()},
+                "startup_measured": {a: v[1] for a, v in an["memory"]["baselines"].items()},
+                "allocators": {a: {k: _round(v) if isinstance(v, float) else v
+                                   for k, v in m.items()}
+                               for a, m in an["memory"]["allocators"].items()}},
+            "verdict": [{"priority": p, "answer": t} for p, t in rv.verdict(an, an.get("programs"))],
+            "conformance_not_attached": run.conformance_refused,
             "problems": run.problems,
         })
-    out["programs"] = next((s for s in map(rpg.summary, [r.path for r in runs]) if s), None)
+    progs = [an.get("programs") for an in analyses if an.get("programs")]
+    out["programs"] = progs[0] if progs else None
     return out
 
 
@@ -230,7 +287,7 @@ def bench_json(runs, analyses):
                 if c is None:
                     continue
                 n = len(c.time_ns)
-                med = hr.median(c.time_ns)
+                med = c.center()
                 sd = hr.stddev(c.time_ns)
                 metric, unit, _what = run.primary
                 e = {"name": "%s%s %s %s" % (prefix, a, lab, metric), "unit": unit + "/op"
@@ -244,7 +301,7 @@ def bench_json(runs, analyses):
                     out.append({"name": "%s%s/%s %s %s ratio" % (
                                     prefix, a, an["reference"], lab,
                                     "instructions" if run.instructions else "time"),
-                                "unit": "x", "value": round(med / hr.median(r.time_ns), 5),
+                                "unit": "x", "value": round(med / r.center(), 5),
                                 "extra": "within-run ratio of medians; drift cancels"})
                 if c.rss_bytes:
                     out.append({"name": "%s%s %s peak_rss_bytes" % (prefix, a, lab),
@@ -273,6 +330,16 @@ def fmt_ns(v):
     if v >= 1e3:
         return "%.3g us" % (v / 1e3)
     return "%.3g ns" % v
+
+
+def fmt_latency(v, floor):
+    """A latency percentile; under the timer floor (already subtracted from every
+    sample, so not resolved) it reads "< floor"."""
+    if v is None:
+        return "-"
+    if floor and v < floor:
+        return "< floor (%s)" % fmt_ns(floor)
+    return fmt_ns(v)
 
 
 def fmt_primary(run, v):
@@ -315,9 +382,9 @@ def _cell_texts(run, allocs, k, metric):
         c = run.cell(a, k)
         if c is None:
             continue
-        s = c.time_ns if metric == "ns_per_op" else c.rss_bytes
+        s = c.time_ns if metric == "ns_per_op" else (c.peak_above_baseline() or c.rss_bytes)
         if s:
-            vals[a] = hr.median(s)
+            vals[a] = c.center() if metric == "ns_per_op" else hr.median(s)
             sd = hr.stddev(s)
             cvs[a] = (sd / hr.mean(s) * 100.0) if sd is not None and hr.mean(s) > 0 else None
     if not vals:
@@ -335,7 +402,9 @@ def _cell_texts(run, allocs, k, metric):
         if v == best:
             txt = "**%s** (best)" % txt
         elif best > 0:
-            txt += " (+%.0f%%)" % ((v / best - 1.0) * 100.0)
+            # +N% while it reads well, a ratio beyond 10x ("2777x", not "+277655%")
+            txt += " (%s)" % ("+%.0f%%" % ((v / best - 1.0) * 100.0) if v / best < 10
+                              else rv.fmt_x(v / best))
         out[a] = txt
     return out
 
@@ -423,10 +492,38 @@ def env_rows(run):
     return rows
 
 
+def hardening_table(run, allocs):
+    """The hardening rows (area "hardening") as a capability table: one row per
+    check, one column per allocator, yes/no."""
+    checks = []
+    for a in allocs:
+        for c in run.conformance[a]["checks"]:
+            if c.get("area") == "hardening" and c["id"] not in [x[0] for x in checks]:
+                checks.append((c["id"], str(c.get("intent") or "")))
+    rows = []
+    word = {"present": "yes", "absent": "no", "crash": "CRASH", "timeout": "TIMEOUT"}
+    for cid, intent in sorted(checks):
+        row = ["`%s` %s" % (cid, intent)]
+        for a in allocs:
+            st = next((str(c.get("status")) for c in run.conformance[a]["checks"] if c["id"] == cid),
+                      "-")
+            row.append(word.get(st, st))
+        rows.append(row)
+    return rows
+
+
 def conformance_blocks(runs, plots):
     blocks = []
     with_conf = [r for r in runs if r.conformance or r.conformance_dead]
+    refused = [r for r in runs if r.conformance_refused and not r.conformance]
     if not with_conf:
+        if refused:
+            blocks.append(("h", 2, "Conformance"))
+            for r in refused:
+                blocks.append(("p", "No conformance matrix of exactly these allocators and this "
+                                    "build: the conformance run %s is not attached, as %s "
+                                    "(`make bench` runs the matching one)."
+                               % tuple(r.conformance_refused.split(": ", 1))))
         return blocks
     blocks.append(("h", 2, "Conformance"))
     for run in with_conf:
@@ -455,9 +552,15 @@ def conformance_blocks(runs, plots):
             rows.append([a + (" %s" % ver if ver else "")] + [str(counts[s]) for s in statuses]
                         + [str(other)])
         if run.conformance_from:
-            blocks.append(("p", "From the conformance run `%s` of the same host."
+            blocks.append(("p", "From the conformance run `%s` of the same host, build and "
+                                "allocators."
                            % os.path.basename(os.path.normpath(run.conformance_from))))
         blocks.append(("table", ["allocator"] + statuses + ["other"], rows))
+        hard = hardening_table(run, allocs)
+        if hard:
+            blocks.append(("p", "Hardening: what each allocator catches or prevents when a program "
+                                "misuses memory (a capability, never a failure):"))
+            blocks.append(("table", ["hardening check"] + allocs, hard))
         blocks.append(("p", "`fail`, `crash` and `timeout` are failures of STD/EXT/OWN checks; "
                             "`unsupported` means the allocator has no such extension (never a "
                             "failure); REP checks are `observed` behaviour and CAP checks are "
@@ -476,57 +579,176 @@ def conformance_blocks(runs, plots):
     return blocks
 
 
-def build_document(runs, analyses, plots):
+def run_name(run):
+    """The run folder's own name, also when it was given through the `latest` link."""
+    return os.path.basename(os.path.realpath(run.path))
+
+
+def machine_line(run):
+    """Machine and versions in one line, for the top of the report."""
+    m = run.meta
+    cpu = m.get("cpu_model") or "unknown CPU"
+    extra = cpu_details(run)
+    parts = ["%s%s" % (cpu, " (%s)" % extra if extra else "")]
+    if m.get("cores"):
+        parts.append("%s cores" % m["cores"])
+    for key, lab in (("os", ""), ("kernel", "kernel "), ("compiler", "")):
+        if m.get(key):
+            parts.append(lab + str(m[key]))
+    vers = []
+    for a in m.get("allocators") or []:
+        if isinstance(a, dict) and a.get("name"):
+            vers.append("%s %s" % (a["name"], a.get("version") or "?"))
+    return "Machine: %s. Allocators: %s." % (", ".join(parts), ", ".join(vers) or "unknown")
+
+
+def cpu_details(run):
+    """Frequency and caches: from meta.json when it has them, else read from this
+    machine (/proc/cpuinfo, sysfs) when the report is rendered on the run's host."""
+    m = run.meta
+    if m.get("cpu_mhz") or m.get("caches"):
+        return ", ".join(x for x in ("%s MHz" % m["cpu_mhz"] if m.get("cpu_mhz") else "",
+                                     str(m.get("caches") or "")) if x)
+    import socket
+    mhz = None
+    cpuinfo_cache = None
+    if m.get("host") != socket.gethostname():
+        return "%.0f MHz" % run.cpu_mhz if run.cpu_mhz else ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                low = line.lower()
+                if low.startswith("cpu mhz") and mhz is None:
+                    mhz = float(line.split(":", 1)[1])
+                elif low.startswith("cache size") and cpuinfo_cache is None:
+                    cpuinfo_cache = line.split(":", 1)[1].strip()
+                elif not line.strip() and mhz is not None:
+                    break
+    except (OSError, ValueError):
+        pass
+    caches = []
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for idx in sorted(os.listdir(base)):
+            d = os.path.join(base, idx)
+            try:
+                with open(os.path.join(d, "level")) as f:
+                    lvl = f.read().strip()
+                with open(os.path.join(d, "type")) as f:
+                    typ = f.read().strip()
+                with open(os.path.join(d, "size")) as f:
+                    size = f.read().strip()
+            except OSError:
+                continue
+            caches.append("L%s%s %s" % (lvl, {"Data": "d", "Instruction": "i"}.get(typ, ""), size))
+    except OSError:
+        pass
+    out = []
+    mhz = run.cpu_mhz or mhz
+    if mhz:
+        out.append("%.0f MHz" % mhz)
+    if caches:
+        out.append("caches " + " ".join(caches))
+    elif cpuinfo_cache:
+        out.append("cache %s (/proc/cpuinfo)" % cpuinfo_cache)
+    return ", ".join(out)
+
+
+def _ci(ci):
+    return "%s-%s" % (rv.fmt_x(ci[0]), rv.fmt_x(ci[1])) if ci else "-"
+
+
+def verdict_blocks(runs, analyses, plots):
+    """The opening answer: per priority, who leads, by how much, how sure."""
+    doc = [("h", 2, "Verdict")]
+    for run, an in zip(runs, analyses):
+        if len(runs) > 1:
+            doc.append(("h", 3, "Verdict on %s" % run.label))
+        rows = rv.verdict(an, an.get("programs"))
+        doc.append(("table", ["priority", "answer"], [[p, t] for p, t in rows]))
+        fam = an["headline"]["family"]
+        boot = an["boot"]
+        order = an["rank_headline"]
+        if order:
+            items = []
+            for i, a in enumerate(order):
+                t = "%s %s" % (rv.mark(a), rv.fmt_x(fam[a]))
+                if boot["ci"].get(a):
+                    t += " [%s]" % _ci(boot["ci"][a])
+                if i > 0 and rv.is_tie(boot["pair"].get((a, order[i - 1]))):
+                    t += " (tie with %s)" % order[i - 1]
+                items.append(t)
+            nfam = len({k[0] for k in an["basis"]})
+            doc.append(("p", "**Headline** (microbenchmarks, time per operation vs %s, each of "
+                             "the %d families counted once, %d workloads; 95%% bootstrap "
+                             "interval over workloads and processes): %s."
+                        % (an["reference"], nfam, len(an["basis"]), "; ".join(items))))
+        sens = []
+        for name, ranking in rv.sensitivity(an, an.get("programs")):
+            sens.append("%s: %s" % (name, " < ".join(ranking) if ranking else "no data"))
+        doc.append(("p", "**Sensitivity** (ranking, fastest first): " + "; ".join(sens) + "."))
+        doc.append(("p", uncertainty_line(run, an)))
+        cores, over = an["oversubscribed"]
+        if over:
+            doc.append(("p", "**Warning**: this machine has %s cores; %d workload(s) run more "
+                             "threads than that (e.g. `%s`): they measure the scheduler as much "
+                             "as the allocator." % (cores, len(over), hr.instance_label(over[0]))))
+    doc.append(("p", "*%s* is heapmark's own allocator, a contestant written by this project; "
+                     "the others are as Debian ships them." % rv.OWN))
+    return doc
+
+
+def uncertainty_line(run, an):
+    lo, hi = an["processes"]
+    d = an["drift"]
+    s = "**Uncertainty**: each figure is the median over %s separate process(es) per "\
+        "allocator and workload (of each process's median over its repetitions)" % (
+            str(lo) if lo == hi else "%d-%d" % (lo, hi))
+    if d:
+        s += "; the machine's own drift, %s's per-process medians of one workload, is %.1f%% " \
+             "(median over %d workloads; worst %.0f%% on `%s`)" % (
+                 an["reference"], d["median"] * 100, d["workloads"], d["worst"] * 100,
+                 hr.instance_label(d["worst_key"]))
+    else:
+        s += "; with one process per figure the drift between processes is not measured " \
+             "(`--processes 2` or more measures it)"
+    return s + "."
+
+
+def programs_blocks(runs, analyses, plots):
+    """The programs section (report_programs.py); analyses are not needed there."""
+    del analyses
+    return rpg.document_blocks(runs, plots)
+
+
+def summary_blocks(runs, analyses, plots):
     multi = len(runs) > 1
-    doc = [("h", 1, "heapmark report")]
-    intro = []
-    for run in runs:
-        m = run.meta
-        line = "**%s**: run `%s`, %s" % (run.label, os.path.basename(os.path.normpath(run.path)),
-                                          run.state)
-        if m.get("git_revision"):
-            line += ", git `%s`" % m["git_revision"]
-        if isinstance(m.get("planned"), int):
-            line += ", %s of %d benchmark processes done" % (m.get("done", "?"), m["planned"])
-        intro.append(line)
-    doc.append(("ul", intro))
-    for run in runs:
-        if run.state in ("interrupted", "running") or run.missing:
-            doc.append(("p", "**Incomplete run %s** (state: %s): %d planned result(s) are missing; "
-                             "this report shows what is there. The missing ones are listed under "
-                             "*Failed and missing results*." % (run.label, run.state, len(run.missing))))
-    doc += rpg.document_blocks(runs, plots)
-
-    if not any(run.cells for run in runs):
-        doc.append(("p", "No benchmark results in %s: %s only."
-                         % ("these runs" if multi else "this run", "conformance")))
-        doc += conformance_blocks(runs, plots)
-        doc += failure_blocks(runs, multi)
-        doc += environment_blocks(runs, multi)
-        return doc
-
-    # summary
-    doc.append(("h", 2, "Summary"))
+    doc = [("h", 3, "Summary")]
     all_allocs = []
     for an in analyses:
-        for a in an["allocators"]:
+        for a in an["rank_headline"] + an["allocators"]:
             if a not in all_allocs:
                 all_allocs.append(a)
     headers = ["allocator"]
     for run, an in zip(runs, analyses):
         sfx = " (%s)" % run.label if multi else ""
-        headers += ["%s vs %s%s" % ("instructions" if run.instructions else "time",
-                                    an["reference"], sfx), "rank" + sfx, "fastest in" + sfx]
-        if not run.instructions:       # an instruction-count run has no memory figures
-            headers.append("peak RSS vs %s%s" % (an["reference"], sfx))
+        what = "instructions" if run.instructions else "time"
+        headers += ["%s vs %s%s" % (what, an["reference"], sfx), "95% CI" + sfx, "rank" + sfx,
+                    "each workload once" + sfx, "fastest in" + sfx]
     rows = []
     for a in all_allocs:
-        row = [a]
+        row = [rv.mark(a)]
         for run, an in zip(runs, analyses):
-            row += [fmt_ratio(an["geomean_time"].get(a)), str(an["ranks"].get(a, "-")),
+            order = an["rank_headline"]
+            rank = "-"
+            if a in order:
+                i = order.index(a)
+                rank = str(i + 1)
+                if i > 0 and rv.is_tie(an["boot"]["pair"].get((a, order[i - 1]))):
+                    rank += " (tie)"
+            row += [rv.fmt_x(an["headline"]["family"].get(a)), _ci(an["boot"]["ci"].get(a)), rank,
+                    rv.fmt_x(an["headline"]["workload"].get(a)),
                     "%d of %d" % (an["wins"].get(a, 0), len(an["keys"])) if a in an["wins"] else "-"]
-            if not run.instructions:
-                row.append(fmt_ratio(an["geomean_rss"].get(a)))
         rows.append(row)
     doc.append(("table", headers, rows))
     notes = []
@@ -535,9 +757,11 @@ def build_document(runs, analyses, plots):
             "the reference completed (no workload was completed by every allocator)"
         left = (" Left out: %s." % ", ".join("`%s`" % hr.instance_label(k)
                                              for k in an["excluded"][:20])) if an["excluded"] else ""
-        notes.append("%sGeometric means of per-workload ratios of %s (medians) to **%s** over the "
-                     "%d workload(s) %s; lower is better; rank 1 is the fastest; *fastest in*: "
-                     "workloads (of all those with results) where it has the lowest median.%s"
+        notes.append("%sGeometric means of per-workload ratios of %s to **%s** over the %d "
+                     "workload(s) %s, each family weighted once (*each workload once*: every "
+                     "workload weighted alike); lower is better; sorted by rank; *(tie)*: the "
+                     "95%% interval of its ratio to the one above holds 1; *fastest in*: "
+                     "workloads where it has the lowest median.%s"
                      % ("%s: " % run.label if multi else "", run.primary[2], an["reference"],
                         an["geomean_n"], basis, left))
     doc.append(("ul", notes))
@@ -546,28 +770,132 @@ def build_document(runs, analyses, plots):
     fam_rows = []
     for f in fams:
         row = [f]
-        for an in analyses:
+        for run, an in zip(runs, analyses):
             e = an["families"].get(f)
             if not e or not e["winner"]:
                 row.append("n/a")
-            else:
-                w = e["winner"]
-                others = sorted(((g, a) for a, g in e["geomean_time"].items() if a != w))
-                nxt = (", next %s %.2fx" % (others[0][1], others[0][0] / e["geomean_time"][w])) \
-                    if others else ""
-                row.append("**%s** (%.3fx %s over %d workload(s)%s)%s" % (
-                    w, e["geomean_time"][w], an["reference"], e["workloads"], nxt,
-                    "; no result from %s" % ", ".join(e["without"]) if e["without"] else ""))
+                continue
+            w = e["winner"]
+            others = sorted(((g, a) for a, g in e["geomean_time"].items() if a != w))
+            nxt = ""
+            tie = False
+            if others:
+                nxt = ", next %s %.2fx" % (others[0][1], others[0][0] / e["geomean_time"][w])
+                fk = [k for k in an["basis"] if k[0] == f]
+                if fk:
+                    b = rv.bootstrap(run, [w, others[0][1]], an["reference"], fk, boot=200)
+                    tie = rv.is_tie(b["pair"].get((others[0][1], w)))
+            row.append("%s (%s %s over %d workload(s)%s)%s" % (
+                "tie: **%s**, **%s**" % (w, others[0][1]) if tie else "**%s**" % w,
+                rv.fmt_x(e["geomean_time"][w]), an["reference"], e["workloads"], nxt,
+                "; no result from %s" % ", ".join(e["without"]) if e["without"] else ""))
         fam_rows.append(row)
     if fam_rows:
-        doc.append(("p", "Winner per workload family (lowest geometric mean of time):"))
+        doc.append(("p", "Winner per workload family (lowest geometric mean of time; *tie* "
+                         "where the two best are not separated):"))
         doc.append(("table", fam_headers, fam_rows))
     for kind in ("geomean", "time_normalised"):
         imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
                 if plots.get((r.label, kind))]
         if imgs:
             doc.append(("img", imgs))
+    return doc
 
+
+def memory_blocks(runs, analyses):
+    """Memory above each process's own baseline; start-up sizes apart."""
+    doc = []
+    for run, an in zip(runs, analyses):
+        mem = an.get("memory")
+        if not mem or not mem["baselines"]:
+            continue
+        if not doc:
+            doc.append(("h", 3, "Memory"))
+        if len(runs) > 1:
+            doc.append(("p", "**%s**" % run.label))
+        allocs = sorted(an["allocators"], key=lambda a: (mem["allocators"][a]["peak_vs_ref"] is None,
+                                                          mem["allocators"][a]["peak_vs_ref"] or 0))
+        rows = []
+        for a in allocs:
+            m = mem["allocators"][a]
+            rows.append([rv.mark(a), rv.fmt_x(m["peak_vs_ref"]), fmt_bytes(m["peak_above_median"]),
+                         "%.2f" % m["overhead"] if m["overhead"] is not None else "-",
+                         fmt_bytes(m["after_free"]), fmt_bytes(m["after_free_max"]),
+                         fmt_bytes(m["after_idle"]), fmt_bytes(m["after_purge"])])
+        doc.append(("table", ["allocator", "peak above baseline vs %s" % an["reference"],
+                              "peak above baseline (median)", "overhead (median)",
+                              "kept after free (median)", "kept after free (worst)",
+                              "kept after an idle second (median)",
+                              "kept after purge (median)"], rows))
+        doc.append(("p", "Memory as a program sees it: each process's peak RSS minus its own RSS "
+                         "before the workload's first allocation (its baseline), over the %d "
+                         "workload(s) that allocate %d MiB or more (%s); *overhead*: peak RSS "
+                         "above baseline over the workload's peak of live bytes (1.00 = no "
+                         "waste); *kept after free*: RSS above the baseline once every block is "
+                         "freed; *after an idle second*: the same a second later (time-based "
+                         "release has had its chance); *after purge*: the same after the "
+                         "allocator's own release call where it has one."
+                    % (len(mem["big"]), rv.BIG_BYTES >> 20,
+                       ", ".join("`%s`" % hr.instance_label(k) for k in mem["big"][:8])
+                       + (" ..." if len(mem["big"]) > 8 else "") if mem["big"] else "none")))
+        base = mem["baselines"]
+        doc.append(("p", "Start-up size, shown once and left out above (RSS before the first "
+                         "allocation of a workload, median over processes%s): %s."
+                    % ("" if all(m for _v, m in base.values()) else
+                       "; *at most*: not recorded by this run, the smallest peak of its "
+                       "processes instead",
+                       ", ".join("%s %s%s" % (a, "" if base[a][1] else "at most ",
+                                             fmt_bytes(base[a][0]))
+                                 for a in an["allocators"] if a in base))))
+    return doc
+
+
+def build_document(runs, analyses, plots):
+    multi = len(runs) > 1
+    doc = [("h", 1, "heapmark report")]
+    intro = []
+    for run in runs:
+        m = run.meta
+        line = "**%s**: run `%s`, %s" % (run.label, run_name(run), run.state)
+        if m.get("git_revision"):
+            line += ", git `%s`" % m["git_revision"]
+        if isinstance(m.get("planned"), int):
+            line += ", %s of %d benchmark processes done" % (m.get("done", "?"), m["planned"])
+        intro.append(line)
+        intro.append(machine_line(run))
+    doc.append(("ul", intro))
+    if any(run.gbench_debug for run in runs):
+        intro.append("Google Benchmark printed *\"Library was built as DEBUG. Timings may be "
+                     "affected.\"*: that is Debian's libbenchmark package describing its own "
+                     "build; heapmark's workloads, the allocators and the timed loops are built "
+                     "with -O2, and the library's own code runs only between batches of operations "
+                     "(the loop control and the clock), so its build type does not enter the time "
+                     "per operation.")
+    for run in runs:
+        if run.state in ("interrupted", "running") or run.missing:
+            doc.append(("p", "**Incomplete run %s** (state: %s): %d planned result(s) are missing; "
+                             "this report shows what is there. The missing ones are listed under "
+                             "*Failed and missing results*." % (run.label, run.state, len(run.missing))))
+    if not any(run.cells for run in runs):
+        progs = programs_blocks(runs, analyses, plots)
+        doc += progs
+        doc.append(("p", "No %s results in %s%s."
+                         % ("microbenchmark" if progs else "benchmark",
+                            "these runs" if multi else "this run",
+                            "" if progs else ": conformance only")))
+        doc += conformance_blocks(runs, plots)
+        doc += failure_blocks(runs, multi)
+        doc += environment_blocks(runs, multi)
+        return doc
+
+    doc += verdict_blocks(runs, analyses, plots)
+    doc += programs_blocks(runs, analyses, plots)
+    doc.append(("h", 2, "Diagnostics: why (microbenchmarks)"))
+    doc.append(("p", "Synthetic workloads, each isolating one allocation pattern: they explain "
+                     "*why* an allocator wins or loses; whether it wins for a program is the "
+                     "programs' answer."))
+    doc += summary_blocks(runs, analyses, plots)
+    doc += memory_blocks(runs, analyses)
     doc += variant_blocks(runs, analyses)
 
     # per-workload tables
@@ -589,7 +917,8 @@ def build_document(runs, analyses, plots):
             doc.append(("table", h, r))
             h2, r2 = vs_best_hosts(runs, analyses, keys, "peak_rss_bytes")
             if r2:
-                doc.append(("details", "peak RSS of %s" % fam, [("table", h2, r2)]))
+                doc.append(("details", "peak RSS of %s, above each process's baseline where "
+                                        "it recorded one" % fam, [("table", h2, r2)]))
             continue
         for run, an in zip(runs, analyses):
             keys = [k for k in run.keys() if k[0] == fam]
@@ -599,17 +928,20 @@ def build_document(runs, analyses, plots):
             doc.append(("table", h, r))
             h2, r2 = vs_best_table(run, an, keys, "peak_rss_bytes")
             if r2:
-                doc.append(("details", "peak RSS of %s" % fam, [("table", h2, r2)]))
+                doc.append(("details", "peak RSS of %s, above each process's baseline where "
+                                        "it recorded one" % fam, [("table", h2, r2)]))
     for kind in ("rss_normalised", "thread_scaling", "latency", "memory_over_time"):
         imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
                 if plots.get((r.label, kind))]
-        if imgs:
-            title = {"rss_normalised": "Peak memory", "thread_scaling": "Thread scaling",
+        tables = latency_tables(runs, analyses) if kind == "latency" else []
+        if imgs or tables:
+            title = {"rss_normalised": "Peak memory above the baseline",
+                     "thread_scaling": "Thread scaling",
                      "latency": "Latency percentiles", "memory_over_time": "Memory over time"}[kind]
             doc.append(("h", 3, title))
-            doc.append(("img", imgs))
-            if kind == "latency":
-                doc += latency_tables(runs, analyses)
+            if imgs:
+                doc.append(("img", imgs))
+            doc += tables
 
     doc += conformance_blocks(runs, plots)
 
@@ -755,9 +1087,10 @@ def latency_tables(runs, analyses):
                 row = [hr.instance_label(key), "%s %s" % (prefix, p)]
                 for a in an["allocators"]:
                     v = dict(per.get(a, [])).get(p)
-                    row.append(fmt_ns(v) if v is not None else "-")
+                    row.append(fmt_latency(v, rp.timer_floor(run, a, key)))
                 rows.append(row)
-        out.append(("details", "latency percentiles%s (ns, median over repetitions)"
+        out.append(("details", "latency percentiles%s (ns, median over repetitions; "
+                               "\"< floor\": under the clock's own cost, not resolved)"
                     % (" on " + run.label if len(runs) > 1 else ""), [("table", headers, rows)]))
     return out
 
@@ -783,7 +1116,8 @@ def render_md(doc):
                 lines.append("| " + " | ".join(esc_md(c) for c in r) + " |")
             out.append("\n".join(lines) + "\n")
         elif kind == "img":
-            out.append(" ".join("![%s](%s)" % (alt, path + ".png") for path, alt in b[1]) + "\n")
+            out.append("\n\n".join("[![%s](%s.png)](%s.png) ([full size](%s.png), [SVG](%s.svg))"
+                                   % (alt, path, path, path, path) for path, alt in b[1]) + "\n")
         elif kind == "details":
             out.append("<details><summary>%s</summary>\n\n%s\n</details>\n"
                        % (html.escape(b[1]), render_md(b[2])))
@@ -812,10 +1146,11 @@ th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left;vertical-align:to
 th{background:#eef2f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 .imgrow{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
-.imgrow figure{margin:0;flex:1 1 0;min-width:320px}
+.imgrow figure{margin:0;flex:1 1 100%;min-width:320px}
 .imgrow img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:.8em;color:#555}
 details{margin:.4em 0}summary{cursor:pointer}
+fieldset#hm-allocs{margin:.8em 0;border:1px solid #dde3ea}fieldset#hm-allocs label{margin-right:.8em}
 nav{font-size:.9em;background:#f7f9fb;border:1px solid #dde3ea;padding:.4em 1em;display:inline-block}
 nav ul{margin:.2em 0;padding-left:1.2em;columns:3}nav li.l3{margin-left:1em;font-size:.95em}
 """
@@ -859,12 +1194,19 @@ def render_html(doc, out_dir, title):
         elif kind == "table":
             headers, rows = b[1], b[2]
             num = [i > 0 and _numeric_col(rows, i) for i in range(len(headers))]
+            # columns and rows that belong to one allocator carry data-alloc, so that
+            # the reader's allocator switches can hide them
+            col_alloc = [_alloc_of(h) if i > 0 else None for i, h in enumerate(headers)]
             t = ["<table><thead><tr>%s</tr></thead><tbody>"
-                 % "".join("<th>%s</th>" % _inline(h) for h in headers)]
+                 % "".join("<th%s>%s</th>" % (_data_alloc(col_alloc[i]), _inline(h))
+                           for i, h in enumerate(headers))]
             for r in rows:
-                t.append("<tr>%s</tr>" % "".join(
-                    "<td%s>%s</td>" % (' class="num"' if i < len(num) and num[i] else "", _inline(c))
-                    for i, c in enumerate(r)))
+                ra = next((x for x in (_alloc_of(c) for c in r[:3]) if x), None)
+                t.append("<tr%s>%s</tr>" % (_data_alloc(ra), "".join(
+                    "<td%s%s>%s</td>" % (' class="num"' if i < len(num) and num[i] else "",
+                                         _data_alloc(col_alloc[i] if i < len(col_alloc) else None),
+                                         _inline(c))
+                    for i, c in enumerate(r))))
             t.append("</tbody></table>")
             parts.append("".join(t))
         elif kind == "img":
@@ -872,14 +1214,71 @@ def render_html(doc, out_dir, title):
             for path, alt in b[1]:
                 with open(os.path.join(out_dir, path + ".png"), "rb") as f:
                     data = base64.b64encode(f.read()).decode("ascii")
-                figs.append('<figure><img alt="%s" src="data:image/png;base64,%s">'
-                            '<figcaption>%s (<code>%s.svg</code> alongside)</figcaption></figure>'
-                            % (html.escape(alt), data, html.escape(alt), html.escape(path)))
+                # inlined, so that the page stands alone; a click opens the image at full
+                # size (the PNG beside the page, with the SVG linked)
+                figs.append('<figure><a href="%s.png" target="_blank"><img alt="%s" '
+                            'src="data:image/png;base64,%s"></a><figcaption>%s: '
+                            '<a href="%s.png">full size</a>, <a href="%s.svg">SVG</a>'
+                            '</figcaption></figure>'
+                            % (html.escape(path), html.escape(alt), data, html.escape(alt),
+                               html.escape(path), html.escape(path)))
             parts.append('<div class="imgrow">%s</div>' % "".join(figs))
         elif kind == "details":
             parts.append("<details><summary>%s</summary>%s</details>"
                          % (_inline(b[1]), render_html_body(b[2], out_dir)))
     return parts
+
+
+ALLOC_NAMES = []      # the allocators of the report being rendered (render_html_page sets it)
+
+
+def _alloc_of(text):
+    """The allocator a table header or cell names: exactly its name, with the
+    own-allocator mark, a version or a run label after it."""
+    t = re.sub(r"\*\*", "", str(text)).strip()
+    for a in ALLOC_NAMES:
+        if t == a or t == rv.mark(a) or re.match(r"^%s( \([^() ]+\)| [^ ()]+)$" % re.escape(a), t):
+            return a
+    return None
+
+
+def _data_alloc(a):
+    return ' data-alloc="%s"' % html.escape(a) if a else ""
+
+
+def allocator_switches():
+    """A checkbox per allocator: unticked hides its columns and rows."""
+    if len(ALLOC_NAMES) < 2:
+        return ""
+    boxes = "".join('<label><input type="checkbox" class="hm-alloc" value="%s" checked> %s</label> '
+                    % (html.escape(a), html.escape(a)) for a in ALLOC_NAMES)
+    return ('<fieldset id="hm-allocs"><legend>Show allocators in the tables</legend>%s'
+            '<small>(the images show every allocator; <code>#hide=a,b</code> at the end of the '
+            'address starts with those hidden)</small></fieldset>' % boxes)
+
+
+# Hides the columns and rows of unticked allocators; #hide=a,b in the address
+# unticks those at load. <html data-hidden="a,b"> says what is hidden.
+TOGGLE_SCRIPT = """
+(function(){
+  var boxes=Array.prototype.slice.call(document.querySelectorAll('input.hm-alloc'));
+  if(!boxes.length){return;}
+  function apply(){
+    var off={},names=[];
+    boxes.forEach(function(b){b.defaultChecked=b.checked;
+      if(!b.checked){off[b.value]=1;names.push(b.value);}});
+    Array.prototype.forEach.call(document.querySelectorAll('[data-alloc]'),function(el){
+      el.style.display=off[el.getAttribute('data-alloc')]?'none':'';
+    });
+    document.documentElement.setAttribute('data-hidden',names.join(','));
+  }
+  var m=/[#&]hide=([^&]*)/.exec(location.hash);
+  if(m){var hide=decodeURIComponent(m[1]).split(',');
+    boxes.forEach(function(b){if(hide.indexOf(b.value)>=0){b.checked=false;}});}
+  boxes.forEach(function(b){b.addEventListener('change',apply);});
+  apply();
+})();
+"""
 
 
 def _anchor(text):
@@ -900,13 +1299,14 @@ def render_html_body(doc, out_dir):
     return "\n".join(render_html(doc, out_dir, ""))
 
 
-def render_html_page(doc, out_dir, title):
-    body = render_html_body(doc[:1], out_dir) + "\n" + toc(doc) + "\n" + \
-        render_html_body(doc[1:], out_dir)
+def render_html_page(doc, out_dir, title, allocators=()):
+    ALLOC_NAMES[:] = list(allocators)
+    body = render_html_body(doc[:1], out_dir) + "\n" + toc(doc) + "\n" + allocator_switches() + \
+        "\n" + render_html_body(doc[1:], out_dir)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n<script>%s</script>\n"
-            "</body>\n</html>\n" % (html.escape(title), CSS, body, CHECK_SCRIPT))
+            "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n<script>%s%s</script>\n"
+            "</body>\n</html>\n" % (html.escape(title), CSS, body, CHECK_SCRIPT, TOGGLE_SCRIPT))
 
 
 # --- main -------------------------------------------------------------------------
@@ -957,6 +1357,9 @@ def main(argv):
     ap.add_argument("--quiet", action="store_true", help="do not print the problems found")
     ap.add_argument("--no-plots", action="store_true",
                     help="tables only: no plots (faster; the report says so)")
+    ap.add_argument("--print-summary", action="store_true",
+                    help="end with the verdict and the summary table on stdout, and the "
+                         "paths of report.md and report.html (what make bench prints)")
     args = ap.parse_args(argv)
 
     runs = []
@@ -1008,10 +1411,53 @@ def main(argv):
         doc.insert(1, ("p", "*Rendered with --no-plots: tables only.*"))
     write_text(os.path.join(out_dir, "report.md"), render_md(doc))
     title = "heapmark report: " + ", ".join(r.label for r in runs)
-    write_text(os.path.join(out_dir, "report.html"), render_html_page(doc, out_dir, title))
-    if not args.quiet:
+    names = []
+    for an in analyses:
+        names += [a for a in an["all_allocators"] if a not in names]
+    write_text(os.path.join(out_dir, "report.html"), render_html_page(doc, out_dir, title, names))
+    if args.print_summary:
+        sys.stdout.write(terminal_summary(runs, analyses, out_dir))
+    elif not args.quiet:
         print("%s: wrote %s" % (PROG, os.path.join(out_dir, "report.md")))
     return 0
+
+
+def _plain(text):
+    return re.sub(r"\*\*|`", "", str(text))
+
+
+def terminal_summary(runs, analyses, out_dir):
+    """The end of make bench: per run the verdict, the summary table in rank order,
+    then where the report is."""
+    out = []
+    for run, an in zip(runs, analyses):
+        out.append("")
+        out.append("heapmark: %s (%s)" % (run_name(run), run.label))
+        for prio, text in rv.verdict(an, an.get("programs")):
+            out.append("  %-38s %s" % (prio + ":", _plain(text)))
+        mem = (an.get("memory") or {}).get("allocators") or {}
+        rows = [("allocator", "time vs %s" % an["reference"], "95% CI", "rank",
+                 "peak above baseline vs %s" % an["reference"])]
+        order = an["rank_headline"] + [a for a in an["allocators"] if a not in an["rank_headline"]]
+        for i, a in enumerate(order):
+            rank = str(i + 1) if a in an["rank_headline"] else "-"
+            if 0 < i < len(an["rank_headline"]) and rv.is_tie(
+                    an["boot"]["pair"].get((a, an["rank_headline"][i - 1]))):
+                rank += " (tie)"
+            rows.append((a, rv.fmt_x(an["headline"]["family"].get(a)),
+                         _ci(an["boot"]["ci"].get(a)), rank,
+                         rv.fmt_x((mem.get(a) or {}).get("peak_vs_ref"))))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        out.append("")
+        for j, r in enumerate(rows):
+            out.append("  " + "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+                                        for i, c in enumerate(r)))
+            if j == 0:
+                out.append("  " + "  ".join("-" * w for w in widths))
+    out.append("")
+    out.append("report: %s" % os.path.abspath(os.path.join(out_dir, "report.md")))
+    out.append("        %s" % os.path.abspath(os.path.join(out_dir, "report.html")))
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

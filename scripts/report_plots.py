@@ -15,6 +15,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 import hm_results as hr  # noqa: E402
+from report_verdict import timer_floor  # noqa: E402,F401  (report.py uses it from here too)
 
 plt.rcParams.update({
     "svg.hashsalt": "heapmark",      # stable ids: SVGs diff cleanly
@@ -23,45 +24,81 @@ plt.rcParams.update({
     "figure.dpi": 100,
 })
 
-# Okabe-Ito, colour-blind safe. The well-known contestants have fixed colours;
-# any other allocator takes the next free one in order of first appearance.
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
-             "#F0E442", "#000000"]
-FIXED = {"glibc": "#0072B2", "jemalloc": "#E69F00", "mimalloc": "#009E73",
-         "sable": "#D55E00", "tcmalloc": "#CC79A7"}
-HATCHES = ["", "//", "..", "xx", "\\\\", "oo", "++", "--"]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+# Colour-blind-safe colours, each contestant its own hue family (Okabe-Ito's
+# vermillion, blue, yellow, bluish green, reddish purple and black, with grey,
+# brown and violet of similar contrast), and its own hatch: fixed per name, so
+# that an allocator looks the same in every plot and every report. Any other
+# allocator takes the spare ones in order of first appearance.
+FIXED = {"sable": "#D55E00", "glibc": "#0072B2", "jemalloc": "#F0E442", "mimalloc": "#009E73",
+         "tcmalloc": "#CC79A7", "tbbmalloc": "#000000", "scudo": "#999999",
+         "sable-secure": "#8C510A"}
+SPARE = ["#6A3D9A", "#56B4E9", "#E69F00", "#B2DF8A"]
+OKABE_ITO = list(FIXED.values()) + SPARE          # every colour a contestant can get
+FIXED_HATCH = {"sable": "", "glibc": "//", "jemalloc": "..", "mimalloc": "xx", "tcmalloc": "\\\\",
+               "tbbmalloc": "oo", "scudo": "++", "sable-secure": "--"}
+HATCHES = ["||", "**", "OO", "//.."]
+MARKERS = {"sable": "o", "glibc": "s", "jemalloc": "^", "mimalloc": "D", "tcmalloc": "v",
+           "tbbmalloc": "P", "scudo": "X", "sable-secure": "*"}
+SPARE_MARKERS = ["h", "<", ">", "p"]
 
 
 class Palette:
     def __init__(self, names):
-        self.colour = {}
-        free = [c for c in OKABE_ITO if c not in FIXED.values()]
-        used = set()
+        self.colour, self.hatches, self.markers = {}, {}, {}
+        spare = 0
         for n in names:
             if n in FIXED:
-                self.colour[n] = FIXED[n]
-                used.add(FIXED[n])
-        spare = [c for c in free if c not in used] + [c for c in OKABE_ITO if c in used]
-        i = 0
-        for n in names:
-            if n not in self.colour:
-                self.colour[n] = spare[i % len(spare)]
-                i += 1
-
+                self.colour[n], self.hatches[n], self.markers[n] = FIXED[n], FIXED_HATCH[n], MARKERS[n]
+            else:
+                self.colour[n] = SPARE[spare % len(SPARE)]
+                self.hatches[n] = HATCHES[spare % len(HATCHES)]
+                self.markers[n] = SPARE_MARKERS[spare % len(SPARE_MARKERS)]
+                spare += 1
         self.order = list(names)
 
     def __call__(self, name):
         return self.colour.get(name, "#777777")
 
+    def hatch(self, name):
+        return self.hatches.get(name, "")
+
     def marker(self, name):
         """A marker shape per allocator too, so that lines differ without colour."""
-        i = self.order.index(name) if name in self.order else len(self.order)
-        return MARKERS[i % len(MARKERS)]
+        return self.markers.get(name, "o")
+
+
+def text_overlaps(fig):
+    """Pairs of visible texts of the figure (tick labels, bar labels, titles,
+    legend entries) whose bounding boxes overlap, as (text, text). Empty means
+    no label collides."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    groups = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for which in (ax.get_xticklabels(which="both"), ax.get_yticklabels(which="both")):
+            groups.append([t for t in which if t.get_visible() and t.get_text()])
+        groups.append([t for t in ax.texts if t.get_visible() and t.get_text()])
+    out = []
+    for g in groups:
+        boxes = [(t, t.get_window_extent(r)) for t in g]
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i][1], boxes[j][1]
+                if a.width and b.width and a.x0 < b.x1 - 0.5 and b.x0 < a.x1 - 0.5 \
+                        and a.y0 < b.y1 - 0.5 and b.y0 < a.y1 - 0.5:
+                    out.append((boxes[i][0].get_text(), boxes[j][0].get_text()))
+    return out
+
+
+CHECK_OVERLAPS = []        # tests append a list here: each saved figure's overlaps go in it
 
 
 def _save(fig, out_dir, base):
     os.makedirs(out_dir, exist_ok=True)
+    for sink in CHECK_OVERLAPS:
+        sink.append((base, text_overlaps(fig)))
     fig.savefig(os.path.join(out_dir, base + ".png"), dpi=100, bbox_inches="tight",
                 metadata={"Software": None})
     fig.savefig(os.path.join(out_dir, base + ".svg"), bbox_inches="tight",
@@ -98,7 +135,7 @@ def _grouped(ax, keys, allocs, values, spreads, palette, run=None, rotate=None):
         if not xs:
             continue
         ax.bar(xs, ys, width=width, color=palette(a), label=a, edgecolor="black",
-               linewidth=0.4, hatch=HATCHES[j % len(HATCHES)],
+               linewidth=0.4, hatch=palette.hatch(a),
                yerr=[lo, hi] if spreads else None, capsize=2,
                error_kw={"elinewidth": 0.8, "ecolor": "#333333"})
     ax.set_xticks(range(len(keys)))
@@ -120,10 +157,17 @@ def status_of(run, alloc, key):
 
 
 def _ratio_axis(ax):
-    fmt = FuncFormatter(lambda v, _pos: "%.3gx" % v)
+    """x-labelled log ticks; the minor ones (2, 5) labelled only when the axis
+    spans under two decades, so that labels never crowd."""
+    fmt = FuncFormatter(lambda v, _pos: _x_label(v))
+    ax.yaxis.set_major_locator(LogLocator(base=10.0))
     ax.yaxis.set_major_formatter(fmt)
-    ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 3.0, 5.0)))
-    ax.yaxis.set_minor_formatter(fmt)
+    ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi / lo < 100:
+        ax.yaxis.set_minor_formatter(fmt)
+    else:
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
     ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
@@ -167,29 +211,84 @@ def _rows(keys, limit=ROW_MAX):
     return rows
 
 
+ROW_INCHES = 20.0     # the widest row of panels
+PANEL_EXTRA = 1.0     # inches of a panel besides its bars: its own y labels
+PANEL_MIN = 2.3       # the narrowest panel, so that its title and labels fit
+
+
+def _panel_width(nkeys, slot):
+    return max(PANEL_MIN, slot * nkeys + PANEL_EXTRA)
+
+
+def _panels(keys, slot=0.75):
+    """One panel per family (a family wider than a row in several panels),
+    packed into rows of at most ROW_INCHES: [[(title, keys)]]."""
+    limit = max(1, int((ROW_INCHES - PANEL_EXTRA) / slot))
+    fams = []
+    for k in keys:
+        if not fams or fams[-1][0] != k[0]:
+            fams.append((k[0], []))
+        fams[-1][1].append(k)
+    panels = []
+    for f, ks in fams:
+        parts = [ks[i:i + limit] for i in range(0, len(ks), limit)]
+        for i, part in enumerate(parts):
+            panels.append(("%s (%d/%d)" % (f, i + 1, len(parts)) if len(parts) > 1 else f, part))
+    rows, cur, used = [], [], 0.0
+    for title, ks in panels:
+        w = _panel_width(len(ks), slot)
+        if cur and used + w > ROW_INCHES:
+            rows.append(cur)
+            cur, used = [], 0.0
+        cur.append((title, ks))
+        used += w
+    if cur:
+        rows.append(cur)
+    return rows
+
+
+def _param_label(k):
+    return (k[1].replace("/", "\n") + "\n" if k[1] else "") + "%d thr" % k[2]
+
+
 def _normalised_bars(run, an, palette, keys, values, spreads, ylabel, title):
-    """Grouped bars on a log axis, in rows that share the y scale."""
-    rows = _rows(keys)
-    width = _width(max(len(r) for r in rows))
-    fig, axes = plt.subplots(len(rows), 1, figsize=(width, 4.2 * len(rows)), squeeze=False,
-                             sharey=True)
-    allv = [v for a in values for v in values[a] if v]
-    allv += [x for a in (spreads or {}) for sp in spreads[a] if sp for x in sp]
+    """Small multiples: one panel per family, each with its own log axis,
+    grouped bars per workload in numeric order."""
+    nallocs = max(1, len(an["allocators"]))
+    slot = max(0.45, 0.1 * nallocs + 0.15)           # inches per workload
+    rows = _panels(keys, slot)
+    widest = max(sum(_panel_width(len(ks), slot) for _t, ks in r) for r in rows)
+    width = max(6.0, widest + 0.5)
+    fig = plt.figure(figsize=(width, 3.6 * len(rows) + 0.9))
+    outer = fig.add_gridspec(len(rows), 1, hspace=0.75)
     index = {k: i for i, k in enumerate(keys)}
-    for ax, rk in zip([r[0] for r in axes], rows):
-        sub_v = {a: [values[a][index[k]] for k in rk] for a in an["allocators"]}
-        sub_s = {a: [spreads[a][index[k]] for k in rk] for a in an["allocators"]} if spreads else None
-        _grouped(ax, rk, an["allocators"], sub_v, sub_s, palette, run,
-                 rotate=len(rows) > 1 or None)
-        ax.set_yscale("log")
-        _log_limits(ax, allv)
-        _ratio_axis(ax)
-        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-        ax.set_ylabel(ylabel)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0][0].set_title(title)
-    axes[0][0].legend(fontsize=8, ncol=min(len(an["allocators"]), 6))
-    fig.tight_layout()
+    for r, row in enumerate(rows):
+        ws = [_panel_width(len(ks), slot) for _t, ks in row]
+        ratios = [w - PANEL_EXTRA for w in ws] + [max(0.01, widest - sum(ws))]
+        inner = outer[r].subgridspec(1, len(ratios), width_ratios=ratios,
+                                     wspace=PANEL_EXTRA * len(ratios) / max(sum(ratios), 0.1))
+        for p, (ptitle, rk) in enumerate(row):
+            ax = fig.add_subplot(inner[0, p])
+            sub_v = {a: [values[a][index[k]] for k in rk] for a in an["allocators"]}
+            sub_s = {a: [spreads[a][index[k]] for k in rk] for a in an["allocators"]} \
+                if spreads else None
+            _grouped(ax, rk, an["allocators"], sub_v, sub_s, palette, run, rotate=False)
+            ax.set_xticklabels([_param_label(k) for k in rk], fontsize=7, rotation=90)
+            ax.set_yscale("log")
+            pv = [v for a in sub_v for v in sub_v[a] if v]
+            pv += [x for a in (sub_s or {}) for sp in sub_s[a] if sp for x in sp]
+            _log_limits(ax, pv)
+            _ratio_axis(ax)
+            ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+            ax.set_title(ptitle, fontsize=9)
+            ax.grid(axis="y", which="both", alpha=0.3)
+            if p == 0:
+                ax.set_ylabel(ylabel, fontsize=7)
+    handles = [Patch(facecolor=palette(a), edgecolor="black", hatch=palette.hatch(a), label=a)
+               for a in an["allocators"]]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 9), fontsize=8,
+               bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.suptitle(title, y=1.0 + 0.3 / fig.get_figheight(), fontsize=10)
     return fig
 
 
@@ -206,9 +305,9 @@ def time_normalised(run, an, palette, out_dir, suffix):
                 values[a].append(None)
                 spreads[a].append(None)
                 continue
-            base = hr.median(r.time_ns)
+            base = r.center()
             rs = [t / base for t in c.time_ns]
-            values[a].append(hr.median(c.time_ns) / base)
+            values[a].append(c.center() / base)
             spreads[a].append((min(rs), max(rs)))
     what = run.primary[2]
     fig = _normalised_bars(
@@ -219,54 +318,97 @@ def time_normalised(run, an, palette, out_dir, suffix):
     return _save(fig, out_dir, "time_normalised" + suffix)
 
 
+def _x_label(v):
+    if v >= 100:
+        return "%.0fx" % v
+    return "%.3gx" % v
+
+
 def geomean_summary(run, an, palette, out_dir, suffix):
-    allocs = [a for a in an["allocators"] if an["geomean_time"].get(a)]
+    """The headline (each family once, with its 95% interval) and the memory
+    ranking (peak above baseline on the big workloads), in rank order."""
+    head = an.get("headline", {}).get("family") or an["geomean_time"]
+    allocs = [a for a in (an.get("rank_headline") or an["allocators"]) if head.get(a)]
     if not allocs:
         return None
-    rss_ok = [a for a in allocs if an["geomean_rss"].get(a)]
-    fig, axes = plt.subplots(1, 2 if rss_ok else 1, figsize=(9 if rss_ok else 5, 3.6),
+    mem = (an.get("memory") or {}).get("allocators") or {}
+    memv = {a: m["peak_vs_ref"] for a, m in mem.items() if m.get("peak_vs_ref")}
+    ci = (an.get("boot") or {}).get("ci") or {}
+    fig, axes = plt.subplots(1, 2 if memv else 1, figsize=(10 if memv else 5.5, 4.2),
                              squeeze=False)
-    for ax, field, what in ((axes[0][0], "geomean_time", run.primary[2]),
-                            (axes[0][1] if rss_ok else None, "geomean_rss", "peak RSS")):
-        if ax is None:
-            continue
-        names = [a for a in allocs if an[field].get(a)]
-        vals = [an[field][a] for a in names]
+    panels = [(axes[0][0], head, ci, "%s, each family once" % run.primary[2], allocs)]
+    if memv:
+        panels.append((axes[0][1], memv, {}, "peak RSS above baseline (%d workloads)"
+                        % len(an["memory"]["big"]), sorted(memv, key=memv.get)))
+    for ax, vals_of, cis, what, names in panels:
+        vals = [vals_of[a] for a in names]
+        err = None
+        if cis and all(a in cis for a in names):
+            err = [[v - cis[a][0] for a, v in zip(names, vals)],
+                   [cis[a][1] - v for a, v in zip(names, vals)]]
         bars = ax.bar(range(len(names)), vals, color=[palette(a) for a in names],
-                      edgecolor="black", linewidth=0.4,
-                      hatch=None)
-        for b, a in zip(bars, names):
-            b.set_hatch(HATCHES[an["allocators"].index(a) % len(HATCHES)])
-        ax.bar_label(bars, labels=["%.2fx" % v for v in vals], fontsize=8)
+                      edgecolor="black", linewidth=0.4, yerr=err, capsize=3,
+                      error_kw={"elinewidth": 0.8})
+        for bar, a in zip(bars, names):
+            bar.set_hatch(palette.hatch(a))
+        ax.bar_label(bars, labels=[_x_label(v) for v in vals], fontsize=7, rotation=90,
+                     padding=3)
         ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names)
+        ax.set_xticklabels(names, rotation=90)
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-        ax.set_ylabel("geometric mean of %s / %s's" % (what, an["reference"]))
-        ax.set_title("%s (%d workloads; lower is better)" % (what, an["geomean_n"]))
-        ax.set_ylim(0, max(vals + [1.0]) * 1.25)
-    fig.suptitle("%s: geometric-mean summary, normalised to %s" % (run.label, an["reference"]))
+        ax.set_ylabel("/ %s's (lower is better)" % an["reference"])
+        ax.set_title(what, fontsize=9)
+        hi = max(vals + [1.0] + ([cis[a][1] for a in names if a in cis] if cis else []))
+        lo = min(vals + [1.0])
+        if hi / lo > 20:
+            ax.set_yscale("log")
+            ax.set_ylim(lo / 2.0, hi * 8.0)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _x_label(v)))
+        else:
+            ax.set_ylim(0, hi * 1.45)
+    fig.suptitle("%s: summary, normalised to %s (whiskers: 95%% bootstrap interval)"
+                 % (run.label, an["reference"]), fontsize=10)
+    fig.tight_layout()
     return _save(fig, out_dir, "geomean" + suffix)
 
 
 def rss_normalised(run, an, palette, out_dir, suffix):
-    ref, allocs = an["reference"], an["allocators"]
-    keys = [k for k in an["keys_with_ref"]
-            if run.cell(ref, k) is not None and run.cell(ref, k).rss_bytes]
+    """Peak RSS above each process's baseline over the reference's, on the
+    workloads that allocate enough for memory to be the allocator's doing."""
+    import report_verdict as rv
+    ref, allocs, mem = an["reference"], an["allocators"], an.get("memory")
+    if not mem or not mem["big"]:
+        return None
+    keys = [k for k in mem["big"] if rv.peak_above(run, ref, k, mem["baselines"])]
     if not keys:
         return None
     values = {a: [] for a in allocs}
     for a in allocs:
         for k in keys:
-            c = run.cell(a, k)
-            if c is None or not c.rss_bytes:
-                values[a].append(None)
-                continue
-            values[a].append(hr.median(c.rss_bytes) / hr.median(run.cell(ref, k).rss_bytes))
+            v = rv.peak_above(run, a, k, mem["baselines"])
+            values[a].append(max(v, 1.0) / rv.peak_above(run, ref, k, mem["baselines"])
+                             if v is not None else None)
     fig = _normalised_bars(
         run, an, palette, keys, values, None,
-        "peak RSS / %s's (log scale; lower is better)" % ref,
-        "%s: peak resident memory of the benchmark process, normalised to %s" % (run.label, ref))
+        "peak RSS above baseline / %s's (log; lower is better)" % ref,
+        "%s: peak RSS above the process's own start-up size, normalised to %s (workloads of "
+        "%d MiB or more)" % (run.label, ref, rv.BIG_BYTES >> 20))
     return _save(fig, out_dir, "rss_normalised" + suffix)
+
+
+def _line_legend(fig, an, palette):
+    """One legend above the panels, in the allocators' one order."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=palette(a), marker=palette.marker(a), label=a)
+               for a in an["allocators"]]
+    ncol = max(1, min(len(handles), int(fig.get_figwidth() / 1.3)))
+    nrows = int(math.ceil(len(handles) / float(ncol)))
+    h = fig.get_figheight()
+    fig.set_figheight(h + 0.22 * nrows)
+    h = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, 1.0 - (0.4 + 0.22 * nrows) / h))
+    fig.legend(handles=handles, loc="upper center", ncol=ncol, fontsize=8,
+               bbox_to_anchor=(0.5, 1.0 - 0.3 / h), frameon=False)
 
 
 def _grid(n, w=4.0, h=3.0):
@@ -280,14 +422,16 @@ def _grid(n, w=4.0, h=3.0):
 
 
 def _shown(n, limit):
-    return " (the first %d of %d)" % (limit, n) if n > limit else ""
+    return " (the first %d of %d)" % (limit, n) if limit is not None and n > limit else ""
 
 
-def thread_scaling(run, an, palette, out_dir, suffix, limit=12):
+def thread_scaling(run, an, palette, out_dir, suffix, limit=None):
     groups = {}
     for k in run.keys():
         groups.setdefault((k[0], k[1]), set()).add(k[2])
-    groups = [(g, sorted(ts)) for g, ts in sorted(groups.items()) if len(ts) > 1]
+    groups = [(g, sorted(ts)) for g, ts in sorted(groups.items(),
+                                                 key=lambda kv: hr._key_sort(kv[0] + (0,)))
+              if len(ts) > 1]
     more = _shown(len(groups), limit)
     groups = groups[:limit]
     if not groups:
@@ -300,7 +444,7 @@ def thread_scaling(run, an, palette, out_dir, suffix, limit=12):
                 c = run.cell(a, (family, params, t))
                 if c is not None:
                     xs.append(t)
-                    ys.append(1e3 / hr.median(c.time_ns))   # ops per ns * 1e3 = Mops/s
+                    ys.append(1e3 / c.center())   # ops per ns * 1e3 = Mops/s
             if xs:
                 ax.plot(xs, ys, marker=palette.marker(a), color=palette(a), label=a)
         ax.set_xticks(threads)
@@ -309,9 +453,8 @@ def thread_scaling(run, an, palette, out_dir, suffix, limit=12):
         ax.set_title(family + ("/" + params if params else ""), fontsize=9)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
     fig.suptitle("%s: thread scaling (higher is better)%s" % (run.label, more))
-    fig.tight_layout()
+    _line_legend(fig, an, palette)
     return _save(fig, out_dir, "thread_scaling" + suffix)
 
 
@@ -346,7 +489,7 @@ def latency_series(run):
     return dict(sorted(out.items(), key=lambda kv: (hr._key_sort(kv[0][0]), kv[0][1])))
 
 
-def latency(run, an, palette, out_dir, suffix, limit=12):
+def latency(run, an, palette, out_dir, suffix, limit=None):
     series = latency_series(run)
     if not series:
         return None
@@ -357,10 +500,16 @@ def latency(run, an, palette, out_dir, suffix, limit=12):
         pcts = sorted({p for s in per_alloc.values() for p, _ in s}, key=_pct_order)
         for a in an["allocators"]:
             s = dict(per_alloc.get(a, []))
-            xs = [i for i, p in enumerate(pcts) if p in s and s[p] > 0]
+            fl = timer_floor(run, a, key) or 1.0
+            xs = [i for i, p in enumerate(pcts) if p in s]
             if xs:
-                ax.plot(xs, [s[pcts[i]] for i in xs], marker=palette.marker(a), color=palette(a),
-                        label=a)
+                # a value under the timer floor is not resolved: drawn at the floor, hollow
+                ys = [max(s[pcts[i]], fl) for i in xs]
+                ax.plot(xs, ys, color=palette(a), label=a)
+                for x, y, i in zip(xs, ys, xs):
+                    under = s[pcts[i]] < fl
+                    ax.plot([x], [y], marker=palette.marker(a), color=palette(a),
+                            markerfacecolor="white" if under else palette(a), linestyle="none")
         ax.set_xticks(range(len(pcts)))
         ax.set_xticklabels(pcts)
         ax.set_yscale("log")
@@ -368,10 +517,9 @@ def latency(run, an, palette, out_dir, suffix, limit=12):
         ax.set_ylabel("latency (ns, log scale)")
         ax.set_title("%s: %s" % (hr.instance_label(key), prefix), fontsize=8)
         ax.grid(which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
     fig.suptitle("%s: per-operation latency percentiles (median over repetitions; lower is "
-                 "better)%s" % (run.label, more))
-    fig.tight_layout()
+                 "better; hollow: under the timer floor, drawn at it)%s" % (run.label, more))
+    _line_legend(fig, an, palette)
     return _save(fig, out_dir, "latency" + suffix)
 
 
@@ -400,7 +548,7 @@ def memory_series(run):
     return dict(sorted(out.items(), key=lambda kv: (hr._key_sort(kv[0][0]), kv[0][1])))
 
 
-def memory_over_time(run, an, palette, out_dir, suffix, limit=12):
+def memory_over_time(run, an, palette, out_dir, suffix, limit=None):
     series = memory_series(run)
     if not series:
         return None
@@ -418,10 +566,9 @@ def memory_over_time(run, an, palette, out_dir, suffix, limit=12):
         ax.set_ylim(bottom=0)
         ax.set_title("%s: %s" % (hr.instance_label(key), sname), fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
     fig.suptitle("%s: memory over time (median over repetitions; lower is better)%s"
                  % (run.label, more))
-    fig.tight_layout()
+    _line_legend(fig, an, palette)
     return _save(fig, out_dir, "memory_over_time" + suffix)
 
 

@@ -336,8 +336,6 @@ def document_blocks(runs, plots):
         if skipped:
             out.append(("ul", ["skipped: %s: %s" % (s.get("program"), s.get("reason"))
                                for s in skipped]))
-    if out:
-        out.append(("h", 2, "Diagnostics: why (microbenchmarks)"))
     return out
 
 

@@ -358,6 +358,12 @@ static int add_item(struct allocator_set *set, const char *root, enum binary_kin
     /* a variant: NAME=BASE:VAR=VAL... */
     *colon = '\0';
     const char *base = unescape(rest);
+    if (strv_find(built, name) >= 0) {
+        errmsg("allocator '%s': a variant may not take the name of a built allocator "
+               "(a report would show it as that allocator); name it e.g. %s-variant",
+               name, base);
+        return -1;
+    }
     struct strv env = {0};
     char *reason;
     if (colon[1] == '\0') {

@@ -641,18 +641,69 @@ static void progress_line(struct run *r, const char *tail, int final)
         format_duration(left, sizeof left, elapsed / (double)r->done * (double)(r->planned - r->done));
     else
         snprintf(left, sizeof left, "?");
+    /* The median time per operation of the process that finished last (its
+       Google Benchmark JSON, raw/<allocator>/<plan index + 1>.json), read once
+       per finished process; empty when it wrote none. */
+    static size_t seen_done = (size_t)-1;
+    static char last_med[64];
+    if (r->done != seen_done && r->done > 0 && !r->o->instructions &&
+        (final || r->current > 0)) {
+        size_t k = final ? r->current : r->current - 1;
+        char *path = xasprintf("%s/raw/%s/%04zu.json", r->dir, r->set.v[r->plan[k].alloc].name, k + 1);
+        size_t len;
+        char *text = read_file(path, &len);
+        char err[80];
+        struct json *doc = text ? json_parse(text, len, err, sizeof err) : NULL;
+        const struct json *list = doc ? json_get(doc, "benchmarks") : NULL;
+        double t[64];
+        size_t n = 0;
+        for (size_t i = 0; list && list->type == JSON_ARRAY && i < list->len && n < 64; i++) {
+            const struct json *e = list->items[i], *rt = json_get(e, "real_time");
+            const char *type = json_get_string(e, "run_type"), *unit = json_get_string(e, "time_unit");
+            if (type && strcmp(type, "iteration") != 0)
+                continue;
+            if (rt == NULL || rt->type != JSON_NUMBER || !isfinite(rt->number) || rt->number <= 0)
+                continue;
+            double scale = !unit || !strcmp(unit, "ns") ? 1.0 : !strcmp(unit, "us") ? 1e3
+                         : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 0.0;
+            if (scale > 0)
+                t[n++] = rt->number * scale;
+        }
+        for (size_t i = 1; i < n; i++) /* insertion sort: a handful of repetitions */
+            for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
+                double x = t[j];
+                t[j] = t[j - 1];
+                t[j - 1] = x;
+            }
+        last_med[0] = '\0';
+        if (n > 0) {
+            double med = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2.0;
+            const char *u = "ns";
+            if (med >= 1e6)
+                med /= 1e6, u = "ms";
+            else if (med >= 1e3)
+                med /= 1e3, u = "us";
+            snprintf(last_med, sizeof last_med, "%.3g %s/op", med, u);
+        }
+        json_free(doc);
+        free(text);
+        free(path);
+        seen_done = r->done;
+    }
     int width = (int)(snprintf(NULL, 0, "%zu", r->planned));
     if (!r->tty || final) {
-        snprintf(line, sizeof line, "[%*zu/%zu] %s %s: %s", width, r->done, r->planned,
-                 r->set.v[in->alloc].name, in->bench, tail);
+        snprintf(line, sizeof line, "[%*zu/%zu] %s %s: %s%s%s, ~%s left", width, r->done, r->planned,
+                 r->set.v[in->alloc].name, in->bench, tail, last_med[0] ? ", median " : "",
+                 last_med, left);
         if (r->tty)
             fprintf(stderr, "\r\033[K%s\n", line);
         else
             fprintf(stderr, "%s\n", line);
         return;
     }
-    snprintf(line, sizeof line, "[%*zu/%zu] %s %s  %s elapsed, ~%s left", width, r->done,
-             r->planned, r->set.v[in->alloc].name, in->bench, el, left);
+    snprintf(line, sizeof line, "[%*zu/%zu] %s %s  %s elapsed, ~%s left%s%s%s", width, r->done,
+             r->planned, r->set.v[in->alloc].name, in->bench, el, left,
+             last_med[0] ? " (last: " : "", last_med, last_med[0] ? ")" : "");
     struct winsize ws;
     if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 && strlen(line) >= ws.ws_col)
         line[ws.ws_col - 1] = '\0';

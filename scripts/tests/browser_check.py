@@ -55,6 +55,22 @@ def blank_fraction(png):
     return 1.0 - counts.max() / float(keys.size), img.shape
 
 
+def dump_dom(html_path, fragment=""):
+    """(DOM after the page's scripts ran, console lines) of html_path#fragment."""
+    exe = chromium()
+    if exe is None:
+        raise FileNotFoundError("chromium is not installed (scripts/bootstrap-deps.sh chromium)")
+    url = "file://" + os.path.abspath(html_path) + (("#" + fragment) if fragment else "")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        p = _run([exe] + FLAGS + ["--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0",
+                                  "--virtual-time-budget=5000", "--dump-dom", url])
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    console = [m.group(1) for m in (CONSOLE_RE.search(x) for x in p.stderr.splitlines()) if m]
+    return p.stdout, console
+
+
 def check(html_path, screenshot=None):
     """Problems found, one line each."""
     exe = chromium()

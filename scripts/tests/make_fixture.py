@@ -32,6 +32,8 @@ BENCH = {
                                           "sable": 33000.0}, "us", 90000),
 }
 REPS = 5
+# RSS of each allocator's process before the workload's first allocation
+STARTUP = {"glibc": 2621440, "jemalloc": 3145728, "mimalloc": 2883584, "sable": 2490368}
 CRASH = ("sable", "malloc_free/size:4096/threads:1")
 TIMEOUT = ("mimalloc", "memory_growth/phases:6/threads:1")
 NAN = ("jemalloc", "malloc_free/size:16/threads:2")
@@ -137,7 +139,8 @@ def main(out):
                                    "mhz_per_cpu": 2450, "cpu_scaling_enabled": False,
                                    "library_build_type": "release", "allocator": a,
                                    "allocator_version": ver, "allocator_library": lib,
-                                   "heapmark_profile": "quick"},
+                                   "heapmark_profile": "quick",
+                                   "startup_rss_bytes": str(STARTUP[a])},
                        "benchmarks": entries(rng, a, bench)}
                 with open(os.path.join(out, rec["json"]), "w") as f:
                     # Google Benchmark writes bare NaN / Infinity literals
@@ -153,12 +156,17 @@ def main(out):
     checks = [("AL-01", "alignment", "STD"), ("AL-02", "alignment", "STD"),
               ("RE-01", "realloc", "STD"), ("EX-01", "resize_in_place", "EXT"),
               ("EX-02", "free_sized", "EXT"), ("RP-01", "malloc_zero", "REP"),
-              ("CP-01", "thread_cache", "CAP"), ("OW-01", "free_range", "OWN")]
+              ("CP-01", "thread_cache", "CAP"), ("OW-01", "free_range", "OWN"),
+              ("HD-01", "hardening", "CAP")]
     verdict = {
-        "glibc": ["pass", "pass", "pass", "unsupported", "unsupported", "observed", "absent", "unsupported"],
-        "jemalloc": ["pass", "pass", "pass", "pass", "pass", "observed", "present", "unsupported"],
-        "mimalloc": ["pass", "fail", "pass", "pass", "pass", "observed", "present", "unsupported"],
-        "sable": ["pass", "pass", "crash", "pass", "timeout", "observed", "present", "pass"],
+        "glibc": ["pass", "pass", "pass", "unsupported", "unsupported", "observed", "absent", "unsupported",
+                  "present"],
+        "jemalloc": ["pass", "pass", "pass", "pass", "pass", "observed", "present", "unsupported",
+                     "absent"],
+        "mimalloc": ["pass", "fail", "pass", "pass", "pass", "observed", "present", "unsupported",
+                     "absent"],
+        "sable": ["pass", "pass", "crash", "pass", "timeout", "observed", "present", "pass",
+                  "absent"],
     }
     cdir = os.path.join(out, "conformance")
     os.makedirs(cdir, exist_ok=True)
@@ -177,6 +185,82 @@ def main(out):
         with open(os.path.join(cdir, a + ".json"), "w") as f:
             f.write(json.dumps({"allocator": a, "version": ver, "library": lib, "checks": cs},
                                indent=1) + "\n")
+
+
+NINE = ["sable", "glibc", "jemalloc", "mimalloc", "tcmalloc", "tbbmalloc", "scudo", "sable-secure",
+        "my-own-allocator"]
+
+
+def noisy_run(out, processes=3, noise=0.25, seed=7, allocs=None):
+    """A run with several processes per cell and planted noise between them:
+    "twin-a" and "twin-b" have the same true time (each process off by up to
+    +-noise), "fast" is twice as fast as glibc, glibc itself drifts by up to
+    +-noise/2 between processes. 2 families x 4 workloads.
+    allocs: other allocator names instead (times spread from 0.2x to 600x of
+    glibc's), with a third family of thread counts, latency percentiles (some
+    under the timer floor) and memory series: every plot of a report."""
+    rng = random.Random(seed)
+    true = {"glibc": 1.0, "fast": 0.5, "twin-a": 0.8, "twin-b": 0.8}
+    benches = ["fam_a/size:%d/threads:1" % s for s in (8, 16, 64, 256)] + \
+              ["fam_b/size:%d/threads:4" % s for s in (8, 16, 64, 256)]
+    if allocs:
+        true = {a: (1.0 if a == "glibc" else 0.2 * 3000 ** (i / (len(allocs) - 1.0)))
+                for i, a in enumerate(allocs)}
+        benches += ["fam_c/size:64/threads:%d" % t for t in (1, 2, 4, 8, 16)] + \
+                   ["fam_b/size:%d/threads:4" % s for s in (1024, 4096, 65536, 1048576)]
+    os.makedirs(out, exist_ok=True)
+    meta = {"schema": 1, "tool": "heapmark", "kind": "bench", "started": "2026-12-04T05:00:00Z",
+            "finished": "2026-12-04T05:10:00Z", "state": "complete", "host": "noisy-vm",
+            "cpu_model": "Test CPU", "cores": 2, "git_revision": "def5678",
+            "options": {"profile": "default", "repetitions": 3, "processes": processes,
+                        "filter": None},
+            "allocators": [{"name": a, "version": "1"} for a in true],
+            "benchmarks": benches, "planned": len(benches) * len(true) * processes,
+            "done": len(benches) * len(true) * processes}
+    lines, n = [], 0
+    for p in range(processes):
+        for bench in benches:
+            base = 100.0 * (1 + benches.index(bench))
+            for a, f in true.items():
+                n += 1
+                rid = "%04d" % n
+                d = os.path.join(out, "raw", a)
+                os.makedirs(d, exist_ok=True)
+                off = 1.0 + rng.uniform(-noise, noise) * (0.5 if a in ("glibc", "fast") else 1.0)
+                name = gb_name(bench)
+                ents = []
+                for i in range(3):
+                    t = base * f * off * (1.0 + rng.uniform(-0.01, 0.01))
+                    e = {"name": name, "run_name": name, "run_type": "iteration",
+                         "repetitions": 3, "repetition_index": i,
+                         "threads": int(bench.rsplit(":", 1)[1]), "iterations": 1000,
+                         "real_time": t, "cpu_time": t, "time_unit": "ns"}
+                    if allocs and bench.startswith("fam_a/"):
+                        e["timer_floor_ns"] = 20.0
+                        for pct, v in (("p50", 8.0), ("p99", 60.0), ("p999", 300.0),
+                                       ("max", 9000.0)):
+                            e["lat_malloc_%s_ns" % pct] = v * f
+                    if allocs and bench.startswith("fam_b/"):
+                        for j in range(10):
+                            e["rss_t%d" % j] = 1048576.0 * (j + 1) * (1 + f / 100.0)
+                        e["peak_live_bytes"] = 64 * 1048576.0
+                        e["overhead"] = 1.0 + f / 100.0
+                        e["rss_after_free_bytes"] = 1048576.0 * f
+                        e["rss_after_idle_bytes"] = 524288.0 * f
+                    ents.append(e)
+                doc = {"context": {"startup_rss_bytes": "2097152",
+                                   "library_build_type": "debug"}, "benchmarks": ents}
+                with open(os.path.join(out, "raw", a, rid + ".json"), "w") as fh:
+                    json.dump(doc, fh)
+                lines.append(json.dumps({"id": rid, "allocator": a, "benchmark": bench,
+                                         "process": p, "status": "ok", "exit_code": 0,
+                                         "max_rss_kb": 4096, "minflt": 10,
+                                         "json": "raw/%s/%s.json" % (a, rid),
+                                         "log": "raw/%s/%s.log" % (a, rid)}))
+    with open(os.path.join(out, "runs.jsonl"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "meta.json"), "w") as fh:
+        json.dump(meta, fh, indent=1)
 
 
 if __name__ == "__main__":

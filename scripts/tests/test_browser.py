@@ -44,6 +44,29 @@ class Browser(unittest.TestCase):
         self.assertEqual(shape[:2], (900, 1280))
         self.assertGreater(frac, 0.01)
 
+    def test_allocator_switches_hide_columns_and_rows(self):
+        import re
+        import make_fixture
+        run = os.path.join(self.tmp, "nine")
+        make_fixture.noisy_run(run, processes=1, allocs=make_fixture.NINE)
+        rc, _o, err = tu.run_script("report.py", "--quiet", run)
+        self.assertEqual(rc, 0, err)
+        page = os.path.join(run, "report.html")
+        self.assertEqual(bc.check(page), [])
+        dom, console = bc.dump_dom(page, "hide=jemalloc,scudo")
+        self.assertEqual(console, [])
+        self.assertRegex(dom, r'<html[^>]*data-hidden="jemalloc,scudo"')
+        tags = re.findall(r'<(?:td|th|tr)\b[^>]*data-alloc="([^"]+)"[^>]*>', dom)
+        self.assertGreater(len(tags), 100)
+        for m in re.finditer(r'<(?:td|th|tr)\b([^>]*)data-alloc="([^"]+)"([^>]*)>', dom):
+            hidden = "display: none" in m.group(1) + m.group(3)
+            self.assertEqual(hidden, m.group(2) in ("jemalloc", "scudo"), m.group(0))
+        for a in make_fixture.NINE:
+            box = re.search(r'<input[^>]*value="%s"[^>]*>' % re.escape(a), dom).group(0)
+            self.assertEqual("checked" in box, a not in ("jemalloc", "scudo"), box)
+        dom, _c = bc.dump_dom(page)
+        self.assertNotIn("display: none", dom)
+
     def test_console_error_and_broken_image_are_caught(self):
         p = self.page("bad.html", "<h1>A heading that is visible</h1>"
                       "<img alt=\"x\" src=\"data:image/png;base64,AAAA\">"

@@ -92,14 +92,16 @@ class Compare(unittest.TestCase):
         self.assertEqual(verdict_rows(out), [])
         self.assertRegex(out, r"\| noise \| sable \| `latency/size:64/threads:1` .*\| U p=0\.[1-9]")
 
-    def test_machine_drift_cancels(self):
+    def test_machine_drift_cancels_in_ratio_mode(self):
         self.noise(self.new, drift=1.25)      # a machine 25% slower: every allocator alike
-        rc, out, err = self.compare()
+        rc, out, err = self.compare("--gate", "ratio")
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(verdict_rows(out), [])
-        # ... while the absolute comparison sees it
-        rc, out, err = self.compare("--gate", "absolute")
+        # ... while each allocator against itself (the default) sees it, and says why
+        rc, out, err = self.compare()
         self.assertEqual(rc, 1, out + err)
+        self.assertRegex(out.split("<details>")[0], r"Machine drift\? glibc itself changed by "
+                                                    r"\+2[3-7]\.\d%")
         # every cell but jemalloc's malloc_free/size:16/threads:2 (4 repetitions: untested)
         self.assertEqual(len(verdict_rows(out)), 17)
         self.assertTrue(all(v == "REGRESSION" for v, _a, _w in verdict_rows(out)))
@@ -171,7 +173,7 @@ class Compare(unittest.TestCase):
     def test_overall_regression_below_every_single_noise_floor(self):
         self.widen(6)
         self.process_noise(0.3)
-        rc, out, err = self.compare()
+        rc, out, err = self.compare("--gate", "ratio")
         self.assertEqual(rc, 0, out + err)
         self.assertRegex(out, r"\| (same|noise) \| sable \| [-+]\d+\.\d% \| 28 \| ratio to glibc \| "
                               r"signed-rank p=")
@@ -185,7 +187,7 @@ class Compare(unittest.TestCase):
                         tu.edit_times(self.new, "sable", name, lambda i, t: t * 1.4)
                 except KeyError:
                     pass
-        rc, out, err = self.compare()
+        rc, out, err = self.compare("--gate", "ratio")
         self.assertEqual(rc, 1, out + err)
         single = verdict_rows(out)
         self.assertLessEqual(len(single), 2, single)          # of sable's 28 workloads
@@ -193,6 +195,54 @@ class Compare(unittest.TestCase):
         self.assertIn("overall regression of sable", out)
         self.assertRegex(out, r"\| REGRESSION \| sable \| \+\d+\.\d% \| 28 \| ratio to glibc \| "
                               r"signed-rank p=")
+
+    def test_each_allocator_against_itself_by_default(self):
+        # glibc 30% faster in NEW, every other allocator unchanged
+        self.noise(self.new)
+        for b in BENCHES:
+            if tu.raw_path(self.new, "glibc", b):
+                tu.edit_times(self.new, "glibc", b, lambda i, t: t * 0.7)
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        rows = verdict_rows(out)
+        self.assertTrue(rows)
+        self.assertEqual({(v, a) for v, a, _w in rows}, {("improvement", "glibc")})
+        self.assertIn("change of each allocator against itself", out)
+        # the glibc-ratio mode reports glibc's speed-up as everyone else's regression
+        rc, out, err = self.compare("--gate", "ratio")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn(("REGRESSION", "sable", "malloc_free/size:16/threads:1"), verdict_rows(out))
+
+    def test_allocators_in_one_run_only_are_named(self):
+        recs = [r for r in tu.read_records(self.new) if r["allocator"] != "mimalloc"]
+        extra = [dict(r, allocator="tcmalloc") for r in recs if r["allocator"] == "jemalloc"]
+        tu.write_records(self.new, recs + extra)
+        tu.edit_meta(self.new, lambda m: m.update(allocators=[
+            a for a in m["allocators"] if a["name"] != "mimalloc"] + [{"name": "tcmalloc"}]))
+        rc, out, err = self.compare()
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("Allocators in one run only, not compared: only in OLD: **mimalloc**; "
+                      "only in NEW: **tcmalloc**.", out)
+        self.assertNotIn("| mimalloc |", out)
+
+    def test_unreadable_input(self):
+        bad = tu.copy_fixture(self.tmp, "bad")
+        with open(os.path.join(bad, "runs.jsonl"), "w") as f:
+            f.write("not json\n")
+        with open(os.path.join(bad, "meta.json"), "w") as f:
+            f.write("{broken")
+        rc, out, err = tu.run_script("compare.py", self.old, bad)
+        self.assertEqual(rc, 2)
+        self.assertEqual(out, "")
+        self.assertIn("compare.py: %s: no benchmark results to compare" % bad,
+                      err.strip().splitlines()[-1])
+        self.assertNotIn("Traceback", err)
+        f = os.path.join(self.tmp, "a-file")
+        open(f, "w").close()
+        rc, out, err = tu.run_script("compare.py", f, self.new)
+        self.assertEqual(rc, 2)
+        self.assertIn("not a folder", err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
 
     def test_threshold(self):
         self.noise(self.new, amplitude=0.005)

@@ -219,11 +219,16 @@ class ReportOnFixture(unittest.TestCase):
     def test_report_md(self):
         with open(self.path("report.md")) as f:
             md = f.read()
-        self.assertIn("## Summary", md)
-        self.assertIn("| allocator | time vs glibc | rank | fastest in | peak RSS vs glibc |", md)
-        for a in ALLOCS:
-            self.assertRegex(md, r"\| %s \| [0-9.]+x \| [1-4] \| \d of 5 \| [0-9.]+x \|" % a)
-        self.assertIn("| mimalloc | 0.505x | 1 | 4 of 5 |", md)   # sable wins memory_growth
+        self.assertIn("### Summary", md)
+        hdr = "| allocator | time vs glibc | 95% CI | rank | each workload once | fastest in |"
+        self.assertIn(hdr, md)
+        table = md.split(hdr, 1)[1].split("\n\n", 1)[0]
+        ranks = re.findall(r"^\| ([a-z]+)[^|]* \| [0-9.]+x \| [0-9.x-]+ \| (\d) ", table, re.M)
+        # sorted by rank: the rows come in rank order, 1 first
+        self.assertEqual([int(r) for _a, r in ranks], [1, 2, 3, 4], table)
+        self.assertEqual(sorted(a for a, _r in ranks), ALLOCS)
+        self.assertRegex(md, r"\| mimalloc \| 0\.55x \| [0-9.]+x-[0-9.]+x \| 1 \| 0\.505x \| 4 of 5 \|")
+        self.assertIn("| sable (heapmark's own) |", md)
         self.assertIn("| malloc_free | **mimalloc**", md)          # winner per family
         self.assertRegex(md, r"\| memory_growth \| \*\*sable\*\* \(0\.\d+x glibc over 1 workload\(s\), "
                              r"next jemalloc [0-9.]+x\); no result from mimalloc \|")
@@ -261,8 +266,14 @@ class ReportOnFixture(unittest.TestCase):
         self.assertIn("table", p.tags)
         self.assertEqual(p.imgs, len(PLOTS))
         for tag, attr, v in p.refs:
+            if attr == "href" and v.startswith("plots/"):
+                # a link (nothing loads it): the full-size PNG or the SVG beside the page
+                self.assertTrue(os.path.exists(self.path(v)), v)
+                continue
             self.assertTrue(v.startswith("data:image/png;base64,") or v.startswith("#"),
                             "external reference %s %s=%s" % (tag, attr, v[:80]))
+        for pl in PLOTS:
+            self.assertIn('href="plots/%s.svg"' % pl, text)
         self.assertNotIn("link", p.tags)
         self.assertNotRegex(text, r"(?i)(src|href)\s*=\s*[\"']?(https?:|//|file:)")
         self.assertNotIn("@import", text)
@@ -272,8 +283,8 @@ class ReportOnFixture(unittest.TestCase):
             self.assertIn(s, text)
         # the contents links land on headings of the page
         ids = set(re.findall(r'\sid="([^"]+)"', text))
-        links = [v[1:] for _t, a, v in p.refs if a == "href"]
-        self.assertIn("s-summary", links)
+        links = [v[1:] for _t, a, v in p.refs if a == "href" and v.startswith("#")]
+        self.assertIn("s-verdict", links)
         self.assertIn("s-conformance", links)
         self.assertTrue(set(links) <= ids, set(links) - ids)
         # every inlined image is a PNG
@@ -304,6 +315,64 @@ class PlotLayout(unittest.TestCase):
         cols = [p1(a) for a in ["glibc", "jemalloc", "mimalloc", "sable", "mine", "other"]]
         self.assertEqual(len(set(cols)), len(cols))
         self.assertTrue(set(cols) <= set(rp.OKABE_ITO))
+
+    def test_nine_contestants_each_its_own_hue_family_and_hatch(self):
+        import colorsys
+        sys.path.insert(0, tu.SCRIPTS)
+        import report_plots as rp
+        import make_fixture
+        p = rp.Palette(make_fixture.NINE)
+        self.assertEqual(len({p.hatch(a) for a in make_fixture.NINE}), 9)
+        self.assertEqual(len({p.marker(a) for a in make_fixture.NINE}), 9)
+
+        def family(c):
+            r, g, b = (int(c[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
+            h, light, sat = colorsys.rgb_to_hls(r, g, b)
+            if sat < 0.15 or light < 0.08:
+                return "grey %d" % round(light * 2)        # black and grey apart
+            if light < 0.35 and 20 / 360 < h < 50 / 360:
+                return "brown"
+            return "hue %d" % (round(h * 12) % 12)          # 30-degree hue families
+        fams = [family(p(a)) for a in make_fixture.NINE]
+        self.assertEqual(len(set(fams)), 9, dict(zip(make_fixture.NINE, fams)))
+        # and the same colour in any company
+        self.assertEqual(p("sable-secure"), rp.Palette(["sable-secure"])("sable-secure"))
+
+    def test_nine_contestants_no_label_collides(self):
+        sys.path.insert(0, tu.SCRIPTS)
+        import report_plots as rp
+        import make_fixture
+        tmp = tu.scratch()
+        try:
+            run = os.path.join(tmp, "nine")
+            make_fixture.noisy_run(run, processes=2, allocs=make_fixture.NINE)
+            seen = []
+            rp.CHECK_OVERLAPS.append(seen)
+            try:
+                import report
+                self.assertEqual(report.main(["--quiet", run]), 0)
+            finally:
+                rp.CHECK_OVERLAPS.remove(seen)
+            kinds = {b for b, _o in seen}
+            for k in ("time_normalised", "geomean", "thread_scaling", "latency",
+                      "memory_over_time", "rss_normalised"):
+                self.assertIn(k, kinds)
+            for base, overlaps in seen:
+                self.assertEqual(overlaps, [], base)
+            with open(os.path.join(run, "report.md")) as f:
+                md = f.read()
+            self.assertNotIn("the first 12", md)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_overlap_check_can_fail(self):
+        sys.path.insert(0, tu.SCRIPTS)
+        import report_plots as rp
+        fig, ax = rp.plt.subplots(figsize=(2, 2))
+        ax.set_xticks(range(9))
+        ax.set_xticklabels(["a-long-allocator-name"] * 9)
+        self.assertTrue(rp.text_overlaps(fig))
+        rp.plt.close(fig)
 
 
 class MultipleRuns(unittest.TestCase):
@@ -374,7 +443,8 @@ class InstructionCounts(unittest.TestCase):
             self.assertEqual(r["n"], "1")
             with open(os.path.join(run, "report.md")) as f:
                 md = f.read()
-            self.assertIn("| allocator | instructions vs glibc | rank | fastest in |\n", md)
+            self.assertIn("| allocator | instructions vs glibc | 95% CI | rank | each workload once "
+                          "| fastest in |\n", md)
             self.assertIn("Instruction counts (`heapmark run --instructions`)", md)
             self.assertIn("UNCOUNTED: **jemalloc** `latency/size:64/threads:1`", md)
             self.assertNotIn(" ns ", md.split("## Conformance")[0])
@@ -517,7 +587,7 @@ class ConformanceRunApart(unittest.TestCase):
         md = self.md(out)
         self.assertIn("From the conformance run `20261121T051000Z-fixture-vm`", md)
         self.assertIn("**mimalloc** `AL-02` (alignment, STD): FAIL", md)
-        self.assertIn("| allocator | time vs glibc | rank | fastest in | peak RSS vs glibc |", md)
+        self.assertIn("| allocator | time vs glibc | 95% CI | rank |", md)
         with open(os.path.join(out, "results.csv")) as f:
             self.assertTrue(f.readline().startswith("allocator,"))
 
@@ -763,7 +833,7 @@ class BadInput(unittest.TestCase):
             md = f.read()
         self.assertIn("Rendered with --no-plots", md)
         self.assertNotIn("](plots/", md)
-        self.assertIn("## Summary", md)
+        self.assertIn("### Summary", md)
 
     def test_bad_flag(self):
         rc, _o, err = tu.run_script("report.py", "--bogus", tu.FIXTURE)
