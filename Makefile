@@ -45,40 +45,31 @@ comma := ,
 TESTS :=
 include $(sort $(wildcard allocators/*/allocator.mk))
 
+# Every allocator folder is built unless its allocator.mk says its library is
+# missing here (ALLOC_MISSING_<A>: not built; build/<A>/skipped tells the
+# runner why, and it skips that allocator with a notice).
+KNOWN   := $(patsubst allocators/%/ext.c,%,$(wildcard allocators/*/ext.c))
+SKIPPED := $(foreach a,$(KNOWN),$(if $(ALLOC_MISSING_$(a)),$(a)))
+BUILT   := $(filter-out $(SKIPPED),$(KNOWN))
+
 # The default contestants, and sable's secure mode as a variant of sable (its
-# cost shows in the report's Variants section).
-DEFAULT_ALLOCATORS := $(if $(wildcard allocators/sable/allocator.mk),sable) glibc jemalloc mimalloc \
-                      tcmalloc tbbmalloc scudo \
-                      $(if $(wildcard allocators/sable/allocator.mk),sable-secure=sable:SABLE_SECURE=1)
+# cost shows in the report's Variants section). make conformance leaves the
+# variant out unless ALLOCATORS is given (secure mode aborts on the misuse
+# checks by design).
+DEFAULT_CONFORMANCE := $(strip $(if $(wildcard allocators/sable/allocator.mk),sable) glibc jemalloc \
+                       mimalloc tcmalloc tbbmalloc scudo)
+DEFAULT_ALLOCATORS  := $(strip $(DEFAULT_CONFORMANCE) \
+                       $(if $(wildcard allocators/sable/allocator.mk),sable-secure=sable:SABLE_SECURE=1))
 ALLOCATORS_GIVEN := $(filter-out undefined default file,$(origin ALLOCATORS))
 ALLOCATORS ?= $(DEFAULT_ALLOCATORS)
 
-# ALLOCATORS is build/heapmark's --allocators list: items NAME, NAME=/path/lib.so
-# or NAME=BASE:VAR=VAL[:VAR=VAL...] (a variant), split on commas and blanks; a
-# backslash makes the next character literal. Make needs the bases to build:
-# the escapes are hidden while splitting (% first, so that it comes back exact).
-backslash := \$(empty)
-hide   = $(subst $(backslash)=,%3D,$(subst $(backslash):,%3A,$(subst $(backslash)$(space),%20,$(subst \
-         $(backslash)$(comma),%2C,$(subst $(backslash)$(backslash),%5C,$(subst %,%25,$(1)))))))
-unhide = $(subst %25,%,$(subst %5C,$(backslash)$(backslash),$(subst %2C,$(backslash)$(comma),$(subst \
-         %20,$(backslash)$(space),$(subst %3A,$(backslash):,$(subst %3D,$(backslash)=,$(1)))))))
-alloc_rest  = $(word 2,$(subst =,$(space),$(1)))
-alloc_base  = $(firstword $(subst :,$(space),$(call alloc_rest,$(1))))
-is_variant  = $(and $(findstring =,$(1)),$(findstring :,$(call alloc_rest,$(1))))
-# the build/<A>/ an item runs: its own, its base's, or glibc's for a library
-alloc_built = $(if $(findstring =,$(1)),$(if $(and $(call is_variant,$(1)),$(if \
-              $(findstring /,$(call alloc_base,$(1))),,x)),$(call alloc_base,$(1)),glibc),$(1))
-ALLOC_WORDS := $(strip $(subst $(comma),$(space),$(call hide,$(ALLOCATORS))))
-BUILT       := $(sort $(foreach w,$(ALLOC_WORDS),$(call alloc_built,$(w))))
-$(foreach a,$(BUILT),$(if $(wildcard allocators/$(a)/ext.c),,\
-  $(error unknown allocator '$(a)' in ALLOCATORS: there is no allocators/$(a)/; known: $(notdir $(wildcard allocators/*)))))
-# not built: build/<A>/skipped tells the runner why
-SKIPPED     := $(foreach a,$(BUILT),$(if $(ALLOC_MISSING_$(a)),$(a)))
-BUILT       := $(filter-out $(SKIPPED),$(BUILT))
-# make bench: every item; make conformance: the variants only when ALLOCATORS
-# was given (sable-secure aborts on the misuse checks by design)
-BENCH_WORDS := $(ALLOC_WORDS)
-CONF_WORDS  := $(strip $(if $(ALLOCATORS_GIVEN),$(ALLOC_WORDS),$(foreach w,$(ALLOC_WORDS),$(if $(call is_variant,$(w)),,$(w)))))
+# ALLOCATORS goes to build/heapmark's --allocators untouched: the runner alone
+# parses and checks it (items NAME, NAME=/path/lib.so or NAME=BASE:VAR=VAL...,
+# separated by commas or blanks, backslash escapes). As one shell word in
+# single quotes (conformance/conformance.mk uses ALLOC_LIST):
+shell_quote = $(subst ','\'',$(1))
+BENCH_LIST := $(call shell_quote,$(ALLOCATORS))
+ALLOC_LIST := $(call shell_quote,$(if $(ALLOCATORS_GIVEN),$(ALLOCATORS),$(DEFAULT_CONFORMANCE)))
 
 # --- sources ----------------------------------------------------------------
 # LIB: linked into every allocator-specific binary; harness/bench_*.c only into bench
@@ -148,9 +139,6 @@ $(BUILD)/heapmark: $(RUNNER_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 # --- running ------------------------------------------------------------------
-# comma-separated, for a shell word in single quotes (conformance/conformance.mk uses ALLOC_LIST)
-BENCH_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(BENCH_WORDS))))
-ALLOC_LIST := $(subst ','\'',$(call unhide,$(subst $(space),$(comma),$(CONF_WORDS))))
 PROFILE    := $(if $(QUICK),quick,$(if $(FULL),full,default))
 
 # PROGRAM='name=CMD ARGS': run that command under every allocator instead

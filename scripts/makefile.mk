@@ -1,7 +1,7 @@
 # makefile.mk: a test of the top Makefile itself.
-#   make test-makefile   how ALLOCATORS is read: the default sable-secure variant in
-#                        make bench and not in make conformance, bases built,
-#                        escaped values passed through exactly, an unknown base refused,
+#   make test-makefile   how ALLOCATORS is handed over: the default sable-secure variant in
+#                        make bench and not in make conformance, every folder built,
+#                        the list passed to the runner untouched, an unknown base refused,
 #                        a contestant whose library is missing skipped, not built
 
 .PHONY: test-makefile
