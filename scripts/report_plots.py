@@ -31,8 +31,8 @@ plt.rcParams.update({
 # allocator takes the spare ones in order of first appearance.
 FIXED = {"sable": "#D55E00", "glibc": "#0072B2", "jemalloc": "#F0E442", "mimalloc": "#009E73",
          "tcmalloc": "#CC79A7", "tbbmalloc": "#000000", "scudo": "#999999",
-         "sable-secure": "#8C510A"}
-SPARE = ["#6A3D9A", "#56B4E9", "#E69F00", "#B2DF8A"]
+         "sable-secure": "#6A3D9A"}
+SPARE = ["#8C510A", "#56B4E9", "#E69F00", "#B2DF8A"]
 OKABE_ITO = list(FIXED.values()) + SPARE          # every colour a contestant can get
 FIXED_HATCH = {"sable": "", "glibc": "//", "jemalloc": "..", "mimalloc": "xx", "tcmalloc": "\\\\",
                "tbbmalloc": "oo", "scudo": "++", "sable-secure": "--"}
