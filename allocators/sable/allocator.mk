@@ -6,6 +6,7 @@
 #   test-sable-stress   threads: pattern-checked blocks, cross-thread free storm
 #   test-sable-threads  10,000 short-lived threads (RSS bounded), 200 forks while 2 threads allocate
 #   test-sable-rss      RSS drops after freeing 512 MiB
+#   test-sable-orphans  blocks of exited threads freed by the main thread are reclaimed (RSS bounded)
 #   test-sable-purge    the purge delay grows when purging too early makes a program fault RAM
 #                       back in, and shrinks back when that stops
 #   test-sable-ext      sable_resize_in_place (and realloc in place), sable_aligned_alloc_any,
@@ -59,10 +60,10 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
 .PHONY: test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
-        test-sable-purge test-sable-preload install-sable
+        test-sable-orphans test-sable-purge test-sable-preload install-sable
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-secure \
          test-sable-settings test-sable-valgrind \
-         test-sable-stress test-sable-threads test-sable-rss test-sable-purge \
+         test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
          test-sable-preload
 
 test-sable-unit: $(SABLE_TDIR)/unit
@@ -94,6 +95,9 @@ test-sable-valgrind: $(SABLE_TDIR)/vg_prog
 
 test-sable-rss: $(SABLE_TDIR)/rss
 	$(SABLE_TDIR)/rss
+
+test-sable-orphans: $(SABLE_TDIR)/orphans
+	SABLE_PURGE_DELAY=0 nice $(SABLE_TDIR)/orphans
 
 test-sable-purge: $(SABLE_TDIR)/purge
 	SABLE_PURGE_DELAY=10 $(SABLE_TDIR)/purge

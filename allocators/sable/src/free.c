@@ -57,8 +57,7 @@ static inline __attribute__((always_inline)) void free_body(struct sbl_segment *
     }
     /* the owner has exited: borrow its heap and free locally */
     if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
-        sbl_heap_free_local(h, pg, b);
-        sbl_heap_collect_delayed(h);
+        sbl_heap_free_orphan(h, pg, b);
         sbl_heap_unclaim(h);
         return;
     }

@@ -124,6 +124,7 @@ void sbl_heap_thread_done(void *heap);
 void sbl_heap_collect(struct sbl_heap *h, bool force);
 void sbl_heap_collect_delayed(struct sbl_heap *h);
 void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
+void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
 struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls);
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg);
 void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg);
