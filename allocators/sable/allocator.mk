@@ -12,6 +12,7 @@
 #   test-sable-ext      sable_resize_in_place (and realloc in place), sable_aligned_alloc_any,
 #                       sable_free_range
 #   test-sable-oom      out-of-memory handlers under RLIMIT_AS, with threads
+#   test-sable-enomem   requests beyond RAM+swap (overcommit policy) and beyond RLIMIT_DATA: NULL, ENOMEM
 #   test-sable-secure   SABLE_SECURE=1: misuse reported and aborted, freed memory zeroed
 #   test-sable-settings SABLE_STATS, sable_stats, SABLE_LOG, warnings for bad settings
 #   test-sable-valgrind memcheck sees sable's blocks (client requests): a leak, a read after free
@@ -59,9 +60,9 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	@mkdir -p $(@D)
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
-.PHONY: test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
+.PHONY: test-sable-enomem test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
         test-sable-orphans test-sable-purge test-sable-preload install-sable
-TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-secure \
+TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-enomem test-sable-secure \
          test-sable-settings test-sable-valgrind \
          test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
          test-sable-preload
@@ -83,6 +84,9 @@ test-sable-ext: $(SABLE_TDIR)/extensions
 
 test-sable-oom: $(SABLE_TDIR)/oom
 	$(SABLE_TDIR)/oom
+
+test-sable-enomem: $(SABLE_TDIR)/enomem
+	$(SABLE_TDIR)/enomem
 
 test-sable-secure: $(SABLE_TDIR)/secure
 	SABLE_SECURE=1 $(SABLE_TDIR)/secure

@@ -89,6 +89,10 @@ static inline struct sbl_page *sbl_page_of(struct sbl_segment *s, const void *p)
 /* os.c: every system call sable makes; none touches errno */
 void *sbl_os_map(size_t size);
 void *sbl_os_map_aligned(size_t size, size_t align, size_t lead);
+void *sbl_os_reserve(size_t size);
+void *sbl_os_reserve_aligned(size_t size, size_t align, size_t lead);
+bool sbl_os_commit(void *p, size_t size);
+void *sbl_os_map_sparse(size_t size);
 void sbl_os_unmap(void *p, size_t size);
 void sbl_os_purge(void *p, size_t size);
 void *sbl_os_remap(void *p, size_t old_size, size_t new_size);

@@ -588,7 +588,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
 
 uint8_t *sbl_registry;
 
-void sbl_registry_init(void) { sbl_registry = sbl_os_map(REG_CHUNKS); }
+void sbl_registry_init(void) { sbl_registry = sbl_os_map_sparse(REG_CHUNKS); }
 
 void sbl_registry_mark(const void *base, size_t size, bool on)
 {
