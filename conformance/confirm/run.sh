@@ -9,7 +9,7 @@ out=build/confirm
 mkdir -p "$out"
 declare -A libs=([glibc]="" [jemalloc]="-ljemalloc" [mimalloc]="-lmimalloc")
 for a in glibc jemalloc mimalloc; do
-    for prog in calls first_call_oom; do
+    for prog in calls first_call_oom overcommit; do
         gcc -std=gnu11 -O2 -fno-builtin -o "$out/$prog-$a" "conformance/confirm/$prog.c" \
             ${libs[$a]} -lpthread || exit 1
     done
@@ -17,6 +17,7 @@ done
 for a in glibc jemalloc mimalloc; do
     echo "== $a"
     "$out/calls-$a"
+    "$out/overcommit-$a"
     "$out/first_call_oom-$a" >/dev/null 2>"$out/first_call_oom-$a.err"
     rc=$?
     echo "first malloc of new threads at OOM: exit status $rc$( [ $rc -ge 128 ] && echo " (signal $((rc - 128)))")"
