@@ -15,7 +15,8 @@
 #   test-sable-enomem   requests beyond RAM+swap (overcommit policy) and beyond RLIMIT_DATA: NULL, ENOMEM
 #   test-sable-secure   SABLE_SECURE=1: misuse reported and aborted, freed memory zeroed
 #   test-sable-settings SABLE_STATS, sable_stats, SABLE_LOG, warnings for bad settings
-#   test-sable-valgrind memcheck sees sable's blocks (client requests): a leak, a read after free
+#   test-sable-valgrind memcheck sees sable's blocks (client requests): leaks wherever the block
+#                       sits, with requested sizes; overflows past the requested size; a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   install-sable       libsable.{so,a} and sable.h under $(PREFIX)
 

@@ -42,6 +42,8 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 
 SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
 {
+    if (SBL_UNLIKELY(sbl_opt.valgrind) && sbl_hook_depth == 0) /* hooks.c */
+        return sbl_vg_alloc(SBL_OP_MALLOC, n, 0, false);
     if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
         unsigned attempt = 0;
         while ((h = sbl_heap_acquire()) == NULL)

@@ -207,6 +207,10 @@ void sbl_stat_committed(int64_t delta);
 void sbl_stat_reserved(int64_t delta);
 void sbl_stat_segments(int delta);
 bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p);
+void *sbl_vg_alloc(enum sbl_op op, size_t n, size_t align, bool any);
+void *sbl_vg_realloc(void *p, size_t n);
+size_t sbl_vg_size(const void *p);
+void sbl_vg_header(void *base, bool on);
 
 /* oom.c */
 bool sbl_oom_retry(size_t n, unsigned *attempt);
