@@ -8,7 +8,7 @@
 # installed by hand, the build adds tcmalloc to the default allocators.
 set -eu
 
-required="libbenchmark-dev libjemalloc-dev libmimalloc-dev python3-matplotlib python3-yaml valgrind g++ make sqlite3 git clang libclang-rt-14-dev"
+required="libbenchmark-dev libjemalloc-dev libmimalloc-dev python3-matplotlib python3-yaml valgrind g++ make sqlite3 git clang libclang-rt-14-dev libpython3.11-testsuite"
 extra="$*"
 
 installed() {
