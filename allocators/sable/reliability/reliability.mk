@@ -182,7 +182,7 @@ RELI_CPYTHON_MODULES := test_array test_ast test_bigmem test_bytes test_bz2 test
     test_dictviews test_float test_fstring test_functools test_gc test_genexps test_hashlib \
     test_heapq test_itertools test_json test_list test_listcomps test_long test_lzma \
     test_marshal test_memoryview test_mmap test_ordered_dict test_pickle test_re test_set \
-    test_sort test_sqlite3 test_unicode test_string test_struct test_threading \
+    test_sort test_descr test_unicode test_string test_struct test_threading \
     test_tracemalloc test_tuple test_unicodedata test_userdict test_userlist test_userstring \
     test_weakref test_xml_etree test_zlib
 RELI_CPYTHON_QUICK := test_list test_dict test_set test_bytes
