@@ -61,6 +61,11 @@ static void test_overcommit(void)
     size_t total = proc_kb("/proc/meminfo", "MemTotal") + proc_kb("/proc/meminfo", "SwapTotal");
     CHECK(total > 0);
     unsigned k0 = 64u - (unsigned)__builtin_clzll(2 * total); /* 2^k0 > 2 * total */
+    if (k0 > 46) {
+        printf("enomem: RAM+swap %zu MiB, twice that beyond 2^46: overcommit part skipped\n",
+               total >> 20);
+        return;
+    }
     sable_set_oom_handler(refuse, NULL);
     char *big = malloc(3 * MiB); /* a huge block, to grow with realloc */
     CHECK(big != NULL);
