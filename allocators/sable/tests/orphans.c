@@ -1,5 +1,5 @@
 /* orphans.c: blocks that outlive their thread. 300 rounds of 8 threads;
- * each thread allocates blocks of mixed sizes (16 B to 48 KiB, 6 MiB in
+ * each thread allocates blocks of mixed sizes (16 B to 48 KiB, 3 MiB in
  * all), writes them and exits without freeing any; the main thread frees
  * them all after joining. The memory of a heap whose owner has exited must
  * be reused or given back: RSS after the last round may be at most 10%
@@ -18,7 +18,7 @@
 
 #define ROUNDS 300
 #define THREADS 8
-#define BLOCKS 600
+#define BLOCKS 300
 #define BASE_ROUND 30
 
 struct job {
