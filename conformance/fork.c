@@ -68,30 +68,56 @@ static void *fk_churn(void *arg)
     return NULL;
 }
 
-CONF_CHECK(fk01_fork_while_threads, "FK-01", "fork", CONF_STD, 20,
-           "100 forks while 4 threads malloc/free; every child allocates 100 times and exits, "
-           "no deadlock (glibc tst-malloc-fork-deadlock.c; jemalloc unit/fork.c)")
+/* seconds on the monotonic clock */
+static double fk_now(void)
 {
-    pthread_t t[4];
-    for (int i = 0; i < 4; i++)
-        pthread_create(&t[i], NULL, fk_churn, (void *)(uintptr_t)(i + 7));
-    for (int i = 0; i < 100; i++) {
-        pid_t pid = fork();
-        if (pid < 0)
-            conf_unsupported("fork failed: %s", strerror(errno));
-        if (pid == 0)
-            child_work(100);
-        int sig = 0, r = wait_ms(pid, 3000, &sig);
-        if (r == 1)
-            conf_fail("fork %d of 100: the child deadlocked in the allocator (killed after 3 s)", i);
-        if (r == 3)
-            conf_fail("fork %d of 100: the child died of %s", i, conf_signame(sig));
-        if (r == 2)
-            conf_fail("fork %d of 100: the child failed to allocate", i);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Rounds of: 4 threads start malloc/free, 10 forks, the threads stop; for
+   FK01_SECONDS (at least 10 rounds). A lock left held by a thread the child
+   does not inherit is hit only when a fork falls in its window, and some
+   windows open only while threads are new (their first allocations set up
+   per-thread caches), so the check starts threads anew in every round. */
+#define FK01_SECONDS 4.0
+#define FK01_ROUNDS_MAX 200
+
+CONF_CHECK(fk01_fork_while_threads, "FK-01", "fork", CONF_STD, 30,
+           "rounds of 10 forks while 4 new threads malloc/free, for 4 s; every child allocates "
+           "100 times and exits, no deadlock (glibc tst-malloc-fork-deadlock.c; jemalloc "
+           "unit/fork.c)")
+{
+    double end = fk_now() + FK01_SECONDS;
+    int forks = 0, round;
+    for (round = 0; round < FK01_ROUNDS_MAX && (round < 10 || fk_now() < end); round++) {
+        pthread_t t[4];
+        fk_stop = 0;
+        for (int i = 0; i < 4; i++)
+            pthread_create(&t[i], NULL, fk_churn, (void *)(uintptr_t)(round * 4 + i + 7));
+        for (int k = 0; k < 10; k++) {
+            pid_t pid = fork();
+            if (pid < 0)
+                conf_unsupported("fork failed: %s", strerror(errno));
+            if (pid == 0)
+                child_work(100);
+            forks++;
+            int sig = 0, r = wait_ms(pid, 3000, &sig);
+            if (r == 1)
+                conf_fail("fork %d (round %d): the child deadlocked in the allocator (killed after "
+                          "3 s)", forks, round + 1);
+            if (r == 3)
+                conf_fail("fork %d (round %d): the child died of %s", forks, round + 1,
+                          conf_signame(sig));
+            if (r == 2)
+                conf_fail("fork %d (round %d): the child failed to allocate", forks, round + 1);
+        }
+        fk_stop = 1;
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
     }
-    fk_stop = 1;
-    for (int i = 0; i < 4; i++)
-        pthread_join(t[i], NULL);
+    conf_pass("%d forks in %d rounds, every child allocated and exited", forks, round);
 }
 
 static void *fk02_thread(void *arg)
@@ -137,13 +163,6 @@ CONF_CHECK(fk02_fork_from_thread, "FK-02", "fork", CONF_REP, 0,
 #define FK_BUDGET_S 1.5
 #define FK_MAX_FORKS 2000
 static volatile sig_atomic_t fk_forks, fk_bad, fk_use_raw;
-
-static double fk_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void fk_handler(int sig)
 {

@@ -250,3 +250,112 @@ CONF_CHECK(li06_errno_everywhere, "LI-06", "limits", CONF_STD, 0,
         conf_pass("ENOMEM on every POSIX path; not from (not POSIX) %s", other);
     conf_pass("ENOMEM on all %d paths the allocator provides", tested);
 }
+
+/* a "Name:   N kB" line of /proc/meminfo, in bytes (0 if absent) */
+static size_t li_meminfo(const char *name)
+{
+    char line[256];
+    size_t v = 0, len = strlen(name);
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, len) == 0 && line[len] == ':')
+            v = strtoull(line + len + 1, NULL, 10) * 1024;
+    fclose(f);
+    return v;
+}
+
+static int li_overcommit_mode(void)
+{
+    int mode = -1;
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%d", &mode) != 1)
+        mode = -1;
+    fclose(f);
+    return mode;
+}
+
+CONF_CHECK(li08_beyond_ram_swap, "LI-08", "limits", CONF_STD, 0,
+           "malloc and calloc of 2^k bytes, from twice RAM+swap up to 2^46, return NULL with "
+           "ENOMEM under the machine's overcommit policy (heuristic or strict; not checked under "
+           "overcommit_memory=1, which grants any size): the space cannot be allocated (C17 "
+           "7.22.3p1 null pointer; POSIX malloc/calloc ENOMEM; Linux proc(5) overcommit_memory)")
+{
+    int mode = li_overcommit_mode();
+    if (mode == 1)
+        conf_unsupported("overcommit_memory=1: the kernel grants any size");
+    size_t total = li_meminfo("MemTotal") + li_meminfo("SwapTotal");
+    if (total == 0)
+        conf_unsupported("cannot read MemTotal and SwapTotal from /proc/meminfo");
+    unsigned k0 = 64u - (unsigned)__builtin_clzll(2 * total);
+    if (k0 > 46)
+        conf_unsupported("RAM+swap %zu MiB: twice that is beyond 2^46", total >> 20);
+    for (unsigned k = k0; k <= 46; k++) {
+        size_t n = (size_t)1 << k;
+        for (int fn = 0; fn < 2; fn++) {
+            errno = CONF_ERRNO_SENTINEL;
+            void *p = fn == 0 ? conf_malloc(n) : conf_calloc(1, n);
+            int e = errno;
+            if (p != NULL) {
+                conf_free(p); /* never touched */
+                conf_fail("%s(2^%u) = a block with RAM+swap %zu MiB (overcommit_memory=%d), "
+                          "expected NULL", fn ? "calloc" : "malloc", k, total >> 20, mode);
+            }
+            if (e != ENOMEM)
+                conf_fail("%s(2^%u) = NULL with %s, expected ENOMEM", fn ? "calloc" : "malloc", k,
+                          conf_errname(e));
+        }
+    }
+    conf_pass("2^%u..2^46 refused (RAM+swap %zu MiB, overcommit_memory=%d)", k0, total >> 20,
+              mode);
+}
+
+/* the VmFlags of the /proc/self/smaps entry holding p: "ac" (charged
+   against the commit limit), "nr" (MAP_NORESERVE) or "-" */
+static const char *li_charge_of(const void *p)
+{
+    char line[512];
+    uintptr_t a = (uintptr_t)p, lo = 0, hi = 0;
+    int inside = 0;
+    const char *verdict = "?";
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL)
+        return "?";
+    while (fgets(line, sizeof line, f)) {
+        unsigned long l, h;
+        if (sscanf(line, "%lx-%lx ", &l, &h) == 2) { /* a mapping's first line */
+            lo = l;
+            hi = h;
+            inside = a >= lo && a < hi;
+            continue;
+        }
+        if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            verdict = strstr(line, " ac") ? "ac" : strstr(line, " nr") ? "nr" : "-";
+            break;
+        }
+    }
+    fclose(f);
+    return verdict;
+}
+
+CONF_CHECK(li09_charged_mappings, "LI-09", "limits", CONF_REP, 0,
+           "whether the memory of blocks of 64 KiB, 4 MiB, 64 MiB and 1 GiB (never touched) is "
+           "charged against the kernel's commit limit (smaps VmFlags ac) or mapped MAP_NORESERVE "
+           "(nr), i.e. handed out as under overcommit_memory=1 whatever the policy (Linux "
+           "proc(5) smaps VmFlags, overcommit_memory)")
+{
+    size_t sizes[] = {64u << 10, 4u << 20, 64u << 20, (size_t)1 << 30};
+    const char *names[] = {"64K", "4M", "64M", "1G"};
+    char out[200] = "";
+    size_t len = 0;
+    for (int i = 0; i < 4; i++) {
+        void *p = conf_malloc(sizes[i]);
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s:%s", i ? " " : "", names[i],
+                                p ? li_charge_of(p) : "NULL");
+        conf_free(p);
+    }
+    conf_observe("%s", out);
+}

@@ -18,6 +18,8 @@ required="$required pkg-config groff-base cargo rustc"
 if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
     required="$required gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 fi
+# CPython's own regression tests for make reliability and test-sable-cpython
+required="$required libpython3.11-testsuite"
 extra="$*"
 
 installed() {

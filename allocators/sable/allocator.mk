@@ -6,14 +6,17 @@
 #   test-sable-stress   threads: pattern-checked blocks, cross-thread free storm
 #   test-sable-threads  10,000 short-lived threads (RSS bounded), 200 forks while 2 threads allocate
 #   test-sable-rss      RSS drops after freeing 512 MiB
+#   test-sable-orphans  blocks of exited threads freed by the main thread are reclaimed (RSS bounded)
 #   test-sable-purge    the purge delay grows when purging too early makes a program fault RAM
 #                       back in, and shrinks back when that stops
 #   test-sable-ext      sable_resize_in_place (and realloc in place), sable_aligned_alloc_any,
 #                       sable_free_range
 #   test-sable-oom      out-of-memory handlers under RLIMIT_AS, with threads
+#   test-sable-enomem   requests beyond RAM+swap (overcommit policy) and beyond RLIMIT_DATA: NULL, ENOMEM
 #   test-sable-secure   SABLE_SECURE=1: misuse reported and aborted, freed memory zeroed
 #   test-sable-settings SABLE_STATS, sable_stats, SABLE_LOG, warnings for bad settings
-#   test-sable-valgrind memcheck sees sable's blocks (client requests): a leak, a read after free
+#   test-sable-valgrind memcheck sees sable's blocks (client requests): leaks wherever the block
+#                       sits, with requested sizes; overflows past the requested size; a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%
 #   install-sable       libsable.so.<major> (soname; libsable.so links to it), libsable.a,
@@ -71,11 +74,11 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	@mkdir -p $(@D)
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
-.PHONY: test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
-        test-sable-purge test-sable-preload install-sable
-TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-secure \
+.PHONY: test-sable-enomem test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
+        test-sable-orphans test-sable-purge test-sable-preload install-sable
+TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-enomem test-sable-secure \
          test-sable-settings test-sable-valgrind \
-         test-sable-stress test-sable-threads test-sable-rss test-sable-purge \
+         test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
          test-sable-preload test-sable-pair
 
 test-sable-unit: $(SABLE_TDIR)/unit
@@ -96,6 +99,9 @@ test-sable-ext: $(SABLE_TDIR)/extensions
 test-sable-oom: $(SABLE_TDIR)/oom
 	$(SABLE_TDIR)/oom
 
+test-sable-enomem: $(SABLE_TDIR)/enomem
+	$(SABLE_TDIR)/enomem
+
 test-sable-secure: $(SABLE_TDIR)/secure
 	SABLE_SECURE=1 $(SABLE_TDIR)/secure
 
@@ -114,6 +120,9 @@ test-sable-valgrind: $(SABLE_TDIR)/vg_prog
 
 test-sable-rss: $(SABLE_TDIR)/rss
 	$(SABLE_TDIR)/rss
+
+test-sable-orphans: $(SABLE_TDIR)/orphans
+	SABLE_PURGE_DELAY=0 nice $(SABLE_TDIR)/orphans
 
 test-sable-purge: $(SABLE_TDIR)/purge
 	SABLE_PURGE_DELAY=10 $(SABLE_TDIR)/purge

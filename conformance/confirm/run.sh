@@ -14,7 +14,7 @@ scudo=$(clang -print-file-name="libclang_rt.scudo_standalone-$arch.so" 2>/dev/nu
 declare -A libs=([glibc]="" [jemalloc]="-ljemalloc" [mimalloc]="-lmimalloc"
                  [tcmalloc]="-l:libtcmalloc_minimal.so.4" [tbbmalloc]="-l:libtbbmalloc_proxy.so.2"
                  [scudo]="$scudo -Wl,-rpath,${scudo%/*}")
-progs="calls first_call_oom oom_loop oom_threads fork_in_handler"
+progs="calls first_call_oom oom_loop oom_threads fork_in_handler overcommit fork_new_threads"
 run() { # LABEL TIMEOUT PROGRAM [ARGS]: one line with its end when it did not exit 0
     local label=$1 limit=$2
     shift 2
@@ -40,9 +40,11 @@ for a in glibc jemalloc mimalloc tcmalloc tbbmalloc scudo; do
     fi
     echo "== $a"
     "$out/calls-$a"
+    run "requests beyond RAM+swap" 60 "$out/overcommit-$a"
     run "first malloc of new threads at OOM" 20 "$out/first_call_oom-$a" >/dev/null 2>"$out/first_call_oom-$a.err"
     echo "first malloc of new threads at OOM: $(tail -1 "$out/first_call_oom-$a.err")"
     run "oom loop" 30 "$out/oom_loop-$a"
     run "valloc in 9 threads at OOM" 30 "$out/oom_threads-$a" 2>/dev/null | tail -1
     run "fork in a signal handler" 10 "$out/fork_in_handler-$a" 2>/dev/null
+    run "fork while new threads allocate" 120 "$out/fork_new_threads-$a"
 done

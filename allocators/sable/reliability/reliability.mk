@@ -17,6 +17,10 @@
 #                        thread churn and a fork storm near the limit finish
 #   test-sable-realprog  sqlite3 and git preloaded with sable: same output as on glibc
 #   test-sable-regress   one minimal test per sable bug found here (regress.c)
+#   make reliability     CPython's regression tests (RELI_CPYTHON_MODULES) under glibc, sable
+#                        and sable-secure, with and without PYTHONMALLOC=malloc, compared per
+#                        test case (cpython.py)
+#   test-sable-cpython   the same for RELI_CPYTHON_QUICK (4 modules, under a minute)
 #
 # The fuzzer and the sanitizer builds link sable's objects into the test
 # program with every standard name (malloc, free, ...) made local (ld -r,
@@ -169,3 +173,27 @@ TESTS += test-sable-regress
 
 test-sable-regress: $(RELI_BUILD)/regress
 	$(RELI_BUILD)/regress
+
+# ---- CPython's own regression tests (Debian's libpython3.11-testsuite) ------------
+# allocation-heavy modules: containers, strings and bytes, serialisation,
+# compression, the garbage collector, weak references, tracemalloc, threads
+RELI_CPYTHON_MODULES := test_array test_ast test_bigmem test_bytes test_bz2 test_codecs \
+    test_collections test_compile test_copy test_csv test_decimal test_deque test_dict \
+    test_dictviews test_float test_fstring test_functools test_gc test_genexps test_hashlib \
+    test_heapq test_itertools test_json test_list test_listcomps test_long test_lzma \
+    test_marshal test_memoryview test_mmap test_ordered_dict test_pickle test_re test_set \
+    test_sort test_descr test_unicode test_string test_struct test_threading \
+    test_tracemalloc test_tuple test_unicodedata test_userdict test_userlist test_userstring \
+    test_weakref test_xml_etree test_zlib
+RELI_CPYTHON_QUICK := test_list test_dict test_set test_bytes
+
+.PHONY: reliability test-sable-cpython
+TESTS += test-sable-cpython
+
+reliability: $(BUILD)/sable/libsable.so
+	nice $(PYTHON) $(RELI_DIR)/cpython.py $(BUILD)/sable/libsable.so $(RELI_BUILD)/cpython \
+	    $(RELI_CPYTHON_MODULES)
+
+test-sable-cpython: $(BUILD)/sable/libsable.so
+	nice $(PYTHON) $(RELI_DIR)/cpython.py $(BUILD)/sable/libsable.so $(RELI_BUILD)/cpython-quick \
+	    $(RELI_CPYTHON_QUICK)

@@ -52,6 +52,9 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
     }
     if (SBL_UNLIKELY(sbl_xb_pending != 0)) /* this thread's batched remote frees */
         sbl_xb_flush();
+    /* under memcheck (known once sable is set up: after the heap above) */
+    if (SBL_UNLIKELY(sbl_opt.valgrind) && sbl_hook_depth == 0)
+        return sbl_vg_alloc(SBL_OP_MALLOC, n, 0, false); /* hooks.c */
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
         sbl_heap_collect_delayed(h);
     sbl_segments_maybe_purge(h);

@@ -73,12 +73,7 @@ static void free_remote_now(struct sbl_heap *h, struct sbl_page *pg, struct sbl_
                             struct sbl_block *tail)
 {
     if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
-        while (b != NULL) {
-            struct sbl_block *nx = b == tail ? NULL : sbl_next_get(b);
-            sbl_heap_free_local(h, pg, b);
-            b = nx;
-        }
-        sbl_heap_collect_delayed(h);
+        sbl_heap_free_orphan(h, pg, b, tail); /* the owner has exited: borrow its heap */
         sbl_heap_unclaim(h);
         return;
     }

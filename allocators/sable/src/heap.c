@@ -207,6 +207,53 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
     }
 }
 
+/* A free into the heap of an exited thread, by a thread that has claimed it
+ * for the moment (and the remote frees that waited on its delayed list):
+ * nobody allocates from this heap until a new thread adopts it, so a page
+ * that empties goes back to its segment at once (no page is kept for its
+ * class), and a segment that empties goes to the process-wide pool (the
+ * heap keeps no empty one), where any thread reuses it and the pool's purge
+ * gives its RAM back after the delay. */
+static void orphan_free(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+{
+    if (sbl_page_in_use(pg) == 2)
+        sbl_page_set_in_use(pg, 1); /* no page is kept for an owner that is gone */
+    if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
+        pg->used = 0;
+        sbl_page_release(h, pg);
+        return;
+    }
+    sbl_next_set(b, pg->free);
+    pg->free = b;
+    if (sbl_page_flags(pg) & SBL_PF_FULL)
+        page_unfull(h, pg);
+    --pg->used;
+    page_collect(pg); /* remote frees pushed while another thread held the heap */
+    if (pg->used != 0)
+        return;
+    queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
+    sbl_page_release(h, pg);
+    sbl_segments_trim(h);
+}
+
+void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
+                          struct sbl_block *tail)
+{
+    while (b != NULL) {
+        struct sbl_block *nx = b == tail ? NULL : sbl_next_get(b);
+        orphan_free(h, pg, b);
+        b = nx;
+    }
+    struct sbl_block *d = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
+    while (d) {
+        struct sbl_block *next = sbl_next_get(d);
+        struct sbl_segment *s = sbl_segment_of(d);
+        orphan_free(h, sbl_page_of(s, d), d);
+        d = next;
+    }
+    sbl_segments_purge(h, false); /* the free slices whose delay has passed */
+}
+
 /* An empty page: kept when it is the only page of its class (so that
  * malloc/free loops do not churn pages), else given back to its segment.
  * Above SBL_KEEP_MAX one empty page is kept per heap, the latest, wherever

@@ -37,6 +37,9 @@
 #define VALGRIND_RESIZEINPLACE_BLOCK(p, o, n, rz) ((void)0)
 #define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)0)
 #define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)0)
+#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)0)
+#define VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n) ((void)0)
+#define VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n) ((void)0)
 #endif
 
 __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
@@ -162,14 +165,10 @@ static void count_kind(size_t usable)
 /* after an allocation of n bytes (align: 0 for the plain calls) */
 void sbl_hook_alloc(enum sbl_op op, void *p, size_t n, size_t align)
 {
-    if (p != NULL && (sbl_opt.stats || sbl_opt.valgrind)) {
-        if (sbl_opt.stats) {
-            size_t x = sbl_block_extent(p);
-            live_add(x);
-            count_kind(x);
-        }
-        if (sbl_opt.valgrind)
-            VALGRIND_MALLOCLIKE_BLOCK(p, sbl_usable_size(p), 0, op == SBL_OP_CALLOC);
+    if (p != NULL && sbl_opt.stats) {
+        size_t x = sbl_block_extent(p);
+        live_add(x);
+        count_kind(x);
     }
     log_line(op, NULL, n, align, p);
 }
@@ -181,8 +180,6 @@ void sbl_hook_free(const void *p, size_t size)
         atomic_fetch_sub_explicit(&live, size, memory_order_relaxed);
         atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
     }
-    if (sbl_opt.valgrind)
-        VALGRIND_FREELIKE_BLOCK(p, 0);
     log_line(SBL_OP_FREE, p, size, 0, NULL);
 }
 
@@ -191,25 +188,14 @@ void sbl_hook_free(const void *p, size_t size)
 void sbl_hook_realloc(enum sbl_op op, const void *old, size_t old_size, size_t old_extent, void *q,
                       size_t n)
 {
-    if (q != NULL && (sbl_opt.stats || sbl_opt.valgrind)) {
-        size_t u = sbl_usable_size(q);
-        if (sbl_opt.stats) {
-            size_t x = sbl_block_extent(q);
-            atomic_fetch_add_explicit(&n_reallocs, 1, memory_order_relaxed);
-            atomic_fetch_sub_explicit(&live, old_extent, memory_order_relaxed);
-            live_add(x);
-            if (q != old) /* a new block */
-                count_kind(x);
-        }
-        if (sbl_opt.valgrind) {
-            if (q == old) {
-                VALGRIND_RESIZEINPLACE_BLOCK(q, old_size, u, 0);
-            } else {
-                VALGRIND_FREELIKE_BLOCK(old, 0);
-                VALGRIND_MALLOCLIKE_BLOCK(q, u, 0, 0);
-                VALGRIND_MAKE_MEM_DEFINED(q, old_size < u ? old_size : u);
-            }
-        }
+    (void)old_size; /* under memcheck, realloc is sbl_vg_realloc */
+    if (q != NULL && sbl_opt.stats) {
+        size_t x = sbl_block_extent(q);
+        atomic_fetch_add_explicit(&n_reallocs, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&live, old_extent, memory_order_relaxed);
+        live_add(x);
+        if (q != old) /* a new block */
+            count_kind(x);
     }
     log_line(op, old, n, 0, q);
 }
@@ -234,6 +220,95 @@ void sbl_hook_range(const void *p, size_t n, int rc)
     log_line(SBL_OP_FREE_RANGE, p, n, 0, (const void *)(uintptr_t)rc);
 }
 
+/* ---- memcheck ----
+ * Under memcheck every allocating call comes here at its top level (the
+ * slow paths divert to sbl_vg_alloc / sbl_vg_realloc), so that memcheck
+ * sees what the program asked for, not what sable gives:
+ *  - a block of n bytes is allocated with n + SBL_VG_REDZONE and described
+ *    as n bytes (VALGRIND_MALLOCLIKE_BLOCK); the bytes after n (the red
+ *    zone and the size class's slack) are no-access, so that a write one
+ *    byte past the block or into its slack is reported, and a leak is
+ *    reported with its requested size;
+ *  - n itself is kept in the block's last word (inside the red zone) for
+ *    malloc_usable_size, which then returns n;
+ *  - realloc always moves (a new block, the copy, a free), as memcheck's
+ *    own allocator does; sable_resize_in_place returns NULL;
+ *  - segment and huge headers, whose page descriptors hold the address of
+ *    each page's first block, are no-access with address errors not
+ *    reported there (sbl_vg_header): the leak checker does not scan them,
+ *    so a leaked block is "definitely lost" wherever it sits, and sable
+ *    reads and writes them without reports. */
+#define SBL_VG_REDZONE 16
+
+/* memcheck's view of a new block p of n requested bytes */
+static void vg_describe(void *p, size_t n, bool zeroed)
+{
+    size_t usable = sbl_usable_size(p);
+    uint8_t *w = (uint8_t *)p + usable - sizeof(size_t);
+    VALGRIND_MAKE_MEM_UNDEFINED(w, sizeof(size_t));
+    memcpy(w, &n, sizeof n);
+    VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
+    VALGRIND_MAKE_MEM_NOACCESS((uint8_t *)p + n, usable - n);
+}
+
+size_t sbl_vg_size(const void *p)
+{
+    size_t n;
+    const uint8_t *w = (const uint8_t *)p + sbl_usable_size(p) - sizeof(size_t);
+    VALGRIND_MAKE_MEM_DEFINED(w, sizeof(size_t));
+    memcpy(&n, w, sizeof n);
+    VALGRIND_MAKE_MEM_NOACCESS(w, sizeof(size_t));
+    return n;
+}
+
+/* malloc (align 0), calloc (zero) and the aligned calls (align > 0; any:
+   sable_aligned_alloc_any's rules) under memcheck */
+void *sbl_vg_alloc(enum sbl_op op, size_t n, size_t align, bool any)
+{
+    if (n > SBL_MAX_REQUEST - SBL_VG_REDZONE) {
+        errno = ENOMEM;
+        log_line(op, NULL, n, align, NULL);
+        return NULL;
+    }
+    size_t m = n + SBL_VG_REDZONE;
+    sbl_hook_depth++;
+    void *p = align == 0 ? sbl_malloc_inline(m) : any ? sbl_alloc_aligned_any(align, m)
+                                                      : sbl_alloc_aligned(align, m);
+    if (p != NULL && op == SBL_OP_CALLOC)
+        memset(p, 0, n);
+    sbl_hook_depth--;
+    if (p != NULL)
+        vg_describe(p, n, op == SBL_OP_CALLOC);
+    sbl_hook_alloc(op, p, n, align);
+    return p;
+}
+
+void *sbl_vg_realloc(void *p, size_t n)
+{
+    if (p == NULL)
+        return sbl_vg_alloc(SBL_OP_REALLOC, n, 0, false);
+    size_t old = sbl_vg_size(p);
+    void *q = sbl_vg_alloc(SBL_OP_REALLOC, n, 0, false);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, old < n ? old : n);
+    sbl_free_slow_mode(p);
+    return q;
+}
+
+/* a segment's or huge block's header at base, mapped (on) or about to go */
+void sbl_vg_header(void *base, bool on)
+{
+    size_t n = sizeof(struct sbl_segment);
+    if (on) {
+        VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(base, n);
+        VALGRIND_MAKE_MEM_NOACCESS(base, n);
+    } else {
+        VALGRIND_MAKE_MEM_DEFINED(base, n);
+        VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(base, n);
+    }
+}
+
 /* The slow-mode part of free: checks (secure), hooks, scrubbing. Returns
  * false when there is nothing more to do (NULL). */
 bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p)
@@ -243,6 +318,8 @@ bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p)
     bool huge = sbl_page_flags(pg) & SBL_PF_HUGE;
     uint8_t *start = huge ? pg->start : sbl_block_start(pg, p);
     size_t size = huge ? s->huge_size : pg->block_size;
+    if (sbl_hook_depth == 0 && sbl_opt.valgrind)
+        VALGRIND_FREELIKE_BLOCK(p, 0); /* p: the pointer memcheck was given */
     if (sbl_hook_depth == 0 && sbl_opt.hooks)
         sbl_hook_free(start, size);
     if (sbl_opt.secure && !huge)

@@ -7,10 +7,12 @@
  * off is in [SBL_HUGE_HDR, 4 MiB]: the block is placed on its alignment
  * first and the base is the 4 MiB boundary below it (for off <= 64 KiB the
  * header is pages[0]; above, pages[off >> 16] points back to pages[0], which
- * carries SBL_PF_HUGE). The mapping is read-write and MAP_NORESERVE; the
- * reserve after the block is address space only (no RAM until written), so
- * a block grows in place without a system call while it fits, and shrinks
- * in place by handing its tail back with MADV_DONTNEED. Beyond the reserve,
+ * carries SBL_PF_HUGE). The header and the block are mapped read-write and
+ * charged (os.c), so a request the kernel's overcommit policy or limits
+ * refuse fails here; the reserve after the block is address space only
+ * (PROT_NONE, not charged), committed with mprotect as the block grows into
+ * it (one system call, which may fail cleanly), and a block shrinks in
+ * place by handing its tail back with MADV_DONTNEED. Beyond the reserve,
  * mremap grows it in place when the address space after it is free, or
  * moves its pages to a new range; the bytes are never copied. */
 #include "internal.h"
@@ -22,8 +24,8 @@
 static size_t page_round(size_t n) { return (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1); }
 
 /* the address space kept after a block of `used` bytes: seven times its
-   size up to 1 GiB (address space only: no RAM, no commit charge with
-   MAP_NORESERVE), so that three doublings in a row stay in place */
+   size up to 1 GiB (address space only: PROT_NONE, no RAM, no commit
+   charge), so that three doublings in a row stay in place */
 static size_t reserve_for(size_t used)
 {
     if (sbl_os_as_limited()) /* see os.c */
@@ -65,7 +67,7 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
     if (__builtin_mul_overflow(tries, align, &span) ||
         __builtin_add_overflow(span, 2 * SBL_SEG_SIZE + body + reserve, &span))
         return NULL;
-    uint8_t *raw = sbl_os_map(span);
+    uint8_t *raw = sbl_os_reserve(span);
     if (raw == NULL)
         return NULL;
     uintptr_t lo = (uintptr_t)raw + SBL_SEG_SIZE;
@@ -86,6 +88,10 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
             break;
         sbl_os_unmap(raw, base - (uintptr_t)raw);
         sbl_os_unmap((uint8_t *)base + map, (uintptr_t)raw + span - (base + map));
+        if (!sbl_os_commit((void *)base, page_round(off + body))) {
+            sbl_os_unmap((void *)base, map);
+            return NULL;
+        }
         huge_init((uint8_t *)base, off, n, map);
         sbl_registry_mark((void *)base, map, true);
         sbl_stat_committed((int64_t)(off + ((struct sbl_segment *)base)->huge_size));
@@ -334,10 +340,16 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
         return p;
     }
     if (end <= s->map_size) { /* grow into the reserve */
+        if (!sbl_os_commit((uint8_t *)s + cur, end - cur)) {
+            sbl_stat_committed((int64_t)cur - (int64_t)end);
+            return NULL;
+        }
         s->huge_size = end - off;
         return p;
     }
-    if (sbl_os_remap(s, s->map_size, end) != NULL) {
+    /* mremap grows one mapping of one kind: the reserve is committed first */
+    if (sbl_os_commit((uint8_t *)s + cur, s->map_size - cur) &&
+        sbl_os_remap(s, s->map_size, end) != NULL) {
         s->map_size = end;
         sbl_registry_mark(s, end, true);
         s->huge_size = end - off;
@@ -345,6 +357,19 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
     }
     sbl_stat_committed((int64_t)cur - (int64_t)end);
     return NULL;
+}
+
+/* The new range of a huge block that moves: `map` bytes reserved, the
+   `used` first ones to receive the moved pages, the rest up to `end`
+   committed (the block's new bytes); NULL when refused. */
+static uint8_t *move_target(size_t map, size_t used, size_t end)
+{
+    uint8_t *to = sbl_os_reserve_aligned(map, SBL_SEG_SIZE, 0);
+    if (to != NULL && !sbl_os_commit(to + used, end - used)) {
+        sbl_os_unmap(to, map);
+        to = NULL;
+    }
+    return to;
 }
 
 /* Resizes a huge block to n bytes, moving its pages (never its bytes) when
@@ -363,16 +388,16 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     size_t end = page_round(off + n);
     size_t reserve = reserve_for(n);
     size_t map = end + reserve;
-    uint8_t *to = sbl_os_map_aligned(map, SBL_SEG_SIZE, 0);
+    size_t used = off + s->huge_size;
+    uint8_t *to = move_target(map, used, end);
     unsigned attempt = 0;
     while (to == NULL) {
         if (!sbl_oom_retry(n, &attempt))
             break;
         map = end;
-        to = sbl_os_map_aligned(map, SBL_SEG_SIZE, 0);
+        to = move_target(map, used, end);
     }
     /* move the written part; the rest of the new range is fresh */
-    size_t used = off + s->huge_size;
     size_t old_map = s->map_size;
     if (to == NULL || sbl_os_remap_to(s, used, used, to) == NULL) {
         if (to)

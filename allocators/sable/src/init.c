@@ -238,6 +238,13 @@ static SBL_NOINLINE void *calloc_slow(size_t count, size_t n)
     size_t total;
     if (sbl_opt.secure_only && !__builtin_mul_overflow(count, n, &total))
         return sbl_secure_calloc(total);
+    if (sbl_opt.valgrind) {
+        if (__builtin_mul_overflow(count, n, &total)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return sbl_vg_alloc(SBL_OP_CALLOC, total, 0, false);
+    }
     sbl_hook_depth++;
     void *r = calloc_impl(count, n);
     sbl_hook_depth--;
@@ -276,6 +283,8 @@ SABLE_EXPORT void *sable_realloc(void *p, size_t n)
         return sbl_realloc(p, n);
     if (sbl_opt.secure_only) /* no hooks: the check, then the call (secure.c) */
         return sbl_secure_realloc(p, n, true);
+    if (sbl_opt.valgrind)
+        return sbl_vg_realloc(p, n);
     return realloc_hooked(SBL_OP_REALLOC, p, n);
 }
 
@@ -296,6 +305,8 @@ static SBL_NOINLINE void *aligned_slow(size_t align, size_t n)
 {
     if (sbl_opt.secure_only)
         return sbl_secure_aligned(align, n);
+    if (sbl_opt.valgrind)
+        return sbl_vg_alloc(SBL_OP_ALIGNED, n, align, false);
     HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned(align, n));
 }
 
@@ -353,7 +364,12 @@ SABLE_EXPORT void *sable_pvalloc(size_t n)
     return aligned_hooked(SBL_OS_PAGE, r == 0 ? SBL_OS_PAGE : r);
 }
 
-SABLE_EXPORT size_t sable_usable_size(const void *p) { return p == NULL ? 0 : sbl_usable_size(p); }
+SABLE_EXPORT size_t sable_usable_size(const void *p)
+{
+    if (SBL_UNLIKELY(sbl_opt.valgrind) && p != NULL)
+        return sbl_vg_size(p); /* the requested size (hooks.c) */
+    return p == NULL ? 0 : sbl_usable_size(p);
+}
 
 SABLE_EXPORT void sable_free_sized(void *p, size_t n)
 {
@@ -374,11 +390,15 @@ SABLE_EXPORT void *sable_resize_in_place(void *p, size_t n)
         return sbl_resize_in_place(p, n);
     if (sbl_opt.secure_only)
         return sbl_secure_realloc(p, n, false);
+    if (sbl_opt.valgrind)
+        return NULL; /* memcheck's blocks never change size in place */
     return realloc_hooked(SBL_OP_RESIZE, p, n);
 }
 
 SABLE_EXPORT void *sable_aligned_alloc_any(size_t align, size_t n)
 {
+    if (SBL_UNLIKELY(sbl_opt.valgrind))
+        return sbl_vg_alloc(SBL_OP_ALIGNED, n, align, true);
     HOOKED_ALLOC(SBL_OP_ALIGNED, n, align, sbl_alloc_aligned_any(align, n));
 }
 

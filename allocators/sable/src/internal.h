@@ -90,6 +90,10 @@ static inline struct sbl_page *sbl_page_of(struct sbl_segment *s, const void *p)
 /* os.c: every system call sable makes; none touches errno */
 void *sbl_os_map(size_t size);
 void *sbl_os_map_aligned(size_t size, size_t align, size_t lead);
+void *sbl_os_reserve(size_t size);
+void *sbl_os_reserve_aligned(size_t size, size_t align, size_t lead);
+bool sbl_os_commit(void *p, size_t size);
+void *sbl_os_map_sparse(size_t size);
 void sbl_os_unmap(void *p, size_t size);
 void sbl_os_purge(void *p, size_t size);
 void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
@@ -126,6 +130,9 @@ void sbl_heap_thread_done(void *heap);
 void sbl_heap_collect(struct sbl_heap *h, bool force);
 void sbl_heap_collect_delayed(struct sbl_heap *h);
 void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
+/* frees the chain b..tail (all in pg) into the heap of an exited thread, claimed */
+void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
+                          struct sbl_block *tail);
 struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls);
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg);
 void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg);
@@ -208,6 +215,10 @@ void sbl_stat_committed(int64_t delta);
 void sbl_stat_reserved(int64_t delta);
 void sbl_stat_segments(int delta);
 bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p);
+void *sbl_vg_alloc(enum sbl_op op, size_t n, size_t align, bool any);
+void *sbl_vg_realloc(void *p, size_t n);
+size_t sbl_vg_size(const void *p);
+void sbl_vg_header(void *base, bool on);
 
 /* oom.c */
 bool sbl_oom_retry(size_t n, unsigned *attempt);

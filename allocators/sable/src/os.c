@@ -1,6 +1,17 @@
 /* os.c: the only file that talks to the kernel. Every function keeps errno
  * as it was, so that free() never clobbers it and callers set ENOMEM
- * themselves. */
+ * themselves.
+ *
+ * Reserving and committing: memory that blocks are carved from is mapped
+ * read-write without MAP_NORESERVE (sbl_os_map), so the kernel's overcommit
+ * policy, RLIMIT_AS and RLIMIT_DATA judge every request when it is made,
+ * and a refusal comes back here as a failed mmap (then NULL and ENOMEM to
+ * the caller, after the OOM handlers). Address space kept for later growth
+ * is reserved with PROT_NONE (sbl_os_reserve: the kernel charges a private
+ * mapping only once it is writable) and committed with mprotect
+ * (sbl_os_commit), which the same policy and limits may refuse. Only the
+ * chunk registry, sparse metadata that no block lives in, is mapped
+ * MAP_NORESERVE (sbl_os_map_sparse). */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -14,11 +25,10 @@
 static uint64_t as_read_at = UINT64_MAX; /* ms; UINT64_MAX: read again */
 static bool as_limited;
 
-void *sbl_os_map(size_t size)
+static void *os_mmap(size_t size, int prot, int flags)
 {
     int e = errno;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
     errno = e;
     if (p == MAP_FAILED) {
         __atomic_store_n(&as_read_at, UINT64_MAX, __ATOMIC_RELEASE); /* a limit may be why */
@@ -26,6 +36,31 @@ void *sbl_os_map(size_t size)
     }
     sbl_stat_reserved((int64_t)size);
     return p;
+}
+
+/* read-write, charged against the commit limit now */
+void *sbl_os_map(size_t size) { return os_mmap(size, PROT_READ | PROT_WRITE, 0); }
+
+/* address space only: no access, no charge, until sbl_os_commit */
+void *sbl_os_reserve(size_t size) { return os_mmap(size, PROT_NONE, 0); }
+
+/* read-write, never charged: for sparse metadata only, never for blocks */
+void *sbl_os_map_sparse(size_t size)
+{
+    return os_mmap(size, PROT_READ | PROT_WRITE, MAP_NORESERVE);
+}
+
+/* Makes reserved pages read-write (charged); false when the kernel's
+ * overcommit policy or RLIMIT_DATA refuses. Committed pages may be passed
+ * again: they are not charged twice. */
+bool sbl_os_commit(void *p, size_t size)
+{
+    if (size == 0)
+        return true;
+    int e = errno;
+    int r = mprotect(p, size, PROT_READ | PROT_WRITE);
+    errno = e;
+    return r == 0;
 }
 
 void sbl_os_unmap(void *p, size_t size)
@@ -39,12 +74,13 @@ void sbl_os_unmap(void *p, size_t size)
 }
 
 /* Maps `size` bytes at an address A with (A + lead) % align == 0 (align a
- * power of two >= 4 KiB, lead < align or a multiple of it); trims the rest. */
-void *sbl_os_map_aligned(size_t size, size_t align, size_t lead)
+ * power of two >= 4 KiB, lead < align or a multiple of it); trims the rest.
+ * Read-write (sbl_os_map), or reserved only (sbl_os_reserve_aligned). */
+static void *os_map_aligned(size_t size, size_t align, size_t lead, bool rw)
 {
     if (size > SIZE_MAX - align)
         return NULL;
-    uint8_t *raw = sbl_os_map(size + align);
+    uint8_t *raw = rw ? sbl_os_map(size + align) : sbl_os_reserve(size + align);
     if (raw == NULL)
         return NULL;
     uintptr_t want = ((uintptr_t)raw + lead + align - 1) & ~(uintptr_t)(align - 1);
@@ -56,6 +92,16 @@ void *sbl_os_map_aligned(size_t size, size_t align, size_t lead)
     sbl_os_unmap(raw, before);
     sbl_os_unmap(p + size, after);
     return p;
+}
+
+void *sbl_os_map_aligned(size_t size, size_t align, size_t lead)
+{
+    return os_map_aligned(size, align, lead, true);
+}
+
+void *sbl_os_reserve_aligned(size_t size, size_t align, size_t lead)
+{
+    return os_map_aligned(size, align, lead, false);
 }
 
 /* Gives the pages back; the range stays mapped and reads as zero. */

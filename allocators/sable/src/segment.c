@@ -599,10 +599,12 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
 
 uint8_t *sbl_registry;
 
-void sbl_registry_init(void) { sbl_registry = sbl_os_map(REG_CHUNKS); }
+void sbl_registry_init(void) { sbl_registry = sbl_os_map_sparse(REG_CHUNKS); }
 
 void sbl_registry_mark(const void *base, size_t size, bool on)
 {
+    if (SBL_UNLIKELY(sbl_opt.valgrind)) /* every header is mapped and unmapped here */
+        sbl_vg_header((void *)base, on);
     uintptr_t c = (uintptr_t)base >> SBL_SEG_SHIFT;
     size_t k = (size + SBL_SEG_SIZE - 1) >> SBL_SEG_SHIFT;
     if (sbl_registry == NULL || c + k > REG_CHUNKS)

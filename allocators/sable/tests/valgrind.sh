@@ -1,7 +1,8 @@
 #!/bin/bash
 # valgrind.sh PROG OUTDIR: memcheck on a program linked with sable (sable's
-# own malloc kept: --soname-synonyms=somalloc=nouserintercepts) reports the
-# one leaked block and the one read of a freed block, and nothing else.
+# own malloc kept: --soname-synonyms=somalloc=nouserintercepts) reports each
+# of vg_prog's seven mistakes (leaks wherever the block sits, with requested
+# sizes; overflows past the requested size; a read after free), and nothing else.
 set -u
 prog=$1
 out=$2
@@ -15,12 +16,21 @@ valgrind --tool=memcheck --soname-synonyms=somalloc=nouserintercepts --leak-chec
 rc=$?
 fail=0
 [ $rc = 0 ] || { echo "FAIL: the program exited with $rc"; fail=1; }
-grep -q "Invalid read of size 1" "$out/memcheck.txt" || { echo "FAIL: the read of a freed block was not reported"; fail=1; }
-grep -q "48 bytes in 1 blocks are definitely lost" "$out/memcheck.txt" || { echo "FAIL: the leaked block was not reported"; fail=1; }
-grep -q "ERROR SUMMARY: 2 errors from 2 contexts" "$out/memcheck.txt" || { echo "FAIL: expected exactly 2 errors"; fail=1; }
+want() { # want PATTERN WHAT: one line of memcheck's report must match
+    grep -qE "$1" "$out/memcheck.txt" || { echo "FAIL: $2 was not reported"; fail=1; }
+}
+want "Invalid read of size 1" "the read of a freed block"
+want "48 bytes in 1 blocks are definitely lost" "the leaked 48-byte block"
+want "60,000 bytes in 1 blocks are definitely lost" "the leaked first block of a page"
+want "5,242,880 bytes in 1 blocks are definitely lost" "the leaked 5 MiB block"
+want "9,000 bytes in 9 blocks are definitely lost" "the nine leaked 1,000-byte blocks (requested sizes)"
+want "0 bytes after a block of size 48 alloc" "the write one byte past a 48-byte block"
+[ "$(grep -c "Invalid write of size 1" "$out/memcheck.txt")" = 2 ] ||
+    { echo "FAIL: the write into a block's slack was not reported (2 invalid writes expected)"; fail=1; }
+want "ERROR SUMMARY: 7 errors from 7 contexts" "exactly 7 errors (no more)"
 if [ $fail != 0 ]; then
     sed 's/^/    /' "$out/memcheck.txt" | head -60
 else
-    echo "sable valgrind: the leak and the read after free were reported, nothing else"
+    echo "sable valgrind: the 4 leaks, 2 overflows and the read after free were reported, nothing else"
 fi
 exit $fail
