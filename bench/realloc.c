@@ -194,8 +194,9 @@ GB_REGISTRATION(register_realloc)
        quick profile appends 1 KiB at a time, which shows the same in less. */
     b = gb_register("realloc_step", bm_realloc_step, NULL);
     GB_ARG_NAMES(b, "limit", "step");
-    GB_ARGS(b, 1 * MiB, prof == HM_QUICK ? 1024 : 64);
+    GB_ARGS(b, 1 * MiB, 1024);
     if (prof != HM_QUICK) {
+        GB_ARGS(b, 1 * MiB, 64);
         GB_ARGS(b, 64 * MiB, 65536);
         GB_ARGS(b, 64 * 1024, 16);
     }
