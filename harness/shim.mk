@@ -6,8 +6,9 @@
 #                       identity or a bad profile makes the binary refuse to run
 #   test-bench-instructions  callgrind counts instructions only inside timed
 #                       loops (`heapmark run --instructions`), per allocator
-#   test-bench-smoke    every instance of the default profile runs briefly for
+#   test-bench-smoke    every family of the default profile runs briefly for
 #                       each allocator, without an error, with its counters
+#                       (every instance for sable; see bench_smoke.sh)
 
 SHIM_TEST_DIR := $(BUILD)/harness-tests
 SHIM_TEST_BIN := $(SHIM_TEST_DIR)/shim_test
