@@ -197,7 +197,7 @@ GB_REGISTRATION(register_realloc)
     GB_ARGS(b, 1 * MiB, 1024);
     if (prof != HM_QUICK) {
         GB_ARGS(b, 1 * MiB, 64);
-        GB_ARGS(b, 64 * MiB, 65536);
+        GB_ARGS(b, 16 * MiB, 65536);
         GB_ARGS(b, 64 * 1024, 16);
     }
     if (prof == HM_FULL)
