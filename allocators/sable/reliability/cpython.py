@@ -87,6 +87,7 @@ def run_config(name, pymalloc, lib, out, modules, jobs, timeout):
         env.pop(k, None)
     env["PYTHONPATH"] = os.path.join(HERE, "cpython_site")
     env["HEAPMARK_RELI_MAPS"] = maps
+    env["HEAPMARK_RELI_LIB"] = os.path.realpath(lib)  # what /proc/<pid>/maps shows
     if name.startswith("sable"):
         env["LD_PRELOAD"] = lib
     if name.startswith("sable-secure"):

@@ -70,7 +70,7 @@ $(A64_SABLE)/conformance: $(A64_CONF_OBJS) $(A64_SABLE)/libsable.so
 	$(A64_CC) -o $@ -Wl,--no-as-needed -L$(A64_SABLE) -lsable -Wl,-rpath,'$$ORIGIN' -Wl,--as-needed \
 	    $(filter %.o,$^) -lpthread -ldl
 
-$(A64_RUNNER_OBJS): CPPFLAGS += -Iharness/runner
+$(A64_RUNNER_OBJS): CPPFLAGS += -Iharness/runner -Ibench/trace
 
 $(A64_BUILD)/heapmark: $(A64_RUNNER_OBJS)
 	$(A64_CC) -o $@ $^ -lm

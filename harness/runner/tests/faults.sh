@@ -99,7 +99,7 @@ if command -v script >/dev/null; then
         /dev/null </dev/null >"$T/tty.txt" 2>&1 || fail "run on a terminal: $(cat -v "$T/tty.txt")"
     grep -q $'\r\033\[K\[1/2\] fake hang/x  0:0[0-9] elapsed, ~0:0[0-9] left' "$T/tty.txt" ||
         fail "no progress line on a terminal: $(cat -v "$T/tty.txt")"
-    grep -q $'\r\033\[K\[2/2\] fake hang/x: timeout: no result after 1.5 s; killed\r$' "$T/tty.txt" ||
+    grep -q $'\r\033\[K\[2/2\] fake hang/x: timeout: no result after 1.5 s; killed, ~0:00 left\r$' "$T/tty.txt" ||
         fail "no line for the timeout on a terminal: $(cat -v "$T/tty.txt")"
     grep -q 'fake ok/a: ok' "$T/tty.txt" && fail "an ok process got a line of its own on a terminal"
 else
