@@ -389,30 +389,30 @@ static enum status check_json(const char *path, const char *bench, char **reason
         return ST_GARBAGE;
     }
     char err[160];
-    struct json *doc = json_parse(text, len, err, sizeof err);
+    json_t *doc = json_read(text, len, err, sizeof err);
     free(text);
     if (doc == NULL) {
         *reason = xasprintf("JSON does not parse: %s", err);
         return ST_GARBAGE;
     }
-    const struct json *list = json_get(doc, "benchmarks");
+    const json_t *list = json_object_get(doc, "benchmarks");
     enum status st = ST_GARBAGE;
-    if (list == NULL || list->type != JSON_ARRAY) {
+    if (!json_is_array(list)) {
         *reason = xstrdup("JSON has no \"benchmarks\" array");
         goto out;
     }
     int found = 0;
-    for (size_t i = 0; i < list->len; i++) {
-        const struct json *e = list->items[i];
-        if (json_get_true(e, "error_occurred")) {
-            const char *m = json_get_string(e, "error_message");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *e = json_array_get(list, i);
+        if (json_is_true(json_object_get(e, "error_occurred"))) {
+            const char *m = json_string_value(json_object_get(e, "error_message"));
             *reason = xasprintf("benchmark reported an error: %s", m ? m : "(no message)");
             st = ST_ERROR;
             goto out;
         }
-        const char *name = json_get_string(e, "run_name");
+        const char *name = json_string_value(json_object_get(e, "run_name"));
         if (name == NULL)
-            name = json_get_string(e, "name");
+            name = json_string_value(json_object_get(e, "name"));
         if (name && strcmp(name, bench) == 0)
             found = 1;
     }
@@ -422,7 +422,7 @@ static enum status check_json(const char *path, const char *bench, char **reason
     }
     st = ST_OK;
 out:
-    json_free(doc);
+    json_decref(doc);
     return st;
 }
 
@@ -545,12 +545,12 @@ static enum status collect_counts(const char *adir, const char *id, enum status 
     int under_callgrind = 0;
     if (text) {
         char err[160];
-        struct json *doc = json_parse(text, len, err, sizeof err);
-        const struct json *ops = doc ? json_get(doc, "operations") : NULL;
-        if (ops && ops->type == JSON_NUMBER)
-            c->ops = (long long)ops->number;
-        under_callgrind = doc && json_get_true(doc, "under_callgrind");
-        json_free(doc);
+        json_t *doc = json_read(text, len, err, sizeof err);
+        const json_t *ops = json_object_get(doc, "operations");
+        if (json_is_number(ops))
+            c->ops = (long long)json_number_value(ops);
+        under_callgrind = json_is_true(json_object_get(doc, "under_callgrind"));
+        json_decref(doc);
         free(text);
     }
     free(ops_path);
@@ -653,21 +653,23 @@ static void progress_line(struct run *r, const char *tail, int final)
         size_t len;
         char *text = read_file(path, &len);
         char err[80];
-        struct json *doc = text ? json_parse(text, len, err, sizeof err) : NULL;
-        const struct json *list = doc ? json_get(doc, "benchmarks") : NULL;
+        json_t *doc = text ? json_read(text, len, err, sizeof err) : NULL;
+        const json_t *list = json_object_get(doc, "benchmarks");
         double t[64];
         size_t n = 0;
-        for (size_t i = 0; list && list->type == JSON_ARRAY && i < list->len && n < 64; i++) {
-            const struct json *e = list->items[i], *rt = json_get(e, "real_time");
-            const char *type = json_get_string(e, "run_type"), *unit = json_get_string(e, "time_unit");
+        for (size_t i = 0; i < json_array_size(list) && n < 64; i++) {
+            const json_t *e = json_array_get(list, i), *rt = json_object_get(e, "real_time");
+            const char *type = json_string_value(json_object_get(e, "run_type"));
+            const char *unit = json_string_value(json_object_get(e, "time_unit"));
             if (type && strcmp(type, "iteration") != 0)
                 continue;
-            if (rt == NULL || rt->type != JSON_NUMBER || !isfinite(rt->number) || rt->number <= 0)
+            /* json_read makes NaN and Infinity null */
+            if (!json_is_number(rt) || json_number_value(rt) <= 0)
                 continue;
             double scale = !unit || !strcmp(unit, "ns") ? 1.0 : !strcmp(unit, "us") ? 1e3
                          : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 0.0;
             if (scale > 0)
-                t[n++] = rt->number * scale;
+                t[n++] = json_number_value(rt) * scale;
         }
         for (size_t i = 1; i < n; i++) /* insertion sort: a handful of repetitions */
             for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
@@ -685,7 +687,7 @@ static void progress_line(struct run *r, const char *tail, int final)
                 med /= 1e3, u = "us";
             snprintf(last_med, sizeof last_med, "%.3g %s/op", med, u);
         }
-        json_free(doc);
+        json_decref(doc);
         free(text);
         free(path);
         seen_done = r->done;
