@@ -136,7 +136,7 @@ endef
 $(foreach a,$(SKIPPED),$(eval $(call skipped_rule,$(a))))
 
 $(BUILD)/heapmark: $(RUNNER_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
 
 # --- running ------------------------------------------------------------------
 PROFILE    := $(if $(QUICK),quick,$(if $(FULL),full,default))

@@ -15,6 +15,8 @@ required="$required redis-server redis-tools xz-utils zstd gawk perl"
 # sable's install test (pkg-config, the manual page), its Rust crate (Debian's
 # cargo and rustc) and, on x86-64, its aarch64 cross build run under qemu-user
 required="$required pkg-config groff-base cargo rustc"
+# the runner reads and writes JSON with jansson
+required="$required libjansson-dev"
 if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
     required="$required gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 fi

@@ -610,20 +610,20 @@ static int identity_answer(struct allocator *a, const struct child_status *st, c
                            char *err)
 {
     char perr[160];
-    struct json *info = json_parse(out, strlen(out), perr, sizeof perr);
-    const char *lib = json_get_string(info, "library");
-    const char *ver = json_get_string(info, "version");
-    int verified = json_get_true(info, "verified");
+    json_t *info = json_read(out, strlen(out), perr, sizeof perr);
+    const char *lib = json_string_value(json_object_get(info, "library"));
+    const char *ver = json_string_value(json_object_get(info, "version"));
+    int verified = json_is_true(json_object_get(info, "verified"));
     /* the dynamic loader could not load the allocator's library (removed
        since the build, or made for another architecture) */
     char *loader = strstr(err, "error while loading shared libraries");
     if (st->exited && st->exit_code == 127 && loader != NULL) {
         skip(a->name, first_line(loader));
-        json_free(info);
+        json_decref(info);
         return 1;
     }
     if (info != NULL && lib != NULL && !verified) {
-        const char *exp = json_get_string(info, "expected");
+        const char *exp = json_string_value(json_object_get(info, "expected"));
         errmsg("allocator '%s': malloc in %s comes from %s, not from %s", a->name, a->binary_rel,
                lib, exp ? exp : "the expected library");
     } else if (!st->exited || st->exit_code != 0) {
@@ -635,7 +635,7 @@ static int identity_answer(struct allocator *a, const struct child_status *st, c
         a->version = xstrdup(ver);
         a->library = xstrdup(lib);
     }
-    json_free(info);
+    json_decref(info);
     return a->library == NULL ? -1 : 0;
 }
 

@@ -1,5 +1,15 @@
 /* conformance.c: `heapmark conformance`: every allocator's conformance
- * binary (two at a time), then scripts/conformance_report.py on the run. */
+ * binary, two at a time by default, then scripts/conformance_report.py on the
+ * run folder. Like `heapmark run` it goes
+ *
+ *   plan:   allocators -> their identity -> the run folder
+ *   launch: the next allocator's binary, while fewer than --jobs run
+ *   reap:   one child ends (or its --limit passes): its status recorded,
+ *           meta.json rewritten
+ *   finish: the matrix, meta.json "complete", latest-conformance moved
+ *
+ * and it never returns with a child still running: a signal or a failure to
+ * start kills the running ones first. */
 #define _GNU_SOURCE
 #include "runner.h"
 
@@ -18,15 +28,45 @@ struct conf_proc {
     const char *state; /* NULL until it ends: "done", "crash", "timeout", "no-json" */
     struct child_status cs;
     char *json_rel, *log_rel;
+    double start;
 };
 
-static void write_meta(const char *dir, const char *started, const char *finished,
-                       const char *state, const char *cmdline, const struct sysinfo *si,
-                       const struct options *o, double limit, const struct allocator_set *set,
-                       const struct conf_proc *procs, int report_status)
+struct conformance {
+    const char *root;
+    const struct options *o;
+    struct allocator_set set;
+    double limit;
+    long jobs;
+    char *script, *expected;
+    char *dir, *parent, *name; /* the run folder, its parent, its name */
+    struct sysinfo si;
+    char *cmdline;
+    char started[32], finished[32];
+    const char *state;     /* meta.json "state" */
+    int report_status;     /* the matrix script's exit status, -1 until it ran */
+    struct conf_proc *procs;
+    pid_t *pids;           /* 0: not running */
+    double *deadlines;
+    size_t next, running, ended;
+    int missing;           /* allocators that left no results */
+};
+
+/* Writes <dir>/meta.json for the run as it stands, in state (with the time it
+   ended, unless still "running"). */
+static void record_state(struct conformance *c, const char *state)
 {
+    c->state = state;
+    if (strcmp(state, "running") != 0)
+        utc_iso(c->finished, sizeof c->finished);
+    const struct options *o = c->o;
+    double limit = c->limit;
+    const struct allocator_set *set = &c->set;
+    const struct conf_proc *procs = c->procs;
+    int report_status = c->report_status;
+    const char *dir = c->dir;
     struct meta_doc m;
-    meta_begin(&m, "conformance", started, finished, state, cmdline, si);
+    meta_begin(&m, "conformance", c->started, strcmp(state, "running") ? c->finished : NULL, state,
+               c->cmdline, &c->si);
     struct json_writer *w = &m.w;
     jw_key(w, "options");
     jw_begin_object(w);
@@ -60,19 +100,21 @@ static void write_meta(const char *dir, const char *started, const char *finishe
     meta_commit(&m, dir);
 }
 
-int cmd_conformance(const char *root, const struct options *o)
+/* Resolves and identifies the allocators and creates the run folder. Returns
+   0, or the exit code when the command stops here (message printed). */
+static int plan(struct conformance *c)
 {
-    struct allocator_set set;
-    if (allocators_resolve(root, o->allocators, BIN_CONFORMANCE, &set) != 0)
+    const struct options *o = c->o;
+    if (allocators_resolve(c->root, o->allocators, BIN_CONFORMANCE, &c->set) != 0)
         return 1;
-    char *script = xasprintf("%s/scripts/conformance_report.py", root);
-    if (!is_regular_file(script)) {
+    c->script = xasprintf("%s/scripts/conformance_report.py", c->root);
+    if (!is_regular_file(c->script)) {
         errmsg("scripts/conformance_report.py is missing, so the conformance matrix cannot be "
                "built; nothing was run");
         return 1;
     }
-    char *expected = xasprintf("%s/conformance/expected", root);
-    if (o->check && access(expected, F_OK) != 0) {
+    c->expected = xasprintf("%s/conformance/expected", c->root);
+    if (o->check && access(c->expected, F_OK) != 0) {
         errmsg("--check needs the expected matrix conformance/expected: %s", strerror(errno));
         return 1;
     }
@@ -81,180 +123,236 @@ int cmd_conformance(const char *root, const struct options *o)
         return 1;
     }
     int sig = 0;
-    int idr = allocators_identify(&set, NULL, &sig);
+    int idr = allocators_identify(&c->set, NULL, &sig);
     if (idr == -2) {
         errmsg("interrupted by %s before anything ran", signal_name(sig));
         return interrupted_exit_code(sig);
     }
     if (idr != 0)
         return 1;
-    allocators_packages(&set);
-    double limit = o->limit > 0 ? o->limit : DEFAULT_LIMIT_S;
-    long jobs = o->jobs > 0 ? o->jobs : 2;
+    allocators_packages(&c->set);
+    c->limit = o->limit > 0 ? o->limit : DEFAULT_LIMIT_S;
+    c->jobs = o->jobs > 0 ? o->jobs : 2;
 
-    char *parent = o->out ? xstrdup(o->out) : xasprintf("%s/results", root);
-    char *name = NULL;
-    char *dir = outdir_create(parent, &name);
-    if (dir == NULL)
-        return 1;
+    char *parent = o->out ? xstrdup(o->out) : xasprintf("%s/results", c->root);
+    c->dir = outdir_create(parent, &c->name);
     free(parent);
-    parent = xstrdup(dir);
-    *strrchr(parent, '/') = '\0';
-    char *cdir = xasprintf("%s/conformance", dir);
+    if (c->dir == NULL)
+        return 1;
+    c->parent = xstrdup(c->dir);
+    *strrchr(c->parent, '/') = '\0';
+    char *cdir = xasprintf("%s/conformance", c->dir);
     if (mkdir_p(cdir, 0755) != 0) {
         errmsg("cannot create %s: %s", cdir, strerror(errno));
         return 1;
     }
-    struct sysinfo si;
-    sysinfo_collect(&si, root);
-    char *cmdline = command_line(o->argc, o->argv);
-    char started[32], finished[32];
-    utc_iso(started, sizeof started);
+    free(cdir);
+    sysinfo_collect(&c->si, c->root);
+    c->cmdline = command_line(o->argc, o->argv);
+    utc_iso(c->started, sizeof c->started);
+    c->report_status = -1;
 
-    struct conf_proc *procs = calloc(set.n, sizeof *procs);
-    pid_t *pids = calloc(set.n, sizeof *pids);
-    double *deadlines = calloc(set.n, sizeof *deadlines);
-    double *starts = calloc(set.n, sizeof *starts);
-    if (!procs || !pids || !deadlines || !starts) {
+    size_t n = c->set.n;
+    c->procs = calloc(n, sizeof *c->procs);
+    c->pids = calloc(n, sizeof *c->pids);
+    c->deadlines = calloc(n, sizeof *c->deadlines);
+    if (!c->procs || !c->pids || !c->deadlines) {
         errmsg("out of memory");
         return 1;
     }
-    for (size_t i = 0; i < set.n; i++) {
-        procs[i].json_rel = xasprintf("conformance/%s.json", set.v[i].name);
-        procs[i].log_rel = xasprintf("conformance/%s.log", set.v[i].name);
+    for (size_t i = 0; i < n; i++) {
+        c->procs[i].json_rel = xasprintf("conformance/%s.json", c->set.v[i].name);
+        c->procs[i].log_rel = xasprintf("conformance/%s.log", c->set.v[i].name);
     }
-    write_meta(dir, started, NULL, "running", cmdline, &si, o, limit, &set, procs, -1);
-    fprintf(stderr, "heapmark conformance: %zu allocators, %ld at a time, into %s\n", set.n, jobs,
-            dir);
+    record_state(c, "running");
+    fprintf(stderr, "heapmark conformance: %zu allocators, %ld at a time, into %s\n", n, c->jobs,
+            c->dir);
+    return 0;
+}
 
-    size_t next = 0, running = 0, ended = 0;
-    int missing = 0;
-    while (ended < set.n) {
-        while (running < (size_t)jobs && next < set.n) {
-            struct allocator *a = &set.v[next];
-            char *json_abs = xasprintf("%s/%s", dir, procs[next].json_rel);
-            char *log_abs = xasprintf("%s/%s", dir, procs[next].log_rel);
-            int log = open(log_abs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (log < 0) {
-                errmsg("cannot create %s: %s", log_abs, strerror(errno));
-                return 1;
-            }
-            char *argv[8];
-            int n = 0;
-            char *t = o->timeout > 0 ? xasprintf("%g", o->timeout) : NULL;
-            argv[n++] = a->binary;
-            argv[n++] = "--json";
-            argv[n++] = json_abs;
-            if (o->filter) {
-                argv[n++] = "--filter";
-                argv[n++] = (char *)o->filter;
-            }
-            if (t) {
-                argv[n++] = "--timeout";
-                argv[n++] = t;
-            }
-            argv[n] = NULL;
-            struct child_env env = allocator_env(a, NULL);
-            starts[next] = mono_now();
-            pids[next] = proc_spawn(argv, &env, log, -1);
-            close(log);
-            free(t);
-            free(json_abs);
-            free(log_abs);
-            if (pids[next] < 0)
-                return 1;
-            deadlines[next] = starts[next] + limit;
-            running++;
-            next++;
-        }
-        struct child_status cs;
-        int i = proc_wait_any(pids, deadlines, (int)set.n, &cs, NULL, NULL, &sig);
-        if (i == WAIT_INTERRUPTED) {
-            for (size_t k = 0; k < set.n; k++)
-                if (pids[k] > 0)
-                    proc_kill(pids[k], NULL);
-            utc_iso(finished, sizeof finished);
-            write_meta(dir, started, finished, "interrupted", cmdline, &si, o, limit, &set, procs,
-                       -1);
-            errmsg("interrupted by %s; the finished allocators' results are kept in %s",
-                   signal_name(sig), dir);
-            return interrupted_exit_code(sig);
-        }
-        cs.wall_s = mono_now() - starts[i];
-        pids[i] = 0;
-        running--;
-        ended++;
-        struct conf_proc *p = &procs[i];
-        p->cs = cs;
-        char *json_abs = xasprintf("%s/%s", dir, p->json_rel);
-        if (cs.timed_out)
-            p->state = "timeout";
-        else if (cs.signaled)
-            p->state = "crash";
-        else if (access(json_abs, F_OK) != 0)
-            p->state = "no-json";
-        else
-            p->state = "done";
+/* Starts the next allocator's conformance binary. 0, or -1 (message printed)
+   when it could not. */
+static int launch(struct conformance *c)
+{
+    const struct options *o = c->o;
+    size_t i = c->next;
+    struct allocator *a = &c->set.v[i];
+    struct conf_proc *p = &c->procs[i];
+    char *json_abs = xasprintf("%s/%s", c->dir, p->json_rel);
+    char *log_abs = xasprintf("%s/%s", c->dir, p->log_rel);
+    int log = open(log_abs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log < 0) {
+        errmsg("cannot create %s: %s", log_abs, strerror(errno));
         free(json_abs);
-        if (strcmp(p->state, "done") != 0)
-            missing++;
-        char detail[128];
-        if (cs.timed_out)
-            snprintf(detail, sizeof detail, "killed after %g s (--limit)", limit);
-        else if (cs.signaled)
-            snprintf(detail, sizeof detail, "killed by %s", signal_name(cs.sig));
-        else
-            snprintf(detail, sizeof detail, "exit status %d", cs.exit_code);
-        fprintf(stderr, "[%zu/%zu] %s: %s, %s (%.1f s)%s%s\n", ended, set.n, set.v[i].name,
-                p->state, detail, cs.wall_s, strcmp(p->state, "done") ? "; see " : "",
-                strcmp(p->state, "done") ? p->log_rel : "");
-        write_meta(dir, started, NULL, "running", cmdline, &si, o, limit, &set, procs, -1);
+        free(log_abs);
+        return -1;
     }
+    char *argv[8];
+    int n = 0;
+    char *t = o->timeout > 0 ? xasprintf("%g", o->timeout) : NULL;
+    argv[n++] = a->binary;
+    argv[n++] = "--json";
+    argv[n++] = json_abs;
+    if (o->filter) {
+        argv[n++] = "--filter";
+        argv[n++] = (char *)o->filter;
+    }
+    if (t) {
+        argv[n++] = "--timeout";
+        argv[n++] = t;
+    }
+    argv[n] = NULL;
+    struct child_env env = allocator_env(a, NULL);
+    p->start = mono_now();
+    pid_t pid = proc_spawn(argv, &env, log, -1);
+    close(log);
+    free(t);
+    free(json_abs);
+    free(log_abs);
+    if (pid < 0)
+        return -1;
+    c->pids[i] = pid;
+    c->deadlines[i] = p->start + c->limit;
+    c->running++;
+    c->next++;
+    return 0;
+}
 
-    /* the matrix */
+/* Kills every child still running. */
+static void stop_all(struct conformance *c)
+{
+    for (size_t k = 0; k < c->set.n; k++)
+        if (c->pids[k] > 0) {
+            proc_kill(c->pids[k], NULL);
+            c->pids[k] = 0;
+        }
+    c->running = 0;
+}
+
+/* Waits for one child to end and records it. 0, or WAIT_INTERRUPTED (*sig
+   set) when a terminating signal came first. */
+static int reap(struct conformance *c, int *sig)
+{
+    struct child_status cs;
+    int i = proc_wait_any(c->pids, c->deadlines, (int)c->set.n, &cs, NULL, NULL, sig);
+    if (i == WAIT_INTERRUPTED)
+        return WAIT_INTERRUPTED;
+    struct conf_proc *p = &c->procs[i];
+    cs.wall_s = mono_now() - p->start;
+    c->pids[i] = 0;
+    c->running--;
+    c->ended++;
+    p->cs = cs;
+    char *json_abs = xasprintf("%s/%s", c->dir, p->json_rel);
+    if (cs.timed_out)
+        p->state = "timeout";
+    else if (cs.signaled)
+        p->state = "crash";
+    else if (access(json_abs, F_OK) != 0)
+        p->state = "no-json";
+    else
+        p->state = "done";
+    free(json_abs);
+    int done = strcmp(p->state, "done") == 0;
+    if (!done)
+        c->missing++;
+    char detail[128];
+    if (cs.timed_out)
+        snprintf(detail, sizeof detail, "killed after %g s (--limit)", c->limit);
+    else if (cs.signaled)
+        snprintf(detail, sizeof detail, "killed by %s", signal_name(cs.sig));
+    else
+        snprintf(detail, sizeof detail, "exit status %d", cs.exit_code);
+    fprintf(stderr, "[%zu/%zu] %s: %s, %s (%.1f s)%s%s\n", c->ended, c->set.n, c->set.v[i].name,
+            p->state, detail, cs.wall_s, done ? "" : "; see ", done ? "" : p->log_rel);
+    record_state(c, "running");
+    return 0;
+}
+
+#define RENDER_NOT_STARTED (-3)
+
+/* Builds the matrix with scripts/conformance_report.py. Its exit status (1
+   when it was killed), WAIT_INTERRUPTED (*sig set), or RENDER_NOT_STARTED
+   (message printed). */
+static int render(struct conformance *c, int *sig)
+{
     char *argv[8];
     int n = 0;
     argv[n++] = PYTHON;
-    argv[n++] = script;
-    argv[n++] = dir;
-    if (o->check) {
+    argv[n++] = c->script;
+    argv[n++] = c->dir;
+    if (c->o->check) {
         argv[n++] = "--expected";
-        argv[n++] = expected;
+        argv[n++] = c->expected;
         argv[n++] = "--check";
     }
     argv[n] = NULL;
     struct child_env env = {0};
-    double t0 = mono_now();
     pid_t pid = proc_spawn(argv, &env, -1, -1);
     if (pid < 0)
-        return 1;
-    double deadline = t0 + REPORT_LIMIT_S;
+        return RENDER_NOT_STARTED;
+    double deadline = mono_now() + REPORT_LIMIT_S;
     struct child_status cs;
-    int rc;
-    if (proc_wait_any(&pid, &deadline, 1, &cs, NULL, NULL, &sig) == WAIT_INTERRUPTED) {
+    if (proc_wait_any(&pid, &deadline, 1, &cs, NULL, NULL, sig) == WAIT_INTERRUPTED) {
         proc_kill(pid, NULL);
-        utc_iso(finished, sizeof finished);
-        write_meta(dir, started, finished, "interrupted", cmdline, &si, o, limit, &set, procs, -1);
+        return WAIT_INTERRUPTED;
+    }
+    if (cs.exited)
+        c->report_status = cs.exit_code;
+    if (cs.timed_out) {
+        errmsg("scripts/conformance_report.py ran past %g s and was killed", REPORT_LIMIT_S);
+        return 1;
+    }
+    if (cs.signaled) {
+        errmsg("scripts/conformance_report.py was killed by %s", signal_name(cs.sig));
+        return 1;
+    }
+    return cs.exit_code;
+}
+
+/* The end of a run that every allocator went through: the matrix, meta.json
+   complete, latest-conformance. Returns the command's exit code. */
+static int finish(struct conformance *c)
+{
+    int sig = 0;
+    int rc = render(c, &sig);
+    if (rc == RENDER_NOT_STARTED)
+        return 1;
+    if (rc == WAIT_INTERRUPTED) {
+        record_state(c, "interrupted");
         errmsg("interrupted by %s while building the matrix", signal_name(sig));
         return interrupted_exit_code(sig);
     }
-    if (cs.timed_out) {
-        errmsg("scripts/conformance_report.py ran past %g s and was killed", REPORT_LIMIT_S);
-        rc = 1;
-    } else if (cs.signaled) {
-        errmsg("scripts/conformance_report.py was killed by %s", signal_name(cs.sig));
-        rc = 1;
-    } else {
-        rc = cs.exit_code;
-    }
-    utc_iso(finished, sizeof finished);
-    write_meta(dir, started, finished, "complete", cmdline, &si, o, limit, &set, procs,
-               cs.exited ? cs.exit_code : -1);
-    outdir_link(parent, name, "latest-conformance");
-    if (rc == 0 && missing > 0) {
-        errmsg("%d allocator(s) left no conformance results (see above)", missing);
+    record_state(c, "complete");
+    outdir_link(c->parent, c->name, "latest-conformance");
+    if (rc == 0 && c->missing > 0) {
+        errmsg("%d allocator(s) left no conformance results (see above)", c->missing);
         rc = 1;
     }
-    fprintf(stderr, "conformance results: %s\n", dir);
+    fprintf(stderr, "conformance results: %s\n", c->dir);
     return rc;
+}
+
+int cmd_conformance(const char *root, const struct options *o)
+{
+    struct conformance c = {.root = root, .o = o};
+    int rc = plan(&c);
+    if (rc != 0)
+        return rc;
+    while (c.ended < c.set.n) {
+        while (c.running < (size_t)c.jobs && c.next < c.set.n)
+            if (launch(&c) != 0) {
+                stop_all(&c);
+                return 1;
+            }
+        int sig = 0;
+        if (reap(&c, &sig) == WAIT_INTERRUPTED) {
+            stop_all(&c);
+            record_state(&c, "interrupted");
+            errmsg("interrupted by %s; the finished allocators' results are kept in %s",
+                   signal_name(sig), c.dir);
+            return interrupted_exit_code(sig);
+        }
+    }
+    return finish(&c);
 }

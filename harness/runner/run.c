@@ -9,7 +9,7 @@
  *   record: one runs.jsonl line as each child ends, meta.json rewritten
  *         atomically after each, `latest` moved at the end
  *
- * With --instructions, each single-thread instance runs once under
+ * With --instructions (callgrind.c), each single-thread instance runs once under
  * valgrind --tool=callgrind --collect-atstart=no with HEAPMARK_COUNT_OPS set:
  * the shim (harness/gbench.h) collects only inside its timed loops and
  * writes how many operations ran there, so instructions per operation =
@@ -389,30 +389,30 @@ static enum status check_json(const char *path, const char *bench, char **reason
         return ST_GARBAGE;
     }
     char err[160];
-    struct json *doc = json_parse(text, len, err, sizeof err);
+    json_t *doc = json_read(text, len, err, sizeof err);
     free(text);
     if (doc == NULL) {
         *reason = xasprintf("JSON does not parse: %s", err);
         return ST_GARBAGE;
     }
-    const struct json *list = json_get(doc, "benchmarks");
+    const json_t *list = json_object_get(doc, "benchmarks");
     enum status st = ST_GARBAGE;
-    if (list == NULL || list->type != JSON_ARRAY) {
+    if (!json_is_array(list)) {
         *reason = xstrdup("JSON has no \"benchmarks\" array");
         goto out;
     }
     int found = 0;
-    for (size_t i = 0; i < list->len; i++) {
-        const struct json *e = list->items[i];
-        if (json_get_true(e, "error_occurred")) {
-            const char *m = json_get_string(e, "error_message");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *e = json_array_get(list, i);
+        if (json_is_true(json_object_get(e, "error_occurred"))) {
+            const char *m = json_string_value(json_object_get(e, "error_message"));
             *reason = xasprintf("benchmark reported an error: %s", m ? m : "(no message)");
             st = ST_ERROR;
             goto out;
         }
-        const char *name = json_get_string(e, "run_name");
+        const char *name = json_string_value(json_object_get(e, "run_name"));
         if (name == NULL)
-            name = json_get_string(e, "name");
+            name = json_string_value(json_object_get(e, "name"));
         if (name && strcmp(name, bench) == 0)
             found = 1;
     }
@@ -422,161 +422,8 @@ static enum status check_json(const char *path, const char *bench, char **reason
     }
     st = ST_OK;
 out:
-    json_free(doc);
+    json_decref(doc);
     return st;
-}
-
-/* ---- instruction counts (--instructions) ------------------------------------ */
-
-struct counts {
-    int counted;           /* per_op is valid */
-    double per_op;
-    long long ir, ops;     /* -1 when unknown */
-    long threads;          /* threads callgrind saw in the process, 0 when unknown */
-    int have_summary;      /* raw/<A>/<id>.callgrind was written */
-    char *note;            /* why per_op is missing although the process was ok */
-};
-
-/* The total Ir of one callgrind output file ("totals:" or "summary:"), or -1. */
-static long long callgrind_total(const char *path)
-{
-    size_t len;
-    char *text = read_file(path, &len);
-    if (text == NULL)
-        return -1;
-    long long total = -1;
-    for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, "totals:", 7) == 0 || (total < 0 && strncmp(line, "summary:", 8) == 0)) {
-            char *end;
-            long long v = strtoll(strchr(line, ':') + 1, &end, 10);
-            if (end != strchr(line, ':') + 1 && v >= 0)
-                total = v;
-        }
-    }
-    free(text);
-    return total;
-}
-
-/* Writes the header lines of a callgrind output file (what ran, the events,
-   the totals; not the per-function profile) to dst, with a note. */
-static int callgrind_condense(const char *src, const char *dst, long threads)
-{
-    size_t len;
-    char *text = read_file(src, &len);
-    if (text == NULL)
-        return -1;
-    static const char *const keys[] = {"version:", "creator:", "pid:", "cmd:", "part:",
-                                       "thread:", "desc:", "positions:", "events:",
-                                       "summary:", "totals:", NULL};
-    char *buf = NULL;
-    size_t blen = 0;
-    FILE *f = open_memstream(&buf, &blen);
-    if (f == NULL) {
-        free(text);
-        return -1;
-    }
-    int first = 1;
-    for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        int keep = first && line[0] == '#';
-        for (const char *const *k = keys; *k && !keep; k++)
-            keep = strncmp(line, *k, strlen(*k)) == 0;
-        if (keep)
-            fprintf(f, "%.*s\n", (int)n, line);
-        if (first && line[0] == '#') {
-            fprintf(f, "# heapmark: the header and totals of callgrind's profile of the main "
-                       "thread (%ld thread%s seen); the per-function lines are left out "
-                       "(run the command of the .log for them)\n",
-                    threads, threads == 1 ? "" : "s");
-        }
-        first = 0;
-        if (nl == NULL)
-            break;
-        line = nl + 1;
-    }
-    fclose(f);
-    free(text);
-    int rc = atomic_write(dst, buf, blen);
-    free(buf);
-    return rc;
-}
-
-/* After a process of an instructions run: reads raw/<A>/<id>.ops.json and
-   callgrind's per-thread files raw/<A>/<id>.cg-NN, condenses the main
-   thread's into raw/<A>/<id>.callgrind and removes the rest. For a process
-   whose status is ok, returns that status or ST_GARBAGE (*reason set) when
-   a figure is missing. */
-static enum status collect_counts(const char *adir, const char *id, enum status st,
-                                  char **reason, struct counts *c)
-{
-    memset(c, 0, sizeof *c);
-    c->ir = c->ops = -1;
-    char *prefix = xasprintf("%s.cg-", id);
-    char *main_file = NULL;
-    DIR *d = opendir(adir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
-            continue;
-        char *path = xasprintf("%s/%s", adir, e->d_name);
-        c->threads++;
-        if (strcmp(e->d_name + strlen(prefix), "01") == 0)
-            main_file = xstrdup(path);
-        else
-            unlink(path);
-        free(path);
-    }
-    if (d)
-        closedir(d);
-    char *base = xasprintf("%s/%s.cg", adir, id); /* empty with --separate-threads */
-    unlink(base);
-    free(base);
-    if (main_file) {
-        c->ir = callgrind_total(main_file);
-        char *dst = xasprintf("%s/%s.callgrind", adir, id);
-        c->have_summary = callgrind_condense(main_file, dst, c->threads) == 0;
-        free(dst);
-        unlink(main_file);
-    }
-    char *ops_path = xasprintf("%s/%s.ops.json", adir, id);
-    size_t len;
-    char *text = read_file(ops_path, &len);
-    int under_callgrind = 0;
-    if (text) {
-        char err[160];
-        struct json *doc = json_parse(text, len, err, sizeof err);
-        const struct json *ops = doc ? json_get(doc, "operations") : NULL;
-        if (ops && ops->type == JSON_NUMBER)
-            c->ops = (long long)ops->number;
-        under_callgrind = doc && json_get_true(doc, "under_callgrind");
-        json_free(doc);
-        free(text);
-    }
-    free(ops_path);
-    free(prefix);
-    free(main_file);
-    if (st != ST_OK)
-        return st;
-    if (c->ops < 0)
-        *reason = xstrdup("exited 0 but wrote no operation count (HEAPMARK_COUNT_OPS file)");
-    else if (!under_callgrind)
-        *reason = xstrdup("the benchmark did not run under callgrind");
-    else if (c->ir < 0)
-        *reason = xstrdup("callgrind wrote no totals for the main thread");
-    else if (c->ops == 0)
-        *reason = xstrdup("no operation ran inside a timed loop");
-    if (*reason)
-        return ST_GARBAGE;
-    if (c->threads > 1) {
-        c->note = xasprintf("the process ran %ld threads: callgrind collected only in the "
-                            "thread that switched it on, so the count is not per operation",
-                            c->threads);
-        return ST_OK;
-    }
-    c->counted = 1;
-    c->per_op = round((double)c->ir / (double)c->ops * 100.0) / 100.0;
-    return ST_OK;
 }
 
 static double tv_s(struct timeval tv)
@@ -653,21 +500,23 @@ static void progress_line(struct run *r, const char *tail, int final)
         size_t len;
         char *text = read_file(path, &len);
         char err[80];
-        struct json *doc = text ? json_parse(text, len, err, sizeof err) : NULL;
-        const struct json *list = doc ? json_get(doc, "benchmarks") : NULL;
+        json_t *doc = text ? json_read(text, len, err, sizeof err) : NULL;
+        const json_t *list = json_object_get(doc, "benchmarks");
         double t[64];
         size_t n = 0;
-        for (size_t i = 0; list && list->type == JSON_ARRAY && i < list->len && n < 64; i++) {
-            const struct json *e = list->items[i], *rt = json_get(e, "real_time");
-            const char *type = json_get_string(e, "run_type"), *unit = json_get_string(e, "time_unit");
+        for (size_t i = 0; i < json_array_size(list) && n < 64; i++) {
+            const json_t *e = json_array_get(list, i), *rt = json_object_get(e, "real_time");
+            const char *type = json_string_value(json_object_get(e, "run_type"));
+            const char *unit = json_string_value(json_object_get(e, "time_unit"));
             if (type && strcmp(type, "iteration") != 0)
                 continue;
-            if (rt == NULL || rt->type != JSON_NUMBER || !isfinite(rt->number) || rt->number <= 0)
+            /* json_read makes NaN and Infinity null */
+            if (!json_is_number(rt) || json_number_value(rt) <= 0)
                 continue;
             double scale = !unit || !strcmp(unit, "ns") ? 1.0 : !strcmp(unit, "us") ? 1e3
                          : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 0.0;
             if (scale > 0)
-                t[n++] = rt->number * scale;
+                t[n++] = json_number_value(rt) * scale;
         }
         for (size_t i = 1; i < n; i++) /* insertion sort: a handful of repetitions */
             for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
@@ -685,7 +534,7 @@ static void progress_line(struct run *r, const char *tail, int final)
                 med /= 1e3, u = "us";
             snprintf(last_med, sizeof last_med, "%.3g %s/op", med, u);
         }
-        json_free(doc);
+        json_decref(doc);
         free(text);
         free(path);
         seen_done = r->done;
@@ -829,16 +678,7 @@ static int run_one(struct run *r, size_t k)
         cg_rel = xasprintf("raw/%s/%s.callgrind", a->name, id);
         ops_abs = xasprintf("%s/%s.ops.json", adir, id);
         env.count_ops = ops_abs;
-        size_t n = 0;
-        vg_argv[n++] = r->valgrind;
-        vg_argv[n++] = "--tool=callgrind";
-        vg_argv[n++] = "-q"; /* the log's last line stays the benchmark's */
-        vg_argv[n++] = "--collect-atstart=no";
-        vg_argv[n++] = "--separate-threads=yes";
-        vg_argv[n++] = cg_out;
-        for (char **p = bench_argv; *p; p++)
-            vg_argv[n++] = *p;
-        vg_argv[n] = NULL;
+        callgrind_argv(vg_argv, r->valgrind, cg_out, bench_argv);
         argv = vg_argv;
     }
 
@@ -889,7 +729,7 @@ static int run_one(struct run *r, size_t k)
     free(last);
     struct counts counts;
     if (r->o->instructions) {
-        st = collect_counts(adir, id, st, &reason, &counts);
+        st = callgrind_collect(adir, id, st, &reason, &counts);
         if (counts.counted)
             r->per_op[k] = counts.per_op;
     }

@@ -244,6 +244,27 @@ enum status { ST_OK, ST_ERROR, ST_CRASH, ST_TIMEOUT, ST_GARBAGE, ST_MISMATCH, ST
               ST_NOSERVER, ST_COUNT };
 extern const char *const status_names[ST_COUNT];
 
+/* ---- callgrind.c ------------------------------------------------------- */
+/* What an instructions run (--instructions) learnt from one process. */
+struct counts {
+    int counted;           /* per_op is valid */
+    double per_op;
+    long long ir, ops;     /* -1 when unknown */
+    long threads;          /* threads callgrind saw in the process, 0 when unknown */
+    int have_summary;      /* raw/<A>/<id>.callgrind was written */
+    char *note;            /* why per_op is missing although the process was ok */
+};
+/* Fills out (16 slots) with the valgrind command that runs bench_argv under
+   callgrind, its output files named by cg_out (--callgrind-out-file=...). */
+void callgrind_argv(char **out, const char *valgrind, const char *cg_out, char *const *bench_argv);
+/* After a process of an instructions run: reads raw/<A>/<id>.ops.json and
+   callgrind's per-thread files raw/<A>/<id>.cg-NN, condenses the main
+   thread's into raw/<A>/<id>.callgrind and removes the rest. For a process
+   whose status is ok, returns that status or ST_GARBAGE (*reason set) when
+   a figure is missing. */
+enum status callgrind_collect(const char *adir, const char *id, enum status st, char **reason,
+                              struct counts *c);
+
 /* ---- program.c ---------------------------------------------------------- */
 struct program;
 struct program_set {

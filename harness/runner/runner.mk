@@ -1,6 +1,7 @@
 # runner.mk: tests of the runner build/heapmark (harness/runner/).
 #
-#   test-runner-json         the JSON reader/writer (NaN/Infinity, escapes, errors)
+#   test-runner-json         the JSON layer over jansson (NaN/Infinity, errors, the
+#                            exact text written)
 #   test-runner-faults       crash, hang, garbage, missing JSON, non-zero exit and
 #                            error_occurred are each recorded; the run goes on
 #   test-runner-interrupt    SIGTERM/SIGINT mid-run: finished results kept, meta.json
@@ -44,7 +45,7 @@ RUNNER_TEST_SRC := harness/runner/tests
 $(RUNNER_TEST_DIR)/json_test: $(RUNNER_TEST_SRC)/json_test.c harness/runner/json.c \
                               harness/runner/json.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iharness/runner -o $@ $(RUNNER_TEST_SRC)/json_test.c harness/runner/json.c -lm
+	$(CC) $(CFLAGS) -Iharness/runner -o $@ $(RUNNER_TEST_SRC)/json_test.c harness/runner/json.c -ljansson -lm
 
 $(RUNNER_TEST_DIR)/fake_bench: $(RUNNER_TEST_SRC)/fake_bench.c
 	@mkdir -p $(@D)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # valgrind.sh HEAPMARK FAKE_BENCH SCRATCH: the runner itself has no memory
 # errors (Valgrind memcheck) while it lists, runs and records every kind of
-# result (a variant's too), and while it refuses bad input.
+# result (a variant's too), runs the conformance binaries, and while it
+# refuses bad input.
 source "$(dirname "$0")/lib.sh"
 scratch "$3"
 make_root "$1" "$2" fake fake2
@@ -43,7 +44,13 @@ for bad in 'v=fake:A=1:A=2' 'v=fake:A' 'v=nope:A=1' 'v=fake:A=1\'; do
     "${VG[@]}" "$HM" run --processes 1 --allocators "$bad" >/dev/null 2>"$T/bad.txt" || rc=$?
     [ $rc -eq 1 ] || fail "bad variant $bad under valgrind: exit $rc: $(cat "$T/bad.txt")"
 done
+# a conformance run: two binaries at a time, then the (stand-in) matrix script
+mkdir -p "$ROOT/scripts"
+cp "$HERE/fake_conformance_report.py" "$ROOT/scripts/conformance_report.py"
+"${VG[@]}" "$HM" conformance --allocators fake,fake2 --filter AL- >/dev/null 2>"$T/conf.txt" ||
+    fail "conformance under valgrind: $(cat "$T/conf.txt")"
+grep -q '^\[2/2\] fake.*: done' "$T/conf.txt" || fail "conformance progress: $(cat "$T/conf.txt")"
 rc=0
 "${VG[@]}" "$HM" run --processes 1 --filter nothing >/dev/null 2>"$T/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "empty filter under valgrind: exit $rc: $(cat "$T/bad.txt")"
-echo "valgrind: list, a run with every kind of result, real programs and a server, run --instructions, trace, a variant and refusals are clean"
+echo "valgrind: list, a run with every kind of result, real programs and a server, run --instructions, trace, a variant, conformance and refusals are clean"
