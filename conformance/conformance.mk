@@ -31,4 +31,4 @@ test-conformance-selftest: $(BUILD)/glibc/conformance
 	@$(PYTHON) conformance/selftest.py $(BUILD)/glibc/conformance $(CONF_TEST_DIR)/selftest
 
 test-conformance-report:
-	@$(PYTHON) conformance/test_report.py scripts/conformance_report.py $(CONF_TEST_DIR)/report
+	$(PYTHON) scripts/tests/test_conformance_report.py
