@@ -21,11 +21,7 @@ CONF_BINARIES := $(foreach a,$(BUILT),$(BUILD)/$(a)/conformance)
 TESTS += test-conformance test-conformance-selftest test-conformance-report
 
 test-conformance: $(CONF_BINARIES) $(BUILD)/heapmark
-	@rm -rf $(CONF_TEST_DIR)/matrix
-	@start=$$(date +%s); \
-	nice $(BUILD)/heapmark conformance --check --allocators '$(ALLOC_LIST)' \
-	    --out $(CONF_TEST_DIR)/matrix; status=$$?; \
-	echo "suite time for $(ALLOC_LIST): $$(( $$(date +%s) - start )) s"; exit $$status
+	conformance/check_suite.sh $(BUILD)/heapmark '$(ALLOC_LIST)' $(CONF_TEST_DIR)/matrix
 
 test-conformance-selftest: $(BUILD)/glibc/conformance
 	@$(PYTHON) conformance/selftest.py $(BUILD)/glibc/conformance $(CONF_TEST_DIR)/selftest
