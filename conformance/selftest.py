@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Self-test of the conformance framework (make test-conformance-selftest).
 
-usage: selftest.py BINARY SCRATCH_DIR
+usage: selftest.py SELFTEST_BINARY SHIPPED_BINARY SCRATCH_DIR
 
-Runs the hidden ST-* checks (conformance/selftest.c) and compares each verdict
+Runs the hidden ST-* checks (conformance/selftest.c, linked only into the test
+binary SELFTEST_BINARY, never into a shipped build/<A>/conformance such as
+SHIPPED_BINARY) and compares each verdict
 with conformance/selftest.expected; checks that the hanging grandchild of
 ST-14 was killed with its parent, that hidden checks stay hidden without the
 environment variable, and that the command line rejects bad input with one
@@ -17,7 +19,7 @@ import sys
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BINARY = SCRATCH = None     # from the command line
+BINARY = SHIPPED = SCRATCH = None     # from the command line
 
 
 def plain_env():
@@ -81,6 +83,13 @@ class SelfTest(unittest.TestCase):
         self.assertNotIn("ST-", r.stdout)
         self.assertGreaterEqual(r.stdout.count("\n"), 75)
 
+    def test_shipped_binary_has_no_selftest_checks(self):
+        env = dict(os.environ, HEAPMARK_CONFORMANCE_SELFTEST="1")
+        r = subprocess.run([SHIPPED, "--list"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(r.stdout.count("\n"), 75)
+        self.assertNotIn("ST-", r.stdout)
+
     def test_command_line_errors_are_one_line(self):
         for args, needle in ((["--timeout", "abc"], "--timeout"), (["--bogus"], "unknown argument"),
                              (["--filter", "NO-SUCH-CHECK"], "no check matches"),
@@ -95,8 +104,8 @@ class SelfTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print("usage: selftest.py BINARY SCRATCH_DIR", file=sys.stderr)
+    if len(sys.argv) != 4:
+        print("usage: selftest.py SELFTEST_BINARY SHIPPED_BINARY SCRATCH_DIR", file=sys.stderr)
         sys.exit(2)
-    BINARY, SCRATCH = sys.argv[1], sys.argv[2]
+    BINARY, SHIPPED, SCRATCH = sys.argv[1:4]
     unittest.main(argv=sys.argv[:1])
