@@ -134,5 +134,5 @@ def render_html_page(doc, out_dir, title, allocators=()):
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n<script>%s%s</script>\n"
-            "</body>\n</html>\n" % (html.escape(title), asset("report.css"), body, asset("check_images.js"),
-               asset("toggle_allocators.js")))
+            "</body>\n</html>\n" % (html.escape(title), asset("report.css"), body,
+                                     asset("check_images.js"), asset("toggle_allocators.js")))
