@@ -76,7 +76,7 @@ ALLOC_LIST := $(call shell_quote,$(if $(ALLOCATORS_GIVEN),$(ALLOCATORS),$(DEFAUL
 LIB_SRCS    := $(filter-out harness/bench_%,$(wildcard harness/*.c))
 BENCH_SRCS  := $(wildcard harness/bench_*.c bench/*.c)
 SHIM_SRCS   := $(wildcard harness/*.cc)
-CONF_SRCS   := $(wildcard conformance/*.c)
+CONF_SRCS   := $(filter-out conformance/selftest.c,$(wildcard conformance/*.c))
 RUNNER_SRCS := $(wildcard harness/runner/*.c)
 
 obj = $(patsubst %,$(OBJ)/%.o,$(basename $(1)))

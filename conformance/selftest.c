@@ -1,6 +1,8 @@
-/* selftest.c: checks of the framework itself, hidden unless
-   HEAPMARK_CONFORMANCE_SELFTEST=1 (conformance/selftest.sh runs them and
-   compares the verdicts with what each one is built to produce). */
+/* selftest.c: checks of the framework itself, linked only into the test binary
+   build/conformance-tests/conformance-selftest (conformance/conformance.mk), never
+   into a shipped build/<A>/conformance; hidden there too unless
+   HEAPMARK_CONFORMANCE_SELFTEST=1 (conformance/selftest.py runs them and compares
+   the verdicts with what each one is built to produce). */
 #define _GNU_SOURCE
 #include "conf.h"
 

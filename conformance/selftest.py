@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Self-test of the conformance framework (make test-conformance-selftest).
 
-usage: selftest.py BINARY SCRATCH_DIR
+usage: selftest.py SELFTEST_BINARY SHIPPED_BINARY SCRATCH_DIR
 
-Runs the hidden ST-* checks (conformance/selftest.c) and compares each verdict
+Runs the hidden ST-* checks (conformance/selftest.c, linked only into the test
+binary SELFTEST_BINARY, never into a shipped build/<A>/conformance such as
+SHIPPED_BINARY) and compares each verdict
 with conformance/selftest.expected; checks that the hanging grandchild of
 ST-14 was killed with its parent, that hidden checks stay hidden without the
 environment variable, and that the command line rejects bad input with one
@@ -14,77 +16,96 @@ import os
 import shutil
 import subprocess
 import sys
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = []
+BINARY = SHIPPED = SCRATCH = None     # from the command line
 
 
-def expect(cond, what):
-    if not cond:
-        failures.append(what)
+def plain_env():
+    env = dict(os.environ)
+    env.pop("HEAPMARK_CONFORMANCE_SELFTEST", None)
+    return env
 
 
-def main(binary, scratch):
-    shutil.rmtree(scratch, ignore_errors=True)
-    os.makedirs(scratch)
-    out = os.path.join(scratch, "selftest.json")
-    pidfile = os.path.join(scratch, "grandchild.pid")
-    env = dict(os.environ, HEAPMARK_CONFORMANCE_SELFTEST="1", HEAPMARK_SELFTEST_PIDFILE=pidfile)
-    r = subprocess.run([binary, "--filter", "ST-", "--json", out], env=env,
-                       capture_output=True, text=True, timeout=120)
-    expect(r.returncode == 0, f"the suite run exited {r.returncode}: {r.stderr.strip()}")
-    with open(out) as f:
-        got = {c["id"]: c for c in json.load(f)["checks"]}
-    with open(os.path.join(HERE, "selftest.expected")) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
+class SelfTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+        os.makedirs(SCRATCH)
+        out = os.path.join(SCRATCH, "selftest.json")
+        cls.pidfile = os.path.join(SCRATCH, "grandchild.pid")
+        env = dict(os.environ, HEAPMARK_CONFORMANCE_SELFTEST="1", HEAPMARK_SELFTEST_PIDFILE=cls.pidfile)
+        cls.suite = subprocess.run([BINARY, "--filter", "ST-", "--json", out], env=env,
+                                   capture_output=True, text=True, timeout=120)
+        cls.got = {}
+        if os.path.exists(out):
+            with open(out) as f:
+                cls.got = {c["id"]: c for c in json.load(f)["checks"]}
+
+    def test_suite_run_succeeds(self):
+        self.assertEqual(self.suite.returncode, 0, self.suite.stderr.strip())
+
+    def test_each_check_gives_its_expected_verdict(self):
+        with open(os.path.join(HERE, "selftest.expected")) as f:
+            lines = [l.strip() for l in f if l.strip() and not l.strip().startswith("#")]
+        self.assertTrue(lines)
+        for line in lines:
             cid, status, *rest = line.split(None, 2)
             sub = rest[0] if rest else ""
-            c = got.get(cid)
-            if c is None:
-                failures.append(f"{cid}: no result")
-                continue
-            expect(c["status"] == status and sub in c["detail"],
-                   f"{cid}: expected {status} with '{sub}', got {c['status']}: {c['detail']}")
-    for cid, c in got.items():
-        if c["kind"] in ("REP", "CAP"):
-            expect(c["status"] != "fail", f"{cid}: a {c['kind']} check came out as fail")
-    # ST-14's grandchild must have died with its process group
-    try:
-        with open(pidfile) as f:
-            pid = int(f.read())
+            with self.subTest(cid):
+                c = self.got.get(cid)
+                self.assertIsNotNone(c, f"{cid}: no result")
+                self.assertTrue(c["status"] == status and sub in c["detail"],
+                                f"{cid}: expected {status} with '{sub}', got {c['status']}: {c['detail']}")
+
+    def test_rep_and_cap_checks_never_fail(self):
+        for cid, c in self.got.items():
+            if c["kind"] in ("REP", "CAP"):
+                self.assertNotEqual(c["status"], "fail", f"{cid}: a {c['kind']} check came out as fail")
+
+    def test_hanging_grandchild_died_with_its_group(self):
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read())
+        except (OSError, ValueError) as e:
+            self.fail(f"ST-14: no grandchild pid recorded ({e})")
         try:
             with open(f"/proc/{pid}/stat") as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
-            expect(state == "Z", f"ST-14: the grandchild {pid} is still running (state {state})")
         except FileNotFoundError:
-            pass
-    except (OSError, ValueError) as e:
-        failures.append(f"ST-14: no grandchild pid recorded ({e})")
-    # hidden checks stay hidden
-    plain = dict(os.environ)
-    plain.pop("HEAPMARK_CONFORMANCE_SELFTEST", None)
-    r = subprocess.run([binary, "--list"], env=plain, capture_output=True, text=True, timeout=30)
-    expect(r.returncode == 0 and "ST-" not in r.stdout and r.stdout.count("\n") >= 75,
-           f"--list: exit {r.returncode}, {r.stdout.count(chr(10))} checks, hidden ST- shown: "
-           f"{'ST-' in r.stdout}")
-    # command-line errors: one line, status 2
-    for args, needle in ((["--timeout", "abc"], "--timeout"), (["--bogus"], "unknown argument"),
-                         (["--filter", "NO-SUCH-CHECK"], "no check matches"),
-                         (["--json", os.path.join(scratch, "no/such/dir/x.json")], "cannot write"),
-                         (["--json"], "needs a value")):
-        r = subprocess.run([binary] + args, env=plain, capture_output=True, text=True, timeout=60)
-        expect(r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr,
-               f"{' '.join(args)}: exit {r.returncode}, stderr {r.stderr.strip()!r}")
-    if failures:
-        for f in failures:
-            print(f"FAIL {f}")
-        return 1
-    print(f"selftest: {len(got)} framework checks gave their expected verdicts")
-    return 0
+            return
+        self.assertEqual(state, "Z", f"ST-14: the grandchild {pid} is still running (state {state})")
+
+    def test_hidden_checks_stay_hidden(self):
+        r = subprocess.run([BINARY, "--list"], env=plain_env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0)
+        self.assertNotIn("ST-", r.stdout)
+        self.assertGreaterEqual(r.stdout.count("\n"), 75)
+
+    def test_shipped_binary_has_no_selftest_checks(self):
+        env = dict(os.environ, HEAPMARK_CONFORMANCE_SELFTEST="1")
+        r = subprocess.run([SHIPPED, "--list"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(r.stdout.count("\n"), 75)
+        self.assertNotIn("ST-", r.stdout)
+
+    def test_command_line_errors_are_one_line(self):
+        for args, needle in ((["--timeout", "abc"], "--timeout"), (["--bogus"], "unknown argument"),
+                             (["--filter", "NO-SUCH-CHECK"], "no check matches"),
+                             (["--json", os.path.join(SCRATCH, "no/such/dir/x.json")], "cannot write"),
+                             (["--json"], "needs a value")):
+            with self.subTest(" ".join(args)):
+                r = subprocess.run([BINARY] + args, env=plain_env(), capture_output=True, text=True,
+                                   timeout=60)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(needle, r.stderr)
+                self.assertNotIn("Traceback", r.stderr)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    if len(sys.argv) != 4:
+        print("usage: selftest.py SELFTEST_BINARY SHIPPED_BINARY SCRATCH_DIR", file=sys.stderr)
+        sys.exit(2)
+    BINARY, SHIPPED, SCRATCH = sys.argv[1:4]
+    unittest.main(argv=sys.argv[:1])

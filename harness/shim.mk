@@ -32,26 +32,7 @@ test-bench-hist: $(HIST_TEST_BIN)
 	$(HIST_TEST_BIN)
 
 test-shim: $(SHIM_TEST_BIN)
-	@rm -rf $(SHIM_TEST_DIR)/out && mkdir -p $(SHIM_TEST_DIR)/out
-	$(SHIM_TEST_BIN) --benchmark_format=json \
-	    --benchmark_out=$(SHIM_TEST_DIR)/out/file.json --benchmark_out_format=json \
-	    >$(SHIM_TEST_DIR)/out/stdout.json 2>$(SHIM_TEST_DIR)/out/stderr.txt
-	$(PYTHON) harness/tests/check_shim_json.py $(SHIM_TEST_DIR)/out/stdout.json \
-	    $(SHIM_TEST_DIR)/out/file.json
-	@# Google Benchmark's flags pass through; an unknown one is refused
-	@if $(SHIM_TEST_BIN) --no-such-flag >$(SHIM_TEST_DIR)/out/bad.txt 2>&1; then \
-	    echo "FAIL: shim_test accepted --no-such-flag"; exit 1; fi
-	@grep -q "no-such-flag" $(SHIM_TEST_DIR)/out/bad.txt || \
-	    { echo "FAIL: no message about --no-such-flag"; cat $(SHIM_TEST_DIR)/out/bad.txt; exit 1; }
-	$(SHIM_TEST_BIN) --benchmark_list_tests --benchmark_filter='^args/' >$(SHIM_TEST_DIR)/out/list.txt
-	@diff <(printf 'args/size:16/live:3/iterations:20\nargs/size:32/live:7/iterations:20\n') \
-	    $(SHIM_TEST_DIR)/out/list.txt
-	@# HEAPMARK_COUNT_OPS: the operations run inside timed loops (1000 here)
-	HEAPMARK_COUNT_OPS=$(SHIM_TEST_DIR)/out/ops.json $(SHIM_TEST_BIN) \
-	    --benchmark_filter='^order_first/' >/dev/null 2>&1
-	@grep -qx '{"operations": 1000, "under_callgrind": false}' $(SHIM_TEST_DIR)/out/ops.json || \
-	    { echo "FAIL: ops file:"; cat $(SHIM_TEST_DIR)/out/ops.json; exit 1; }
-	@echo "test-shim: ok"
+	PYTHON=$(PYTHON) harness/tests/shim.sh $(SHIM_TEST_BIN) $(SHIM_TEST_DIR)/out
 
 BENCH_BINS := $(foreach a,$(BUILT),$(BUILD)/$(a)/bench)
 

@@ -22,6 +22,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hm_results  # noqa: E402
+
 STATUSES = {
     "pass": "ok",
     "fail": "FAIL",
@@ -63,24 +66,18 @@ def load_run(run_dir):
         raise InputError(f"{run_dir}: no such run folder")
     if not os.path.isdir(folder):
         raise InputError(f"{run_dir}: no conformance/ folder (run `make conformance` first)")
-    names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
-    if not names:
+    files = hm_results.read_conformance_files(run_dir)
+    if not files:
         raise InputError(f"{folder}: no <allocator>.json files")
     runs = []
-    for name in names:
-        path = os.path.join(folder, name)
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: cannot read: {e}")
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})")
+    for allocator, path, data, err in files:
+        if isinstance(err, json.JSONDecodeError):
+            raise InputError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})")
+        if err is not None:
+            raise InputError(f"{path}: cannot read: {err}")
         r = validate(path, data)
-        # the runner names each file after the allocator as the run named it: a
-        # variant (sable-secure=sable:...) runs its base's binary, which calls
-        # itself by the base's name
-        r["allocator"] = name[:-len(".json")]
+        # named after its file, not after data["allocator"] (hm_results.read_conformance_files)
+        r["allocator"] = allocator
         runs.append(r)
     seen = {}
     for r in runs:

@@ -308,6 +308,30 @@ def _load_json(path):
         return None, "malformed JSON (%s)" % str(e).split("\n")[0]
 
 
+def read_conformance_files(run_dir):
+    """The conformance results of a run folder, the one reader of them (the report
+    and scripts/conformance_report.py): for each conformance/<A>.json in name order,
+    (allocator, path, data, error): data the parsed JSON, or error the exception
+    that reading it raised (OSError, UnicodeDecodeError, or json.JSONDecodeError,
+    whose .doc is the text) and data None. The allocator is named after the file:
+    the runner names it after the allocator as the run named it (a variant's
+    binary calls itself by its base's name). [] when there is no conformance/."""
+    d = os.path.join(run_dir, "conformance")
+    if not os.path.isdir(d):
+        return []
+    out = []
+    for name in sorted(os.listdir(d)):
+        if not name.endswith(".json"):
+            continue
+        p = os.path.join(d, name)
+        try:
+            with open(p, encoding="utf-8") as f:
+                out.append((name[:-len(".json")], p, json.loads(f.read()), None))
+        except (OSError, ValueError) as e:
+            out.append((name[:-len(".json")], p, None, e))
+    return out
+
+
 def _read_conformance(run):
     if run.meta.get("kind") == "conformance":
         for a in run.meta.get("allocators") or []:
@@ -318,23 +342,19 @@ def _read_conformance(run):
                           "not run": "never ran (the run was interrupted first)"}.get(
                               a.get("status"), str(a.get("status")))
                 run.conformance_dead.append((str(a.get("name")), str(a.get("status")), detail))
-    d = os.path.join(run.path, "conformance")
-    if not os.path.isdir(d):
-        return
-    for name in sorted(os.listdir(d)):
-        if not name.endswith(".json"):
+    for alloc, p, data, err in read_conformance_files(run.path):
+        if isinstance(err, json.JSONDecodeError) and not err.doc.strip():
+            run.problem("%s: empty file" % run.rel(p))
             continue
-        p = os.path.join(d, name)
-        data, err = _load_json(p)
-        if err:
-            run.problem("%s: %s" % (run.rel(p), err))
+        if isinstance(err, json.JSONDecodeError):
+            run.problem("%s: malformed JSON (%s)" % (run.rel(p), str(err).split("\n")[0]))
+            continue
+        if err is not None:
+            run.problem("%s: cannot read: %s" % (run.rel(p), getattr(err, "strerror", None) or err))
             continue
         if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
             run.problem("%s: no \"checks\" list" % run.rel(p))
             continue
-        # named after its file: the runner names it after the allocator as the run
-        # named it (a variant's binary calls itself by its base's name)
-        alloc = name[:-5]
         checks = [c for c in data["checks"] if isinstance(c, dict) and "id" in c]
         data["checks"] = checks
         run.conformance[alloc] = data
@@ -577,7 +597,7 @@ def read_run(path):
             if rec is None:
                 bad.append(i)
                 continue
-            if rec.get("kind") == "program":  # real programs: scripts/report_programs.py
+            if rec.get("kind") == "program":  # real programs: scripts/heapmark_report/programs.py
                 run.program_records.append(rec)
                 continue
             run.records.append(rec)

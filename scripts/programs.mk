@@ -1,4 +1,4 @@
-# Tests of scripts/report_programs.py (the real programs' part of the report).
+# Tests of scripts/heapmark_report/programs.py (the real programs' part of the report).
 #   make test-report-programs   statistics, separation, exports and the report's
 #                               opening table on a generated fixture run
 

@@ -13,7 +13,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import hm_testutil as tu  # noqa: E402
 import browser_check as bc  # noqa: E402
-import report  # noqa: E402
+from heapmark_report.html_page import asset  # noqa: E402
 
 
 class Browser(unittest.TestCase):
@@ -31,7 +31,7 @@ class Browser(unittest.TestCase):
         p = os.path.join(self.tmp, name)
         with open(p, "w") as f:
             f.write("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>%s"
-                    "<script>%s</script></body></html>" % (body, report.CHECK_SCRIPT))
+                    "<script>%s</script></body></html>" % (body, asset("check_images.js")))
         return p
 
     def test_fixture_report(self):

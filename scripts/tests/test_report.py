@@ -296,7 +296,7 @@ class ReportOnFixture(unittest.TestCase):
 class PlotLayout(unittest.TestCase):
     def test_rows_keep_families_together(self):
         sys.path.insert(0, tu.SCRIPTS)
-        import report_plots as rp
+        from heapmark_report import plots as rp
         keys = [(f, "n:%d" % i, 1) for f, n in (("a", 10), ("b", 10), ("c", 10), ("d", 30))
                 for i in range(n)]
         rows = rp._rows(keys, limit=24)
@@ -307,7 +307,7 @@ class PlotLayout(unittest.TestCase):
 
     def test_fixed_colours(self):
         sys.path.insert(0, tu.SCRIPTS)
-        import report_plots as rp
+        from heapmark_report import plots as rp
         p1 = rp.Palette(["glibc", "jemalloc", "mimalloc", "sable", "mine", "other"])
         p2 = rp.Palette(["sable", "mine", "glibc"])
         for a in ("glibc", "sable"):
@@ -319,7 +319,7 @@ class PlotLayout(unittest.TestCase):
     def test_nine_contestants_each_its_own_hue_family_and_hatch(self):
         import colorsys
         sys.path.insert(0, tu.SCRIPTS)
-        import report_plots as rp
+        from heapmark_report import plots as rp
         import make_fixture
         p = rp.Palette(make_fixture.NINE)
         self.assertEqual(len({p.hatch(a) for a in make_fixture.NINE}), 9)
@@ -340,7 +340,7 @@ class PlotLayout(unittest.TestCase):
 
     def test_nine_contestants_no_label_collides(self):
         sys.path.insert(0, tu.SCRIPTS)
-        import report_plots as rp
+        from heapmark_report import plots as rp
         import make_fixture
         tmp = tu.scratch()
         try:
@@ -367,7 +367,7 @@ class PlotLayout(unittest.TestCase):
 
     def test_overlap_check_can_fail(self):
         sys.path.insert(0, tu.SCRIPTS)
-        import report_plots as rp
+        from heapmark_report import plots as rp
         fig, ax = rp.plt.subplots(figsize=(2, 2))
         ax.set_xticks(range(9))
         ax.set_xticklabels(["a-long-allocator-name"] * 9)

@@ -1,4 +1,4 @@
-"""Tests of scripts/report_programs.py on a generated run folder of real
+"""Tests of scripts/heapmark_report/programs.py on a generated run folder of real
 programs: glibc; "fast" at half glibc's time on every program (separated);
 "same" at glibc's time within noise (a tie), with one mismatch.
 Run: make test-report-programs."""
@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.dirname(HERE)
 ROOT = os.path.dirname(SCRIPTS)
 sys.path.insert(0, SCRIPTS)
-import report_programs as rpg  # noqa: E402
+from heapmark_report import programs as rpg  # noqa: E402
 
 PROGRAMS = ["alpha", "beta", "gamma", "delta"]
 ALLOCS = ["glibc", "fast", "same"]

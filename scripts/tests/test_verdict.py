@@ -1,4 +1,4 @@
-"""Tests of the decision half of the report (scripts/report_verdict.py and how
+"""Tests of the decision half of the report (scripts/heapmark_report/verdict.py and how
 report.py shows it): memory above each process's baseline, uncertainty across
 processes and ties, the verdict, the conformance matrix attached only when it
 is the contract of exactly that run. Run: make test-report."""
@@ -17,8 +17,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 import hm_testutil as tu  # noqa: E402
 import make_fixture  # noqa: E402
 import hm_results as hr  # noqa: E402
-import report  # noqa: E402
-import report_verdict as rv  # noqa: E402
+from heapmark_report.analysis import analyse  # noqa: E402
+from heapmark_report import verdict as rv  # noqa: E402
 
 
 def md_of(folder):
@@ -35,7 +35,7 @@ class MemoryBaseline(unittest.TestCase):
                        if r["allocator"] == a and r["benchmark"].startswith("memory_growth"))
             want = rec["max_rss_kb"] * 1024.0 - make_fixture.STARTUP[a]
             self.assertEqual(run.cell(a, key).peak_above_baseline(), [want])
-        an = report.analyse(run)
+        an = analyse(run)
         mem = an["memory"]
         self.assertEqual(mem["big"], [key])          # the only workload of 32 MiB or more
         g = run.cell("glibc", key).peak_above_baseline()[0]
@@ -106,7 +106,7 @@ class Uncertainty(unittest.TestCase):
 
     def test_planted_tie_and_planted_gap(self):
         run = hr.read_run(self.run_dir)
-        an = report.analyse(run)
+        an = analyse(run)
         pair = an["boot"]["pair"]
         self.assertTrue(rv.is_tie(pair[("twin-a", "twin-b")]), pair[("twin-a", "twin-b")])
         self.assertFalse(rv.is_tie(pair[("fast", "twin-a")]))
@@ -117,7 +117,7 @@ class Uncertainty(unittest.TestCase):
         self.assertLess(hi / lo, 1.5)
 
     def test_one_process_per_cell_gives_no_drift(self):
-        an = report.analyse(hr.read_run(tu.FIXTURE))
+        an = analyse(hr.read_run(tu.FIXTURE))
         self.assertIsNone(an["drift"])
         self.assertEqual(an["processes"], (1, 1))
 
@@ -160,7 +160,7 @@ PROGRAMS = {"baseline": "glibc", "allocators": {
 
 class Verdict(unittest.TestCase):
     def setUp(self):
-        self.an = report.analyse(hr.read_run(tu.FIXTURE))
+        self.an = analyse(hr.read_run(tu.FIXTURE))
 
     def test_without_programs_it_says_so(self):
         rows = dict(rv.verdict(self.an, None))
@@ -185,7 +185,7 @@ class Verdict(unittest.TestCase):
 
     def test_family_weighting_counts_each_family_once(self):
         run = hr.read_run(tu.FIXTURE)
-        an = report.analyse(run)
+        an = analyse(run)
         r = rv.time_ratios(run, "sable", "glibc", an["basis"])
         fams = {}
         for k, v in r.items():

@@ -3,7 +3,7 @@ the report's opening tables, the RSS-over-time plots, and their rows in
 results.csv, summary.json, bench-smaller-is-better.json and bench-bmf.json.
 
 scripts/report.py calls it; by hand:
-  /usr/bin/python3 scripts/report_programs.py RUN_DIR   prints the programs table
+  /usr/bin/python3 scripts/heapmark_report/programs.py RUN_DIR   prints the programs table
 
 Statistics (stdlib only, deterministic):
   - per allocator and program, the median over processes of wall time and of
@@ -300,7 +300,7 @@ def program_table(an, p):
 
 
 def document_blocks(runs, plots):
-    """The report's opening section (blocks of report.py's document model)."""
+    """The report's opening section (blocks of heapmark_report.document)."""
     out = []
     for run in runs:
         an = analyse(run.path)
@@ -521,11 +521,11 @@ def bmf(run_dir):
 
 def main(argv):
     if len(argv) != 1:
-        print("usage: report_programs.py RUN_DIR", file=sys.stderr)
+        print("usage: programs.py RUN_DIR", file=sys.stderr)
         return 2
     an = analyse(argv[0])
     if an is None:
-        print("report_programs.py: %s: no program ran" % argv[0], file=sys.stderr)
+        print("programs.py: %s: no program ran" % argv[0], file=sys.stderr)
         return 1
     headers, rows = headline_table(an)
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]

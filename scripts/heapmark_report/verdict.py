@@ -1,6 +1,6 @@
 """The decision half of a heapmark report: uncertainty across processes,
 memory above each process's own baseline, and the verdict that opens the
-report. Standard library only; used by scripts/report.py.
+report. Standard library only; part of the report (scripts/report.py).
 
 Every figure here is computed from what ran:
   - a cell's value is the median of its processes' medians (Cell.center);
@@ -309,7 +309,7 @@ def _leader(scores, lower_better=True, intervals=None, pair=None):
 
 def verdict(an, programs):
     """Rows of the opening verdict, one per priority: (priority, text).
-    an: report.py's analysis of one run (with the fields this module adds);
+    an: the analysis of one run (heapmark_report.analysis) (with the fields this module adds);
     programs: summary["programs"] as written by the programs section, or None."""
     rows = []
     ref = an["reference"]

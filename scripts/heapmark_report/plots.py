@@ -15,7 +15,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 import hm_results as hr  # noqa: E402
-from report_verdict import timer_floor  # noqa: E402,F401  (report.py uses it from here too)
+from heapmark_report.verdict import timer_floor  # noqa: E402,F401  (the report uses it from here too)
 
 plt.rcParams.update({
     "svg.hashsalt": "heapmark",      # stable ids: SVGs diff cleanly
@@ -375,7 +375,7 @@ def geomean_summary(run, an, palette, out_dir, suffix):
 def rss_normalised(run, an, palette, out_dir, suffix):
     """Peak RSS above each process's baseline over the reference's, on the
     workloads that allocate enough for memory to be the allocator's doing."""
-    import report_verdict as rv
+    from heapmark_report import verdict as rv
     ref, allocs, mem = an["reference"], an["allocators"], an.get("memory")
     if not mem or not mem["big"]:
         return None
