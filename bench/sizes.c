@@ -66,7 +66,7 @@ GB_REGISTRATION(register_sizes)
     enum hm_profile prof = hm_profile();
     int ncpu = hm_ncpus();
 
-    /* powers of two, the sizes of the first workload (issue 2) included */
+    /* powers of two, the sizes of the first workload included */
     static const int64_t quick_sizes[] = {16, 256, 65536, 1 << 20};
     static const int64_t pow2[] = {8, 16, 64, 256, 1024, 4096, 16384, 65536, 1 << 20, 4 << 20};
     static const int64_t pow2_full[] = {8,     16,    32,     64,     128,     256,

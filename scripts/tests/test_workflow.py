@@ -1,5 +1,5 @@
 """Checks .github/workflows/bench.yml: it parses, and it has every step the
-publishing needs (issue 7 item 5). The checker is also run on damaged copies of
+publishing needs. The checker is also run on damaged copies of
 the workflow to show that it notices each missing piece. Run: make test-workflow."""
 
 import copy
