@@ -339,9 +339,12 @@ def uncertainty_line(run, an):
         "allocator and workload (of each process's median over its repetitions)" % (
             str(lo) if lo == hi else "%d-%d" % (lo, hi))
     if d:
+        # past 100%, as a ratio between the processes (1424x, not +142347%)
+        worst = ("%.0f%%" % (d["worst"] * 100) if d["worst"] < 1
+                 else "%s between its processes" % rv.fmt_x(1 + d["worst"]))
         s += "; the machine's own drift, %s's per-process medians of one workload, is %.1f%% " \
-             "(median over %d workloads; worst %.0f%% on `%s`)" % (
-                 an["reference"], d["median"] * 100, d["workloads"], d["worst"] * 100,
+             "(median over %d workloads; worst %s on `%s`)" % (
+                 an["reference"], d["median"] * 100, d["workloads"], worst,
                  hr.instance_label(d["worst_key"]))
     else:
         s += "; with one process per figure the drift between processes is not measured " \
