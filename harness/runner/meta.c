@@ -59,6 +59,20 @@ void meta_allocator(struct json_writer *w, const struct allocator *a)
     jw_env_object(w, &a->env);
 }
 
+void jw_reason_list(struct json_writer *w, const char *key, const char *item,
+                    const struct strv *names, const struct strv *reasons)
+{
+    jw_key(w, key);
+    jw_begin_array(w);
+    for (size_t i = 0; i < names->n; i++) {
+        jw_begin_object(w);
+        jw_key(w, item); jw_string(w, names->v[i]);
+        jw_key(w, "reason"); jw_string(w, reasons->v[i]);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+}
+
 void jw_env_object(struct json_writer *w, const struct strv *env)
 {
     jw_begin_object(w);

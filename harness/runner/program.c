@@ -637,15 +637,7 @@ void programs_write_meta(struct json_writer *w, const struct program_set *set)
         jw_end_object(w);
     }
     jw_end_array(w);
-    jw_key(w, "programs_skipped");
-    jw_begin_array(w);
-    for (size_t i = 0; i < set->skipped.n; i++) {
-        jw_begin_object(w);
-        jw_key(w, "program"); jw_string(w, set->skipped.v[i]);
-        jw_key(w, "reason"); jw_string(w, set->skip_reasons.v[i]);
-        jw_end_object(w);
-    }
-    jw_end_array(w);
+    jw_reason_list(w, "programs_skipped", "program", &set->skipped, &set->skip_reasons);
 }
 
 /* ---- one run ----------------------------------------------------------------- */

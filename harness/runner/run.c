@@ -357,15 +357,7 @@ static void write_meta(struct run *r)
     for (size_t b = 0; b < r->benchmarks.n; b++)
         jw_string(w, r->benchmarks.v[b]);
     jw_end_array(w);
-    jw_key(w, "skipped");
-    jw_begin_array(w);
-    for (size_t b = 0; b < r->skipped.n; b++) {
-        jw_begin_object(w);
-        jw_key(w, "benchmark"); jw_string(w, r->skipped.v[b]);
-        jw_key(w, "reason"); jw_string(w, r->skip_reasons.v[b]);
-        jw_end_object(w);
-    }
-    jw_end_array(w);
+    jw_reason_list(w, "skipped", "benchmark", &r->skipped, &r->skip_reasons);
     programs_write_meta(w, &r->programs);
     jw_key(w, "planned"); jw_int(w, (long long)r->planned);
     jw_key(w, "done"); jw_int(w, (long long)r->done);

@@ -189,6 +189,10 @@ void meta_begin(struct meta_doc *m, const char *kind, const char *started, const
 /* The members that describe one allocator (inside its object): name,
    version, library, package, binary, preload, base, env. */
 void meta_allocator(struct json_writer *w, const struct allocator *a);
+/* Writes key: [{"<item>": names[i], "reason": reasons[i]}, ...] (what was
+   left out of a run, and why). */
+void jw_reason_list(struct json_writer *w, const char *key, const char *item,
+                    const struct strv *names, const struct strv *reasons);
 /* Writes NAME=VALUE strings as one JSON object {"NAME": "VALUE", ...}. */
 void jw_env_object(struct json_writer *w, const struct strv *env);
 /* Closes the top object and writes <dir>/meta.json atomically; exits 1
