@@ -19,10 +19,18 @@
  * them; more are unmapped. Warm segments always come before cold ones.
  *
  * The purge delay adapts: it starts at SABLE_PURGE_DELAY, doubles (up to
- * PURGE_DELAY_GROWTH times that) whenever a heap needs a fresh segment soon
- * after the pool purged one (the program works in rounds longer than the
- * delay: purging only made it fault the same RAM in again), and halves
- * back when no such miss happened for a long while. */
+ * PURGE_DELAY_GROWTH times that) whenever a heap needs a fresh segment
+ * within four delays of the deadline of a purged one (the program works in
+ * rounds a little longer than the delay: purging only made it fault the
+ * same RAM in again), once per purge, and halves back when no such miss
+ * happened for eight delays.
+ * Soon after the deadline, not after the purge itself: purges run lazily,
+ * at the next slow-path event, and the burst that ends a long quiet time
+ * is what triggers them.
+ *
+ * A segment's purge_at is the deadline of its oldest dirty free slice, 0
+ * when it has none: a segment whose dirty slices were all taken again
+ * starts afresh, so that slices freed later get their whole delay. */
 #include "internal.h"
 
 #define SEG_ALL_FREE (~(uint64_t)1)
@@ -30,9 +38,10 @@
 #define POOL_COLD_MAX 8
 #define PURGE_DELAY_GROWTH 16
 
-static _Atomic uint64_t delay_ms;       /* the current purge delay; 0: not yet set */
-static _Atomic uint64_t pool_purged_at; /* ms of the pool's last purge of a warm segment */
-static _Atomic uint64_t missed_at;      /* ms of the last fresh segment needed soon after */
+static _Atomic uint64_t delay_ms;  /* the current purge delay; 0: not yet set */
+static _Atomic uint64_t purged_due; /* deadline (ms) of the last purged empty segment */
+static _Atomic uint64_t counted;    /* the purged_due a miss was last counted for */
+static _Atomic uint64_t missed_at;  /* ms of the last fresh segment needed soon after */
 
 static sbl_lock_t pool_lock;
 static struct sbl_segment *pool_first, *pool_last; /* newest first */
@@ -46,22 +55,24 @@ uint64_t sbl_purge_delay(void)
     return d ? d : sbl_opt.purge_delay_ms;
 }
 
-/* A heap needs a fresh (or cold) segment: was the pool's last purge too early? */
+/* A heap needs a fresh (or cold) segment: was the last purge too early? */
 static void purge_note_miss(uint64_t now)
 {
     uint64_t d = sbl_purge_delay();
-    uint64_t purged = atomic_load_explicit(&pool_purged_at, memory_order_relaxed);
-    if (purged == 0 || now > purged + 2 * d)
+    uint64_t due = atomic_load_explicit(&purged_due, memory_order_relaxed);
+    if (due == 0 || now > due + 4 * d || atomic_load_explicit(&counted, memory_order_relaxed) == due)
         return;
+    atomic_store_explicit(&counted, due, memory_order_relaxed);
     atomic_store_explicit(&missed_at, now, memory_order_relaxed);
     if (d < sbl_opt.purge_delay_ms * PURGE_DELAY_GROWTH)
         atomic_store_explicit(&delay_ms, d * 2, memory_order_relaxed);
 }
 
-/* The pool purges: after a long while without a miss, the delay halves. */
-static void purge_note_purge(uint64_t now)
+/* Empty segments were purged, the latest of them due at `due`: after a
+   long while without a miss, the delay halves. */
+static void purge_note_purge(uint64_t now, uint64_t due)
 {
-    atomic_store_explicit(&pool_purged_at, now, memory_order_relaxed);
+    atomic_store_explicit(&purged_due, due, memory_order_relaxed);
     uint64_t d = sbl_purge_delay();
     uint64_t missed = atomic_load_explicit(&missed_at, memory_order_relaxed);
     if (d > sbl_opt.purge_delay_ms && now > missed + 8 * d)
@@ -245,6 +256,7 @@ static void pool_update_deadline(void)
 static void pool_purge(uint64_t now, bool force)
 {
     struct sbl_segment *due = NULL;
+    uint64_t latest = 0;
     sbl_lock(&pool_lock);
     for (struct sbl_segment *s = pool_last, *prev; s; s = prev) {
         prev = s->prev;
@@ -252,6 +264,7 @@ static void pool_purge(uint64_t now, bool force)
             continue;
         if (!force && s->purge_at > now)
             break; /* the newer ones are due later */
+        latest = s->purge_at;
         pool_unlink(s);
         s->next = due;
         due = s;
@@ -259,7 +272,7 @@ static void pool_purge(uint64_t now, bool force)
     pool_update_deadline();
     sbl_unlock(&pool_lock);
     if (due && !force)
-        purge_note_purge(now);
+        purge_note_purge(now, latest);
     /* the system calls out of the lock; then the purged ones go back cold */
     while (due) {
         struct sbl_segment *s = due;
@@ -325,6 +338,8 @@ void sbl_segments_purge(struct sbl_heap *h, bool force)
         if (s->purge_at == 0)
             continue;
         if (force || now >= s->purge_at) {
+            if (!force && s->free_map == SEG_ALL_FREE)
+                purge_note_purge(now, s->purge_at);
             segment_purge(s);
             if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL))
                 segment_release(h, s);
@@ -448,6 +463,8 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
+    if ((s->free_map & s->dirty_map) == 0)
+        s->purge_at = 0; /* nothing left to purge */
     sbl_stat_committed(seg_commit(s) - c0);
     seg_rebin(h, s);
 
@@ -574,6 +591,8 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
             return false;
         s->free_map &= ~m;
         s->dirty_map &= ~m;
+        if ((s->free_map & s->dirty_map) == 0)
+            s->purge_at = 0;
         for (unsigned i = k; i < slices; i++) {
             s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
             sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
