@@ -105,8 +105,8 @@ GB_REGISTRATION(register_orders)
         for (int i = 0; i < 3; i++) {
             if (prof == HM_QUICK && ns[i] != 100000)
                 continue;
-            if (prof == HM_DEFAULT && mixed && ns[i] == 100000)
-                continue;
+            if (prof == HM_DEFAULT && mixed && ns[i] == 1000000)
+                continue; /* seconds per process under some allocators; full only */
             if (mixed)
                 gb_arg(b, ns[i]);
             else

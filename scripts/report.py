@@ -9,6 +9,8 @@ folder (schema: results/README.md) and writes, into the first run folder or
   results.csv                   tidy table (a leading "host" column with several runs)
   summary.json                  geometric means, ranks, winner per family, per run
   bench-smaller-is-better.json  github-action-benchmark customSmallerIsBetter, from medians
+  bench-bigger-is-better.json   github-action-benchmark customBiggerIsBetter: programs' figures
+  bench-bmf.json                the programs in Bencher Metric Format
   plots/*.png, plots/*.svg      the plots
   report.md, report.html        the report (report.html is self-contained)
 

@@ -3,7 +3,8 @@
   analysis     per-run figures: reference, geometric means, ranks, variants
   verdict      uncertainty across processes, memory above baseline, the verdict
   programs     the real programs: statistics, tables, plots, their export rows
-  exports      results.csv, summary.json, bench-smaller-is-better.json
+  exports      results.csv, summary.json, bench-smaller-is-better.json,
+               bench-bigger-is-better.json
   document     the report as a list of blocks (headings, text, tables, images)
   fmt          how figures read in the text
   md           the document rendered to report.md

@@ -13,7 +13,7 @@ from heapmark_report import programs as rpg
 from heapmark_report import verdict as rv
 from heapmark_report.analysis import analyse
 from heapmark_report.document import build_document, run_name
-from heapmark_report.exports import bench_json, json_safe, summary_json, write_csv, write_text
+from heapmark_report.exports import bench_json, bigger_json, json_safe, summary_json, write_csv, write_text
 from heapmark_report.fmt import fmt_ci, plain
 from heapmark_report.html_page import render_html_page
 from heapmark_report.md import render_md
@@ -107,6 +107,8 @@ def main(argv):
                json.dumps(json_safe(summary_json(runs, analyses)), indent=1, allow_nan=False) + "\n")
     write_text(os.path.join(out_dir, "bench-smaller-is-better.json"),
                json.dumps(bench_json(runs, analyses), indent=1, allow_nan=False) + "\n")
+    write_text(os.path.join(out_dir, "bench-bigger-is-better.json"),
+               json.dumps(bigger_json(runs), indent=1, allow_nan=False) + "\n")
     write_text(os.path.join(out_dir, "bench-bmf.json"),
                json.dumps(json_safe(rpg.bmf(runs[0].path)), indent=1, allow_nan=False) + "\n")
     plots = {} if args.no_plots else make_plots(runs, analyses, out_dir, args.quiet)

@@ -1,7 +1,7 @@
 """The machine-readable outputs of the report: results.csv (tidy rows),
-summary.json (geometric means, ranks, winners), bench-smaller-is-better.json
-(github-action-benchmark), and the atomic text writer they share. bench-bmf.json
-comes from heapmark_report.programs."""
+summary.json (geometric means, ranks, winners), bench-smaller-is-better.json and
+bench-bigger-is-better.json (github-action-benchmark), and the atomic text writer
+they share. bench-bmf.json comes from heapmark_report.programs."""
 
 import csv
 import os
@@ -162,6 +162,15 @@ def bench_json(runs, analyses):
                         out.append({"name": "%s%s %s %s" % (prefix, a, lab, cname), "unit": "ns",
                                     "value": round(hr.median(c.counters[cname]), 4)})
         out += rpg.bench_entries(run.path, prefix)
+    return [e for e in out if hr.finite(e["value"])]
+
+
+def bigger_json(runs):
+    """github-action-benchmark customBiggerIsBetter entries: the programs'
+    own figures where higher is better."""
+    out = []
+    for run in runs:
+        out += rpg.bigger_entries(run.path, run.label + ": " if len(runs) > 1 else "")
     return [e for e in out if hr.finite(e["value"])]
 
 

@@ -1,6 +1,7 @@
 """The real programs of a heapmark run (runs.jsonl lines with "kind": "program"):
 the report's opening tables, the RSS-over-time plots, and their rows in
-results.csv, summary.json, bench-smaller-is-better.json and bench-bmf.json.
+results.csv, summary.json, bench-smaller-is-better.json, bench-bigger-is-better.json
+and bench-bmf.json.
 
 scripts/report.py calls it; by hand:
   /usr/bin/python3 scripts/heapmark_report/programs.py RUN_DIR   prints the programs table
@@ -474,6 +475,23 @@ def summary(run_dir):
     return {"baseline": an["baseline"], "allocators": allocs, "per_program": per}
 
 
+def _figure_entry(prefix, a, p, d, c):
+    return {"name": "%s%s program/%s %s" % (prefix, a, p, d.get("unit") or "figure"),
+            "unit": d.get("unit") or "", "value": _median(c["figure"]),
+            "extra": "median of %d process(es)" % len(c["figure"])}
+
+
+def bigger_entries(run_dir, prefix=""):
+    """github-action-benchmark customBiggerIsBetter entries: the programs'
+    own figures where higher is better (requests/s, rounds/s)."""
+    an = analyse(run_dir)
+    if an is None:
+        return []
+    return [_figure_entry(prefix, a, p, an["defs"].get(p, {}), c)
+            for (a, p), c in sorted(an["cells"].items())
+            if c["figure"] and an["defs"].get(p, {}).get("better") == "higher"]
+
+
 def bench_entries(run_dir, prefix=""):
     """github-action-benchmark customSmallerIsBetter entries: wall time and
     peak RSS per allocator and program, and figures where lower is better."""
@@ -491,8 +509,7 @@ def bench_entries(run_dir, prefix=""):
             out.append({"name": "%s%s program/%s peak_rss_bytes" % (prefix, a, p),
                         "unit": "bytes", "value": _median(c["rss"])})
         if c["figure"] and d.get("better") == "lower":
-            out.append({"name": "%s%s program/%s %s" % (prefix, a, p, d.get("unit") or "figure"),
-                        "unit": d.get("unit") or "", "value": _median(c["figure"])})
+            out.append(_figure_entry(prefix, a, p, d, c))
     return out
 
 

@@ -137,6 +137,11 @@ class TestReportPrograms(unittest.TestCase):
         self.assertTrue(w["lower_value"] <= w["value"] <= w["upper_value"])
         names = [e["name"] for e in rpg.bench_entries(self.run_dir)]
         self.assertIn("fast program/gamma wall_time", names)
+        self.assertNotIn("fast program/alpha ops/s", names)  # higher is better: not here
+        bigger = {e["name"]: e["value"] for e in rpg.bigger_entries(self.run_dir)}
+        self.assertEqual(sorted(bigger), ["fast program/alpha ops/s", "glibc program/alpha ops/s",
+                                          "same program/alpha ops/s"])
+        self.assertGreater(bigger["fast program/alpha ops/s"], bigger["glibc program/alpha ops/s"])
 
     def test_report_opens_with_programs(self):
         out = os.path.join(SCRATCH, "report")
@@ -159,6 +164,8 @@ class TestReportPrograms(unittest.TestCase):
         with open(os.path.join(out, "results.csv")) as f:
             self.assertTrue(any(r["benchmark"] == "program/beta" for r in csv.DictReader(f)))
         self.assertIn("program/alpha/same", json.loads(read(os.path.join(out, "bench-bmf.json"))))
+        bigger = json.loads(read(os.path.join(out, "bench-bigger-is-better.json")))
+        self.assertIn("fast program/alpha ops/s", [e["name"] for e in bigger])
 
 
 if __name__ == "__main__":
