@@ -75,11 +75,11 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
 .PHONY: test-sable-enomem test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
-        test-sable-orphans test-sable-purge test-sable-preload install-sable
+        test-sable-orphans test-sable-purge test-sable-preload test-sable-placement install-sable
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-enomem test-sable-secure \
          test-sable-settings test-sable-valgrind \
          test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
-         test-sable-preload test-sable-pair
+         test-sable-preload test-sable-pair test-sable-placement
 
 test-sable-unit: $(SABLE_TDIR)/unit
 	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
@@ -123,6 +123,9 @@ test-sable-rss: $(SABLE_TDIR)/rss
 
 test-sable-orphans: $(SABLE_TDIR)/orphans
 	SABLE_PURGE_DELAY=0 nice $(SABLE_TDIR)/orphans
+
+test-sable-placement: $(SABLE_TDIR)/placement
+	$(SABLE_TDIR)/placement
 
 test-sable-purge: $(SABLE_TDIR)/purge
 	SABLE_PURGE_DELAY=10 $(SABLE_TDIR)/purge

@@ -415,6 +415,25 @@ static void set_push(struct program_set *set, struct program *p)
     set->v[set->n++] = p;
 }
 
+/* One line per file of the tree that a set-up line names ({root}/...):
+   its size and modification time, so that editing it makes the inputs again. */
+static void stamp_files(FILE *f, const struct program *p, const char *line)
+{
+    char *words = expand(p, line, 0, NULL);
+    if (words == NULL)
+        return;
+    size_t rl = strlen(p->root);
+    for (char *save = NULL, *w = strtok_r(words, " \t'\"", &save); w;
+         w = strtok_r(NULL, " \t'\"", &save)) {
+        struct stat sb;
+        if (strncmp(w, p->root, rl) == 0 && w[rl] == '/' && stat(w, &sb) == 0 &&
+            S_ISREG(sb.st_mode))
+            fprintf(f, "  %s %lld %lld.%09ld\n", w + rl + 1, (long long)sb.st_size,
+                    (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+    }
+    free(words);
+}
+
 int programs_load(const char *root, const char *dir, const struct strv *user,
                   struct program_set *set)
 {
@@ -546,12 +565,15 @@ int programs_prepare(struct program_set *set, int *sig)
             skip(set, i, xasprintf("cannot create %s: %s", p->workdir, strerror(errno)));
             continue;
         }
-        /* inputs are made once; again only when the set-up lines change */
+        /* inputs are made once; again only when the set-up lines, or the
+           files of the tree they name (a generator, a source), change */
         char *stamp = xasprintf("%s/.setup", p->workdir), *want = NULL;
         size_t wl = 0;
         FILE *f = open_memstream(&want, &wl);
-        for (size_t s = 0; s < p->setup.n; s++)
+        for (size_t s = 0; s < p->setup.n; s++) {
             fprintf(f, "%s\n", p->setup.v[s]);
+            stamp_files(f, p, p->setup.v[s]);
+        }
         fclose(f);
         size_t hl;
         char *have = read_file(stamp, &hl);

@@ -31,6 +31,8 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
     struct sbl_block *b = pg->local_free;
     if (SBL_LIKELY(b != NULL)) {
         pg->local_free = NULL;
+        if (SBL_UNLIKELY(sbl_page_order_worth(pg)))
+            b = sbl_page_order(pg, b);
         pg->free = b->next;
         pg->used++;
         return b;
@@ -65,7 +67,8 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
         unsigned cls = sbl_size_class(n);
         struct sbl_page *pg = h->queues[cls].first;
         if (pg && pg->free == NULL && pg->local_free != NULL) { /* see above */
-            pg->free = pg->local_free;
+            pg->free = sbl_page_order_worth(pg) ? sbl_page_order(pg, pg->local_free)
+                                                : pg->local_free;
             pg->local_free = NULL;
         }
         if (pg && pg->free) {

@@ -402,6 +402,23 @@ remote:
 #endif
 }
 
+/* Placement: when a page's local_free list is taken whole (its free list
+ * ran dry) while the page still holds live blocks and gets many back, the
+ * blocks are handed out in address order, lowest first, whatever order
+ * they were freed in: blocks allocated together in time then lie together
+ * in memory, and a program that walks them in that order reads memory
+ * forward, as prefetchers like. A malloc+free loop (the page empties, used
+ * <= 1) keeps the plain swap. Normal mode only: the other modes check and
+ * encode their links. */
+#define SBL_ORDER_MIN 16 /* free blocks worth ordering */
+
+static inline bool sbl_page_order_worth(const struct sbl_page *pg)
+{
+    return pg->used > 1 && pg->reserved - pg->used >= SBL_ORDER_MIN && !sbl_opt.slow;
+}
+
+struct sbl_block *sbl_page_order(const struct sbl_page *pg, struct sbl_block *l); /* heap.c */
+
 /* the owner's free of b into pg, a page without flags */
 static inline void sbl_free_push(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {

@@ -174,6 +174,27 @@ printf 'command = sort {nope}\ncheck = none\n' >"$T/bad/x.def"
 expect_fail 1 "unknown placeholder {nope}" -- "$HM" run --allocators glibc --programs "$T/bad" --out "$T/none"
 [ ! -e "$T/none" ] || fail "a refused run left a folder"
 
+# inputs are made again when a file of the tree that a set-up line names changes
+mkdir -p "$T/stamped"
+rm -rf "$ROOTDIR/build/programs/t-stamped"
+echo one >"$TB/stamped-src.txt"
+printf 'setup = cp {root}/build/runner-tests/stamped-src.txt in.txt\ncommand = cat {dir}/in.txt\ncheck = output\n' \
+    >"$T/stamped/t-stamped.def"
+stamped_run() { # $1: the tag of the run; prints stderr
+    "$HM" run --allocators glibc --programs "$T/stamped" --filter '^program/' --program-runs 1 \
+        --out "$T/results-stamped-$1" >/dev/null 2>"$T/err-stamped-$1.txt" ||
+        fail "stamped run $1: $(cat "$T/err-stamped-$1.txt")"
+}
+stamped_run 1
+grep -q "program t-stamped: making its inputs" "$T/err-stamped-1.txt" || fail "no set-up on the first run"
+stamped_run 2
+! grep -q "making its inputs" "$T/err-stamped-2.txt" || fail "set-up again with nothing changed"
+echo two-longer >"$TB/stamped-src.txt"
+stamped_run 3
+grep -q "program t-stamped: making its inputs" "$T/err-stamped-3.txt" ||
+    fail "the file the set-up names changed, yet its inputs were not made again"
+[ "$(cat "$ROOTDIR/build/programs/t-stamped/in.txt")" = two-longer ] || fail "stale input after the change"
+
 # microbenchmarks in separate processes: --processes 2 runs every instance x
 # allocator once per round, the rounds one after the other
 "$HM" run --allocators glibc,sable --filter '^malloc_free/size:(16|256)/(.*/)?threads:1$' --processes 2 \
