@@ -53,10 +53,19 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
 #define XB_MAX 64
 
 struct xbatch {
-    struct sbl_page *pg; /* NULL: slot empty */
+    struct sbl_page *pg;    /* NULL: slot empty */
+    struct sbl_page *slice; /* the descriptor of the slice of its blocks, when
+                               further frees into that slice may join the
+                               chain unchecked (see sbl_free_slow); else NULL */
     struct sbl_block *head, *tail;
     uint32_t n;
 };
+
+/* the slot of a slice's descriptor (the same for every block of the slice) */
+static inline unsigned xb_index(const struct sbl_page *slice)
+{
+    return (unsigned)((uintptr_t)slice >> 6) % XB_SLOTS;
+}
 
 static __thread struct xbatch xb[XB_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned xb_state __attribute__((tls_model("initial-exec"))); /* XB_* below */
@@ -84,9 +93,22 @@ static void xb_flush_slot(struct xbatch *x)
 {
     struct sbl_page *pg = x->pg;
     x->pg = NULL;
+    x->slice = NULL;
     x->n = 0;
     sbl_xb_pending--;
+    if (sbl_page_flags(pg) & SBL_PF_RANGE) /* set since the chain began: see sbl_free_slow */
+        for (struct sbl_block *b = x->head; b != NULL; b = b == x->tail ? NULL : b->next)
+            sbl_range_forget(b);
     free_remote_now(sbl_segment_of(pg)->heap, pg, x->head, x->tail);
+}
+
+/* b joins the open chain of its slot */
+static inline void xb_push(struct xbatch *x, struct sbl_block *b)
+{
+    b->next = x->head;
+    x->head = b;
+    if (++x->n >= XB_MAX)
+        xb_flush_slot(x);
 }
 
 void sbl_xb_flush(void)
@@ -126,18 +148,20 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
         free_remote_now(h, pg, b, b);
         return;
     }
-    struct xbatch *x = &xb[((uintptr_t)pg >> 6) % XB_SLOTS];
+    struct sbl_segment *s = sbl_segment_of(b);
+    struct sbl_page *slice = &s->pages[((uintptr_t)b - (uintptr_t)s) >> SBL_SLICE_SHIFT];
+    struct xbatch *x = &xb[xb_index(slice)];
     if (x->pg == pg) {
-        b->next = x->head;
-        x->head = b;
-        if (++x->n >= XB_MAX)
-            xb_flush_slot(x);
+        xb_push(x, b);
         return;
     }
     if (x->pg != NULL)
         xb_flush_slot(x);
     b->next = NULL;
     x->pg = pg;
+    /* a plain page (full or not): its pointers are block starts, and stay so
+       while the chain holds blocks of it (it cannot be released meanwhile) */
+    x->slice = (sbl_page_flags(pg) & ~SBL_PF_FULL) == 0 ? slice : NULL;
     x->head = x->tail = b;
     x->n = 1;
     sbl_xb_pending++;
@@ -179,6 +203,16 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
    fast path would) */
 SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice)
 {
+    /* another remote free into the slice of an open chain joins it without
+       reading the slice's descriptor: the owner writes that line on
+       every malloc, and a consumer thread that read it on every free would
+       pull it back and forth (a partial free of the page since the chain
+       began is seen when the chain goes: xb_flush_slot) */
+    struct xbatch *x = &xb[xb_index(slice)];
+    if (x->slice == slice && s->heap != sbl_tls_heap) {
+        xb_push(x, (struct sbl_block *)p);
+        return;
+    }
     struct sbl_page *pg = (struct sbl_page *)((char *)slice - slice->offset);
     if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
         sbl_free_push(s, pg, p);

@@ -2,9 +2,12 @@
  * each thread allocates blocks of mixed sizes (16 B to 48 KiB, 3 MiB in
  * all), writes them and exits without freeing any; the main thread frees
  * them all after joining. The memory of a heap whose owner has exited must
- * be reused or given back: RSS after the last round may be at most 10%
- * above RSS after round 30 (its peak in between is printed), and, with
- * every block freed, sable may hold at most 16 MiB committed.
+ * be reused or given back: what sable holds committed after the last
+ * round may be at most 10% (plus 64 KiB) above what it held after round 30,
+ * RSS at most 25% above (RSS also counts the thread stacks that glibc
+ * keeps for reuse, a few hundred KiB that vary with the scheduling), and,
+ * with every block freed, sable may hold at most 16 MiB committed. A heap
+ * whose memory was lost would add about 3 MiB a round.
  * Run with SABLE_PURGE_DELAY=0 (allocator.mk): freed memory then goes back
  * to the OS at once, so that RSS measures what sable failed to reclaim, not
  * what it keeps warm on purpose for the delay. */
@@ -53,7 +56,8 @@ static void *worker(void *arg)
 int main(void)
 {
     static struct job jobs[THREADS];
-    size_t base = 0, peak = 0;
+    size_t base = 0, peak = 0, base_committed = 0;
+    struct sable_stats st;
     for (int round = 1; round <= ROUNDS; round++) {
         pthread_t t[THREADS];
         for (int i = 0; i < THREADS; i++) {
@@ -70,18 +74,22 @@ int main(void)
             for (int k = 0; k < BLOCKS; k++)
                 free(jobs[i].blocks[k]);
         size_t rss = rss_bytes();
-        if (round == BASE_ROUND)
+        if (round == BASE_ROUND) {
             base = rss;
+            CHECK(sable_stats(&st) == 0);
+            base_committed = st.committed_bytes;
+        }
         if (round > BASE_ROUND && rss > peak)
             peak = rss;
     }
     size_t last = rss_bytes();
     printf("orphans: RSS %zu KiB after round %d, %zu KiB after round %d (peak %zu KiB)\n",
            base >> 10, BASE_ROUND, last >> 10, ROUNDS, peak >> 10);
-    CHECK(last <= base + base / 10);
-    struct sable_stats st;
+    CHECK(last <= base + base / 4);
     CHECK(sable_stats(&st) == 0);
-    printf("orphans: %zu KiB committed with every block freed\n", st.committed_bytes >> 10);
+    printf("orphans: %zu KiB committed after round %d, %zu KiB after round %d, with every block "
+           "freed\n", base_committed >> 10, BASE_ROUND, st.committed_bytes >> 10, ROUNDS);
+    CHECK(st.committed_bytes <= base_committed + base_committed / 10 + ((size_t)64 << 10));
     CHECK(st.committed_bytes <= ((size_t)16 << 20));
     return check_failures != 0;
 }
