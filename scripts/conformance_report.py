@@ -11,7 +11,8 @@ Makefile runs it on the folder that `build/heapmark conformance` made (make
 conformance, make bench, make test-conformance).
 
 An allocator whose binary left no verdicts (crashed, hung or wrote no JSON, as
-RUN_DIR/meta.json records) is named on stderr and makes the exit status 1.
+RUN_DIR/meta.json records) is named on stderr and makes the exit status 1;
+whatever part of its JSON it wrote is left out of the matrix.
 
 With --check, each allocator's verdicts are compared with DIR/<allocator>.txt
 (default: conformance/expected next to this script's folder); the exit status
@@ -94,7 +95,9 @@ def load_run(run_dir, dead=()):
         raise InputError(f"{run_dir}: no such run folder")
     if not os.path.isdir(folder):
         raise InputError(f"{run_dir}: no conformance/ folder (run `make conformance` first)")
-    files = hm_results.read_conformance_files(run_dir)
+    # a binary that was killed may have left half a file: only the others count
+    gone = {d[0] for d in dead}
+    files = [f for f in hm_results.read_conformance_files(run_dir) if f[0] not in gone]
     if not files:
         raise InputError(dead_message(dead) if dead else f"{folder}: no <allocator>.json files")
     runs = []
