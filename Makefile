@@ -146,18 +146,23 @@ PROGRAM_ARG := $(if $(PROGRAM), --program '$(subst ','\'',$(PROGRAM))')
 
 # The report shows the contract of exactly these allocators and this build:
 # the conformance matrix is reused only when it matches (scripts/hm_results.py
-# conformance-match), else run (QUICK=1 never runs it: the report says none is attached).
+# conformance-match), else run and rendered (QUICK=1 never runs it: the report
+# says none is attached).
 bench: all
 	@date +%s >$(BUILD)/.bench-start
 	$(BUILD)/heapmark run --allocators '$(BENCH_LIST)' --profile $(PROFILE) $(BENCH_ARGS)$(PROGRAM_ARG)
 	@$(PYTHON) scripts/hm_results.py conformance-match results/latest results/latest-conformance || \
-	  $(if $(QUICK),echo "conformance: not run with QUICK=1",$(BUILD)/heapmark conformance --allocators '$(BENCH_LIST)')
+	  $(if $(QUICK),echo "conformance: not run with QUICK=1",{ $(BUILD)/heapmark conformance --allocators '$(BENCH_LIST)' && \
+	  $(PYTHON) scripts/conformance_report.py results/latest-conformance; })
 	MPLBACKEND=Agg $(PYTHON) scripts/report.py --print-summary results/latest
 	@s=$$(( $$(date +%s) - $$(cat $(BUILD)/.bench-start) )); \
 	    printf 'make bench: total %d:%02d\n' $$((s / 60)) $$((s % 60))
 
+# The runner runs the binaries into results/<run>/ and moves latest-conformance;
+# the matrix is rendered from that folder, as the bench report is from its own.
 conformance: all
 	$(BUILD)/heapmark conformance --allocators '$(ALLOC_LIST)' $(CONFORMANCE_ARGS)
+	$(PYTHON) scripts/conformance_report.py results/latest-conformance
 
 RUN ?= results/latest
 report: deps

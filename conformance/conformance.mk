@@ -2,10 +2,11 @@
 # report script (scripts/conformance_report.py).
 #
 #   test-conformance           the whole suite for every allocator through the
-#                              runner (build/heapmark conformance --check, two at a
-#                              time), checked against conformance/expected/<A>.txt:
-#                              any difference names the check, the allocator and
-#                              both verdicts
+#                              runner (build/heapmark conformance, two at a time),
+#                              its matrix rendered and checked against
+#                              conformance/expected/<A>.txt (scripts/conformance_report.py
+#                              --check): any difference names the check, the
+#                              allocator and both verdicts
 #   test-conformance-selftest  the framework, in its own test binary: checks that pass,
 #                              fail, crash (SIGSEGV, SIGABRT), hang, exit early,
 #                              leave a hanging grandchild; REP and CAP checks that

@@ -17,6 +17,8 @@ required="$required redis-server redis-tools xz-utils zstd gawk perl"
 required="$required pkg-config groff-base cargo rustc"
 # the runner reads and writes JSON with jansson
 required="$required libjansson-dev"
+# the runner's conformance test traces what it executes (no Python)
+required="$required strace"
 if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
     required="$required gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 fi

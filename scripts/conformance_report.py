@@ -6,7 +6,13 @@ usage: conformance_report.py RUN_DIR [--expected DIR] [--check]
 Reads RUN_DIR/conformance/<allocator>.json (written by build/<A>/conformance
 --json), prints the matrix (checks as rows, allocators as columns), lists the
 failures with their details, and writes RUN_DIR/conformance.csv
-(check,area,kind,allocator,status,detail) and RUN_DIR/conformance.md.
+(check,area,kind,allocator,status,detail) and RUN_DIR/conformance.md. The
+Makefile runs it on the folder that `build/heapmark conformance` made (make
+conformance, make bench, make test-conformance).
+
+An allocator whose binary left no verdicts (crashed, hung or wrote no JSON, as
+RUN_DIR/meta.json records) is named on stderr and makes the exit status 1;
+whatever part of its JSON it wrote is left out of the matrix.
 
 With --check, each allocator's verdicts are compared with DIR/<allocator>.txt
 (default: conformance/expected next to this script's folder); the exit status
@@ -60,15 +66,40 @@ class InputError(Exception):
     pass
 
 
-def load_run(run_dir):
+def load_dead(run_dir):
+    """The allocators that left no verdicts, from RUN_DIR/meta.json when there
+    is one: [(allocator, status, detail, log)]."""
+    path = os.path.join(run_dir, "meta.json")
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        try:
+            meta = json.load(f)
+        except ValueError as e:
+            raise InputError(f"{path}: not valid JSON ({e})")
+    logs = {a.get("name"): a.get("log") for a in meta.get("allocators") or []
+            if isinstance(a, dict)} if isinstance(meta, dict) else {}
+    return [(name, status, detail, logs.get(name))
+            for name, status, detail in hm_results.conformance_dead(meta)]
+
+
+def dead_message(dead):
+    return (f"{len(dead)} allocator(s) left no conformance results: "
+            + "; ".join(f"{name} ({detail}" + (f", see {log}" if log else "") + ")"
+                        for name, _status, detail, log in dead))
+
+
+def load_run(run_dir, dead=()):
     folder = os.path.join(run_dir, "conformance")
     if not os.path.isdir(run_dir):
         raise InputError(f"{run_dir}: no such run folder")
     if not os.path.isdir(folder):
         raise InputError(f"{run_dir}: no conformance/ folder (run `make conformance` first)")
-    files = hm_results.read_conformance_files(run_dir)
+    # a binary that was killed may have left half a file: only the others count
+    gone = {d[0] for d in dead}
+    files = [f for f in hm_results.read_conformance_files(run_dir) if f[0] not in gone]
     if not files:
-        raise InputError(f"{folder}: no <allocator>.json files")
+        raise InputError(dead_message(dead) if dead else f"{folder}: no <allocator>.json files")
     runs = []
     for allocator, path, data, err in files:
         if isinstance(err, json.JSONDecodeError):
@@ -286,10 +317,12 @@ def main(argv):
     ap.add_argument("--check", action="store_true",
                     help="compare with the expectations; exit 1 on any difference")
     args = ap.parse_args(argv)
+    rc = 0
     expected = args.expected or os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conformance", "expected")
     try:
-        runs = load_run(args.run_dir)
+        dead = load_dead(args.run_dir) if os.path.isdir(args.run_dir) else []
+        runs = load_run(args.run_dir, dead)
         rows, meta = check_rows(runs)
         print_matrix(runs, rows, meta, sys.stdout)
         write_csv(os.path.join(args.run_dir, "conformance.csv"), runs, rows)
@@ -301,14 +334,18 @@ def main(argv):
             diffs = compare(runs, expected, sys.stdout)
             if args.check and diffs:
                 print(f"conformance: {diffs} differences from the expected matrix")
-                return 1
+                rc = 1
+        if dead:
+            sys.stdout.flush()
+            print(f"conformance_report: {dead_message(dead)}", file=sys.stderr)
+            rc = 1
     except InputError as e:
         print(f"conformance_report: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"conformance_report: {e.filename or ''}: {e.strerror}", file=sys.stderr)
         return 2
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -332,16 +332,27 @@ def read_conformance_files(run_dir):
     return out
 
 
+def conformance_dead(meta):
+    """The allocators of a conformance run's meta.json (as the runner wrote it)
+    whose binary left no verdicts, in the run's order: [(allocator, status,
+    detail)], status as recorded (crash, timeout, no-json, not run). [] for a
+    bench run's meta.json."""
+    dead = []
+    if not isinstance(meta, dict) or meta.get("kind") != "conformance":
+        return dead
+    for a in meta.get("allocators") or []:
+        if isinstance(a, dict) and a.get("status") not in (None, "done"):
+            detail = {"crash": "killed by %s" % a.get("signal"),
+                      "timeout": "ran past the time limit and was killed",
+                      "no-json": "ended without writing its verdicts (exit %s)" % a.get("exit_code"),
+                      "not run": "never ran (the run was interrupted first)"}.get(
+                          a.get("status"), str(a.get("status")))
+            dead.append((str(a.get("name")), str(a.get("status")), detail))
+    return dead
+
+
 def _read_conformance(run):
-    if run.meta.get("kind") == "conformance":
-        for a in run.meta.get("allocators") or []:
-            if isinstance(a, dict) and a.get("status") not in (None, "done"):
-                detail = {"crash": "killed by %s" % a.get("signal"),
-                          "timeout": "ran past the time limit and was killed",
-                          "no-json": "ended without writing its verdicts (exit %s)" % a.get("exit_code"),
-                          "not run": "never ran (the run was interrupted first)"}.get(
-                              a.get("status"), str(a.get("status")))
-                run.conformance_dead.append((str(a.get("name")), str(a.get("status")), detail))
+    run.conformance_dead.extend(conformance_dead(run.meta))
     for alloc, p, data, err in read_conformance_files(run.path):
         if isinstance(err, json.JSONDecodeError) and not err.doc.strip():
             run.problem("%s: empty file" % run.rel(p))

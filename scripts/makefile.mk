@@ -17,3 +17,13 @@ test-makefile:
 TESTS += test-contestants
 test-contestants: $(BUILD)/heapmark
 	scripts/tests/test_contestants.sh
+
+# test-make-conformance   make conformance renders the matrix from the runner's run
+#                         folder (the runner starts no Python): printed, CSV and
+#                         Markdown written, make fails on an allocator without
+#                         verdicts; check_suite.sh (test-conformance) fails on a
+#                         verdict that differs from conformance/expected
+.PHONY: test-make-conformance
+TESTS += test-make-conformance
+test-make-conformance: $(BUILD)/heapmark $(BUILD)/glibc/conformance
+	scripts/tests/test_make_conformance.sh

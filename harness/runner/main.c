@@ -112,11 +112,17 @@ static const char usage_run[] =
 
 static const char usage_conformance[] =
     "usage: heapmark conformance [--allocators A,B] [--filter S] [--timeout S]\n"
-    "                            [--limit S] [--jobs N] [--check] [--out DIR]\n"
+    "                            [--limit S] [--jobs N] [--out DIR]\n"
     "\n"
     "Runs build/<A>/conformance --json <run>/conformance/<A>.json for each allocator\n"
-    "(two at a time), then scripts/conformance_report.py on the run folder, and exits\n"
-    "with its status. results/latest-conformance points at the run folder.\n"
+    "(two at a time) and records how each one ended in <run>/meta.json; a binary that\n"
+    "crashes, hangs or writes no verdicts is recorded there, not an error. Exits 0\n"
+    "when every allocator went through (results/latest-conformance then points at\n"
+    "the run folder), 1 when the run could not be made (2: a bad command line),\n"
+    "128+N when signal N interrupted it.\n"
+    "The matrix, and its comparison with conformance/expected, come from\n"
+    "/usr/bin/python3 scripts/conformance_report.py RUN [--check]; make conformance\n"
+    "runs this command and then that script on its run folder.\n"
     "\n"
     ALLOCATORS_HELP("conformance")
     "                    default: every built allocator, glibc first\n"
@@ -125,7 +131,6 @@ static const char usage_conformance[] =
     "  --limit S         a conformance binary still running after S seconds is killed\n"
     "                    (default 600)\n"
     "  --jobs N          binaries run at the same time (default 2)\n"
-    "  --check           compare with the expected matrix conformance/expected\n"
     "  --out DIR         the folder that receives the run folder (default <root>/results)\n";
 
 static const char usage_trace[] =
@@ -159,7 +164,7 @@ static const char usage_trace[] =
 
 enum {
     OPT_ALLOCATORS = 1000, OPT_FILTER, OPT_REPETITIONS, OPT_MIN_TIME, OPT_TIMEOUT,
-    OPT_PROFILE, OPT_OUT, OPT_CHECK, OPT_LIMIT, OPT_JOBS, OPT_INSTRUCTIONS, OPT_FOLLOW, OPT_HELP,
+    OPT_PROFILE, OPT_OUT, OPT_LIMIT, OPT_JOBS, OPT_INSTRUCTIONS, OPT_FOLLOW, OPT_HELP,
     OPT_PROCESSES, OPT_PROGRAMS, OPT_PROGRAM, OPT_PROGRAM_RUNS
 };
 
@@ -177,7 +182,7 @@ static const int run_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_REPETITIONS, OPT_
                                OPT_PROCESSES, OPT_PROGRAMS, OPT_PROGRAM, OPT_PROGRAM_RUNS, 0};
 static const int trace_opts[] = {OPT_OUT, OPT_FOLLOW, 0};
 static const int conf_opts[] = {OPT_ALLOCATORS, OPT_FILTER, OPT_TIMEOUT, OPT_LIMIT,
-                                OPT_JOBS,       OPT_CHECK,  OPT_OUT,     0};
+                                OPT_JOBS,       OPT_OUT,    0};
 
 static const struct command commands[] = {
     {"list", usage_list, cmd_list, list_opts, 0},
@@ -194,7 +199,6 @@ static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"out", required_argument, NULL, OPT_OUT},
-    {"check", no_argument, NULL, OPT_CHECK},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"instructions", no_argument, NULL, OPT_INSTRUCTIONS},
@@ -335,7 +339,6 @@ int main(int argc, char **argv)
                 return bad_usage("--out needs a %s", cmd->takes_command ? "file" : "folder");
             o.out = optarg;
             break;
-        case OPT_CHECK: o.check = 1; break;
         case OPT_INSTRUCTIONS: o.instructions = 1; break;
         case OPT_FOLLOW: o.follow = 1; break;
         case OPT_REPETITIONS:

@@ -316,7 +316,6 @@ struct options {
     long repetitions;  /* 0 = profile default */
     double min_time;   /* 0 = profile default */
     double timeout;    /* 0 = default */
-    int check;         /* conformance: compare with the expected matrix */
     double limit;      /* conformance: time limit of one binary, 0 = default */
     long jobs;         /* conformance: binaries at a time, 0 = default */
     int instructions;  /* run: count instructions under callgrind */

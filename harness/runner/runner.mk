@@ -20,7 +20,8 @@
 #                            allocator's; escapes; meta.json base/env; the refusals
 #                            are in test-runner-errors
 #   test-runner-conformance  `heapmark conformance`: two at a time, options passed
-#                            through, the report script's status, crash, preload
+#                            through, no Python started (strace), crash and
+#                            --limit recorded with exit 0, preload
 #   test-runner-valgrind     the runner itself under memcheck: no memory errors
 #                            (list, run, run --instructions, trace, refusals)
 #   test-runner-trace        `heapmark trace`: the exact events of a known program,

@@ -3,8 +3,9 @@
 
 Builds small run folders by hand and checks the matrix, the CSV and Markdown
 files, the --check comparison (difference named with check, allocator and
-both verdicts; exit 1), the version notice, and one-line errors for
-malformed input. Scratch folders go under build/.
+both verdicts; exit 1), the version notice, the allocators meta.json records
+as having left no verdicts (named; exit 1), and one-line errors for malformed
+input. Scratch folders go under build/.
 """
 import csv
 import json
@@ -125,6 +126,56 @@ class ConformanceReport(unittest.TestCase):
         r = run(os.path.join(self.scratch, "missing"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("no such run folder", r.stderr)
+
+    def write_meta(self, allocators, kind="conformance"):
+        with open(os.path.join(self.run_dir, "meta.json"), "w") as f:
+            json.dump({"kind": kind, "state": "complete", "allocators": allocators}, f)
+
+    def test_an_allocator_without_verdicts_fails_the_run(self):
+        # the runner records how each binary ended; one that left no verdicts is
+        # named with its log, after the matrix of the others, and the status is 1
+        self.write_meta([{"name": "glibc", "status": "done"}, {"name": "jemalloc", "status": "done"},
+                         {"name": "tcmalloc", "status": "crash", "signal": "SIGSEGV",
+                          "log": "conformance/tcmalloc.log"},
+                         {"name": "scudo", "status": "timeout", "log": "conformance/scudo.log"}])
+        with open(os.path.join(self.run_dir, "conformance", "tcmalloc.json"), "w") as f:
+            f.write('{"allocator": "tcmalloc", "checks": [')  # killed while writing
+        r = run(self.run_dir)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertTrue(r.stdout.startswith("check"), "the matrix of the others is printed")
+        self.assertNotIn("tcmalloc", r.stdout.splitlines()[0])
+        self.assertEqual(r.stderr.splitlines(), [
+            "conformance_report: 2 allocator(s) left no conformance results: tcmalloc (killed by "
+            "SIGSEGV, see conformance/tcmalloc.log); scudo (ran past the time limit and was "
+            "killed, see conformance/scudo.log)"])
+        self.assertTrue(os.path.isfile(os.path.join(self.run_dir, "conformance.md")))
+        # with --check, differences and the missing allocator both reported, status 1
+        r = run(self.run_dir, "--expected", self.exp, "--check")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("DIFF AL-06 jemalloc", r.stdout)
+        self.assertIn("left no conformance results", r.stderr)
+        # nobody left verdicts: one line naming them, nothing rendered
+        for name in [*GOOD, "tcmalloc"]:
+            os.remove(os.path.join(self.run_dir, "conformance", name + ".json"))
+        self.write_meta([{"name": "glibc", "status": "no-json", "exit_code": 3}])
+        r = run(self.run_dir)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.splitlines(), [
+            "conformance_report: 1 allocator(s) left no conformance results: glibc (ended without "
+            "writing its verdicts (exit 3))"])
+
+    def test_every_allocator_done_or_a_bench_meta_is_no_failure(self):
+        self.write_meta([{"name": "glibc", "status": "done"}, {"name": "jemalloc", "status": "done"}])
+        r = run(self.run_dir)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.write_meta([{"name": "glibc"}, {"name": "jemalloc"}], kind="bench")
+        r = run(self.run_dir)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        with open(os.path.join(self.run_dir, "meta.json"), "w") as f:
+            f.write("{broken")
+        r = run(self.run_dir)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("meta.json: not valid JSON", r.stderr)
 
     def test_malformed_expectations(self):
         self.write_expected("jemalloc.txt", "allocator jemalloc 5.3.0\nAL-01 maybe\n")

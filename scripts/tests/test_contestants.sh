@@ -36,6 +36,8 @@ info=$(build/fwd/conformance --heapmark-info) || fail "fwd not verified: $info"
 echo "$info" | grep -q '"version": "1.0".*"verified": true' || fail "fwd's identity: $info"
 build/heapmark conformance --allocators glibc,fwd --filter ZR-01 --out ../conf1 >../conf1.log 2>&1 ||
     fail "heapmark conformance with fwd: $(tail -3 ../conf1.log)"
+/usr/bin/python3 scripts/conformance_report.py ../conf1/latest-conformance >>../conf1.log 2>&1 ||
+    fail "the matrix with fwd: $(tail -3 ../conf1.log)"
 grep -q '^ZR-01 .* ok *ok' ../conf1.log || fail "fwd's ZR-01: $(grep ZR-01 ../conf1.log)"
 build/heapmark run --allocators fwd --filter 'latency_warm/size:64/' --profile quick --repetitions 1 \
     --out ../run1 >../run1.log 2>&1 || fail "heapmark run with fwd: $(tail -3 ../run1.log)"

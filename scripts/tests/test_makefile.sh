@@ -2,7 +2,8 @@
 # test_makefile.sh: how the top Makefile hands ALLOCATORS over (`make -n`,
 # nothing runs): the default list has sable-secure=sable:SABLE_SECURE=1 for
 # make bench and not for make conformance; a variant given by the user goes to
-# both; the list reaches build/heapmark untouched (the runner alone parses it:
+# both; make conformance (and make bench, when it runs the suite) renders the
+# matrix itself after the runner; the list reaches build/heapmark untouched (the runner alone parses it:
 # escapes, blanks, quotes); every allocator folder is built unless its library
 # is missing; an unknown allocator is refused by the runner in one line.
 set -u
@@ -44,6 +45,17 @@ fi
 [ "$(line conformance ALLOCATORS='glibc sable-secure=sable:SABLE_SECURE=1')" = \
   "build/heapmark conformance --allocators 'glibc sable-secure=sable:SABLE_SECURE=1' " ] ||
     fail "a variant named by the user: $(line conformance ALLOCATORS='glibc sable-secure=sable:SABLE_SECURE=1')"
+# the runner starts no Python: make renders the matrix from the runner's run
+# folder right after it, in make conformance and where make bench runs the suite
+# (test-make-conformance runs it)
+render='/usr/bin/python3 scripts/conformance_report.py results/latest-conformance'
+[ "$(mk -n conformance ALLOCATORS=glibc 2>&1 | grep -A1 '^build/heapmark conformance ' | tail -1)" = "$render" ] ||
+    fail "make conformance does not render the matrix after the runner: $(mk -n conformance ALLOCATORS=glibc 2>&1 | tail -3)"
+mk -n bench ALLOCATORS=glibc 2>&1 | grep -A1 '^/usr/bin/python3 scripts/hm_results.py conformance-match ' |
+    grep -qxF "  { build/heapmark conformance --allocators 'glibc' && $render; }" ||
+    fail "make bench does not render the matrix it runs: $(mk -n bench ALLOCATORS=glibc 2>&1 | grep conformance)"
+mk -n bench ALLOCATORS=glibc QUICK=1 2>&1 | grep -q 'conformance_report\|heapmark conformance' &&
+    fail "make bench QUICK=1 runs the conformance suite"
 # the list comes through exactly: escapes, a %, a quote, commas and blanks as given
 list='jn=jemalloc:MALLOC_CONF=dirty_decay_ms\:0\,muzzy_decay_ms\:0 sv=sable:A=%25\ x\=y\\:B=1,lib=/x/liby.so it'"'"'s=mimalloc:Q=1'
 want="build/heapmark run --allocators 'jn=jemalloc:MALLOC_CONF=dirty_decay_ms\\:0\\,muzzy_decay_ms\\:0 sv=sable:A=%25\\ x\\=y\\\\:B=1,lib=/x/liby.so it'\\''s=mimalloc:Q=1' --profile quick "
@@ -66,4 +78,4 @@ if [ -x build/heapmark ]; then
     fi
     rm -rf build/makefile-test-runs
 fi
-echo "test-makefile: default variants, conformance without them, every folder built, missing ones skipped, the list passed untouched"
+echo "test-makefile: default variants, conformance without them and rendered by make, every folder built, missing ones skipped, the list passed untouched"

@@ -33,7 +33,8 @@ check 2 "--min-time must be a number of seconds above 0, not '0.5s'" -- run --mi
 check 2 "--timeout must be a number of seconds above 0, not 'nan'" -- run --timeout nan
 check 2 "unknown profile 'fast'" -- run --profile fast
 check 2 "option '--out' does not apply to this command" -- list --out x
-check 2 "option '--check' does not apply to this command" -- run --check
+check 2 "option '--jobs' does not apply to this command" -- run --jobs 2
+check 2 "unknown option '--check'" -- conformance --check
 check 2 "unexpected argument 'extra'" -- run extra
 # what to run
 check 1 "unknown allocator 'nope': there is no build/nope/bench (built: glibc, fake, fake2;" -- run --allocators fake,nope

@@ -72,8 +72,6 @@ else
 fi
 
 # the conformance binary gets them as well
-mkdir -p "$ROOT/scripts"
-cp "$HERE/fake_conformance_report.py" "$ROOT/scripts/conformance_report.py"
 "$HM" conformance --allocators 'fake fv=fake:HEAPMARK_TEST_ENV=conf' >/dev/null 2>"$T/err.txt" ||
     fail "conformance: $(cat "$T/err.txt")"
 RUN=$RES/$(readlink "$RES/latest-conformance")
