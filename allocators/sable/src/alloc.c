@@ -33,6 +33,7 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
         pg->local_free = NULL;
         pg->free = b->next;
         pg->used++;
+        sbl_assert(sbl_block_in_page(pg, b) && sbl_page_counts_ok(pg));
         return b;
     }
     if (SBL_UNLIKELY(sbl_opt.secure_only))

@@ -70,8 +70,22 @@ static void queue_mark(struct sbl_page_queue *q)
         sbl_page_set_in_use(f->next, 1);
 }
 
+/* whether pg is linked into q where its links say, and q is the queue it
+   claims: its class's while not full, the full list while full */
+static bool queue_holds(const struct sbl_heap *h, const struct sbl_page_queue *q,
+                        const struct sbl_page *pg, int cls)
+{
+    bool full = (sbl_page_flags(pg) & SBL_PF_FULL) != 0;
+    if (cls >= 0 ? (full || q != &h->queues[pg->cls] || (unsigned)cls != pg->cls)
+                 : (!full || q != &h->full))
+        return false;
+    return (pg->prev ? pg->prev->next == pg : q->first == pg) &&
+           (pg->next ? pg->next->prev == pg : q->last == pg);
+}
+
 static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
 {
+    sbl_assert(queue_holds(h, q, pg, cls));
     bool first = q->first == pg;
     if (pg->prev)
         pg->prev->next = pg->next;
@@ -92,6 +106,7 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
 
 static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
 {
+    sbl_assert(pg->next == NULL && pg->prev == NULL && q->first != pg);
     pg->prev = NULL;
     pg->next = q->first;
     if (q->first)
@@ -112,6 +127,7 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
         queue_push_front(h, q, pg, cls);
         return;
     }
+    sbl_assert(pg->next == NULL && pg->prev == NULL && q->first != pg);
     pg->next = NULL;
     pg->prev = q->last;
     q->last->next = pg;
@@ -151,7 +167,9 @@ static void page_collect(struct sbl_page *pg)
         n++;
     sbl_next_set(tail, pg->free);
     pg->free = b;
+    sbl_assert(n <= pg->used);
     pg->used -= n;
+    sbl_assert(sbl_page_counts_ok(pg));
 }
 
 static void page_unfull(struct sbl_heap *h, struct sbl_page *pg)
@@ -187,6 +205,7 @@ void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_blo
         sbl_page_release(h, pg);
         return;
     }
+    sbl_assert(sbl_block_in_page(pg, b) && pg->used > 0);
     sbl_next_set(b, pg->free);
     pg->free = b;
     if (sbl_page_flags(pg) & SBL_PF_FULL)
@@ -223,6 +242,7 @@ static void orphan_free(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
         sbl_page_release(h, pg);
         return;
     }
+    sbl_assert(sbl_block_in_page(pg, b) && pg->used > 0);
     sbl_next_set(b, pg->free);
     pg->free = b;
     if (sbl_page_flags(pg) & SBL_PF_FULL)

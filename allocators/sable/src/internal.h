@@ -16,6 +16,19 @@
 #define SBL_NOINLINE    __attribute__((noinline))
 #define SABLE_EXPORT    __attribute__((visibility("default")))
 
+/* sbl_assert(e): an invariant. In a debug build (-DSABLE_DEBUG) a false e
+ * prints "sable: assertion failed: e (file:line)" and aborts; otherwise e
+ * is not evaluated but still compiled (type-checked), so that every
+ * configuration builds. Slow paths only: the fast paths stay as they are. */
+#ifdef SABLE_DEBUG
+#define SBL_DEBUG 1
+#define sbl_assert(e) (SBL_LIKELY(e) ? (void)0 : sbl_assert_fail(#e, __FILE__, __LINE__))
+#else
+#define SBL_DEBUG 0
+#define sbl_assert(e) ((void)sizeof(!(e)))
+#endif
+__attribute__((noreturn, cold)) void sbl_assert_fail(const char *expr, const char *file, int line);
+
 /* A spin lock that yields: the global locks guard only short, rare
  * sections (segment cache, heap list), and never allocate. */
 typedef struct {
@@ -319,6 +332,22 @@ static inline void sbl_secure_link_check(const struct sbl_block *b, const struct
         sbl_report("malloc", b, "corrupted free list (a freed block was overwritten)");
 }
 
+/* what types.h states of a live page's counters: no more blocks carved than
+   the span holds, no more handed out than carved (used holds one count
+   more while in_use is 2) */
+static inline bool sbl_page_counts_ok(const struct sbl_page *pg)
+{
+    return pg->reserved <= pg->capacity &&
+           pg->used <= (unsigned)pg->reserved + (sbl_page_in_use(pg) == 2);
+}
+
+/* whether b is the start of one of pg's carved blocks */
+static inline bool sbl_block_in_page(const struct sbl_page *pg, const void *b)
+{
+    size_t d = (size_t)((const uint8_t *)b - pg->start); /* huge when b < start */
+    return d < (size_t)pg->reserved * pg->block_size && d % pg->block_size == 0;
+}
+
 /* Pops the first block of pg->free (not NULL), outside the inline fast
    path; slow mode decodes and checks the link and hands the block out. */
 static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
@@ -331,6 +360,8 @@ static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
             sbl_secure_link_check(b, pg->free);
         sbl_handout(b, pg->block_size);
     }
+    sbl_assert(sbl_block_in_page(pg, b));
+    sbl_assert(sbl_page_counts_ok(pg));
     return b;
 }
 

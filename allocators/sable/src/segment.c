@@ -106,9 +106,24 @@ static unsigned longest_run(uint64_t map)
     return best;
 }
 
+static inline bool registry_marked(const struct sbl_segment *s);
+
+/* What a heap's segment keeps (see above), checked in debug builds where
+   its maps change: the header slice never free, dirty bits only on free
+   slices, a purge deadline exactly while some free slice is dirty, and its
+   registry byte set. */
+static inline void seg_assert(const struct sbl_segment *s)
+{
+    sbl_assert((s->free_map & 1) == 0);
+    sbl_assert((s->dirty_map & ~s->free_map) == 0);
+    sbl_assert(((s->free_map & s->dirty_map) != 0) == (s->purge_at != 0));
+    sbl_assert(registry_marked(s));
+}
+
 /* ---- the heap's segment list and run bins ---- */
 static void seg_unlink(struct sbl_heap *h, struct sbl_segment *s)
 {
+    sbl_assert(s->heap == h && (s->prev ? s->prev->next == s : h->segments == s));
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -161,6 +176,7 @@ static void seg_rebin(struct sbl_heap *h, struct sbl_segment *s)
         s->bin_next->bin_prev = s;
     h->runs[r] = s;
     h->run_mask |= (uint64_t)1 << r;
+    sbl_assert(s->run == longest_run(s->free_map));
 }
 
 /* ---- purging ---- */
@@ -202,6 +218,8 @@ static void segment_unmap(struct sbl_segment *s)
 /* ---- the pool of empty segments ---- */
 static void pool_unlink(struct sbl_segment *s)
 {
+    sbl_assert(s->heap == NULL && (s->prev ? s->prev->next == s : pool_first == s) &&
+               (s->next ? s->next->prev == s : pool_last == s));
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -410,6 +428,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         schedule_purge(h, s); /* (keeps its deadline; tells the heap) */
     seg_push_front(h, s);
     seg_rebin(h, s);
+    seg_assert(s);
     return s;
 }
 
@@ -459,6 +478,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);
+    sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
@@ -488,6 +508,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
         sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
     }
+    seg_assert(s);
     return pg;
 }
 
@@ -540,6 +561,8 @@ void sbl_page_set_state(struct sbl_page *pg, uintptr_t state)
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_segment *s = sbl_segment_of(pg);
+    sbl_assert(s->heap == h && pg->offset == 0 && pg->next == NULL && pg->prev == NULL);
+    sbl_assert(pg->used == (sbl_page_in_use(pg) == 2));
     if (h->large_kept == pg)
         h->large_kept = NULL;
     sbl_page_set_state(pg, SBL_TF_NEVER);
@@ -550,9 +573,11 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     pg->local_free = NULL;
     sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
     uint64_t m = span_mask(idx, k);
+    sbl_assert((s->free_map & m) == 0);
     s->free_map |= m;
     s->dirty_map |= m;
     schedule_purge(h, s);
+    seg_assert(s);
     /* an empty segment stays warm in the heap (a burst of frees followed by
        allocations reuses it) if the heap has no other; else it goes to the
        pool, warm until its purge */
@@ -606,6 +631,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
     seg_rebin(h, s);
     pg->slices = (uint8_t)slices;
     sbl_stat_committed(seg_commit(s) - c0);
+    seg_assert(s);
     return true;
 }
 
@@ -631,6 +657,15 @@ void sbl_registry_mark(const void *base, size_t size, bool on)
     __atomic_store_n(&sbl_registry[c], (uint8_t)(on ? 1 : 0), __ATOMIC_RELEASE);
     for (size_t i = 1; i < k; i++)
         __atomic_store_n(&sbl_registry[c + i], (uint8_t)(on ? 2 : 0), __ATOMIC_RELEASE);
+}
+
+/* whether s's chunk is marked as a segment's base (always, once the
+   registry is mapped: mark and unmark go with map and unmap) */
+static inline bool registry_marked(const struct sbl_segment *s)
+{
+    uintptr_t c = (uintptr_t)s >> SBL_SEG_SHIFT;
+    return sbl_registry == NULL || c >= REG_CHUNKS ||
+           __atomic_load_n(&sbl_registry[c], __ATOMIC_RELAXED) == 1;
 }
 
 /* The segment (normal or huge) whose mapping holds p, or NULL. */
@@ -662,6 +697,12 @@ const char *sbl_segments_check(const struct sbl_heap *h)
             return "a segment on the heap's list is not the heap's";
         if (s->free_map & 1)
             return "slice 0 (the header) is marked free";
+        if (s->dirty_map & ~s->free_map)
+            return "a slice in use is marked dirty";
+        if (((s->free_map & s->dirty_map) != 0) != (s->purge_at != 0))
+            return "a segment's purge deadline does not match its dirty free slices";
+        if (!registry_marked(s))
+            return "a segment's registry byte is not set";
         if (s->run != longest_run(s->free_map))
             return "a segment's run is not its longest run of free slices";
         if ((s->run == 0) != (s->free_map == 0))

@@ -476,8 +476,18 @@ static void test_kept_marks(void)
     CHECK(bad == NULL);
 }
 
+/* sbl_assert: its expression evaluated (and fatal when false) in debug
+   builds only; compiled in both */
+static void test_assert_mode(void)
+{
+    int n = 0;
+    sbl_assert(++n == 1);
+    CHECK(n == SBL_DEBUG);
+}
+
 int main(void)
 {
+    test_assert_mode();
     test_classes();
     test_lookup();
     test_free_list();
