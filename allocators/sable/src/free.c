@@ -113,7 +113,7 @@ void sbl_xb_init_key(void)
 static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
     if (SBL_UNLIKELY(xb_state != XB_REGISTERED)) {
-        if (xb_state == 0 && xb_key_ok && !sbl_opt.slow) {
+        if (xb_state == 0 && xb_key_ok && !sbl_slow_mode()) {
             xb_state = XB_REGISTERED;
             pthread_setspecific(xb_key, (void *)1); /* one of the first keys: no allocation */
         }
@@ -122,7 +122,7 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
             return;
         }
     }
-    if (SBL_UNLIKELY(sbl_opt.slow || pg->capacity <= 1)) {
+    if (SBL_UNLIKELY(sbl_slow_mode() || pg->capacity <= 1)) {
         free_remote_now(h, pg, b, b);
         return;
     }
@@ -191,7 +191,7 @@ static inline void free_slow_mode_body(void *p)
 {
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (sbl_opt.secure_only)
+    if (sbl_opt.mode == SBL_MODE_SECURE)
         sbl_secure_free(s, pg, p);
     else
         sbl_free_general(s, pg, p);

@@ -44,7 +44,7 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
     size_t lo = cls == 0 ? 0 : sbl_class_size(cls - 1) / 16 + 1;
     size_t hi = sz / 16;
     struct sbl_page *pg = h->queues[cls].first;
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
         for (size_t b = lo; b <= hi; b++)
             h->sdirect[b] = pg;
         pg = NULL; /* slow mode: no allocation fast path */
@@ -65,7 +65,7 @@ static void queue_mark(struct sbl_page_queue *q)
     struct sbl_page *f = q->first;
     if (f == NULL)
         return;
-    sbl_page_set_in_use(f, (f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_opt.slow) ? 2 : 1);
+    sbl_page_set_in_use(f, (f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_slow_mode()) ? 2 : 1);
     if (f->next)
         sbl_page_set_in_use(f->next, 1);
 }

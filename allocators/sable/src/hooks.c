@@ -1,7 +1,8 @@
 /* hooks.c: statistics, the operation log and Valgrind client requests.
  *
- * They run only in "slow mode" (secure mode, SABLE_STATS=1, SABLE_LOG, or
- * under Valgrind, all decided once at start-up): then every heap's direct
+ * They run only in instrumented mode (SABLE_STATS=1, SABLE_LOG, or under
+ * memcheck; SBL_MODE_INSTRUMENTED, decided once at start-up). In it, as in
+ * secure mode (together "slow mode"), every heap's direct
  * table points to the empty page and every page carries SBL_PF_SLOW, so
  * each malloc and free takes its slow path, which calls these hooks. In
  * normal mode the fast paths do not know the hooks exist; only the address
@@ -77,10 +78,13 @@ static bool under_memcheck(void)
 void sbl_hooks_init(void)
 {
     sbl_opt.valgrind = under_memcheck();
-    sbl_opt.hooks = sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
-    sbl_opt.slow = sbl_opt.secure || sbl_opt.hooks;
-    sbl_free_limit = sbl_opt.slow ? 0 : UINTPTR_MAX;
-    sbl_opt.secure_only = sbl_opt.secure && !sbl_opt.hooks;
+    if (sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0)
+        sbl_opt.mode = SBL_MODE_INSTRUMENTED;
+    else if (sbl_opt.secure)
+        sbl_opt.mode = SBL_MODE_SECURE;
+    else
+        sbl_opt.mode = SBL_MODE_NORMAL;
+    sbl_free_limit = sbl_slow_mode() ? 0 : UINTPTR_MAX;
 }
 
 /* ---- the log: one line per operation, written with one write(2) ---- */
@@ -320,7 +324,7 @@ bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p)
     size_t size = huge ? s->huge_size : pg->block_size;
     if (sbl_hook_depth == 0 && sbl_opt.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0); /* p: the pointer memcheck was given */
-    if (sbl_hook_depth == 0 && sbl_opt.hooks)
+    if (sbl_hook_depth == 0 && sbl_opt.mode == SBL_MODE_INSTRUMENTED)
         sbl_hook_free(start, size);
     if (sbl_opt.secure && !huge)
         sbl_secure_freed(start, size);
@@ -331,7 +335,7 @@ SABLE_EXPORT int sable_stats(struct sable_stats *st)
 {
     if (st == NULL)
         return EINVAL;
-    bool exact = sbl_opt.slow;
+    bool exact = sbl_slow_mode();
     st->live_bytes = exact ? atomic_load(&live) : SIZE_MAX;
     st->peak_live_bytes = exact ? atomic_load(&peak) : SIZE_MAX;
     int64_t c = atomic_load(&committed);

@@ -186,18 +186,18 @@ __attribute__((constructor)) static void sable_constructor(void)
 }
 
 /* ---- the API ---- */
-/* Each call below other than malloc and free checks one flag: in slow mode
+/* Each call below other than malloc and free checks the mode: in slow mode
  * (hooks.c) it runs its implementation with the hooks held off, then
  * reports itself as one operation. malloc and free reach their hooks
  * through their slow paths. */
 #define HOOKED_ALLOC(op, n, align, call)                                      \
     do {                                                                      \
-        if (SBL_LIKELY(!sbl_opt.slow))                                        \
+        if (SBL_LIKELY(!sbl_slow_mode()))                                        \
             return call;                                                      \
         sbl_hook_depth++;                                                     \
         void *r_ = call;                                                      \
         sbl_hook_depth--;                                                     \
-        if (sbl_hook_depth == 0 && sbl_opt.hooks)                             \
+        if (sbl_hook_depth == 0 && sbl_opt.mode == SBL_MODE_INSTRUMENTED)                             \
             sbl_hook_alloc(op, r_, n, align);                                 \
         return r_;                                                            \
     } while (0)
@@ -236,7 +236,7 @@ static void *calloc_impl(size_t count, size_t n)
 static SBL_NOINLINE void *calloc_slow(size_t count, size_t n)
 {
     size_t total;
-    if (sbl_opt.secure_only && !__builtin_mul_overflow(count, n, &total))
+    if (sbl_opt.mode == SBL_MODE_SECURE && !__builtin_mul_overflow(count, n, &total))
         return sbl_secure_calloc(total);
     if (sbl_opt.valgrind) {
         if (__builtin_mul_overflow(count, n, &total)) {
@@ -248,14 +248,14 @@ static SBL_NOINLINE void *calloc_slow(size_t count, size_t n)
     sbl_hook_depth++;
     void *r = calloc_impl(count, n);
     sbl_hook_depth--;
-    if (sbl_hook_depth == 0 && sbl_opt.hooks)
+    if (sbl_hook_depth == 0 && sbl_opt.mode == SBL_MODE_INSTRUMENTED)
         sbl_hook_alloc(SBL_OP_CALLOC, r, count * n, 0);
     return r;
 }
 
 SABLE_EXPORT void *sable_calloc(size_t count, size_t n)
 {
-    if (SBL_LIKELY(!sbl_opt.slow))
+    if (SBL_LIKELY(!sbl_slow_mode()))
         return calloc_impl(count, n);
     return calloc_slow(count, n);
 }
@@ -272,16 +272,16 @@ static void *realloc_hooked(enum sbl_op op, void *p, size_t n)
     sbl_hook_depth++;
     void *q = op == SBL_OP_REALLOC ? sbl_realloc(p, n) : sbl_resize_in_place(p, n);
     sbl_hook_depth--;
-    if (sbl_hook_depth == 0 && p != NULL && sbl_opt.hooks)
+    if (sbl_hook_depth == 0 && p != NULL && sbl_opt.mode == SBL_MODE_INSTRUMENTED)
         sbl_hook_realloc(op, p, old, old_extent, q, n);
     return q;
 }
 
 SABLE_EXPORT void *sable_realloc(void *p, size_t n)
 {
-    if (SBL_LIKELY(!sbl_opt.slow))
+    if (SBL_LIKELY(!sbl_slow_mode()))
         return sbl_realloc(p, n);
-    if (sbl_opt.secure_only) /* no hooks: the check, then the call (secure.c) */
+    if (sbl_opt.mode == SBL_MODE_SECURE) /* no hooks: the check, then the call (secure.c) */
         return sbl_secure_realloc(p, n, true);
     if (sbl_opt.valgrind)
         return sbl_vg_realloc(p, n);
@@ -303,7 +303,7 @@ static inline bool is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 /* slow mode: secure mode alone has its lean pop (secure.c) */
 static SBL_NOINLINE void *aligned_slow(size_t align, size_t n)
 {
-    if (sbl_opt.secure_only)
+    if (sbl_opt.mode == SBL_MODE_SECURE)
         return sbl_secure_aligned(align, n);
     if (sbl_opt.valgrind)
         return sbl_vg_alloc(SBL_OP_ALIGNED, n, align, false);
@@ -312,7 +312,7 @@ static SBL_NOINLINE void *aligned_slow(size_t align, size_t n)
 
 static inline __attribute__((always_inline)) void *aligned_hooked(size_t align, size_t n)
 {
-    if (SBL_LIKELY(!sbl_opt.slow))
+    if (SBL_LIKELY(!sbl_slow_mode()))
         return sbl_alloc_aligned(align, n);
     return aligned_slow(align, n);
 }
@@ -386,9 +386,9 @@ SABLE_EXPORT void sable_free_aligned_sized(void *p, size_t align, size_t n)
 
 SABLE_EXPORT void *sable_resize_in_place(void *p, size_t n)
 {
-    if (SBL_LIKELY(!sbl_opt.slow))
+    if (SBL_LIKELY(!sbl_slow_mode()))
         return sbl_resize_in_place(p, n);
-    if (sbl_opt.secure_only)
+    if (sbl_opt.mode == SBL_MODE_SECURE)
         return sbl_secure_realloc(p, n, false);
     if (sbl_opt.valgrind)
         return NULL; /* memcheck's blocks never change size in place */
@@ -405,10 +405,10 @@ SABLE_EXPORT void *sable_aligned_alloc_any(size_t align, size_t n)
 SABLE_EXPORT int sable_free_range(void *p, size_t n)
 {
     int rc = sbl_free_range(p, n);
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
         if (rc == EINVAL && sbl_opt.secure)
             sbl_report("free_range", p, "range outside a live block or already released");
-        if (sbl_opt.hooks)
+        if (sbl_opt.mode == SBL_MODE_INSTRUMENTED)
             sbl_hook_range(p, n, rc);
     }
     return rc;

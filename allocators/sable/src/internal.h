@@ -52,15 +52,22 @@ extern struct sbl_page sbl_empty_page;
 extern const uint32_t sbl_class_sizes[SBL_NCLASSES];
 extern const uint8_t sbl_class_slices[SBL_NCLASSES];
 
+/* The mode, set once at start-up (sbl_hooks_init) from the settings */
+enum sbl_mode {
+    SBL_MODE_NORMAL,       /* the plain fast paths */
+    SBL_MODE_SECURE,       /* SABLE_SECURE=1 alone: the lean secure paths
+                              (secure.c) serve malloc and the owner's free */
+    SBL_MODE_INSTRUMENTED, /* statistics, log or Valgrind (with secure mode's
+                              checks or not): every operation through the
+                              hooks (hooks.c) */
+};
+
 struct sbl_options {
+    enum sbl_mode mode; /* not NORMAL: "slow mode", no fast paths */
+    bool secure;    /* SABLE_SECURE=1: checks and zeroing (either slow mode) */
+    bool stats;     /* SABLE_STATS=1 (instrumented) */
+    bool valgrind;  /* running under memcheck (instrumented) */
     uint64_t purge_delay_ms;
-    bool secure;    /* SABLE_SECURE=1 */
-    bool stats;     /* SABLE_STATS=1 */
-    bool valgrind;  /* running under Valgrind */
-    bool slow;      /* any of the above or a log: no fast paths (hooks.c) */
-    bool secure_only; /* secure mode without hooks: the lean secure paths
-                         (secure.c) serve malloc and the owner's free */
-    bool hooks;     /* statistics, log or Valgrind: the hooks have work */
     int log_fd;     /* SABLE_LOG, or -1 */
     int stats_fd;   /* a copy of stderr for the exit summary (programs such
                        as coreutils close stderr before the process ends) */
@@ -69,6 +76,9 @@ struct sbl_options {
                        is mark ^ p */
 };
 extern struct sbl_options sbl_opt;
+
+/* secure or instrumented: every operation leaves the fast paths */
+static inline bool sbl_slow_mode(void) { return sbl_opt.mode != SBL_MODE_NORMAL; }
 extern uintptr_t sbl_free_limit; /* UINTPTR_MAX; 0 in slow mode */
 /* > 0 while an API call runs its internal allocations and frees: the hooks
    then run once, for the call itself */
@@ -292,8 +302,8 @@ static inline uintptr_t sbl_link_code(const struct sbl_block *b)
 
 static inline struct sbl_block *sbl_next_get(const struct sbl_block *b)
 {
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
-        if (sbl_opt.secure_only)
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
+        if (sbl_opt.mode == SBL_MODE_SECURE)
             return (struct sbl_block *)((uintptr_t)b->next ^ sbl_link_code(b));
         return sbl_next_get_slow(b);
     }
@@ -302,8 +312,8 @@ static inline struct sbl_block *sbl_next_get(const struct sbl_block *b)
 
 static inline void sbl_next_set(struct sbl_block *b, struct sbl_block *v)
 {
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
-        if (sbl_opt.secure_only)
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
+        if (sbl_opt.mode == SBL_MODE_SECURE)
             b->next = (struct sbl_block *)((uintptr_t)v ^ sbl_link_code(b));
         else
             sbl_next_set_slow(b, v);
@@ -318,7 +328,7 @@ __attribute__((noreturn)) void sbl_report(const char *op, const void *p, const c
    sbl_next_get): the freed-marker cleared, memcheck told */
 static inline void sbl_handout(void *p, size_t size)
 {
-    if (sbl_opt.secure_only)
+    if (sbl_opt.mode == SBL_MODE_SECURE)
         ((uintptr_t *)p)[1] = 0;
     else
         sbl_slow_handout(p, size);
@@ -355,7 +365,7 @@ static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
     struct sbl_block *b = pg->free;
     pg->free = sbl_next_get(b);
     pg->used++;
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
         if (sbl_opt.secure)
             sbl_secure_link_check(b, pg->free);
         sbl_handout(b, pg->block_size);

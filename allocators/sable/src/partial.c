@@ -246,7 +246,7 @@ int sbl_free_range(void *p, size_t n)
     }
     if (cut > 0) { /* the block is now shorter: its table entry follows */
         size_t now = s->kind == SBL_SEG_HUGE ? s->huge_size : pg->block_size;
-        if (sbl_opt.slow && sbl_hook_depth == 0)
+        if (sbl_slow_mode() && sbl_hook_depth == 0)
             sbl_hook_resized(size, now);
         sbl_lock(&table_lock);
         e = entry_find((uintptr_t)start);

@@ -430,7 +430,7 @@ void *sbl_secure_calloc(size_t total)
  * fresh block pass for a zeroed one, see sbl_secure_calloc). */
 void sbl_slow_carve(uint8_t *p, uint32_t n, size_t bs, struct sbl_block *tail)
 {
-    if (sbl_opt.secure_only) {
+    if (sbl_opt.mode == SBL_MODE_SECURE) {
         for (uint32_t i = 0; i < n; i++) {
             uintptr_t *w = (uintptr_t *)(p + (size_t)i * bs);
             uintptr_t next = i + 1 < n ? (uintptr_t)(p + (size_t)(i + 1) * bs) : (uintptr_t)tail;

@@ -406,7 +406,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         if (s == NULL)
             return NULL;
         sbl_registry_mark(s, SBL_SEG_SIZE, true);
-        if (sbl_opt.slow) /* a stray free into an unused slice takes the slow path */
+        if (sbl_slow_mode()) /* a stray free into an unused slice takes the slow path */
             for (unsigned i = 0; i <= SBL_SLICES; i++)
                 sbl_page_flags_init(&s->pages[i], SBL_PF_SLOW);
         sbl_stat_segments(1);
@@ -493,7 +493,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     pg->free = NULL;
     pg->local_free = NULL;
     pg->offset = 0;
-    sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0);
+    sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
     sbl_page_set_in_use(pg, 1);
@@ -526,7 +526,7 @@ void sbl_page_extend(struct sbl_page *pg)
     if (n > avail)
         n = avail;
     uint8_t *p = pg->start + (size_t)pg->reserved * bs;
-    if (SBL_LIKELY(!sbl_opt.slow)) { /* the mode tested once, not per block */
+    if (SBL_LIKELY(!sbl_slow_mode())) { /* the mode tested once, not per block */
         for (uint32_t i = 0; i + 1 < n; i++)
             ((struct sbl_block *)(p + i * bs))->next = (struct sbl_block *)(p + (i + 1) * bs);
         ((struct sbl_block *)(p + (size_t)(n - 1) * bs))->next = pg->free;
@@ -571,7 +571,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_set_in_use(pg, 0);
     pg->free = NULL;
     pg->local_free = NULL;
-    sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
+    sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
     uint64_t m = span_mask(idx, k);
     sbl_assert((s->free_map & m) == 0);
     s->free_map |= m;
