@@ -56,18 +56,20 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
 }
 
 /* cls < 0: the full list */
-/* in_use 2 ("kept"): the page is its class's only page and small enough to
+/* SBL_PAGE_KEPT: the page is its class's only page and small enough to
    stay when it empties (sbl_heap_retire would keep it), so the fast path's
    free need not call sbl_heap_retire; normal mode only (the slow paths
-   compare in_use with 1). Every other live page has in_use 1. */
+   compare in_use with SBL_PAGE_LIVE). Every other live page is
+   SBL_PAGE_LIVE. */
 static void queue_mark(struct sbl_page_queue *q)
 {
     struct sbl_page *f = q->first;
     if (f == NULL)
         return;
-    sbl_page_set_in_use(f, (f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_slow_mode()) ? 2 : 1);
+    bool keep = f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_slow_mode();
+    sbl_page_set_in_use(f, keep ? SBL_PAGE_KEPT : SBL_PAGE_LIVE);
     if (f->next)
-        sbl_page_set_in_use(f->next, 1);
+        sbl_page_set_in_use(f->next, SBL_PAGE_LIVE);
 }
 
 /* whether pg is linked into q where its links say, and q is the queue it
@@ -96,7 +98,7 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
     else
         q->last = pg->prev;
     pg->next = pg->prev = NULL;
-    sbl_page_set_in_use(pg, 1);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
         queue_mark(q);
         if (first)
@@ -114,7 +116,7 @@ static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struc
     else
         q->last = pg;
     q->first = pg;
-    sbl_page_set_in_use(pg, 1);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
         queue_mark(q);
         direct_update(h, (unsigned)cls);
@@ -132,7 +134,7 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
     pg->prev = q->last;
     q->last->next = pg;
     q->last = pg;
-    sbl_page_set_in_use(pg, 1);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0)
         queue_mark(q);
 }
@@ -235,8 +237,8 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
  * gives its RAM back after the delay. */
 static void orphan_free(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
-    if (sbl_page_in_use(pg) == 2)
-        sbl_page_set_in_use(pg, 1); /* no page is kept for an owner that is gone */
+    if (sbl_page_in_use(pg) == SBL_PAGE_KEPT)
+        sbl_page_set_in_use(pg, SBL_PAGE_LIVE); /* no page is kept for an owner that is gone */
     if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
         pg->used = 0;
         sbl_page_release(h, pg);
@@ -366,7 +368,7 @@ void sbl_heap_collect(struct sbl_heap *h, bool force)
         for (struct sbl_page *pg = q->first, *next; pg; pg = next) {
             next = pg->next;
             page_collect(pg);
-            if (pg->used - (sbl_page_in_use(pg) == 2) == 0 && force) {
+            if (pg->used - (sbl_page_in_use(pg) == SBL_PAGE_KEPT) == 0 && force) {
                 queue_remove(h, q, pg, (int)c);
                 sbl_page_release(h, pg);
             }

@@ -47,7 +47,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
     memset(pg, 0, sizeof *pg);
     sbl_page_flags_init(pg, SBL_PF_HUGE);
     pg->used = 1;
-    sbl_page_set_in_use(pg, 1);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     pg->start = base + off;
     unsigned idx = (unsigned)(off >> SBL_SLICE_SHIFT);
     if (idx > 0)

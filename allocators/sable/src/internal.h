@@ -131,7 +131,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
 extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 void sbl_page_extend(struct sbl_page *pg);
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
-void sbl_page_set_state(struct sbl_page *pg, uintptr_t state);
+void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state);
 void sbl_segments_purge(struct sbl_heap *h, bool force);
 void sbl_segments_trim(struct sbl_heap *h);
 void sbl_segments_maybe_purge(struct sbl_heap *h);
@@ -259,16 +259,17 @@ static inline unsigned sbl_page_flags(const struct sbl_page *pg)
 }
 
 /* page->in_use: written by the owner, read by sable_free_range from any
-   thread (which only tells 0 from not 0): relaxed atomics as well */
-static inline unsigned sbl_page_in_use(const struct sbl_page *pg)
+   thread (which only tells SBL_PAGE_FREE from the others): relaxed atomics
+   as well */
+static inline enum sbl_page_use sbl_page_in_use(const struct sbl_page *pg)
 {
     return __atomic_load_n(&pg->in_use, __ATOMIC_RELAXED);
 }
 
-/* in_use 2 holds one count in pg->used (see types.h), taken and given back here */
-static inline void sbl_page_set_in_use(struct sbl_page *pg, unsigned v)
+/* a kept page holds one count in pg->used (see types.h), taken and given back here */
+static inline void sbl_page_set_in_use(struct sbl_page *pg, enum sbl_page_use v)
 {
-    pg->used = (uint16_t)(pg->used - (sbl_page_in_use(pg) == 2) + (v == 2));
+    pg->used = (uint16_t)(pg->used - (sbl_page_in_use(pg) == SBL_PAGE_KEPT) + (v == SBL_PAGE_KEPT));
     __atomic_store_n(&pg->in_use, (uint8_t)v, __ATOMIC_RELAXED);
 }
 
@@ -344,11 +345,11 @@ static inline void sbl_secure_link_check(const struct sbl_block *b, const struct
 
 /* what types.h states of a live page's counters: no more blocks carved than
    the span holds, no more handed out than carved (used holds one count
-   more while in_use is 2) */
+   more while it is kept) */
 static inline bool sbl_page_counts_ok(const struct sbl_page *pg)
 {
     return pg->reserved <= pg->capacity &&
-           pg->used <= (unsigned)pg->reserved + (sbl_page_in_use(pg) == 2);
+           pg->used <= (unsigned)pg->reserved + (sbl_page_in_use(pg) == SBL_PAGE_KEPT);
 }
 
 /* whether b is the start of one of pg's carved blocks */
@@ -460,7 +461,7 @@ static inline void sbl_free_push(struct sbl_segment *s, struct sbl_page *pg, voi
  * checks p before any header is read), the segment mask, the index of p's
  * slice from p's own bits, the owner and flags tests (2 loads and the TLS
  * load), the push (onto pg->local_free, not the list malloc pops: see
- * types.h) and the used count. A page that stays when it empties (in_use 2)
+ * types.h) and the used count. A page that stays when it empties (kept)
  * holds one count of its own, so its last free does not reach 0; other
  * pages call sbl_heap_retire there. The descriptor read is that of p's
  * slice: a block in a later slice of its span (SBL_PF_INTERIOR there),

@@ -140,7 +140,7 @@ static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page *
         if (s->heap == NULL || (const uint8_t *)p < (const uint8_t *)s + SBL_SLICE_SIZE)
             return false;
         pg = sbl_page_of(s, p);
-        if (!sbl_page_in_use(pg) || (const uint8_t *)p < pg->start ||
+        if (sbl_page_in_use(pg) == SBL_PAGE_FREE || (const uint8_t *)p < pg->start ||
             (const uint8_t *)p >= pg->start + (size_t)pg->capacity * pg->block_size)
             return false;
         uint8_t *start = sbl_block_start(pg, p);

@@ -151,7 +151,7 @@ static inline __attribute__((always_inline)) bool plain_live(const struct sbl_pa
     /* flags SBL_PF_SLOW (the page may be full or detached) and in use */
     unsigned f = sbl_page_flags(pg) & ~(unsigned)(SBL_PF_FULL | SBL_PF_DETACHED);
     size_t d = (size_t)((const uint8_t *)p - pg->start); /* huge when p < start */
-    if (f != SBL_PF_SLOW || sbl_page_in_use(pg) != 1 || d >= SBL_SEG_SIZE)
+    if (f != SBL_PF_SLOW || sbl_page_in_use(pg) != SBL_PAGE_LIVE || d >= SBL_SEG_SIZE)
         return false;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     return idx < pg->reserved && idx * pg->block_size == d &&
@@ -205,7 +205,7 @@ static SBL_NOINLINE void secure_check_full(const char *op, const void *p)
     if (s->heap == NULL || (const uint8_t *)p < (const uint8_t *)s + SBL_SLICE_SIZE)
         sbl_report(op, p, "pointer into memory sable does not hand out");
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (!sbl_page_in_use(pg))
+    if (sbl_page_in_use(pg) == SBL_PAGE_FREE)
         sbl_report(op, p, "pointer into a free page (double free?)");
     if ((const uint8_t *)p < pg->start ||
         (const uint8_t *)p >= pg->start + (size_t)pg->reserved * pg->block_size)
@@ -468,7 +468,7 @@ void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p)
     /* flags exactly SBL_PF_SLOW, and in use (slice 0, the header, never is) */
     size_t d = (size_t)((uint8_t *)p - pg->start); /* huge when p < start */
     if (SBL_UNLIKELY(h != sbl_tls_heap || sbl_page_flags(pg) != SBL_PF_SLOW ||
-                     sbl_page_in_use(pg) != 1 || d >= SBL_SEG_SIZE))
+                     sbl_page_in_use(pg) != SBL_PAGE_LIVE || d >= SBL_SEG_SIZE))
         goto general;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     size_t bs = pg->block_size;

@@ -496,7 +496,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
-    sbl_page_set_in_use(pg, 1);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     pg->used = 0; /* after in_use: see sbl_page_set_in_use */
     pg->block_size = (uint32_t)bs;
     pg->capacity = (uint16_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
@@ -539,7 +539,7 @@ void sbl_page_extend(struct sbl_page *pg)
 
 /* Moves the remote-free state to `state`, waiting out a remote thread that
  * is between its two steps of a delayed free (a few instructions). */
-void sbl_page_set_state(struct sbl_page *pg, uintptr_t state)
+void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state)
 {
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     for (;;) {
@@ -562,13 +562,13 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_segment *s = sbl_segment_of(pg);
     sbl_assert(s->heap == h && pg->offset == 0 && pg->next == NULL && pg->prev == NULL);
-    sbl_assert(pg->used == (sbl_page_in_use(pg) == 2));
+    sbl_assert(pg->used == (sbl_page_in_use(pg) == SBL_PAGE_KEPT));
     if (h->large_kept == pg)
         h->large_kept = NULL;
     sbl_page_set_state(pg, SBL_TF_NEVER);
     unsigned idx = (unsigned)(pg - s->pages);
     unsigned k = pg->slices;
-    sbl_page_set_in_use(pg, 0);
+    sbl_page_set_in_use(pg, SBL_PAGE_FREE);
     pg->free = NULL;
     pg->local_free = NULL;
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
