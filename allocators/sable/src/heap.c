@@ -502,7 +502,6 @@ void sbl_heap_unlock_postfork(bool child)
         for (struct sbl_heap *h = all_heaps; h != NULL; h = h->next_all)
             if (h != sbl_tls_heap && h->owner_tag != 0)
                 heap_set_owner(h, 0);
-        atomic_store(&heaps_lock.v, 0);
-    } else
-        sbl_unlock(&heaps_lock);
+    }
+    sbl_lock_after_fork(&heaps_lock, child);
 }

@@ -299,13 +299,8 @@ void sbl_huge_lock_prefork(void)
 
 void sbl_huge_unlock_postfork(bool child)
 {
-    if (child) {
-        atomic_store(&hcache_lock.v, 0);
-        atomic_store(&quarantine_lock.v, 0);
-    } else {
-        sbl_unlock(&hcache_lock);
-        sbl_unlock(&quarantine_lock);
-    }
+    sbl_lock_after_fork(&hcache_lock, child);
+    sbl_lock_after_fork(&quarantine_lock, child);
 }
 
 void sbl_huge_free(struct sbl_segment *s)

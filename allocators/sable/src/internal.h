@@ -45,6 +45,17 @@ static inline void sbl_lock(sbl_lock_t *l)
 
 static inline void sbl_unlock(sbl_lock_t *l) { atomic_store_explicit(&l->v, 0, memory_order_release); }
 
+/* A global lock after fork (init.c takes every one before it): the parent
+   releases it; the child, whose one thread is the one that took it, resets
+   it. */
+static inline void sbl_lock_after_fork(sbl_lock_t *l, bool child)
+{
+    if (child)
+        atomic_store(&l->v, 0);
+    else
+        sbl_unlock(l);
+}
+
 /* ---- globals ------------------------------------------------------------ */
 extern __thread struct sbl_heap *sbl_tls_heap __attribute__((tls_model("initial-exec")));
 extern struct sbl_heap sbl_empty_heap;

@@ -296,8 +296,5 @@ void sbl_range_lock_prefork(void) { sbl_lock(&table_lock); }
 
 void sbl_range_unlock_postfork(bool child)
 {
-    if (child)
-        atomic_store(&table_lock.v, 0);
-    else
-        sbl_unlock(&table_lock);
+    sbl_lock_after_fork(&table_lock, child);
 }

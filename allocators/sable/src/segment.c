@@ -439,10 +439,7 @@ void sbl_segment_lock_prefork(void) { sbl_lock(&pool_lock); }
 
 void sbl_segment_unlock_postfork(bool child)
 {
-    if (child)
-        atomic_store(&pool_lock.v, 0);
-    else
-        sbl_unlock(&pool_lock);
+    sbl_lock_after_fork(&pool_lock, child);
 }
 
 /* ---- pages ---- */
