@@ -89,15 +89,7 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
 {
     sbl_assert(queue_holds(h, q, pg, cls));
     bool first = q->first == pg;
-    if (pg->prev)
-        pg->prev->next = pg->next;
-    else
-        q->first = pg->next;
-    if (pg->next)
-        pg->next->prev = pg->prev;
-    else
-        q->last = pg->prev;
-    pg->next = pg->prev = NULL;
+    SBL_LIST_UNLINK(q->first, &q->last, pg, next, prev);
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
         queue_mark(q);
@@ -109,13 +101,7 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
 static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
 {
     sbl_assert(pg->next == NULL && pg->prev == NULL && q->first != pg);
-    pg->prev = NULL;
-    pg->next = q->first;
-    if (q->first)
-        q->first->prev = pg;
-    else
-        q->last = pg;
-    q->first = pg;
+    SBL_LIST_PUSH_FRONT(q->first, &q->last, pg, next, prev);
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
         queue_mark(q);
@@ -130,10 +116,7 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
         return;
     }
     sbl_assert(pg->next == NULL && pg->prev == NULL && q->first != pg);
-    pg->next = NULL;
-    pg->prev = q->last;
-    q->last->next = pg;
-    q->last = pg;
+    SBL_LIST_PUSH_BACK(q->first, &q->last, pg, next, prev);
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0)
         queue_mark(q);

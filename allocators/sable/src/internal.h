@@ -4,6 +4,7 @@
 #ifndef SABLE_INTERNAL_H
 #define SABLE_INTERNAL_H
 
+#include "list.h"
 #include "types.h"
 
 #include <errno.h>

@@ -124,22 +124,12 @@ static inline void seg_assert(const struct sbl_segment *s)
 static void seg_unlink(struct sbl_heap *h, struct sbl_segment *s)
 {
     sbl_assert(s->heap == h && (s->prev ? s->prev->next == s : h->segments == s));
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->segments = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    SBL_LIST_UNLINK(h->segments, SBL_LIST_NO_LAST(s), s, next, prev);
 }
 
 static void seg_push_front(struct sbl_heap *h, struct sbl_segment *s)
 {
-    s->prev = NULL;
-    s->next = h->segments;
-    if (h->segments)
-        h->segments->prev = s;
-    h->segments = s;
+    SBL_LIST_PUSH_FRONT(h->segments, SBL_LIST_NO_LAST(s), s, next, prev);
 }
 
 static void bin_remove(struct sbl_heap *h, struct sbl_segment *s)
@@ -147,15 +137,9 @@ static void bin_remove(struct sbl_heap *h, struct sbl_segment *s)
     unsigned r = s->run;
     if (r == 0)
         return;
-    if (s->bin_prev)
-        s->bin_prev->bin_next = s->bin_next;
-    else
-        h->runs[r] = s->bin_next;
-    if (s->bin_next)
-        s->bin_next->bin_prev = s->bin_prev;
+    SBL_LIST_UNLINK(h->runs[r], SBL_LIST_NO_LAST(s), s, bin_next, bin_prev);
     if (h->runs[r] == NULL)
         h->run_mask &= ~((uint64_t)1 << r);
-    s->bin_next = s->bin_prev = NULL;
     s->run = 0;
 }
 
@@ -170,11 +154,7 @@ static void seg_rebin(struct sbl_heap *h, struct sbl_segment *s)
     if (r == 0)
         return;
     s->run = (uint8_t)r;
-    s->bin_prev = NULL;
-    s->bin_next = h->runs[r];
-    if (s->bin_next)
-        s->bin_next->bin_prev = s;
-    h->runs[r] = s;
+    SBL_LIST_PUSH_FRONT(h->runs[r], SBL_LIST_NO_LAST(s), s, bin_next, bin_prev);
     h->run_mask |= (uint64_t)1 << r;
     sbl_assert(s->run == longest_run(s->free_map));
 }
@@ -220,15 +200,7 @@ static void pool_unlink(struct sbl_segment *s)
 {
     sbl_assert(s->heap == NULL && (s->prev ? s->prev->next == s : pool_first == s) &&
                (s->next ? s->next->prev == s : pool_last == s));
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        pool_first = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        pool_last = s->prev;
-    s->next = s->prev = NULL;
+    SBL_LIST_UNLINK(pool_first, &pool_last, s, next, prev);
 }
 
 /* Appends a purged segment at the end (pool_lock held); false when the pool
@@ -237,13 +209,7 @@ static bool pool_append_cold(struct sbl_segment *s)
 {
     if (pool_cold >= POOL_COLD_MAX)
         return false;
-    s->next = NULL;
-    s->prev = pool_last;
-    if (pool_last)
-        pool_last->next = s;
-    else
-        pool_first = s;
-    pool_last = s;
+    SBL_LIST_PUSH_BACK(pool_first, &pool_last, s, next, prev);
     pool_cold++;
     return true;
 }
@@ -331,13 +297,7 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
     }
     s->purge_at = sbl_clock_ms() + sbl_purge_delay();
     sbl_lock(&pool_lock);
-    s->prev = NULL;
-    s->next = pool_first;
-    if (pool_first)
-        pool_first->prev = s;
-    else
-        pool_last = s;
-    pool_first = s;
+    SBL_LIST_PUSH_FRONT(pool_first, &pool_last, s, next, prev);
     if (atomic_load_explicit(&pool_deadline, memory_order_relaxed) == 0)
         atomic_store_explicit(&pool_deadline, s->purge_at, memory_order_relaxed);
     sbl_unlock(&pool_lock);
