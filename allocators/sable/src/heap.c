@@ -427,7 +427,7 @@ struct sbl_heap *sbl_heap_acquire(void)
     if (h) {
         /* a freeing thread may have borrowed it for a moment */
         while (!sbl_heap_try_claim(h))
-            sched_yield();
+            sbl_os_yield();
         h->next_abandoned = NULL;
     } else {
         h = heap_new();

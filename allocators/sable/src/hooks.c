@@ -21,7 +21,6 @@
 
 #include "sable.h"
 
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #if defined(__has_include)
@@ -127,7 +126,7 @@ static void log_line(enum sbl_op op, const void *old, size_t n, size_t align, co
     if (sbl_opt.log_fd < 0)
         return;
     if (log_tid == 0)
-        log_tid = syscall(SYS_gettid);
+        log_tid = sbl_os_tid();
     char line[200];
     size_t k = put_str(line, "sable ");
     k += put_str(line + k, op_names[op]);

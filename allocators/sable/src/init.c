@@ -11,7 +11,6 @@
 
 #include "sable.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 
 #define SABLE_VERSION SABLE_VERSION_STRING /* include/sable.h */
@@ -76,9 +75,7 @@ static bool parse_flag(const char *entry, const char *val, bool *out)
 static void log_open(const char *entry, const char *val)
 {
     if (strcmp(val, "stderr") == 0) { /* a copy: the program may close its stderr */
-        int e = errno;
-        int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
-        errno = e;
+        int fd = sbl_os_dup_stderr();
         sbl_opt.log_fd = fd >= 0 ? fd : 2;
         return;
     }
@@ -86,9 +83,7 @@ static void log_open(const char *entry, const char *val)
         warn_setting("malformed value (want a file name or stderr)", entry);
         return;
     }
-    int e = errno;
-    int fd = open(val, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    errno = e;
+    int fd = sbl_os_open_append(val);
     if (fd < 0)
         warn_setting("cannot open the log file", entry);
     else
@@ -118,9 +113,7 @@ static void options_read(void)
             parse_flag(v, val, &sbl_opt.secure);
         } else if (klen == 11 && strncmp(v, "SABLE_STATS", klen) == 0) {
             if (parse_flag(v, val, &sbl_opt.stats) && sbl_opt.stats) {
-                int e = errno;
-                int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
-                errno = e;
+                int fd = sbl_os_dup_stderr();
                 if (fd >= 0)
                     sbl_opt.stats_fd = fd;
             }

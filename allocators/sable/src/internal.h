@@ -8,7 +8,6 @@
 #include "types.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -30,6 +29,8 @@
 #endif
 __attribute__((noreturn, cold)) void sbl_assert_fail(const char *expr, const char *file, int line);
 
+void sbl_os_yield(void); /* os.c */
+
 /* A spin lock that yields: the global locks guard only short, rare
  * sections (segment cache, heap list), and never allocate. */
 typedef struct {
@@ -40,7 +41,7 @@ static inline void sbl_lock(sbl_lock_t *l)
 {
     while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire)) {
         while (atomic_load_explicit(&l->v, memory_order_relaxed))
-            sched_yield();
+            sbl_os_yield();
     }
 }
 
@@ -136,6 +137,10 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
 bool sbl_os_as_limited(void);
 void sbl_os_write(int fd, const char *s, size_t n);
+int sbl_os_dup_stderr(void);
+int sbl_os_open_append(const char *path);
+long sbl_os_tid(void);
+uintptr_t sbl_os_random(void);
 void sbl_warn(const char *msg);
 
 /* segment.c: segments, spans of slices, page descriptors, purging */

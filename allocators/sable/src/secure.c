@@ -32,8 +32,6 @@
 #define SBL_HAVE_AVX2 1 /* zero_avx2 exists; it runs where the CPU has AVX2 */
 #endif
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(__has_include)
@@ -58,14 +56,7 @@ static bool zero_avx2_ok; /* the CPU has AVX2: see zero_avx2 */
 
 void sbl_secure_init(void)
 {
-    uintptr_t k = 0;
-    long r = syscall(SYS_getrandom, &k, sizeof k, 0x1 /* GRND_NONBLOCK */);
-    if (r != (long)sizeof k) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        k = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
-    }
-    sbl_opt.key = k | 1;
+    sbl_opt.key = sbl_os_random() | 1;
     sbl_opt.mark = sbl_opt.key * 0x2545f4914f6cdd1dull;
 #ifdef SBL_HAVE_AVX2
     __builtin_cpu_init(); /* (the first malloc may come before constructors) */

@@ -501,7 +501,7 @@ void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state)
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     for (;;) {
         if ((tf & SBL_TF_MASK) == SBL_TF_FREEING) {
-            sched_yield();
+            sbl_os_yield();
             tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
             continue;
         }
