@@ -268,6 +268,9 @@ void sbl_oom_unlock_postfork(bool child);
 /* init.c */
 void sbl_init(void);
 
+/* options.c */
+void sbl_options_read(void);
+
 /* page->flags is read and written atomically (relaxed: plain moves on
    x86-64), since sable_free_range may set SBL_PF_RANGE from any thread */
 static inline unsigned sbl_page_flags(const struct sbl_page *pg)
