@@ -92,34 +92,6 @@ static __thread long log_tid __attribute__((tls_model("initial-exec")));
 static const char *const op_names[] = {"malloc", "calloc", "realloc", "aligned_alloc",
                                        "free", "resize_in_place", "free_range"};
 
-static size_t put_str(char *o, const char *s)
-{
-    size_t n = 0;
-    while (s[n]) {
-        o[n] = s[n];
-        n++;
-    }
-    return n;
-}
-
-static size_t put_num(char *o, uintptr_t v, unsigned base)
-{
-    char t[24];
-    size_t n = 0;
-    do {
-        t[n++] = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (v);
-    size_t k = 0;
-    if (base == 16) {
-        o[k++] = '0';
-        o[k++] = 'x';
-    }
-    while (n)
-        o[k++] = t[--n];
-    return k;
-}
-
 /* "sable <op> tid=<tid> size=<n> align=<a> ptr=<old> -> <result>" */
 static void log_line(enum sbl_op op, const void *old, size_t n, size_t align, const void *result)
 {
@@ -127,26 +99,28 @@ static void log_line(enum sbl_op op, const void *old, size_t n, size_t align, co
         return;
     if (log_tid == 0)
         log_tid = sbl_os_tid();
-    char line[200];
-    size_t k = put_str(line, "sable ");
-    k += put_str(line + k, op_names[op]);
-    k += put_str(line + k, " tid=");
-    k += put_num(line + k, (uintptr_t)log_tid, 10);
-    k += put_str(line + k, " size=");
-    k += put_num(line + k, n, 10);
-    k += put_str(line + k, " align=");
-    k += put_num(line + k, align, 10);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable ");
+    sbl_line_str(&l, op_names[op]);
+    sbl_line_str(&l, " tid=");
+    sbl_line_dec(&l, (uintptr_t)log_tid);
+    sbl_line_str(&l, " size=");
+    sbl_line_dec(&l, n);
+    sbl_line_str(&l, " align=");
+    sbl_line_dec(&l, align);
     if (old != NULL || op == SBL_OP_FREE || op == SBL_OP_REALLOC || op == SBL_OP_RESIZE ||
         op == SBL_OP_FREE_RANGE) {
-        k += put_str(line + k, " ptr=");
-        k += put_num(line + k, (uintptr_t)old, 16);
+        sbl_line_str(&l, " ptr=");
+        sbl_line_hex(&l, (uintptr_t)old);
     }
     if (op != SBL_OP_FREE) {
-        k += put_str(line + k, " -> ");
-        k += put_num(line + k, (uintptr_t)result, op == SBL_OP_FREE_RANGE ? 10 : 16);
+        sbl_line_str(&l, " -> ");
+        if (op == SBL_OP_FREE_RANGE)
+            sbl_line_dec(&l, (uintptr_t)result);
+        else
+            sbl_line_hex(&l, (uintptr_t)result);
     }
-    line[k++] = '\n';
-    sbl_os_write(sbl_opt.log_fd, line, k);
+    sbl_line_write(&l, sbl_opt.log_fd);
 }
 
 /* ---- hooks ---- */
@@ -352,10 +326,10 @@ SABLE_EXPORT int sable_stats(struct sable_stats *st)
     return 0;
 }
 
-static size_t put_kv(char *o, const char *k, size_t v)
+static void put_kv(struct sbl_line *l, const char *k, size_t v)
 {
-    size_t n = put_str(o, k);
-    return n + put_num(o + n, v, 10);
+    sbl_line_str(l, k);
+    sbl_line_dec(l, v);
 }
 
 /* SABLE_STATS=1: one summary line on stderr when the process exits */
@@ -365,22 +339,21 @@ __attribute__((destructor)) static void stats_at_exit(void)
         return;
     struct sable_stats st;
     sable_stats(&st);
-    char line[512];
-    size_t k = put_str(line, "sable ");
-    k += put_str(line + k, sable_version());
-    k += put_kv(line + k, " stats: live=", st.live_bytes);
-    k += put_kv(line + k, " peak=", st.peak_live_bytes);
-    k += put_kv(line + k, " committed=", st.committed_bytes);
-    k += put_kv(line + k, " reserved=", st.reserved_bytes);
-    k += put_kv(line + k, " small=", st.allocs_small);
-    k += put_kv(line + k, " large=", st.allocs_large);
-    k += put_kv(line + k, " huge=", st.allocs_huge);
-    k += put_kv(line + k, " frees=", st.frees);
-    k += put_kv(line + k, " reallocs=", st.reallocs);
-    k += put_kv(line + k, " partial_frees=", st.partial_frees);
-    k += put_kv(line + k, " segments=", st.segments);
-    k += put_kv(line + k, " heaps=", st.heaps);
-    k += put_kv(line + k, " purge_delay_ms=", st.purge_delay_ms);
-    line[k++] = '\n';
-    sbl_os_write(sbl_opt.stats_fd, line, k);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable ");
+    sbl_line_str(&l, sable_version());
+    put_kv(&l, " stats: live=", st.live_bytes);
+    put_kv(&l, " peak=", st.peak_live_bytes);
+    put_kv(&l, " committed=", st.committed_bytes);
+    put_kv(&l, " reserved=", st.reserved_bytes);
+    put_kv(&l, " small=", st.allocs_small);
+    put_kv(&l, " large=", st.allocs_large);
+    put_kv(&l, " huge=", st.allocs_huge);
+    put_kv(&l, " frees=", st.frees);
+    put_kv(&l, " reallocs=", st.reallocs);
+    put_kv(&l, " partial_frees=", st.partial_frees);
+    put_kv(&l, " segments=", st.segments);
+    put_kv(&l, " heaps=", st.heaps);
+    put_kv(&l, " purge_delay_ms=", st.purge_delay_ms);
+    sbl_line_write(&l, sbl_opt.stats_fd);
 }

@@ -141,7 +141,6 @@ int sbl_os_dup_stderr(void);
 int sbl_os_open_append(const char *path);
 long sbl_os_tid(void);
 uintptr_t sbl_os_random(void);
-void sbl_warn(const char *msg);
 
 /* segment.c: segments, spans of slices, page descriptors, purging */
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
@@ -270,6 +269,17 @@ void sbl_init(void);
 
 /* options.c */
 void sbl_options_read(void);
+
+/* line.c: one line of output, built without allocating:
+   struct sbl_line l = {.n = 0}; sbl_line_str(&l, ...); ...; sbl_line_write(&l, fd) */
+struct sbl_line {
+    size_t n;
+    char buf[512];
+};
+void sbl_line_str(struct sbl_line *l, const char *s);
+void sbl_line_dec(struct sbl_line *l, uintptr_t v);
+void sbl_line_hex(struct sbl_line *l, uintptr_t v); /* 0x... */
+void sbl_line_write(struct sbl_line *l, int fd);    /* with its newline */
 
 /* page->flags is read and written atomically (relaxed: plain moves on
    x86-64), since sable_free_range may set SBL_PF_RANGE from any thread */

@@ -29,17 +29,16 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
     return true;
 }
 
+/* "sable: <what>: <entry> (ignored)" */
 static void warn_setting(const char *what, const char *entry)
 {
-    char line[256];
-    size_t n = 0;
-    const char *parts[] = {"sable: ", what, ": ", entry, " (ignored)\n"};
-    for (unsigned i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        for (const char *c = parts[i]; *c && n < sizeof line - 2; c++)
-            line[n++] = *c;
-    if (n >= sizeof line - 2)
-        line[n++] = '\n';
-    sbl_os_write(2, line, n);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable: ");
+    sbl_line_str(&l, what);
+    sbl_line_str(&l, ": ");
+    sbl_line_str(&l, entry);
+    sbl_line_str(&l, " (ignored)");
+    sbl_line_write(&l, 2);
 }
 
 /* "0" or "1" */

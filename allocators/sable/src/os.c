@@ -187,31 +187,20 @@ void sbl_os_write(int fd, const char *s, size_t n)
     errno = e;
 }
 
-void sbl_warn(const char *msg)
-{
-    sbl_os_write(2, "sable: ", 7);
-    sbl_os_write(2, msg, strlen(msg));
-    sbl_os_write(2, "\n", 1);
-}
 
 /* a failed sbl_assert (debug builds): "sable: assertion failed: e
    (file:line)" on stderr, then abort */
 void sbl_assert_fail(const char *expr, const char *file, int line)
 {
-    char num[12];
-    size_t n = sizeof num;
-    unsigned v = line > 0 ? (unsigned)line : 0;
-    do {
-        num[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && n > 0);
-    sbl_os_write(2, "sable: assertion failed: ", 25);
-    sbl_os_write(2, expr, strlen(expr));
-    sbl_os_write(2, " (", 2);
-    sbl_os_write(2, file, strlen(file));
-    sbl_os_write(2, ":", 1);
-    sbl_os_write(2, num + n, sizeof num - n);
-    sbl_os_write(2, ")\n", 2);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable: assertion failed: ");
+    sbl_line_str(&l, expr);
+    sbl_line_str(&l, " (");
+    sbl_line_str(&l, file);
+    sbl_line_str(&l, ":");
+    sbl_line_dec(&l, line > 0 ? (uintptr_t)line : 0);
+    sbl_line_str(&l, ")");
+    sbl_line_write(&l, 2);
     abort();
 }
 

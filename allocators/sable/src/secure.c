@@ -94,40 +94,17 @@ static inline uintptr_t freed_marker(const void *start)
     return sbl_opt.mark ^ (uintptr_t)start;
 }
 
-static size_t fmt_hex(char *out, uintptr_t v)
-{
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    out[0] = '0';
-    out[1] = 'x';
-    for (size_t i = 0; i < n; i++)
-        out[2 + i] = tmp[n - 1 - i];
-    return n + 2;
-}
-
 /* "sable: free(0x...): double free" on stderr, then abort */
 void sbl_report(const char *op, const void *p, const char *what)
 {
-    char line[256];
-    size_t n = 0;
-    const char *head = "sable: ";
-    while (*head)
-        line[n++] = *head++;
-    while (*op && n < 40)
-        line[n++] = *op++;
-    line[n++] = '(';
-    n += fmt_hex(line + n, (uintptr_t)p);
-    line[n++] = ')';
-    line[n++] = ':';
-    line[n++] = ' ';
-    while (*what && n < sizeof line - 1)
-        line[n++] = *what++;
-    line[n++] = '\n';
-    sbl_os_write(2, line, n);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable: ");
+    sbl_line_str(&l, op);
+    sbl_line_str(&l, "(");
+    sbl_line_hex(&l, (uintptr_t)p);
+    sbl_line_str(&l, "): ");
+    sbl_line_str(&l, what);
+    sbl_line_write(&l, 2);
     abort();
 }
 
