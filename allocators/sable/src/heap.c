@@ -182,8 +182,9 @@ void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
 }
 
-/* free of a block of h's by the thread that owns (or has claimed) h */
-void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+/* free of a block of h's by the thread that owns (or has claimed) h, the
+   page in any state: the local, checked corner of free's grid (free.c) */
+void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
     if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
         pg->used = 0;
@@ -206,7 +207,7 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
     while (b) {
         struct sbl_block *next = sbl_next_get(b);
         struct sbl_segment *s = sbl_segment_of(b);
-        sbl_heap_free_local(h, sbl_page_of(s, b), b);
+        sbl_free_local(h, sbl_page_of(s, b), b);
         b = next;
     }
 }

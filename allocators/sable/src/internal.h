@@ -168,7 +168,7 @@ struct sbl_heap *sbl_heap_acquire(void);
 void sbl_heap_thread_done(void *heap);
 void sbl_heap_collect(struct sbl_heap *h, bool force);
 void sbl_heap_collect_delayed(struct sbl_heap *h);
-void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
+void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
 /* frees the chain b..tail (all in pg) into the heap of an exited thread, claimed */
 void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
                           struct sbl_block *tail);
@@ -191,7 +191,7 @@ void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice); /* slice: p's slice's
                                                                        descriptor */
 void sbl_free_slow_mode(void *p);
-void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p);
+void sbl_free_checked(struct sbl_segment *s, struct sbl_page *pg, void *p);
 extern __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));
 void sbl_xb_flush(void); /* the calling thread's batched remote frees go to their pages */
 void sbl_xb_init_key(void);
@@ -474,8 +474,9 @@ remote:
 #endif
 }
 
-/* the owner's free of b into pg, a page without flags */
-static inline void sbl_free_push(struct sbl_segment *s, struct sbl_page *pg, void *p)
+/* the owner's free of p into pg, a page without flags: the local, plain
+   corner of free's grid (free.c) */
+static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     struct sbl_block *b = (struct sbl_block *)p;
     b->next = pg->local_free;
@@ -512,7 +513,7 @@ static inline void sbl_free_inline(void *p)
         (struct sbl_page *)((char *)s->pages +
                             (((uintptr_t)p >> (SBL_SLICE_SHIFT - 6)) & ((SBL_SLICES - 1) << 6)));
     if (SBL_LIKELY(sbl_free_is_local(s, pg))) {
-        sbl_free_push(s, pg, p);
+        sbl_free_local_plain(s, pg, p);
         return;
     }
     sbl_free_slow(p, s, pg);

@@ -461,5 +461,5 @@ void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p)
         scrub_large(p, bs);
     return;
 general:
-    sbl_free_general(s, pg, p);
+    sbl_free_checked(s, pg, p);
 }
