@@ -182,35 +182,48 @@ void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
 }
 
-/* free of a block of h's by the thread that owns (or has claimed) h, the
-   page in any state: the local, checked corner of free's grid (free.c) */
-void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+/* b goes back onto pg's list (a full page back to its queue) and pg's used
+   count drops; false when pg was detached: then it went back to its
+   segment whole */
+static bool page_put_back(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
     if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
         pg->used = 0;
         sbl_page_release(h, pg);
-        return;
+        return false;
     }
     sbl_assert(sbl_block_in_page(pg, b) && pg->used > 0);
     sbl_next_set(b, pg->free);
     pg->free = b;
     if (sbl_page_flags(pg) & SBL_PF_FULL)
         page_unfull(h, pg);
-    if (--pg->used == 0)
+    pg->used--;
+    return true;
+}
+
+/* free of a block of h's by the thread that owns (or has claimed) h, the
+   page in any state: the local, checked corner of free's grid (free.c) */
+void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+{
+    if (page_put_back(h, pg, b) && pg->used == 0)
         sbl_heap_retire(h, pg);
 }
 
-/* Frees the blocks other threads freed into h's full pages. */
-void sbl_heap_collect_delayed(struct sbl_heap *h)
+/* Takes h's delayed list (remote frees into its full pages) and frees each
+   block with fn. */
+static void delayed_free_each(struct sbl_heap *h,
+                              void (*fn)(struct sbl_heap *, struct sbl_page *, struct sbl_block *))
 {
     struct sbl_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (b) {
         struct sbl_block *next = sbl_next_get(b);
-        struct sbl_segment *s = sbl_segment_of(b);
-        sbl_free_local(h, sbl_page_of(s, b), b);
+        fn(h, sbl_page_of(sbl_segment_of(b), b), b);
         b = next;
     }
 }
+
+/* Frees the blocks other threads freed into h's full pages. */
+void sbl_heap_collect_delayed(struct sbl_heap *h) { delayed_free_each(h, sbl_free_local); }
 
 /* A free into the heap of an exited thread, by a thread that has claimed it
  * for the moment (and the remote frees that waited on its delayed list):
@@ -223,17 +236,8 @@ static void orphan_free(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
 {
     if (sbl_page_in_use(pg) == SBL_PAGE_KEPT)
         sbl_page_set_in_use(pg, SBL_PAGE_LIVE); /* no page is kept for an owner that is gone */
-    if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
-        pg->used = 0;
-        sbl_page_release(h, pg);
+    if (!page_put_back(h, pg, b))
         return;
-    }
-    sbl_assert(sbl_block_in_page(pg, b) && pg->used > 0);
-    sbl_next_set(b, pg->free);
-    pg->free = b;
-    if (sbl_page_flags(pg) & SBL_PF_FULL)
-        page_unfull(h, pg);
-    --pg->used;
     page_collect(pg); /* remote frees pushed while another thread held the heap */
     if (pg->used != 0)
         return;
@@ -250,13 +254,7 @@ void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bl
         orphan_free(h, pg, b);
         b = nx;
     }
-    struct sbl_block *d = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
-    while (d) {
-        struct sbl_block *next = sbl_next_get(d);
-        struct sbl_segment *s = sbl_segment_of(d);
-        orphan_free(h, sbl_page_of(s, d), d);
-        d = next;
-    }
+    delayed_free_each(h, orphan_free);
     sbl_segments_purge(h, false); /* the free slices whose delay has passed */
 }
 
