@@ -23,24 +23,7 @@
 
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#include <valgrind/valgrind.h>
-#define SBL_HAVE_VALGRIND 1
-#endif
-#endif
-#ifndef SBL_HAVE_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, z) ((void)0)
-#define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)0)
-#define VALGRIND_RESIZEINPLACE_BLOCK(p, o, n, rz) ((void)0)
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)0)
-#define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)0)
-#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)0)
-#define VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n) ((void)0)
-#define VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n) ((void)0)
-#endif
+#include "vg.h"
 
 __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
 

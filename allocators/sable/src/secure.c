@@ -34,16 +34,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define SBL_HAVE_VALGRIND 1
-#endif
-#endif
-#ifndef SBL_HAVE_VALGRIND
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
-#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
-#endif
+#include "vg.h"
 
 /* class -> ceil(2^43 / class size): the block index of an offset d < 4 MiB
    in a page of the class is (d * inv) >> 43, exactly (the error of inv is
