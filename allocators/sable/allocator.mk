@@ -19,6 +19,9 @@
 #                       sits, with requested sizes; overflows past the requested size; a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%
+#   test-sable-debug    the debug build (build/sable-debug: -DSABLE_DEBUG -O1, sbl_assert on) runs
+#                       the unit, API and stress tests; a corrupted page counter makes it abort
+#                       with the assertion's message (tests/debug_assert.c)
 #   install-sable       libsable.so.<major> (soname; libsable.so links to it), libsable.a,
 #                       sable.h, sable.pc and sable(3) under $(DESTDIR)$(PREFIX)
 #   uninstall-sable     removes them
@@ -59,6 +62,23 @@ all: $(SABLE_BUILD)/libsable.a
 
 -include $(SABLE_OBJS:.o=.d)
 
+# ---- the debug build: the same sources with their sbl_assert checks on ----
+SABLE_DEBUG_BUILD  := $(BUILD)/sable-debug
+SABLE_DEBUG_OBJS   := $(patsubst $(SABLE_DIR)/src/%.c,$(OBJ)/sable-debug/%.o,$(SABLE_SRCS))
+SABLE_DEBUG_CFLAGS := $(filter-out -O2,$(SABLE_CFLAGS)) -O1 -DSABLE_DEBUG
+
+$(OBJ)/sable-debug/%.o: $(SABLE_DIR)/src/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) -MMD -MP -I$(SABLE_DIR)/include $(SABLE_DEBUG_CFLAGS) -c -o $@ $<
+
+$(SABLE_DEBUG_BUILD)/libsable.so: $(SABLE_DEBUG_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,$(SABLE_SONAME) -Wl,-z,now -o $@.$(SABLE_VERSION) $^ -lpthread
+	ln -sf libsable.so.$(SABLE_VERSION) $(SABLE_DEBUG_BUILD)/$(SABLE_SONAME)
+	ln -sf $(SABLE_SONAME) $@
+
+-include $(SABLE_DEBUG_OBJS:.o=.d)
+
 # ---- tests ----------------------------------------------------------------
 SABLE_TDIR := $(SABLE_BUILD)/tests
 SABLE_TEST_CFLAGS := $(CFLAGS) -fno-builtin -Wno-alloc-size-larger-than -Wno-use-after-free \
@@ -68,6 +88,17 @@ SABLE_TEST_CFLAGS := $(CFLAGS) -fno-builtin -Wno-alloc-size-larger-than -Wno-use
 $(SABLE_TDIR)/unit: $(SABLE_DIR)/tests/unit.c $(SABLE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $^ -lpthread
+
+# the debug build's: the unit test and the assertion test with its objects,
+# the others with its libsable.so
+SABLE_DEBUG_TDIR := $(SABLE_DEBUG_BUILD)/tests
+$(SABLE_DEBUG_TDIR)/unit $(SABLE_DEBUG_TDIR)/debug_assert: $(SABLE_DEBUG_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_DEBUG_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(SABLE_TEST_CFLAGS) -DSABLE_DEBUG -o $@ $^ -lpthread
+
+$(SABLE_DEBUG_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_DEBUG_BUILD)/libsable.so
+	@mkdir -p $(@D)
+	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_DEBUG_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
 # every other test binary: linked with libsable.so
 $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
@@ -79,7 +110,7 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-enomem test-sable-secure \
          test-sable-settings test-sable-valgrind \
          test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
-         test-sable-preload test-sable-pair test-sable-placement
+         test-sable-preload test-sable-pair test-sable-placement test-sable-debug
 
 test-sable-unit: $(SABLE_TDIR)/unit
 	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
@@ -107,6 +138,14 @@ test-sable-secure: $(SABLE_TDIR)/secure
 
 test-sable-settings: $(SABLE_TDIR)/settings_prog
 	$(SABLE_DIR)/tests/settings.sh $(SABLE_TDIR)/settings_prog $(SABLE_TDIR)/settings
+
+.PHONY: test-sable-debug
+test-sable-debug: $(SABLE_DEBUG_TDIR)/unit $(SABLE_DEBUG_TDIR)/api $(SABLE_DEBUG_TDIR)/stress \
+                  $(SABLE_DEBUG_TDIR)/debug_assert
+	SABLE_PURGE_DELAY=60000 $(SABLE_DEBUG_TDIR)/unit
+	$(SABLE_DEBUG_TDIR)/api
+	nice $(SABLE_DEBUG_TDIR)/stress
+	$(SABLE_DEBUG_TDIR)/debug_assert
 
 # the fast paths' length with the loop of tests/pair.c (9 instructions):
 # malloc 12, free 19

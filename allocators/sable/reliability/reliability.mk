@@ -22,7 +22,8 @@
 #                        test case (cpython.py)
 #   test-sable-cpython   the same for RELI_CPYTHON_QUICK (4 modules, under a minute)
 #
-# The fuzzer and the sanitizer builds link sable's objects into the test
+# The sanitizer builds are debug builds too (-DSABLE_DEBUG: sable's
+# sbl_assert invariants checked). The fuzzer and the sanitizer builds link sable's objects into the test
 # program with every standard name (malloc, free, ...) made local (ld -r,
 # then objcopy --keep-global-symbol='sable_*'): the sanitizer runtimes,
 # libFuzzer and libc keep glibc's malloc, and only the sable_ calls reach
@@ -55,12 +56,12 @@ $(RELI_BUILD)/$(1)/sable.o: $(patsubst allocators/sable/src/%.c,$(RELI_BUILD)/$(
 endef
 
 $(eval $(call reli_variant,fz,clang,-O1 -fsanitize=fuzzer-no-link,undefined $(RELI_SAN)))
-$(eval $(call reli_variant,asan,$(CC),-O1 -fsanitize=address,undefined $(RELI_SAN)))
-$(eval $(call reli_variant,tsan,$(CC),-O1 -fsanitize=thread $(RELI_SAN)))
+$(eval $(call reli_variant,asan,$(CC),-O1 -DSABLE_DEBUG -fsanitize=address,undefined $(RELI_SAN)))
+$(eval $(call reli_variant,tsan,$(CC),-O1 -DSABLE_DEBUG -fsanitize=thread $(RELI_SAN)))
 # libsable.so itself under UBSan (its runtime needs no malloc of its own, so
 # it coexists with sable replacing malloc): the soak and exhaustion programs
 # run against it too
-$(eval $(call reli_variant,ubsan,$(CC),-O2 -fvisibility=hidden -fsanitize=undefined $(RELI_SAN)))
+$(eval $(call reli_variant,ubsan,$(CC),-O2 -DSABLE_DEBUG -fvisibility=hidden -fsanitize=undefined $(RELI_SAN)))
 
 $(RELI_BUILD)/ubsan/libsable.so: $(patsubst allocators/sable/src/%.c,$(RELI_BUILD)/ubsan/obj/%.o,$(RELI_SABLE_SRCS))
 	$(CC) -shared -fsanitize=undefined -Wl,-soname,libsable.so -Wl,-z,now -o $@ $^ -lpthread

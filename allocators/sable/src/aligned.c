@@ -19,7 +19,7 @@ void *sbl_alloc_aligned(size_t align, size_t n)
         if (c < SBL_NCLASSES) {
             struct sbl_heap *h = sbl_tls_heap;
             struct sbl_page *pg = h->queues[c].first; /* NULL in the empty heap */
-            if (SBL_LIKELY(pg != NULL && pg->free != NULL && !sbl_opt.slow)) {
+            if (SBL_LIKELY(pg != NULL && pg->free != NULL && !sbl_slow_mode())) {
                 struct sbl_block *b = pg->free; /* the pop of the fast path */
                 pg->free = b->next;
                 pg->used++;

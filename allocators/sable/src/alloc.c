@@ -35,9 +35,10 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
             b = sbl_page_order(pg, b);
         pg->free = b->next;
         pg->used++;
+        sbl_assert(sbl_block_in_page(pg, b) && sbl_page_counts_ok(pg));
         return b;
     }
-    if (SBL_UNLIKELY(sbl_opt.secure_only))
+    if (SBL_UNLIKELY(sbl_opt.mode == SBL_MODE_SECURE))
         return sbl_secure_alloc_small(h, n);
     return sbl_alloc_generic(n, h);
 }
@@ -78,7 +79,7 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
             p = sbl_alloc_class(h, cls);
         }
     }
-    if (SBL_UNLIKELY(sbl_opt.hooks) && sbl_hook_depth == 0)
+    if (SBL_UNLIKELY(sbl_opt.mode == SBL_MODE_INSTRUMENTED) && sbl_hook_depth == 0)
         sbl_hook_alloc(SBL_OP_MALLOC, p, n, 0);
     return p;
 }

@@ -1,5 +1,22 @@
-/* free.c: the free slow path: huge blocks, full pages, and frees of blocks
- * owned by another thread's heap. */
+/* free.c: the free slow paths: huge blocks, flagged pages, and frees of
+ * blocks owned by another thread's heap.
+ *
+ * The free paths form a grid: who frees (local: the heap's owner, or a
+ * thread that has claimed the heap of an exited one; remote: any other
+ * thread) by what must be looked at first (plain: nothing, normal mode and
+ * a page without flags; checked: the page's flags, resolved by
+ * free_dispatch, and in slow mode secure mode's checks or the hooks,
+ * sbl_secure_free or sbl_free_checked, before it):
+ *
+ *            plain                                 checked
+ *   local    sbl_free_local_plain (internal.h,     sbl_free_local (heap.c: a full
+ *            the inline fast path)                 or detached page too)
+ *   remote   free_remote_batched (normal mode:     free_remote_direct (slow mode,
+ *            chains of up to XB_MAX per page)      an exiting thread: each at once)
+ *
+ * Both remote paths end in free_remote_direct: a CAS onto the page's list
+ * or the owner's delayed list, or, when the owner has exited, a local free
+ * into its borrowed heap. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -78,7 +95,7 @@ static bool xb_key_ok;
 
 /* hands a chain of pg's blocks to the page's owner h: when h's thread has
    exited, borrows the heap and frees them locally, else pushes them */
-static void free_remote_now(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
+static void free_remote_direct(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
                             struct sbl_block *tail)
 {
     if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
@@ -99,7 +116,7 @@ static void xb_flush_slot(struct xbatch *x)
     if (sbl_page_flags(pg) & SBL_PF_RANGE) /* set since the chain began: see sbl_free_slow */
         for (struct sbl_block *b = x->head; b != NULL; b = b == x->tail ? NULL : b->next)
             sbl_range_forget(b);
-    free_remote_now(sbl_segment_of(pg)->heap, pg, x->head, x->tail);
+    free_remote_direct(sbl_segment_of(pg)->heap, pg, x->head, x->tail);
 }
 
 /* b joins the open chain of its slot */
@@ -132,20 +149,20 @@ void sbl_xb_init_key(void)
 
 /* a remote free of b (in pg, owned by h): into the thread's batch when it
    can wait there, else straight to the owner */
-static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
     if (SBL_UNLIKELY(xb_state != XB_REGISTERED)) {
-        if (xb_state == 0 && xb_key_ok && !sbl_opt.slow) {
+        if (xb_state == 0 && xb_key_ok && !sbl_slow_mode()) {
             xb_state = XB_REGISTERED;
             pthread_setspecific(xb_key, (void *)1); /* one of the first keys: no allocation */
         }
         if (xb_state != XB_REGISTERED) {
-            free_remote_now(h, pg, b, b);
+            free_remote_direct(h, pg, b, b);
             return;
         }
     }
-    if (SBL_UNLIKELY(sbl_opt.slow || pg->capacity <= 1)) {
-        free_remote_now(h, pg, b, b);
+    if (SBL_UNLIKELY(sbl_slow_mode() || pg->capacity <= 1)) {
+        free_remote_direct(h, pg, b, b);
         return;
     }
     struct sbl_segment *s = sbl_segment_of(b);
@@ -168,7 +185,7 @@ static void free_remote(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
 }
 
 /* what free does after the checks and hooks of slow mode */
-static inline __attribute__((always_inline)) void free_body(struct sbl_segment *s, struct sbl_page *pg,
+static inline __attribute__((always_inline)) void free_dispatch(struct sbl_segment *s, struct sbl_page *pg,
                                                             void *p)
 {
     if (sbl_page_flags(pg) & SBL_PF_HUGE) {
@@ -184,10 +201,10 @@ static inline __attribute__((always_inline)) void free_body(struct sbl_segment *
     struct sbl_heap *h = s->heap;
     struct sbl_block *b = (struct sbl_block *)p;
     if (h == sbl_tls_heap) {
-        sbl_heap_free_local(h, pg, b);
+        sbl_free_local(h, pg, b);
         return;
     }
-    free_remote(h, pg, b); /* batched, or to the owner (borrowed when it has exited) */
+    free_remote_batched(h, pg, b); /* batched, or to the owner (borrowed when it has exited) */
 }
 
 /* every case the inline fast path does not take in normal mode (slow mode
@@ -195,7 +212,7 @@ static inline __attribute__((always_inline)) void free_body(struct sbl_segment *
    free_plain (so that this function needs no stack frame of its own). */
 static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
-    free_body(s, pg, p);
+    free_dispatch(s, pg, p);
 }
 
 /* the fast path's way out, with the descriptor of p's slice: the page is
@@ -215,7 +232,7 @@ SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page 
     }
     struct sbl_page *pg = (struct sbl_page *)((char *)slice - slice->offset);
     if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
-        sbl_free_push(s, pg, p);
+        sbl_free_local_plain(s, pg, p);
         return;
     }
     free_plain(s, pg, p);
@@ -225,10 +242,10 @@ static inline void free_slow_mode_body(void *p)
 {
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (sbl_opt.secure_only)
+    if (sbl_opt.mode == SBL_MODE_SECURE)
         sbl_secure_free(s, pg, p);
     else
-        sbl_free_general(s, pg, p);
+        sbl_free_checked(s, pg, p);
 }
 
 /* secure mode: p's segment header would lie in memory sable never mapped
@@ -260,8 +277,8 @@ SBL_NOINLINE void sbl_free_slow_mode(void *p)
 }
 
 /* slow mode: the checks, hooks and scrubbing, then the free */
-SBL_NOINLINE void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p)
+SBL_NOINLINE void sbl_free_checked(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     sbl_free_hooked(s, pg, p);
-    free_body(s, pg, p);
+    free_dispatch(s, pg, p);
 }

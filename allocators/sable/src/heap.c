@@ -44,7 +44,7 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
     size_t lo = cls == 0 ? 0 : sbl_class_size(cls - 1) / 16 + 1;
     size_t hi = sz / 16;
     struct sbl_page *pg = h->queues[cls].first;
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
         for (size_t b = lo; b <= hi; b++)
             h->sdirect[b] = pg;
         pg = NULL; /* slow mode: no allocation fast path */
@@ -56,33 +56,41 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
 }
 
 /* cls < 0: the full list */
-/* in_use 2 ("kept"): the page is its class's only page and small enough to
+/* SBL_PAGE_KEPT: the page is its class's only page and small enough to
    stay when it empties (sbl_heap_retire would keep it), so the fast path's
    free need not call sbl_heap_retire; normal mode only (the slow paths
-   compare in_use with 1). Every other live page has in_use 1. */
+   compare in_use with SBL_PAGE_LIVE). Every other live page is
+   SBL_PAGE_LIVE. */
 static void queue_mark(struct sbl_page_queue *q)
 {
     struct sbl_page *f = q->first;
     if (f == NULL)
         return;
-    sbl_page_set_in_use(f, (f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_opt.slow) ? 2 : 1);
+    bool keep = f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_slow_mode();
+    sbl_page_set_in_use(f, keep ? SBL_PAGE_KEPT : SBL_PAGE_LIVE);
     if (f->next)
-        sbl_page_set_in_use(f->next, 1);
+        sbl_page_set_in_use(f->next, SBL_PAGE_LIVE);
+}
+
+/* whether pg is linked into q where its links say, and q is the queue it
+   claims: its class's while not full, the full list while full */
+static bool queue_holds(const struct sbl_heap *h, const struct sbl_page_queue *q,
+                        const struct sbl_page *pg, int cls)
+{
+    bool full = (sbl_page_flags(pg) & SBL_PF_FULL) != 0;
+    if (cls >= 0 ? (full || q != &h->queues[pg->cls] || (unsigned)cls != pg->cls)
+                 : (!full || q != &h->full))
+        return false;
+    return (pg->prev ? pg->prev->next == pg : q->first == pg) &&
+           (pg->next ? pg->next->prev == pg : q->last == pg);
 }
 
 static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
 {
+    sbl_assert(queue_holds(h, q, pg, cls));
     bool first = q->first == pg;
-    if (pg->prev)
-        pg->prev->next = pg->next;
-    else
-        q->first = pg->next;
-    if (pg->next)
-        pg->next->prev = pg->prev;
-    else
-        q->last = pg->prev;
-    pg->next = pg->prev = NULL;
-    sbl_page_set_in_use(pg, 1);
+    SBL_LIST_UNLINK(q->first, &q->last, pg, next, prev);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
         queue_mark(q);
         if (first)
@@ -92,14 +100,9 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
 
 static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
 {
-    pg->prev = NULL;
-    pg->next = q->first;
-    if (q->first)
-        q->first->prev = pg;
-    else
-        q->last = pg;
-    q->first = pg;
-    sbl_page_set_in_use(pg, 1);
+    sbl_assert(pg->next == NULL && pg->prev == NULL && q->first != pg);
+    SBL_LIST_PUSH_FRONT(q->first, &q->last, pg, next, prev);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
         queue_mark(q);
         direct_update(h, (unsigned)cls);
@@ -112,11 +115,9 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
         queue_push_front(h, q, pg, cls);
         return;
     }
-    pg->next = NULL;
-    pg->prev = q->last;
-    q->last->next = pg;
-    q->last = pg;
-    sbl_page_set_in_use(pg, 1);
+    sbl_assert(pg->next == NULL && pg->prev == NULL && q->first != pg);
+    SBL_LIST_PUSH_BACK(q->first, &q->last, pg, next, prev);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0)
         queue_mark(q);
 }
@@ -181,7 +182,9 @@ static void page_collect(struct sbl_page *pg)
         n++;
     sbl_next_set(tail, pg->free);
     pg->free = b;
+    sbl_assert(n <= pg->used);
     pg->used -= n;
+    sbl_assert(sbl_page_counts_ok(pg));
 }
 
 static void page_unfull(struct sbl_heap *h, struct sbl_page *pg)
@@ -209,33 +212,48 @@ void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
 }
 
-/* free of a block of h's by the thread that owns (or has claimed) h */
-void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+/* b goes back onto pg's list (a full page back to its queue) and pg's used
+   count drops; false when pg was detached: then it went back to its
+   segment whole */
+static bool page_put_back(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
     if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
         pg->used = 0;
         sbl_page_release(h, pg);
-        return;
+        return false;
     }
+    sbl_assert(sbl_block_in_page(pg, b) && pg->used > 0);
     sbl_next_set(b, pg->free);
     pg->free = b;
     if (sbl_page_flags(pg) & SBL_PF_FULL)
         page_unfull(h, pg);
-    if (--pg->used == 0)
+    pg->used--;
+    return true;
+}
+
+/* free of a block of h's by the thread that owns (or has claimed) h, the
+   page in any state: the local, checked corner of free's grid (free.c) */
+void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
+{
+    if (page_put_back(h, pg, b) && pg->used == 0)
         sbl_heap_retire(h, pg);
 }
 
-/* Frees the blocks other threads freed into h's full pages. */
-void sbl_heap_collect_delayed(struct sbl_heap *h)
+/* Takes h's delayed list (remote frees into its full pages) and frees each
+   block with fn. */
+static void delayed_free_each(struct sbl_heap *h,
+                              void (*fn)(struct sbl_heap *, struct sbl_page *, struct sbl_block *))
 {
     struct sbl_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (b) {
         struct sbl_block *next = sbl_next_get(b);
-        struct sbl_segment *s = sbl_segment_of(b);
-        sbl_heap_free_local(h, sbl_page_of(s, b), b);
+        fn(h, sbl_page_of(sbl_segment_of(b), b), b);
         b = next;
     }
 }
+
+/* Frees the blocks other threads freed into h's full pages. */
+void sbl_heap_collect_delayed(struct sbl_heap *h) { delayed_free_each(h, sbl_free_local); }
 
 /* A free into the heap of an exited thread, by a thread that has claimed it
  * for the moment (and the remote frees that waited on its delayed list):
@@ -246,18 +264,10 @@ void sbl_heap_collect_delayed(struct sbl_heap *h)
  * gives its RAM back after the delay. */
 static void orphan_free(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
-    if (sbl_page_in_use(pg) == 2)
-        sbl_page_set_in_use(pg, 1); /* no page is kept for an owner that is gone */
-    if (sbl_page_flags(pg) & SBL_PF_DETACHED) {
-        pg->used = 0;
-        sbl_page_release(h, pg);
+    if (sbl_page_in_use(pg) == SBL_PAGE_KEPT)
+        sbl_page_set_in_use(pg, SBL_PAGE_LIVE); /* no page is kept for an owner that is gone */
+    if (!page_put_back(h, pg, b))
         return;
-    }
-    sbl_next_set(b, pg->free);
-    pg->free = b;
-    if (sbl_page_flags(pg) & SBL_PF_FULL)
-        page_unfull(h, pg);
-    --pg->used;
     page_collect(pg); /* remote frees pushed while another thread held the heap */
     if (pg->used != 0)
         return;
@@ -274,13 +284,7 @@ void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bl
         orphan_free(h, pg, b);
         b = nx;
     }
-    struct sbl_block *d = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
-    while (d) {
-        struct sbl_block *next = sbl_next_get(d);
-        struct sbl_segment *s = sbl_segment_of(d);
-        orphan_free(h, sbl_page_of(s, d), d);
-        d = next;
-    }
+    delayed_free_each(h, orphan_free);
     sbl_segments_purge(h, false); /* the free slices whose delay has passed */
 }
 
@@ -376,7 +380,7 @@ void sbl_heap_collect(struct sbl_heap *h, bool force)
         for (struct sbl_page *pg = q->first, *next; pg; pg = next) {
             next = pg->next;
             page_collect(pg);
-            if (pg->used - (sbl_page_in_use(pg) == 2) == 0 && force) {
+            if (pg->used - (sbl_page_in_use(pg) == SBL_PAGE_KEPT) == 0 && force) {
                 queue_remove(h, q, pg, (int)c);
                 sbl_page_release(h, pg);
             }
@@ -452,7 +456,7 @@ struct sbl_heap *sbl_heap_acquire(void)
     if (h) {
         /* a freeing thread may have borrowed it for a moment */
         while (!sbl_heap_try_claim(h))
-            sched_yield();
+            sbl_os_yield();
         h->next_abandoned = NULL;
     } else {
         h = heap_new();
@@ -510,7 +514,6 @@ void sbl_heap_unlock_postfork(bool child)
         for (struct sbl_heap *h = all_heaps; h != NULL; h = h->next_all)
             if (h != sbl_tls_heap && h->owner_tag != 0)
                 heap_set_owner(h, 0);
-        atomic_store(&heaps_lock.v, 0);
-    } else
-        sbl_unlock(&heaps_lock);
+    }
+    sbl_lock_after_fork(&heaps_lock, child);
 }

@@ -1,7 +1,8 @@
 /* hooks.c: statistics, the operation log and Valgrind client requests.
  *
- * They run only in "slow mode" (secure mode, SABLE_STATS=1, SABLE_LOG, or
- * under Valgrind, all decided once at start-up): then every heap's direct
+ * They run only in instrumented mode (SABLE_STATS=1, SABLE_LOG, or under
+ * memcheck; SBL_MODE_INSTRUMENTED, decided once at start-up). In it, as in
+ * secure mode (together "slow mode"), every heap's direct
  * table points to the empty page and every page carries SBL_PF_SLOW, so
  * each malloc and free takes its slow path, which calls these hooks. In
  * normal mode the fast paths do not know the hooks exist; only the address
@@ -20,27 +21,9 @@
 
 #include "sable.h"
 
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#include <valgrind/valgrind.h>
-#define SBL_HAVE_VALGRIND 1
-#endif
-#endif
-#ifndef SBL_HAVE_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, z) ((void)0)
-#define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)0)
-#define VALGRIND_RESIZEINPLACE_BLOCK(p, o, n, rz) ((void)0)
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)0)
-#define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)0)
-#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)0)
-#define VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n) ((void)0)
-#define VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n) ((void)0)
-#endif
+#include "vg.h"
 
 __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
 
@@ -77,10 +60,13 @@ static bool under_memcheck(void)
 void sbl_hooks_init(void)
 {
     sbl_opt.valgrind = under_memcheck();
-    sbl_opt.hooks = sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0;
-    sbl_opt.slow = sbl_opt.secure || sbl_opt.hooks;
-    sbl_free_limit = sbl_opt.slow ? 0 : UINTPTR_MAX;
-    sbl_opt.secure_only = sbl_opt.secure && !sbl_opt.hooks;
+    if (sbl_opt.stats || sbl_opt.valgrind || sbl_opt.log_fd >= 0)
+        sbl_opt.mode = SBL_MODE_INSTRUMENTED;
+    else if (sbl_opt.secure)
+        sbl_opt.mode = SBL_MODE_SECURE;
+    else
+        sbl_opt.mode = SBL_MODE_NORMAL;
+    sbl_free_limit = sbl_slow_mode() ? 0 : UINTPTR_MAX;
 }
 
 /* ---- the log: one line per operation, written with one write(2) ---- */
@@ -89,61 +75,35 @@ static __thread long log_tid __attribute__((tls_model("initial-exec")));
 static const char *const op_names[] = {"malloc", "calloc", "realloc", "aligned_alloc",
                                        "free", "resize_in_place", "free_range"};
 
-static size_t put_str(char *o, const char *s)
-{
-    size_t n = 0;
-    while (s[n]) {
-        o[n] = s[n];
-        n++;
-    }
-    return n;
-}
-
-static size_t put_num(char *o, uintptr_t v, unsigned base)
-{
-    char t[24];
-    size_t n = 0;
-    do {
-        t[n++] = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (v);
-    size_t k = 0;
-    if (base == 16) {
-        o[k++] = '0';
-        o[k++] = 'x';
-    }
-    while (n)
-        o[k++] = t[--n];
-    return k;
-}
-
 /* "sable <op> tid=<tid> size=<n> align=<a> ptr=<old> -> <result>" */
 static void log_line(enum sbl_op op, const void *old, size_t n, size_t align, const void *result)
 {
     if (sbl_opt.log_fd < 0)
         return;
     if (log_tid == 0)
-        log_tid = syscall(SYS_gettid);
-    char line[200];
-    size_t k = put_str(line, "sable ");
-    k += put_str(line + k, op_names[op]);
-    k += put_str(line + k, " tid=");
-    k += put_num(line + k, (uintptr_t)log_tid, 10);
-    k += put_str(line + k, " size=");
-    k += put_num(line + k, n, 10);
-    k += put_str(line + k, " align=");
-    k += put_num(line + k, align, 10);
+        log_tid = sbl_os_tid();
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable ");
+    sbl_line_str(&l, op_names[op]);
+    sbl_line_str(&l, " tid=");
+    sbl_line_dec(&l, (uintptr_t)log_tid);
+    sbl_line_str(&l, " size=");
+    sbl_line_dec(&l, n);
+    sbl_line_str(&l, " align=");
+    sbl_line_dec(&l, align);
     if (old != NULL || op == SBL_OP_FREE || op == SBL_OP_REALLOC || op == SBL_OP_RESIZE ||
         op == SBL_OP_FREE_RANGE) {
-        k += put_str(line + k, " ptr=");
-        k += put_num(line + k, (uintptr_t)old, 16);
+        sbl_line_str(&l, " ptr=");
+        sbl_line_hex(&l, (uintptr_t)old);
     }
     if (op != SBL_OP_FREE) {
-        k += put_str(line + k, " -> ");
-        k += put_num(line + k, (uintptr_t)result, op == SBL_OP_FREE_RANGE ? 10 : 16);
+        sbl_line_str(&l, " -> ");
+        if (op == SBL_OP_FREE_RANGE)
+            sbl_line_dec(&l, (uintptr_t)result);
+        else
+            sbl_line_hex(&l, (uintptr_t)result);
     }
-    line[k++] = '\n';
-    sbl_os_write(sbl_opt.log_fd, line, k);
+    sbl_line_write(&l, sbl_opt.log_fd);
 }
 
 /* ---- hooks ---- */
@@ -320,7 +280,7 @@ bool sbl_free_hooked(struct sbl_segment *s, struct sbl_page *pg, void *p)
     size_t size = huge ? s->huge_size : pg->block_size;
     if (sbl_hook_depth == 0 && sbl_opt.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0); /* p: the pointer memcheck was given */
-    if (sbl_hook_depth == 0 && sbl_opt.hooks)
+    if (sbl_hook_depth == 0 && sbl_opt.mode == SBL_MODE_INSTRUMENTED)
         sbl_hook_free(start, size);
     if (sbl_opt.secure && !huge)
         sbl_secure_freed(start, size);
@@ -331,7 +291,7 @@ SABLE_EXPORT int sable_stats(struct sable_stats *st)
 {
     if (st == NULL)
         return EINVAL;
-    bool exact = sbl_opt.slow;
+    bool exact = sbl_slow_mode();
     st->live_bytes = exact ? atomic_load(&live) : SIZE_MAX;
     st->peak_live_bytes = exact ? atomic_load(&peak) : SIZE_MAX;
     int64_t c = atomic_load(&committed);
@@ -349,10 +309,10 @@ SABLE_EXPORT int sable_stats(struct sable_stats *st)
     return 0;
 }
 
-static size_t put_kv(char *o, const char *k, size_t v)
+static void put_kv(struct sbl_line *l, const char *k, size_t v)
 {
-    size_t n = put_str(o, k);
-    return n + put_num(o + n, v, 10);
+    sbl_line_str(l, k);
+    sbl_line_dec(l, v);
 }
 
 /* SABLE_STATS=1: one summary line on stderr when the process exits */
@@ -362,22 +322,21 @@ __attribute__((destructor)) static void stats_at_exit(void)
         return;
     struct sable_stats st;
     sable_stats(&st);
-    char line[512];
-    size_t k = put_str(line, "sable ");
-    k += put_str(line + k, sable_version());
-    k += put_kv(line + k, " stats: live=", st.live_bytes);
-    k += put_kv(line + k, " peak=", st.peak_live_bytes);
-    k += put_kv(line + k, " committed=", st.committed_bytes);
-    k += put_kv(line + k, " reserved=", st.reserved_bytes);
-    k += put_kv(line + k, " small=", st.allocs_small);
-    k += put_kv(line + k, " large=", st.allocs_large);
-    k += put_kv(line + k, " huge=", st.allocs_huge);
-    k += put_kv(line + k, " frees=", st.frees);
-    k += put_kv(line + k, " reallocs=", st.reallocs);
-    k += put_kv(line + k, " partial_frees=", st.partial_frees);
-    k += put_kv(line + k, " segments=", st.segments);
-    k += put_kv(line + k, " heaps=", st.heaps);
-    k += put_kv(line + k, " purge_delay_ms=", st.purge_delay_ms);
-    line[k++] = '\n';
-    sbl_os_write(sbl_opt.stats_fd, line, k);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable ");
+    sbl_line_str(&l, sable_version());
+    put_kv(&l, " stats: live=", st.live_bytes);
+    put_kv(&l, " peak=", st.peak_live_bytes);
+    put_kv(&l, " committed=", st.committed_bytes);
+    put_kv(&l, " reserved=", st.reserved_bytes);
+    put_kv(&l, " small=", st.allocs_small);
+    put_kv(&l, " large=", st.allocs_large);
+    put_kv(&l, " huge=", st.allocs_huge);
+    put_kv(&l, " frees=", st.frees);
+    put_kv(&l, " reallocs=", st.reallocs);
+    put_kv(&l, " partial_frees=", st.partial_frees);
+    put_kv(&l, " segments=", st.segments);
+    put_kv(&l, " heaps=", st.heaps);
+    put_kv(&l, " purge_delay_ms=", st.purge_delay_ms);
+    sbl_line_write(&l, sbl_opt.stats_fd);
 }

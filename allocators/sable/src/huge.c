@@ -47,7 +47,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
     memset(pg, 0, sizeof *pg);
     sbl_page_flags_init(pg, SBL_PF_HUGE);
     pg->used = 1;
-    sbl_page_set_in_use(pg, 1);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     pg->start = base + off;
     unsigned idx = (unsigned)(off >> SBL_SLICE_SHIFT);
     if (idx > 0)
@@ -299,13 +299,8 @@ void sbl_huge_lock_prefork(void)
 
 void sbl_huge_unlock_postfork(bool child)
 {
-    if (child) {
-        atomic_store(&hcache_lock.v, 0);
-        atomic_store(&quarantine_lock.v, 0);
-    } else {
-        sbl_unlock(&hcache_lock);
-        sbl_unlock(&quarantine_lock);
-    }
+    sbl_lock_after_fork(&hcache_lock, child);
+    sbl_lock_after_fork(&quarantine_lock, child);
 }
 
 void sbl_huge_free(struct sbl_segment *s)

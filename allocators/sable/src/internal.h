@@ -4,10 +4,10 @@
 #ifndef SABLE_INTERNAL_H
 #define SABLE_INTERNAL_H
 
+#include "list.h"
 #include "types.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -15,6 +15,21 @@
 #define SBL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define SBL_NOINLINE    __attribute__((noinline))
 #define SABLE_EXPORT    __attribute__((visibility("default")))
+
+/* sbl_assert(e): an invariant. In a debug build (-DSABLE_DEBUG) a false e
+ * prints "sable: assertion failed: e (file:line)" and aborts; otherwise e
+ * is not evaluated but still compiled (type-checked), so that every
+ * configuration builds. Slow paths only: the fast paths stay as they are. */
+#ifdef SABLE_DEBUG
+#define SBL_DEBUG 1
+#define sbl_assert(e) (SBL_LIKELY(e) ? (void)0 : sbl_assert_fail(#e, __FILE__, __LINE__))
+#else
+#define SBL_DEBUG 0
+#define sbl_assert(e) ((void)sizeof(!(e)))
+#endif
+__attribute__((noreturn, cold)) void sbl_assert_fail(const char *expr, const char *file, int line);
+
+void sbl_os_yield(void); /* os.c */
 
 /* A spin lock that yields: the global locks guard only short, rare
  * sections (segment cache, heap list), and never allocate. */
@@ -26,11 +41,22 @@ static inline void sbl_lock(sbl_lock_t *l)
 {
     while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire)) {
         while (atomic_load_explicit(&l->v, memory_order_relaxed))
-            sched_yield();
+            sbl_os_yield();
     }
 }
 
 static inline void sbl_unlock(sbl_lock_t *l) { atomic_store_explicit(&l->v, 0, memory_order_release); }
+
+/* A global lock after fork (init.c takes every one before it): the parent
+   releases it; the child, whose one thread is the one that took it, resets
+   it. */
+static inline void sbl_lock_after_fork(sbl_lock_t *l, bool child)
+{
+    if (child)
+        atomic_store(&l->v, 0);
+    else
+        sbl_unlock(l);
+}
 
 /* ---- globals ------------------------------------------------------------ */
 extern __thread struct sbl_heap *sbl_tls_heap __attribute__((tls_model("initial-exec")));
@@ -39,15 +65,22 @@ extern struct sbl_page sbl_empty_page;
 extern const uint32_t sbl_class_sizes[SBL_NCLASSES];
 extern const uint8_t sbl_class_slices[SBL_NCLASSES];
 
+/* The mode, set once at start-up (sbl_hooks_init) from the settings */
+enum sbl_mode {
+    SBL_MODE_NORMAL,       /* the plain fast paths */
+    SBL_MODE_SECURE,       /* SABLE_SECURE=1 alone: the lean secure paths
+                              (secure.c) serve malloc and the owner's free */
+    SBL_MODE_INSTRUMENTED, /* statistics, log or Valgrind (with secure mode's
+                              checks or not): every operation through the
+                              hooks (hooks.c) */
+};
+
 struct sbl_options {
+    enum sbl_mode mode; /* not NORMAL: "slow mode", no fast paths */
+    bool secure;    /* SABLE_SECURE=1: checks and zeroing (either slow mode) */
+    bool stats;     /* SABLE_STATS=1 (instrumented) */
+    bool valgrind;  /* running under memcheck (instrumented) */
     uint64_t purge_delay_ms;
-    bool secure;    /* SABLE_SECURE=1 */
-    bool stats;     /* SABLE_STATS=1 */
-    bool valgrind;  /* running under Valgrind */
-    bool slow;      /* any of the above or a log: no fast paths (hooks.c) */
-    bool secure_only; /* secure mode without hooks: the lean secure paths
-                         (secure.c) serve malloc and the owner's free */
-    bool hooks;     /* statistics, log or Valgrind: the hooks have work */
     int log_fd;     /* SABLE_LOG, or -1 */
     int stats_fd;   /* a copy of stderr for the exit summary (programs such
                        as coreutils close stderr before the process ends) */
@@ -56,6 +89,9 @@ struct sbl_options {
                        is mark ^ p */
 };
 extern struct sbl_options sbl_opt;
+
+/* secure or instrumented: every operation leaves the fast paths */
+static inline bool sbl_slow_mode(void) { return sbl_opt.mode != SBL_MODE_NORMAL; }
 extern uintptr_t sbl_free_limit; /* UINTPTR_MAX; 0 in slow mode */
 /* > 0 while an API call runs its internal allocations and frees: the hooks
    then run once, for the call itself */
@@ -101,14 +137,17 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
 bool sbl_os_as_limited(void);
 void sbl_os_write(int fd, const char *s, size_t n);
-void sbl_warn(const char *msg);
+int sbl_os_dup_stderr(void);
+int sbl_os_open_append(const char *path);
+long sbl_os_tid(void);
+uintptr_t sbl_os_random(void);
 
 /* segment.c: segments, spans of slices, page descriptors, purging */
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
 extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 void sbl_page_extend(struct sbl_page *pg);
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
-void sbl_page_set_state(struct sbl_page *pg, uintptr_t state);
+void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state);
 void sbl_segments_purge(struct sbl_heap *h, bool force);
 void sbl_segments_trim(struct sbl_heap *h);
 void sbl_segments_maybe_purge(struct sbl_heap *h);
@@ -129,7 +168,7 @@ struct sbl_heap *sbl_heap_acquire(void);
 void sbl_heap_thread_done(void *heap);
 void sbl_heap_collect(struct sbl_heap *h, bool force);
 void sbl_heap_collect_delayed(struct sbl_heap *h);
-void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
+void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
 /* frees the chain b..tail (all in pg) into the heap of an exited thread, claimed */
 void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
                           struct sbl_block *tail);
@@ -152,7 +191,7 @@ void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice); /* slice: p's slice's
                                                                        descriptor */
 void sbl_free_slow_mode(void *p);
-void sbl_free_general(struct sbl_segment *s, struct sbl_page *pg, void *p);
+void sbl_free_checked(struct sbl_segment *s, struct sbl_page *pg, void *p);
 extern __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));
 void sbl_xb_flush(void); /* the calling thread's batched remote frees go to their pages */
 void sbl_xb_init_key(void);
@@ -228,6 +267,20 @@ void sbl_oom_unlock_postfork(bool child);
 /* init.c */
 void sbl_init(void);
 
+/* options.c */
+void sbl_options_read(void);
+
+/* line.c: one line of output, built without allocating:
+   struct sbl_line l = {.n = 0}; sbl_line_str(&l, ...); ...; sbl_line_write(&l, fd) */
+struct sbl_line {
+    size_t n;
+    char buf[512];
+};
+void sbl_line_str(struct sbl_line *l, const char *s);
+void sbl_line_dec(struct sbl_line *l, uintptr_t v);
+void sbl_line_hex(struct sbl_line *l, uintptr_t v); /* 0x... */
+void sbl_line_write(struct sbl_line *l, int fd);    /* with its newline */
+
 /* page->flags is read and written atomically (relaxed: plain moves on
    x86-64), since sable_free_range may set SBL_PF_RANGE from any thread */
 static inline unsigned sbl_page_flags(const struct sbl_page *pg)
@@ -236,16 +289,17 @@ static inline unsigned sbl_page_flags(const struct sbl_page *pg)
 }
 
 /* page->in_use: written by the owner, read by sable_free_range from any
-   thread (which only tells 0 from not 0): relaxed atomics as well */
-static inline unsigned sbl_page_in_use(const struct sbl_page *pg)
+   thread (which only tells SBL_PAGE_FREE from the others): relaxed atomics
+   as well */
+static inline enum sbl_page_use sbl_page_in_use(const struct sbl_page *pg)
 {
     return __atomic_load_n(&pg->in_use, __ATOMIC_RELAXED);
 }
 
-/* in_use 2 holds one count in pg->used (see types.h), taken and given back here */
-static inline void sbl_page_set_in_use(struct sbl_page *pg, unsigned v)
+/* a kept page holds one count in pg->used (see types.h), taken and given back here */
+static inline void sbl_page_set_in_use(struct sbl_page *pg, enum sbl_page_use v)
 {
-    pg->used = (uint16_t)(pg->used - (sbl_page_in_use(pg) == 2) + (v == 2));
+    pg->used = (uint16_t)(pg->used - (sbl_page_in_use(pg) == SBL_PAGE_KEPT) + (v == SBL_PAGE_KEPT));
     __atomic_store_n(&pg->in_use, (uint8_t)v, __ATOMIC_RELAXED);
 }
 
@@ -279,8 +333,8 @@ static inline uintptr_t sbl_link_code(const struct sbl_block *b)
 
 static inline struct sbl_block *sbl_next_get(const struct sbl_block *b)
 {
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
-        if (sbl_opt.secure_only)
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
+        if (sbl_opt.mode == SBL_MODE_SECURE)
             return (struct sbl_block *)((uintptr_t)b->next ^ sbl_link_code(b));
         return sbl_next_get_slow(b);
     }
@@ -289,8 +343,8 @@ static inline struct sbl_block *sbl_next_get(const struct sbl_block *b)
 
 static inline void sbl_next_set(struct sbl_block *b, struct sbl_block *v)
 {
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
-        if (sbl_opt.secure_only)
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
+        if (sbl_opt.mode == SBL_MODE_SECURE)
             b->next = (struct sbl_block *)((uintptr_t)v ^ sbl_link_code(b));
         else
             sbl_next_set_slow(b, v);
@@ -305,7 +359,7 @@ __attribute__((noreturn)) void sbl_report(const char *op, const void *p, const c
    sbl_next_get): the freed-marker cleared, memcheck told */
 static inline void sbl_handout(void *p, size_t size)
 {
-    if (sbl_opt.secure_only)
+    if (sbl_opt.mode == SBL_MODE_SECURE)
         ((uintptr_t *)p)[1] = 0;
     else
         sbl_slow_handout(p, size);
@@ -319,6 +373,22 @@ static inline void sbl_secure_link_check(const struct sbl_block *b, const struct
         sbl_report("malloc", b, "corrupted free list (a freed block was overwritten)");
 }
 
+/* what types.h states of a live page's counters: no more blocks carved than
+   the span holds, no more handed out than carved (used holds one count
+   more while it is kept) */
+static inline bool sbl_page_counts_ok(const struct sbl_page *pg)
+{
+    return pg->reserved <= pg->capacity &&
+           pg->used <= (unsigned)pg->reserved + (sbl_page_in_use(pg) == SBL_PAGE_KEPT);
+}
+
+/* whether b is the start of one of pg's carved blocks */
+static inline bool sbl_block_in_page(const struct sbl_page *pg, const void *b)
+{
+    size_t d = (size_t)((const uint8_t *)b - pg->start); /* huge when b < start */
+    return d < (size_t)pg->reserved * pg->block_size && d % pg->block_size == 0;
+}
+
 /* Pops the first block of pg->free (not NULL), outside the inline fast
    path; slow mode decodes and checks the link and hands the block out. */
 static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
@@ -326,11 +396,13 @@ static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
     struct sbl_block *b = pg->free;
     pg->free = sbl_next_get(b);
     pg->used++;
-    if (SBL_UNLIKELY(sbl_opt.slow)) {
+    if (SBL_UNLIKELY(sbl_slow_mode())) {
         if (sbl_opt.secure)
             sbl_secure_link_check(b, pg->free);
         sbl_handout(b, pg->block_size);
     }
+    sbl_assert(sbl_block_in_page(pg, b));
+    sbl_assert(sbl_page_counts_ok(pg));
     return b;
 }
 
@@ -414,13 +486,14 @@ remote:
 
 static inline bool sbl_page_order_worth(const struct sbl_page *pg)
 {
-    return pg->used > 1 && pg->reserved - pg->used >= SBL_ORDER_MIN && !sbl_opt.slow;
+    return pg->used > 1 && pg->reserved - pg->used >= SBL_ORDER_MIN && !sbl_slow_mode();
 }
 
 struct sbl_block *sbl_page_order(const struct sbl_page *pg, struct sbl_block *l); /* heap.c */
 
-/* the owner's free of b into pg, a page without flags */
-static inline void sbl_free_push(struct sbl_segment *s, struct sbl_page *pg, void *p)
+/* the owner's free of p into pg, a page without flags: the local, plain
+   corner of free's grid (free.c) */
+static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     struct sbl_block *b = (struct sbl_block *)p;
     b->next = pg->local_free;
@@ -436,7 +509,7 @@ static inline void sbl_free_push(struct sbl_segment *s, struct sbl_page *pg, voi
  * checks p before any header is read), the segment mask, the index of p's
  * slice from p's own bits, the owner and flags tests (2 loads and the TLS
  * load), the push (onto pg->local_free, not the list malloc pops: see
- * types.h) and the used count. A page that stays when it empties (in_use 2)
+ * types.h) and the used count. A page that stays when it empties (kept)
  * holds one count of its own, so its last free does not reach 0; other
  * pages call sbl_heap_retire there. The descriptor read is that of p's
  * slice: a block in a later slice of its span (SBL_PF_INTERIOR there),
@@ -457,7 +530,7 @@ static inline void sbl_free_inline(void *p)
         (struct sbl_page *)((char *)s->pages +
                             (((uintptr_t)p >> (SBL_SLICE_SHIFT - 6)) & ((SBL_SLICES - 1) << 6)));
     if (SBL_LIKELY(sbl_free_is_local(s, pg))) {
-        sbl_free_push(s, pg, p);
+        sbl_free_local_plain(s, pg, p);
         return;
     }
     sbl_free_slow(p, s, pg);

@@ -44,10 +44,7 @@ void sbl_oom_lock_prefork(void) { sbl_lock(&oom_lock); }
 
 void sbl_oom_unlock_postfork(bool child)
 {
-    if (child)
-        atomic_store(&oom_lock.v, 0);
-    else
-        sbl_unlock(&oom_lock);
+    sbl_lock_after_fork(&oom_lock, child);
 }
 
 SABLE_EXPORT sable_oom_handler sable_set_oom_handler(sable_oom_handler fn, void *arg)

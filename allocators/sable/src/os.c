@@ -15,8 +15,12 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,9 +187,70 @@ void sbl_os_write(int fd, const char *s, size_t n)
     errno = e;
 }
 
-void sbl_warn(const char *msg)
+
+/* a failed sbl_assert (debug builds): "sable: assertion failed: e
+   (file:line)" on stderr, then abort */
+void sbl_assert_fail(const char *expr, const char *file, int line)
 {
-    sbl_os_write(2, "sable: ", 7);
-    sbl_os_write(2, msg, strlen(msg));
-    sbl_os_write(2, "\n", 1);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable: assertion failed: ");
+    sbl_line_str(&l, expr);
+    sbl_line_str(&l, " (");
+    sbl_line_str(&l, file);
+    sbl_line_str(&l, ":");
+    sbl_line_dec(&l, line > 0 ? (uintptr_t)line : 0);
+    sbl_line_str(&l, ")");
+    sbl_line_write(&l, 2);
+    abort();
+}
+
+/* the lock's wait (internal.h) */
+void sbl_os_yield(void)
+{
+    int e = errno;
+    sched_yield();
+    errno = e;
+}
+
+/* a close-on-exec copy of stderr (programs may close theirs before sable's
+   last line), or -1 */
+int sbl_os_dup_stderr(void)
+{
+    int e = errno;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    errno = e;
+    return fd;
+}
+
+/* path opened for appending (created 0644), close-on-exec, or -1 */
+int sbl_os_open_append(const char *path)
+{
+    int e = errno;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    errno = e;
+    return fd;
+}
+
+long sbl_os_tid(void)
+{
+    int e = errno;
+    long t = syscall(SYS_gettid);
+    errno = e;
+    return t;
+}
+
+/* a per-process secret: the kernel's random bytes, or (where getrandom
+   would block or is missing) the clock, the process id and an address */
+uintptr_t sbl_os_random(void)
+{
+    int e = errno;
+    uintptr_t k = 0;
+    long r = syscall(SYS_getrandom, &k, sizeof k, 0x1 /* GRND_NONBLOCK */);
+    if (r != (long)sizeof k) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        k = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
+    }
+    errno = e;
+    return k;
 }

@@ -140,7 +140,7 @@ static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page *
         if (s->heap == NULL || (const uint8_t *)p < (const uint8_t *)s + SBL_SLICE_SIZE)
             return false;
         pg = sbl_page_of(s, p);
-        if (!sbl_page_in_use(pg) || (const uint8_t *)p < pg->start ||
+        if (sbl_page_in_use(pg) == SBL_PAGE_FREE || (const uint8_t *)p < pg->start ||
             (const uint8_t *)p >= pg->start + (size_t)pg->capacity * pg->block_size)
             return false;
         uint8_t *start = sbl_block_start(pg, p);
@@ -246,7 +246,7 @@ int sbl_free_range(void *p, size_t n)
     }
     if (cut > 0) { /* the block is now shorter: its table entry follows */
         size_t now = s->kind == SBL_SEG_HUGE ? s->huge_size : pg->block_size;
-        if (sbl_opt.slow && sbl_hook_depth == 0)
+        if (sbl_slow_mode() && sbl_hook_depth == 0)
             sbl_hook_resized(size, now);
         sbl_lock(&table_lock);
         e = entry_find((uintptr_t)start);
@@ -296,8 +296,5 @@ void sbl_range_lock_prefork(void) { sbl_lock(&table_lock); }
 
 void sbl_range_unlock_postfork(bool child)
 {
-    if (child)
-        atomic_store(&table_lock.v, 0);
-    else
-        sbl_unlock(&table_lock);
+    sbl_lock_after_fork(&table_lock, child);
 }

@@ -32,20 +32,9 @@
 #define SBL_HAVE_AVX2 1 /* zero_avx2 exists; it runs where the CPU has AVX2 */
 #endif
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define SBL_HAVE_VALGRIND 1
-#endif
-#endif
-#ifndef SBL_HAVE_VALGRIND
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
-#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
-#endif
+#include "vg.h"
 
 /* class -> ceil(2^43 / class size): the block index of an offset d < 4 MiB
    in a page of the class is (d * inv) >> 43, exactly (the error of inv is
@@ -58,14 +47,7 @@ static bool zero_avx2_ok; /* the CPU has AVX2: see zero_avx2 */
 
 void sbl_secure_init(void)
 {
-    uintptr_t k = 0;
-    long r = syscall(SYS_getrandom, &k, sizeof k, 0x1 /* GRND_NONBLOCK */);
-    if (r != (long)sizeof k) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        k = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
-    }
-    sbl_opt.key = k | 1;
+    sbl_opt.key = sbl_os_random() | 1;
     sbl_opt.mark = sbl_opt.key * 0x2545f4914f6cdd1dull;
 #ifdef SBL_HAVE_AVX2
     __builtin_cpu_init(); /* (the first malloc may come before constructors) */
@@ -103,40 +85,17 @@ static inline uintptr_t freed_marker(const void *start)
     return sbl_opt.mark ^ (uintptr_t)start;
 }
 
-static size_t fmt_hex(char *out, uintptr_t v)
-{
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    out[0] = '0';
-    out[1] = 'x';
-    for (size_t i = 0; i < n; i++)
-        out[2 + i] = tmp[n - 1 - i];
-    return n + 2;
-}
-
 /* "sable: free(0x...): double free" on stderr, then abort */
 void sbl_report(const char *op, const void *p, const char *what)
 {
-    char line[256];
-    size_t n = 0;
-    const char *head = "sable: ";
-    while (*head)
-        line[n++] = *head++;
-    while (*op && n < 40)
-        line[n++] = *op++;
-    line[n++] = '(';
-    n += fmt_hex(line + n, (uintptr_t)p);
-    line[n++] = ')';
-    line[n++] = ':';
-    line[n++] = ' ';
-    while (*what && n < sizeof line - 1)
-        line[n++] = *what++;
-    line[n++] = '\n';
-    sbl_os_write(2, line, n);
+    struct sbl_line l = {.n = 0};
+    sbl_line_str(&l, "sable: ");
+    sbl_line_str(&l, op);
+    sbl_line_str(&l, "(");
+    sbl_line_hex(&l, (uintptr_t)p);
+    sbl_line_str(&l, "): ");
+    sbl_line_str(&l, what);
+    sbl_line_write(&l, 2);
     abort();
 }
 
@@ -151,7 +110,7 @@ static inline __attribute__((always_inline)) bool plain_live(const struct sbl_pa
     /* flags SBL_PF_SLOW (the page may be full or detached) and in use */
     unsigned f = sbl_page_flags(pg) & ~(unsigned)(SBL_PF_FULL | SBL_PF_DETACHED);
     size_t d = (size_t)((const uint8_t *)p - pg->start); /* huge when p < start */
-    if (f != SBL_PF_SLOW || sbl_page_in_use(pg) != 1 || d >= SBL_SEG_SIZE)
+    if (f != SBL_PF_SLOW || sbl_page_in_use(pg) != SBL_PAGE_LIVE || d >= SBL_SEG_SIZE)
         return false;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     return idx < pg->reserved && idx * pg->block_size == d &&
@@ -205,7 +164,7 @@ static SBL_NOINLINE void secure_check_full(const char *op, const void *p)
     if (s->heap == NULL || (const uint8_t *)p < (const uint8_t *)s + SBL_SLICE_SIZE)
         sbl_report(op, p, "pointer into memory sable does not hand out");
     struct sbl_page *pg = sbl_page_of(s, p);
-    if (!sbl_page_in_use(pg))
+    if (sbl_page_in_use(pg) == SBL_PAGE_FREE)
         sbl_report(op, p, "pointer into a free page (double free?)");
     if ((const uint8_t *)p < pg->start ||
         (const uint8_t *)p >= pg->start + (size_t)pg->reserved * pg->block_size)
@@ -430,7 +389,7 @@ void *sbl_secure_calloc(size_t total)
  * fresh block pass for a zeroed one, see sbl_secure_calloc). */
 void sbl_slow_carve(uint8_t *p, uint32_t n, size_t bs, struct sbl_block *tail)
 {
-    if (sbl_opt.secure_only) {
+    if (sbl_opt.mode == SBL_MODE_SECURE) {
         for (uint32_t i = 0; i < n; i++) {
             uintptr_t *w = (uintptr_t *)(p + (size_t)i * bs);
             uintptr_t next = i + 1 < n ? (uintptr_t)(p + (size_t)(i + 1) * bs) : (uintptr_t)tail;
@@ -468,7 +427,7 @@ void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p)
     /* flags exactly SBL_PF_SLOW, and in use (slice 0, the header, never is) */
     size_t d = (size_t)((uint8_t *)p - pg->start); /* huge when p < start */
     if (SBL_UNLIKELY(h != sbl_tls_heap || sbl_page_flags(pg) != SBL_PF_SLOW ||
-                     sbl_page_in_use(pg) != 1 || d >= SBL_SEG_SIZE))
+                     sbl_page_in_use(pg) != SBL_PAGE_LIVE || d >= SBL_SEG_SIZE))
         goto general;
     uint64_t idx = ((uint64_t)d * class_inv[pg->cls]) >> INV_SHIFT;
     size_t bs = pg->block_size;
@@ -493,5 +452,5 @@ void sbl_secure_free(struct sbl_segment *s, struct sbl_page *pg, void *p)
         scrub_large(p, bs);
     return;
 general:
-    sbl_free_general(s, pg, p);
+    sbl_free_checked(s, pg, p);
 }

@@ -106,25 +106,30 @@ static unsigned longest_run(uint64_t map)
     return best;
 }
 
+static inline bool registry_marked(const struct sbl_segment *s);
+
+/* What a heap's segment keeps (see above), checked in debug builds where
+   its maps change: the header slice never free, dirty bits only on free
+   slices, a purge deadline exactly while some free slice is dirty, and its
+   registry byte set. */
+static inline void seg_assert(const struct sbl_segment *s)
+{
+    sbl_assert((s->free_map & 1) == 0);
+    sbl_assert((s->dirty_map & ~s->free_map) == 0);
+    sbl_assert(((s->free_map & s->dirty_map) != 0) == (s->purge_at != 0));
+    sbl_assert(registry_marked(s));
+}
+
 /* ---- the heap's segment list and run bins ---- */
 static void seg_unlink(struct sbl_heap *h, struct sbl_segment *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->segments = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    sbl_assert(s->heap == h && (s->prev ? s->prev->next == s : h->segments == s));
+    SBL_LIST_UNLINK(h->segments, SBL_LIST_NO_LAST(s), s, next, prev);
 }
 
 static void seg_push_front(struct sbl_heap *h, struct sbl_segment *s)
 {
-    s->prev = NULL;
-    s->next = h->segments;
-    if (h->segments)
-        h->segments->prev = s;
-    h->segments = s;
+    SBL_LIST_PUSH_FRONT(h->segments, SBL_LIST_NO_LAST(s), s, next, prev);
 }
 
 static void bin_remove(struct sbl_heap *h, struct sbl_segment *s)
@@ -132,15 +137,9 @@ static void bin_remove(struct sbl_heap *h, struct sbl_segment *s)
     unsigned r = s->run;
     if (r == 0)
         return;
-    if (s->bin_prev)
-        s->bin_prev->bin_next = s->bin_next;
-    else
-        h->runs[r] = s->bin_next;
-    if (s->bin_next)
-        s->bin_next->bin_prev = s->bin_prev;
+    SBL_LIST_UNLINK(h->runs[r], SBL_LIST_NO_LAST(s), s, bin_next, bin_prev);
     if (h->runs[r] == NULL)
         h->run_mask &= ~((uint64_t)1 << r);
-    s->bin_next = s->bin_prev = NULL;
     s->run = 0;
 }
 
@@ -155,12 +154,9 @@ static void seg_rebin(struct sbl_heap *h, struct sbl_segment *s)
     if (r == 0)
         return;
     s->run = (uint8_t)r;
-    s->bin_prev = NULL;
-    s->bin_next = h->runs[r];
-    if (s->bin_next)
-        s->bin_next->bin_prev = s;
-    h->runs[r] = s;
+    SBL_LIST_PUSH_FRONT(h->runs[r], SBL_LIST_NO_LAST(s), s, bin_next, bin_prev);
     h->run_mask |= (uint64_t)1 << r;
+    sbl_assert(s->run == longest_run(s->free_map));
 }
 
 /* ---- purging ---- */
@@ -202,15 +198,9 @@ static void segment_unmap(struct sbl_segment *s)
 /* ---- the pool of empty segments ---- */
 static void pool_unlink(struct sbl_segment *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        pool_first = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        pool_last = s->prev;
-    s->next = s->prev = NULL;
+    sbl_assert(s->heap == NULL && (s->prev ? s->prev->next == s : pool_first == s) &&
+               (s->next ? s->next->prev == s : pool_last == s));
+    SBL_LIST_UNLINK(pool_first, &pool_last, s, next, prev);
 }
 
 /* Appends a purged segment at the end (pool_lock held); false when the pool
@@ -219,13 +209,7 @@ static bool pool_append_cold(struct sbl_segment *s)
 {
     if (pool_cold >= POOL_COLD_MAX)
         return false;
-    s->next = NULL;
-    s->prev = pool_last;
-    if (pool_last)
-        pool_last->next = s;
-    else
-        pool_first = s;
-    pool_last = s;
+    SBL_LIST_PUSH_BACK(pool_first, &pool_last, s, next, prev);
     pool_cold++;
     return true;
 }
@@ -313,13 +297,7 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
     }
     s->purge_at = sbl_clock_ms() + sbl_purge_delay();
     sbl_lock(&pool_lock);
-    s->prev = NULL;
-    s->next = pool_first;
-    if (pool_first)
-        pool_first->prev = s;
-    else
-        pool_last = s;
-    pool_first = s;
+    SBL_LIST_PUSH_FRONT(pool_first, &pool_last, s, next, prev);
     if (atomic_load_explicit(&pool_deadline, memory_order_relaxed) == 0)
         atomic_store_explicit(&pool_deadline, s->purge_at, memory_order_relaxed);
     sbl_unlock(&pool_lock);
@@ -388,7 +366,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         if (s == NULL)
             return NULL;
         sbl_registry_mark(s, SBL_SEG_SIZE, true);
-        if (sbl_opt.slow) /* a stray free into an unused slice takes the slow path */
+        if (sbl_slow_mode()) /* a stray free into an unused slice takes the slow path */
             for (unsigned i = 0; i <= SBL_SLICES; i++)
                 sbl_page_flags_init(&s->pages[i], SBL_PF_SLOW);
         sbl_stat_segments(1);
@@ -410,6 +388,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         schedule_purge(h, s); /* (keeps its deadline; tells the heap) */
     seg_push_front(h, s);
     seg_rebin(h, s);
+    seg_assert(s);
     return s;
 }
 
@@ -420,10 +399,7 @@ void sbl_segment_lock_prefork(void) { sbl_lock(&pool_lock); }
 
 void sbl_segment_unlock_postfork(bool child)
 {
-    if (child)
-        atomic_store(&pool_lock.v, 0);
-    else
-        sbl_unlock(&pool_lock);
+    sbl_lock_after_fork(&pool_lock, child);
 }
 
 /* ---- pages ---- */
@@ -459,6 +435,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);
+    sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
@@ -473,10 +450,10 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     pg->free = NULL;
     pg->local_free = NULL;
     pg->offset = 0;
-    sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0);
+    sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
-    sbl_page_set_in_use(pg, 1);
+    sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     pg->used = 0; /* after in_use: see sbl_page_set_in_use */
     pg->block_size = (uint32_t)bs;
     pg->capacity = (uint16_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
@@ -488,6 +465,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
         sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
     }
+    seg_assert(s);
     return pg;
 }
 
@@ -505,7 +483,7 @@ void sbl_page_extend(struct sbl_page *pg)
     if (n > avail)
         n = avail;
     uint8_t *p = pg->start + (size_t)pg->reserved * bs;
-    if (SBL_LIKELY(!sbl_opt.slow)) { /* the mode tested once, not per block */
+    if (SBL_LIKELY(!sbl_slow_mode())) { /* the mode tested once, not per block */
         for (uint32_t i = 0; i + 1 < n; i++)
             ((struct sbl_block *)(p + i * bs))->next = (struct sbl_block *)(p + (i + 1) * bs);
         ((struct sbl_block *)(p + (size_t)(n - 1) * bs))->next = pg->free;
@@ -518,12 +496,12 @@ void sbl_page_extend(struct sbl_page *pg)
 
 /* Moves the remote-free state to `state`, waiting out a remote thread that
  * is between its two steps of a delayed free (a few instructions). */
-void sbl_page_set_state(struct sbl_page *pg, uintptr_t state)
+void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state)
 {
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     for (;;) {
         if ((tf & SBL_TF_MASK) == SBL_TF_FREEING) {
-            sched_yield();
+            sbl_os_yield();
             tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
             continue;
         }
@@ -540,19 +518,23 @@ void sbl_page_set_state(struct sbl_page *pg, uintptr_t state)
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_segment *s = sbl_segment_of(pg);
+    sbl_assert(s->heap == h && pg->offset == 0 && pg->next == NULL && pg->prev == NULL);
+    sbl_assert(pg->used == (sbl_page_in_use(pg) == SBL_PAGE_KEPT));
     if (h->large_kept == pg)
         h->large_kept = NULL;
     sbl_page_set_state(pg, SBL_TF_NEVER);
     unsigned idx = (unsigned)(pg - s->pages);
     unsigned k = pg->slices;
-    sbl_page_set_in_use(pg, 0);
+    sbl_page_set_in_use(pg, SBL_PAGE_FREE);
     pg->free = NULL;
     pg->local_free = NULL;
-    sbl_page_flags_init(pg, sbl_opt.slow ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
+    sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
     uint64_t m = span_mask(idx, k);
+    sbl_assert((s->free_map & m) == 0);
     s->free_map |= m;
     s->dirty_map |= m;
     schedule_purge(h, s);
+    seg_assert(s);
     /* an empty segment stays warm in the heap (a burst of frees followed by
        allocations reuses it) if the heap has no other; else it goes to the
        pool, warm until its purge */
@@ -606,6 +588,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
     seg_rebin(h, s);
     pg->slices = (uint8_t)slices;
     sbl_stat_committed(seg_commit(s) - c0);
+    seg_assert(s);
     return true;
 }
 
@@ -631,6 +614,15 @@ void sbl_registry_mark(const void *base, size_t size, bool on)
     __atomic_store_n(&sbl_registry[c], (uint8_t)(on ? 1 : 0), __ATOMIC_RELEASE);
     for (size_t i = 1; i < k; i++)
         __atomic_store_n(&sbl_registry[c + i], (uint8_t)(on ? 2 : 0), __ATOMIC_RELEASE);
+}
+
+/* whether s's chunk is marked as a segment's base (always, once the
+   registry is mapped: mark and unmark go with map and unmap) */
+static inline bool registry_marked(const struct sbl_segment *s)
+{
+    uintptr_t c = (uintptr_t)s >> SBL_SEG_SHIFT;
+    return sbl_registry == NULL || c >= REG_CHUNKS ||
+           __atomic_load_n(&sbl_registry[c], __ATOMIC_RELAXED) == 1;
 }
 
 /* The segment (normal or huge) whose mapping holds p, or NULL. */
@@ -662,6 +654,12 @@ const char *sbl_segments_check(const struct sbl_heap *h)
             return "a segment on the heap's list is not the heap's";
         if (s->free_map & 1)
             return "slice 0 (the header) is marked free";
+        if (s->dirty_map & ~s->free_map)
+            return "a slice in use is marked dirty";
+        if (((s->free_map & s->dirty_map) != 0) != (s->purge_at != 0))
+            return "a segment's purge deadline does not match its dirty free slices";
+        if (!registry_marked(s))
+            return "a segment's registry byte is not set";
         if (s->run != longest_run(s->free_map))
             return "a segment's run is not its longest run of free slices";
         if ((s->run == 0) != (s->free_map == 0))

@@ -91,17 +91,30 @@
                                  slice, and this sends it to the slow path,
                                  which finds the page */
 
-/* low bits of page->xthread_free */
-#define SBL_TF_NORMAL      0u /* remote frees go to the page's list */
-#define SBL_TF_USE_DELAYED 1u /* page is full: next remote free goes to heap->delayed */
-#define SBL_TF_FREEING     2u /* a remote thread is pushing to heap->delayed */
-#define SBL_TF_NEVER       3u /* page is being released */
-#define SBL_TF_MASK        3u
+/* page->in_use: what the span is to its heap */
+enum sbl_page_use {
+    SBL_PAGE_FREE = 0, /* a free span (or no page at all) */
+    SBL_PAGE_LIVE = 1, /* a live page */
+    SBL_PAGE_KEPT = 2, /* a live page that stays when it empties (heap.c):
+                          it holds one count of its own in `used` */
+};
 
-#define SBL_SEG_NORMAL 1u
-#define SBL_SEG_HUGE   2u
-#define SBL_SEG_FREED  3u /* secure mode: the kept header of a freed huge block */
-#define SBL_SEG_CACHED 4u /* a freed huge mapping kept for reuse (huge.c) */
+/* the low bits of page->xthread_free: where remote frees go */
+enum sbl_xfree_state {
+    SBL_TF_NORMAL = 0,      /* remote frees go to the page's list */
+    SBL_TF_USE_DELAYED = 1, /* page is full: next remote free goes to heap->delayed */
+    SBL_TF_FREEING = 2,     /* a remote thread is pushing to heap->delayed */
+    SBL_TF_NEVER = 3,       /* page is being released */
+};
+#define SBL_TF_MASK 3u
+
+/* segment->kind */
+enum sbl_seg_kind {
+    SBL_SEG_NORMAL = 1,
+    SBL_SEG_HUGE = 2,
+    SBL_SEG_FREED = 3,  /* secure mode: the kept header of a freed huge block */
+    SBL_SEG_CACHED = 4, /* a freed huge mapping kept for reuse (huge.c) */
+};
 
 struct sbl_block {
     struct sbl_block *next;
@@ -120,7 +133,7 @@ struct sbl_page {
                                 on the push just before it */
     uint16_t used;           /* blocks on neither list (incl. remote-freed
                                 ones not yet collected), plus 1 while in_use
-                                is 2 (so that the fast path's free of the
+                                is SBL_PAGE_KEPT (so that the fast path's free of the
                                 last block of a page that stays does not
                                 reach 0); 0 => page is empty and may go */
     uint16_t offset;         /* bytes back to the span's head descriptor;
@@ -133,8 +146,7 @@ struct sbl_page {
                                 may set SBL_PF_RANGE from any thread) */
     uint8_t cls;             /* size class */
     uint8_t slices;          /* span length in slices */
-    uint8_t in_use;          /* 0: free span; 1: a live page; 2: a live page
-                                that stays when it empties (heap.c) */
+    uint8_t in_use;          /* enum sbl_page_use */
     uint32_t block_size;
     uint8_t *start;          /* first block */
     _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */
@@ -157,7 +169,7 @@ struct sbl_segment {
     size_t map_size;         /* huge: bytes mapped from the segment base */
     size_t huge_size;        /* huge: usable bytes */
     size_t huge_offset;      /* huge: block address - segment base */
-    uint32_t kind;           /* SBL_SEG_* */
+    uint32_t kind;           /* enum sbl_seg_kind */
     uint8_t run;             /* longest run of free slices: the heap's run
                                 bin it is in; 0: in none */
     uint8_t reserved0[3];

@@ -138,7 +138,7 @@ static void free_in_thread(void **blocks, int n)
 
 /* blocks of pg handed out (a page that stays when it empties holds one
    more count in used: see types.h) */
-static unsigned page_live(const struct sbl_page *pg) { return pg->used - (pg->in_use == 2); }
+static unsigned page_live(const struct sbl_page *pg) { return pg->used - (pg->in_use == SBL_PAGE_KEPT); }
 
 /* Remote frees: onto the page's xthread_free list while the page is in its
  * queue, onto the heap's delayed list once it is full; both are collected. */
@@ -422,7 +422,7 @@ static void test_remote_batch(void)
     sable_free(sable_malloc(3000000)); /* collects */
 }
 
-/* in_use 2 marks exactly the pages that stay when they empty: the only page
+/* SBL_PAGE_KEPT marks exactly the pages that stay when they empty: the only page
  * of a class queue, up to SBL_KEEP_MAX (the free fast path skips
  * sbl_heap_retire for them); every other live page has 1. */
 static const char *kept_marks_check(const struct sbl_heap *h)
@@ -431,11 +431,11 @@ static const char *kept_marks_check(const struct sbl_heap *h)
         for (const struct sbl_page *pg = h->queues[c].first; pg; pg = pg->next) {
             bool kept = pg == h->queues[c].first && pg->next == NULL &&
                         pg->block_size <= SBL_KEEP_MAX;
-            if (pg->in_use != (kept ? 2 : 1))
+            if (pg->in_use != (kept ? SBL_PAGE_KEPT : SBL_PAGE_LIVE))
                 return "a page's in_use does not say whether it stays when it empties";
         }
     for (const struct sbl_page *pg = h->full.first; pg; pg = pg->next)
-        if (pg->in_use != 1)
+        if (pg->in_use != SBL_PAGE_LIVE)
             return "a page in the full list is marked to stay";
     return NULL;
 }
@@ -476,8 +476,18 @@ static void test_kept_marks(void)
     CHECK(bad == NULL);
 }
 
+/* sbl_assert: its expression evaluated (and fatal when false) in debug
+   builds only; compiled in both */
+static void test_assert_mode(void)
+{
+    int n = 0;
+    sbl_assert(++n == 1);
+    CHECK(n == SBL_DEBUG);
+}
+
 int main(void)
 {
+    test_assert_mode();
     test_classes();
     test_lookup();
     test_free_list();
