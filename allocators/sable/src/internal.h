@@ -100,6 +100,7 @@ void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
 void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
 bool sbl_os_as_limited(void);
+bool sbl_os_as_limited_at(uint64_t now);
 void sbl_os_write(int fd, const char *s, size_t n);
 void sbl_warn(const char *msg);
 
@@ -129,6 +130,7 @@ struct sbl_heap *sbl_heap_acquire(void);
 void sbl_heap_thread_done(void *heap);
 void sbl_heap_collect(struct sbl_heap *h, bool force);
 void sbl_heap_collect_delayed(struct sbl_heap *h);
+struct sbl_heap *sbl_heap_first(void);
 void sbl_heap_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
 /* frees the chain b..tail (all in pg) into the heap of an exited thread, claimed */
 void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
@@ -165,6 +167,7 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
 void sbl_huge_lock_prefork(void);
 void sbl_huge_cache_flush(void);
 void sbl_huge_cache_expire(void);
+void sbl_huge_kept_drop(struct sbl_heap *h);
 extern __thread bool sbl_huge_reused __attribute__((tls_model("initial-exec")));
 void sbl_huge_unlock_postfork(bool child);
 
