@@ -106,6 +106,7 @@ void sbl_warn(const char *msg);
 
 /* segment.c: segments, spans of slices, page descriptors, purging */
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
+struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room);
 extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 void sbl_page_extend(struct sbl_page *pg);
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);

@@ -444,10 +444,18 @@ __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
 {
+    return sbl_page_new_room(h, cls, sbl_class_slices[cls]);
+}
+
+/* The same, at the start of a run of at least `room` free slices (room >=
+ * the class's span, < SBL_SLICES): a block that is likely to grow (realloc)
+ * then grows in place into the rest of the run. */
+struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room)
+{
     unsigned k = sbl_class_slices[cls];
     struct sbl_segment *s;
     maybe_purge(h);
-    uint64_t fit = h->run_mask & ~(((uint64_t)1 << k) - 1); /* bins >= k */
+    uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
     if (fit) {
         s = h->runs[__builtin_ctzll(fit)];
     } else {
@@ -455,7 +463,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
         if (s == NULL)
             return NULL;
     }
-    uint64_t t = span_starts(s->free_map, k);
+    uint64_t t = span_starts(s->free_map, room);
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);

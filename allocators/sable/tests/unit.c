@@ -551,6 +551,41 @@ static void test_huge_kept(void)
     sable_purge();
 }
 
+/* A buffer doubling from 16 B to 1 MiB (a growing vector) is copied only
+ * while it is small: once past 16 KiB it moves to a one-block page placed
+ * with room to grow, and every later doubling stays in place, even when
+ * the heap's segments are full of 2-slice holes (blocks of 100 KiB, every
+ * other one freed). */
+static void test_realloc_room(void)
+{
+    enum { FRAG = 120 };
+    static void *frag[FRAG];
+    for (int i = 0; i < FRAG; i++)
+        frag[i] = sable_malloc(100 << 10);
+    for (int i = 0; i < FRAG; i += 2)
+        sable_free(frag[i]);
+    int moved_big = 0;
+    for (int round = 0; round < 20; round++) {
+        size_t n = 16;
+        char *p = sable_malloc(n);
+        CHECK(p != NULL);
+        while (n < ((size_t)1 << 20)) {
+            char *q = sable_realloc(p, 2 * n);
+            CHECK(q != NULL);
+            if (q != p && 2 * n > ((size_t)32 << 10))
+                moved_big++;
+            q[2 * n - 1] = 1;
+            p = q;
+            n *= 2;
+        }
+        sable_free(p);
+    }
+    printf("realloc: %d of 100 doublings from 32 KiB to 1 MiB moved\n", moved_big);
+    CHECK(moved_big == 0);
+    for (int i = 1; i < FRAG; i += 2)
+        sable_free(frag[i]);
+}
+
 int main(void)
 {
     test_classes();
@@ -566,5 +601,6 @@ int main(void)
     test_large_kept();
     test_remote_batch();
     test_huge_kept();
+    test_realloc_room();
     return check_done("sable unit");
 }
