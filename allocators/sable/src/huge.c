@@ -134,21 +134,43 @@ static void hcache_unmap(struct sbl_segment *s)
 
 /* ---- the mapping each thread keeps ----
  * The huge block a thread freed last stays in its heap (huge_kept) for its
- * next huge malloc: no lock and no cache line shared with other threads, so
- * that threads freeing and allocating big buffers in loops do not wait on
- * each other. The one it displaces goes to the process-wide cache. It
- * expires like the cache's entries, the same delay after its free: any
- * thread's slow-path events look at every heap once `kept_due`, the
- * earliest deadline a kept mapping may have, has passed. Whoever exchanges
- * a heap's huge_kept out owns what it got. */
-static _Atomic uint64_t kept_due; /* ms; 0: no mapping kept */
+ * next huge malloc: no lock, no clock read and no shared cache line
+ * written, so that threads freeing and allocating big buffers in loops do
+ * not wait on each other (nor, in a process of one thread, on an atomic
+ * exchange). The one it displaces goes to the
+ * process-wide cache. It expires like the cache's entries, the delay after
+ * its free (as sbl_clock_ms_last tells it: the clock as last read by any
+ * thread, at most a few slow-path events old): any thread's slow-path
+ * events walk the heaps once `kept_due`, the earliest deadline a kept
+ * mapping may have, has passed. Whoever exchanges a heap's huge_kept out
+ * owns what it got. */
+static _Atomic uint64_t kept_due; /* ms; 0: nothing to look at */
+
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define single_threaded() (__libc_single_threaded != 0)
+#else
+#define single_threaded() false
+#endif
+
+/* Sets h's kept mapping to s, returning the previous one; the atomic
+   exchange only while another thread may take it (kept_expire). */
+static inline struct sbl_segment *kept_exchange(struct sbl_heap *h, struct sbl_segment *s)
+{
+    if (single_threaded()) {
+        struct sbl_segment *old = atomic_load_explicit(&h->huge_kept, memory_order_relaxed);
+        atomic_store_explicit(&h->huge_kept, s, memory_order_relaxed);
+        return old;
+    }
+    return atomic_exchange(&h->huge_kept, s);
+}
 
 /* Unmaps the kept mappings whose delay has passed (all with force) and
    sets kept_due for the others. */
 static void kept_expire(uint64_t now, bool force)
 {
     /* kept_due is cleared before the heaps are read: a mapping kept
-       meanwhile is either seen below or sets kept_due again (kept_swap) */
+       meanwhile is either seen below or sets kept_due again (sbl_huge_free) */
     atomic_store(&kept_due, 0);
     uint64_t next = 0;
     for (struct sbl_heap *h = sbl_heap_first(); h != NULL; h = h->next_all) {
@@ -192,6 +214,8 @@ void sbl_huge_cache_expire(void)
     uint64_t due = atomic_load_explicit(&kept_due, memory_order_relaxed);
     if (due != 0 && sbl_clock_ms() >= due)
         kept_expire(sbl_clock_ms(), false);
+    if (due != 0) /* refreshes sbl_os_as_limited_last for sbl_huge_free */
+        sbl_os_as_limited();
     if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0)
         return;
     struct sbl_segment *out[HCACHE_N];
@@ -217,13 +241,13 @@ void sbl_huge_cache_flush(void)
 
 /* whether a freed block's mapping may be kept for reuse: not in secure
    mode (freed blocks are unmapped or quarantined) nor under Valgrind
-   (memcheck must see fresh mappings) nor under an address-space limit;
-   now: the clock (ms) */
-static bool huge_keepable(const struct sbl_segment *s, uint64_t now)
+   (memcheck must see fresh mappings) nor under an address-space limit
+   (as last read: see sbl_huge_cache_expire) */
+static bool huge_keepable(const struct sbl_segment *s)
 {
     size_t used = s->huge_offset + s->huge_size;
     return !sbl_opt.secure && !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE &&
-           used <= HCACHE_MAX_BYTES && !sbl_os_as_limited_at(now);
+           used <= HCACHE_MAX_BYTES && !sbl_os_as_limited_last();
 }
 
 /* A freed block's mapping about to be kept: its reserve (address space
@@ -279,21 +303,12 @@ static void *huge_reuse(struct sbl_segment *s, size_t n)
         sbl_os_purge((uint8_t *)s + end, old_end - end);
     if (old_end != end)
         sbl_stat_committed((int64_t)end - (int64_t)old_end);
-    huge_init((uint8_t *)s, SBL_SLICE_SIZE, n, s->map_size);
+    /* the header is as huge_init left it (a kept block's free changes only
+       kind and map_size; a partial free may have set a flag) */
+    s->huge_size = end - SBL_SLICE_SIZE;
+    sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
+    s->kind = SBL_SEG_HUGE;
     return (uint8_t *)s + SBL_SLICE_SIZE;
-}
-
-/* Keeps s (huge_keep), freed now, in the calling thread's heap; returns
-   the mapping it displaces, for the cache, with its time in *at. */
-static struct sbl_segment *kept_swap(struct sbl_heap *h, struct sbl_segment *s, uint64_t *at)
-{
-    uint64_t now = *at;
-    *at = atomic_load_explicit(&h->huge_kept_at, memory_order_relaxed);
-    atomic_store_explicit(&h->huge_kept_at, now, memory_order_relaxed);
-    struct sbl_segment *old = atomic_exchange(&h->huge_kept, s);
-    if (atomic_load(&kept_due) == 0) /* see kept_expire */
-        atomic_store(&kept_due, now + sbl_purge_delay());
-    return old;
 }
 
 /* The calling thread's kept mapping as a block of n bytes, or NULL; one
@@ -302,12 +317,12 @@ static void *kept_get(struct sbl_heap *h, size_t n)
 {
     if (atomic_load_explicit(&h->huge_kept, memory_order_relaxed) == NULL)
         return NULL;
-    struct sbl_segment *s = atomic_exchange(&h->huge_kept, NULL);
+    struct sbl_segment *s = kept_exchange(h, NULL);
     if (s == NULL)
         return NULL;
     if (s->map_size >= page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n)))
         return huge_reuse(s, n);
-    hcache_put(s, atomic_load_explicit(&h->huge_kept_at, memory_order_relaxed), 0);
+    hcache_put(s, sbl_clock_ms(), 0);
     return NULL;
 }
 
@@ -316,7 +331,7 @@ void sbl_huge_kept_drop(struct sbl_heap *h)
 {
     struct sbl_segment *s = atomic_exchange(&h->huge_kept, NULL);
     if (s != NULL)
-        hcache_put(s, atomic_load_explicit(&h->huge_kept_at, memory_order_relaxed), 0);
+        hcache_put(s, sbl_clock_ms(), 0);
 }
 
 /* a cached mapping that holds n bytes, the most recently freed first */
@@ -417,17 +432,20 @@ void sbl_huge_free(struct sbl_segment *s)
 {
     if (s->kind != SBL_SEG_HUGE) /* a second free of a cached block: nothing to do */
         return;
-    uint64_t at = sbl_clock_ms();
-    if (huge_keepable(s, at)) {
+    if (huge_keepable(s)) {
         huge_keep(s);
         struct sbl_heap *h = sbl_tls_heap;
         size_t beside = 0;
         if (h != &sbl_empty_heap) {
             beside = s->map_size;
-            s = kept_swap(h, s, &at);
+            uint64_t at = sbl_clock_ms_last();
+            atomic_store_explicit(&h->huge_kept_at, at, memory_order_relaxed);
+            s = kept_exchange(h, s);
+            if (atomic_load(&kept_due) == 0) /* see kept_expire */
+                atomic_store(&kept_due, at + sbl_purge_delay());
         }
-        if (s != NULL)
-            hcache_put(s, at, beside);
+        if (s != NULL) /* (the displaced one counts as freed now) */
+            hcache_put(s, sbl_clock_ms(), beside);
         return;
     }
     sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));

@@ -5,7 +5,7 @@
  * resident set must be near where it started, without any explicit call,
  * and further down after sable_purge(). The pointer array is allocated
  * before the baseline and freed with the blocks. A thread that freed a
- * 24 MiB block and then waits (alive, idle) gets it back the same way:
+ * 30 MiB block and then waits (alive, idle) gets it back the same way:
  * the mapping a thread keeps for its next huge malloc expires with the
  * rest, through the other threads' activity. */
 #include <time.h>
@@ -26,7 +26,7 @@ static int idle_stage; /* 1: its block is freed; 2: it may exit */
 static void *idle_thread(void *arg)
 {
     (void)arg;
-    size_t size = 24 * MiB;
+    size_t size = 30 * MiB;
     char *p = malloc(size);
     CHECK(p != NULL);
     if (p != NULL)
