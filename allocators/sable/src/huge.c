@@ -212,14 +212,18 @@ static unsigned hcache_expire(uint64_t now, bool force, struct sbl_segment **out
 void sbl_huge_cache_expire(void)
 {
     uint64_t due = atomic_load_explicit(&kept_due, memory_order_relaxed);
-    if (due != 0 && sbl_clock_ms() >= due)
-        kept_expire(sbl_clock_ms(), false);
-    if (due != 0) /* refreshes sbl_os_as_limited_last for sbl_huge_free */
-        sbl_os_as_limited();
-    if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0)
+    bool cached = __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) != 0;
+    if (due == 0 && !cached)
+        return;
+    uint64_t now = sbl_clock_ms(); /* once: a clock read is not free */
+    if (due != 0) {
+        if (now >= due)
+            kept_expire(now, false);
+        sbl_os_as_limited_at(now); /* refreshes sbl_os_as_limited_last for sbl_huge_free */
+    }
+    if (!cached)
         return;
     struct sbl_segment *out[HCACHE_N];
-    uint64_t now = sbl_clock_ms();
     sbl_lock(&hcache_lock);
     unsigned k = hcache_expire(now, false, out);
     sbl_unlock(&hcache_lock);

@@ -100,6 +100,7 @@ void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
 void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
 bool sbl_os_as_limited(void);
+bool sbl_os_as_limited_at(uint64_t now);
 bool sbl_os_as_limited_last(void);
 uint64_t sbl_clock_ms_last(void);
 void sbl_os_write(int fd, const char *s, size_t n);

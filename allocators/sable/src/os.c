@@ -146,9 +146,11 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to)
  * (the first answer after a limit is set may thus be one tick late; a
  * mapping refused meanwhile is retried without reserve, see huge.c). */
 
-bool sbl_os_as_limited(void)
+bool sbl_os_as_limited(void) { return sbl_os_as_limited_at(sbl_clock_ms()); }
+
+/* the same, for a caller that has just read the clock (ms) */
+bool sbl_os_as_limited_at(uint64_t now)
 {
-    uint64_t now = sbl_clock_ms();
     if (__atomic_load_n(&as_read_at, __ATOMIC_ACQUIRE) == now)
         return __atomic_load_n(&as_limited, __ATOMIC_RELAXED);
     struct rlimit rl;

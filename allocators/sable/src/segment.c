@@ -329,8 +329,10 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
  * an empty segment then leaves the heap, unless it is the heap's only one. */
 void sbl_segments_purge(struct sbl_heap *h, bool force)
 {
+    if (!force && h->purge_check_at == 0)
+        return; /* (without reading the clock) */
     uint64_t now = force ? 0 : sbl_clock_ms();
-    if (!force && (h->purge_check_at == 0 || now < h->purge_check_at))
+    if (!force && now < h->purge_check_at)
         return;
     uint64_t next_at = 0;
     for (struct sbl_segment *s = h->segments, *next; s; s = next) {
@@ -359,8 +361,9 @@ void sbl_segments_maybe_purge(struct sbl_heap *h)
     if ((++h->purge_tick & 7) == 0) {
         sbl_segments_purge(h, false);
         uint64_t due = atomic_load_explicit(&pool_deadline, memory_order_relaxed);
-        if (due != 0 && sbl_clock_ms() >= due)
-            pool_purge(sbl_clock_ms(), false);
+        uint64_t now;
+        if (due != 0 && (now = sbl_clock_ms()) >= due)
+            pool_purge(now, false);
         sbl_huge_cache_expire();
     }
 }
