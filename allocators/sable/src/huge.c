@@ -450,6 +450,10 @@ void sbl_huge_free(struct sbl_segment *s)
         }
         if (s != NULL) /* (the displaced one counts as freed now) */
             hcache_put(s, sbl_clock_ms(), beside);
+        else if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) != 0)
+            sbl_huge_cache_expire(); /* as hcache_put does: a program that
+                                        frees one block after a long pause
+                                        gets the cache's old ones back */
         return;
     }
     sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));

@@ -7,7 +7,8 @@
  * before the baseline and freed with the blocks. A thread that freed a
  * 30 MiB block and then waits (alive, idle) gets it back the same way:
  * the mapping a thread keeps for its next huge malloc expires with the
- * rest, through the other threads' activity. */
+ * rest, through the other threads' activity; and so do the big blocks a
+ * program freed before a pause after which it only frees one more. */
 #include <time.h>
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -97,5 +98,24 @@ int main(void)
     pthread_cond_broadcast(&idle_cond);
     pthread_mutex_unlock(&idle_lock);
     pthread_join(idle, NULL);
+
+    /* a program that frees big blocks, pauses, then only frees and
+       allocates one big block again: the cache's old ones go back then */
+    void *big[8];
+    size_t before = rss_bytes();
+    for (int i = 0; i < 8; i++) {
+        big[i] = malloc(4 * MiB);
+        CHECK(big[i] != NULL);
+        if (big[i] != NULL)
+            memset(big[i], 0x5a, 4 * MiB);
+    }
+    for (int i = 0; i < 8; i++)
+        free(big[i]);
+    nanosleep(&pause, NULL);
+    free(malloc(4 * MiB));
+    size_t big_after = rss_bytes();
+    printf("RSS: %zu MiB before 8 x 4 MiB were written and freed, %zu MiB after 150 ms and one "
+           "malloc + free of 4 MiB\n", before / MiB, big_after / MiB);
+    CHECK(big_after <= before + 6 * MiB);
     return check_done("sable rss");
 }
