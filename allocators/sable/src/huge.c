@@ -146,18 +146,11 @@ static void hcache_unmap(struct sbl_segment *s)
  * owns what it got. */
 static _Atomic uint64_t kept_due; /* ms; 0: nothing to look at */
 
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#define single_threaded() (__libc_single_threaded != 0)
-#else
-#define single_threaded() false
-#endif
-
 /* Sets h's kept mapping to s, returning the previous one; the atomic
    exchange only while another thread may take it (kept_expire). */
 static inline struct sbl_segment *kept_exchange(struct sbl_heap *h, struct sbl_segment *s)
 {
-    if (single_threaded()) {
+    if (sbl_single_threaded()) {
         struct sbl_segment *old = atomic_load_explicit(&h->huge_kept, memory_order_relaxed);
         atomic_store_explicit(&h->huge_kept, s, memory_order_relaxed);
         return old;

@@ -33,6 +33,16 @@ static inline void sbl_lock(sbl_lock_t *l)
 static inline void sbl_unlock(sbl_lock_t *l) { atomic_store_explicit(&l->v, 0, memory_order_release); }
 
 /* ---- globals ------------------------------------------------------------ */
+/* true while the process has one thread (glibc's __libc_single_threaded;
+   false where unknown): no other thread can then take part in an atomic
+   operation, and a plain load and store may stand for it */
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define sbl_single_threaded() (__libc_single_threaded != 0)
+#else
+#define sbl_single_threaded() false
+#endif
+
 extern __thread struct sbl_heap *sbl_tls_heap __attribute__((tls_model("initial-exec")));
 extern struct sbl_heap sbl_empty_heap;
 extern struct sbl_page sbl_empty_page;

@@ -532,6 +532,11 @@ void sbl_page_extend(struct sbl_page *pg)
 void sbl_page_set_state(struct sbl_page *pg, uintptr_t state)
 {
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    if (sbl_single_threaded()) { /* no remote free can race: no CAS */
+        atomic_store_explicit(&pg->xthread_free, (tf & ~(uintptr_t)SBL_TF_MASK) | state,
+                              memory_order_relaxed);
+        return;
+    }
     for (;;) {
         if ((tf & SBL_TF_MASK) == SBL_TF_FREEING) {
             sched_yield();
