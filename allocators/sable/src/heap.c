@@ -431,7 +431,7 @@ static struct sbl_heap *heap_new(void)
         arena_cur += sz;
         arena_left -= sz;
         h->next_all = all_heaps;
-        all_heaps = h;
+        __atomic_store_n(&all_heaps, h, __ATOMIC_RELEASE); /* read unlocked: sbl_heap_first */
     }
     sbl_unlock(&heaps_lock);
     if (h == NULL)
@@ -479,6 +479,7 @@ void sbl_heap_thread_done(void *arg)
     if (h == NULL || h == &sbl_empty_heap || h != sbl_tls_heap)
         return;
     sbl_heap_collect(h, true);
+    sbl_huge_kept_drop(h);
     heap_set_owner(h, 0);
     sbl_tls_heap = &sbl_empty_heap;
     sbl_lock(&heaps_lock);
@@ -492,6 +493,11 @@ void sbl_heap_init_key(void)
 {
     heap_key_ok = pthread_key_create(&heap_key, sbl_heap_thread_done) == 0;
 }
+
+/* The newest heap; next_all leads to every other. Heaps are never
+   unmapped and the list only grows at its head: it may be walked without
+   the lock. */
+struct sbl_heap *sbl_heap_first(void) { return __atomic_load_n(&all_heaps, __ATOMIC_ACQUIRE); }
 
 /* Number of heaps ever made (for tests: thread churn must reuse them). */
 size_t sbl_heap_count(void)

@@ -105,10 +105,11 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
  * A freed huge block (the usual layout, off = 64 KiB) keeps its mapping,
  * still written but without its reserve, for SABLE_PURGE_DELAY: a program
  * that frees and allocates big buffers in a loop does not map and
- * page-fault them again each time. At most 8 mappings and 32 MiB are kept,
- * the oldest goes first; expired ones are unmapped at the next huge
- * allocation or free, all of them on sable_purge() or when memory runs
- * out. */
+ * page-fault them again each time. Each thread keeps the last one it freed
+ * (below); the cache holds the others, at most 8 mappings and 32 MiB, the
+ * oldest goes first. Expired ones are unmapped at the next slow-path events
+ * (sbl_segments_maybe_purge), all of them on sable_purge() or when memory
+ * runs out. */
 #define HCACHE_N 8
 #define HCACHE_MAX_BYTES ((size_t)32 << 20)
 
@@ -131,6 +132,58 @@ static void hcache_unmap(struct sbl_segment *s)
     sbl_os_unmap(s, s->map_size);
 }
 
+/* ---- the mapping each thread keeps ----
+ * The huge block a thread freed last stays in its heap (huge_kept) for its
+ * next huge malloc: no lock, no clock read and no shared cache line
+ * written, so that threads freeing and allocating big buffers in loops do
+ * not wait on each other (nor, in a process of one thread, on an atomic
+ * exchange). The one it displaces goes to the
+ * process-wide cache. It expires like the cache's entries, the delay after
+ * its free (as sbl_clock_ms_last tells it: the clock as last read by any
+ * thread, at most a few slow-path events old): any thread's slow-path
+ * events walk the heaps once `kept_due`, the earliest deadline a kept
+ * mapping may have, has passed. Whoever exchanges a heap's huge_kept out
+ * owns what it got. */
+static _Atomic uint64_t kept_due; /* ms; 0: nothing to look at */
+
+/* Sets h's kept mapping to s, returning the previous one; the atomic
+   exchange only while another thread may take it (kept_expire). */
+static inline struct sbl_segment *kept_exchange(struct sbl_heap *h, struct sbl_segment *s)
+{
+    if (sbl_single_threaded()) {
+        struct sbl_segment *old = atomic_load_explicit(&h->huge_kept, memory_order_relaxed);
+        atomic_store_explicit(&h->huge_kept, s, memory_order_relaxed);
+        return old;
+    }
+    return atomic_exchange(&h->huge_kept, s);
+}
+
+/* Unmaps the kept mappings whose delay has passed (all with force) and
+   sets kept_due for the others. */
+static void kept_expire(uint64_t now, bool force)
+{
+    /* kept_due is cleared before the heaps are read: a mapping kept
+       meanwhile is either seen below or sets kept_due again (sbl_huge_free) */
+    atomic_store(&kept_due, 0);
+    uint64_t next = 0;
+    for (struct sbl_heap *h = sbl_heap_first(); h != NULL; h = h->next_all) {
+        if (atomic_load(&h->huge_kept) == NULL)
+            continue;
+        uint64_t due = atomic_load_explicit(&h->huge_kept_at, memory_order_relaxed) + sbl_purge_delay();
+        if (force || now >= due) {
+            struct sbl_segment *s = atomic_exchange(&h->huge_kept, NULL);
+            if (s != NULL)
+                hcache_unmap(s);
+        } else if (next == 0 || due < next) {
+            next = due;
+        }
+    }
+    uint64_t cur = atomic_load(&kept_due);
+    while (next != 0 && (cur == 0 || next < cur) &&
+           !atomic_compare_exchange_weak(&kept_due, &cur, next))
+        ;
+}
+
 /* removes the expired entries (all with force); call with the lock held,
    unmaps into out[] for after the unlock */
 static unsigned hcache_expire(uint64_t now, bool force, struct sbl_segment **out)
@@ -151,10 +204,19 @@ static unsigned hcache_expire(uint64_t now, bool force, struct sbl_segment **out
 /* the expired entries go (every few slow-path events of any thread) */
 void sbl_huge_cache_expire(void)
 {
-    if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0)
+    uint64_t due = atomic_load_explicit(&kept_due, memory_order_relaxed);
+    bool cached = __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) != 0;
+    if (due == 0 && !cached)
+        return;
+    uint64_t now = sbl_clock_ms(); /* once: a clock read is not free */
+    if (due != 0) {
+        if (now >= due)
+            kept_expire(now, false);
+        sbl_os_as_limited_at(now); /* refreshes sbl_os_as_limited_last for sbl_huge_free */
+    }
+    if (!cached)
         return;
     struct sbl_segment *out[HCACHE_N];
-    uint64_t now = sbl_clock_ms();
     sbl_lock(&hcache_lock);
     unsigned k = hcache_expire(now, false, out);
     sbl_unlock(&hcache_lock);
@@ -164,6 +226,7 @@ void sbl_huge_cache_expire(void)
 
 void sbl_huge_cache_flush(void)
 {
+    kept_expire(0, true);
     struct sbl_segment *out[HCACHE_N];
     sbl_lock(&hcache_lock);
     unsigned k = hcache_expire(0, true, out);
@@ -173,39 +236,99 @@ void sbl_huge_cache_flush(void)
         hcache_unmap(out[i]);
 }
 
-static bool hcache_put(struct sbl_segment *s)
+/* whether a freed block's mapping may be kept for reuse: not in secure
+   mode (freed blocks are unmapped or quarantined) nor under Valgrind
+   (memcheck must see fresh mappings) nor under an address-space limit
+   (as last read: see sbl_huge_cache_expire) */
+static bool huge_keepable(const struct sbl_segment *s)
 {
     size_t used = s->huge_offset + s->huge_size;
-    /* not in secure mode (freed blocks are unmapped or quarantined) nor under
-       Valgrind (memcheck must see fresh mappings) */
-    if (sbl_opt.secure || sbl_opt.valgrind || s->huge_offset != SBL_SLICE_SIZE ||
-        used > HCACHE_MAX_BYTES || sbl_os_as_limited())
-        return false;
-    if (s->map_size > used) { /* the reserve is address space only: not kept */
+    return !sbl_opt.secure && !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE &&
+           used <= HCACHE_MAX_BYTES && !sbl_os_as_limited_last();
+}
+
+/* A freed block's mapping about to be kept: its reserve (address space
+   only) goes, the header and the written bytes stay. */
+static void huge_keep(struct sbl_segment *s)
+{
+    size_t used = s->huge_offset + s->huge_size;
+    if (s->map_size > used) {
         sbl_registry_mark(s, s->map_size, false);
         sbl_os_unmap((uint8_t *)s + used, s->map_size - used);
         s->map_size = used;
         sbl_registry_mark(s, used, true);
     }
-    struct sbl_segment *out[2 * HCACHE_N + 1];
-    uint64_t now = sbl_clock_ms();
     s->kind = SBL_SEG_CACHED;
+}
+
+/* Puts a kept mapping (huge_keep), freed at `at`, in the cache; the oldest
+   entries make room. `beside`: the bytes the calling thread keeps in its
+   heap, counted against the same bound (a mapping that does not fit even
+   alone is unmapped). */
+static void hcache_put(struct sbl_segment *s, uint64_t at, size_t beside)
+{
+    size_t used = s->map_size;
+    struct sbl_segment *out[2 * HCACHE_N + 2];
+    uint64_t now = sbl_clock_ms();
     sbl_lock(&hcache_lock);
     unsigned k = hcache_expire(now, false, out);
-    while (hcache_n == HCACHE_N || (hcache_n > 0 && hcache_bytes + used > HCACHE_MAX_BYTES)) {
+    while (hcache_n == HCACHE_N || (hcache_n > 0 && hcache_bytes + used + beside > HCACHE_MAX_BYTES)) {
         out[k++] = hcache[0].s; /* the oldest goes */
         hcache_bytes -= hcache[0].s->map_size;
         memmove(&hcache[0], &hcache[1], (hcache_n - 1) * sizeof hcache[0]);
         __atomic_store_n(&hcache_n, hcache_n - 1, __ATOMIC_RELAXED);
     }
-    hcache[hcache_n].s = s;
-    hcache[hcache_n].at = now;
-    __atomic_store_n(&hcache_n, hcache_n + 1, __ATOMIC_RELAXED);
-    hcache_bytes += used;
+    if (used + beside > HCACHE_MAX_BYTES) {
+        out[k++] = s;
+    } else {
+        hcache[hcache_n].s = s;
+        hcache[hcache_n].at = at;
+        __atomic_store_n(&hcache_n, hcache_n + 1, __ATOMIC_RELAXED);
+        hcache_bytes += used;
+    }
     sbl_unlock(&hcache_lock);
     for (unsigned i = 0; i < k; i++)
         hcache_unmap(out[i]);
-    return true;
+}
+
+/* A kept mapping becomes a block of n bytes again (it holds n). */
+static void *huge_reuse(struct sbl_segment *s, size_t n)
+{
+    size_t end = page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n));
+    size_t old_end = s->huge_offset + s->huge_size;
+    if (old_end > end) /* the written tail beyond the new block goes back */
+        sbl_os_purge((uint8_t *)s + end, old_end - end);
+    if (old_end != end)
+        sbl_stat_committed((int64_t)end - (int64_t)old_end);
+    /* the header is as huge_init left it (a kept block's free changes only
+       kind and map_size; a partial free may have set a flag) */
+    s->huge_size = end - SBL_SLICE_SIZE;
+    sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
+    s->kind = SBL_SEG_HUGE;
+    return (uint8_t *)s + SBL_SLICE_SIZE;
+}
+
+/* The calling thread's kept mapping as a block of n bytes, or NULL; one
+   too small goes to the cache. */
+static void *kept_get(struct sbl_heap *h, size_t n)
+{
+    if (atomic_load_explicit(&h->huge_kept, memory_order_relaxed) == NULL)
+        return NULL;
+    struct sbl_segment *s = kept_exchange(h, NULL);
+    if (s == NULL)
+        return NULL;
+    if (s->map_size >= page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n)))
+        return huge_reuse(s, n);
+    hcache_put(s, sbl_clock_ms(), 0);
+    return NULL;
+}
+
+/* A thread that exits hands its kept mapping to the cache. */
+void sbl_huge_kept_drop(struct sbl_heap *h)
+{
+    struct sbl_segment *s = atomic_exchange(&h->huge_kept, NULL);
+    if (s != NULL)
+        hcache_put(s, sbl_clock_ms(), 0);
 }
 
 /* a cached mapping that holds n bytes, the most recently freed first */
@@ -224,15 +347,7 @@ static void *hcache_get(size_t n)
         }
     }
     sbl_unlock(&hcache_lock);
-    if (s == NULL)
-        return NULL;
-    size_t old_end = s->huge_offset + s->huge_size;
-    if (old_end > end) /* the written tail beyond the new block goes back */
-        sbl_os_purge((uint8_t *)s + end, old_end - end);
-    sbl_stat_committed((int64_t)end - (int64_t)old_end);
-    size_t map = s->map_size;
-    huge_init((uint8_t *)s, SBL_SLICE_SIZE, n, map);
-    return (uint8_t *)s + SBL_SLICE_SIZE;
+    return s == NULL ? NULL : huge_reuse(s, n);
 }
 
 void *sbl_huge_alloc(size_t n, size_t align)
@@ -244,8 +359,10 @@ void *sbl_huge_alloc(size_t n, size_t align)
     if (align < SBL_SLICE_SIZE && (align & (align - 1)) == 0)
         align = SBL_SLICE_SIZE; /* the usual case: one slice of header */
     sbl_huge_reused = false;
-    if (align == SBL_SLICE_SIZE && __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) > 0) {
-        void *c = hcache_get(n);
+    if (align == SBL_SLICE_SIZE) {
+        void *c = kept_get(sbl_tls_heap, n);
+        if (c == NULL && __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) > 0)
+            c = hcache_get(n);
         if (c != NULL) {
             sbl_huge_reused = true;
             return c;
@@ -307,8 +424,26 @@ void sbl_huge_free(struct sbl_segment *s)
 {
     if (s->kind != SBL_SEG_HUGE) /* a second free of a cached block: nothing to do */
         return;
-    if (hcache_put(s))
+    if (huge_keepable(s)) {
+        huge_keep(s);
+        struct sbl_heap *h = sbl_tls_heap;
+        size_t beside = 0;
+        if (h != &sbl_empty_heap) {
+            beside = s->map_size;
+            uint64_t at = sbl_clock_ms_last();
+            atomic_store_explicit(&h->huge_kept_at, at, memory_order_relaxed);
+            s = kept_exchange(h, s);
+            if (atomic_load(&kept_due) == 0) /* see kept_expire */
+                atomic_store(&kept_due, at + sbl_purge_delay());
+        }
+        if (s != NULL) /* (the displaced one counts as freed now) */
+            hcache_put(s, sbl_clock_ms(), beside);
+        else if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) != 0)
+            sbl_huge_cache_expire(); /* as hcache_put does: a program that
+                                        frees one block after a long pause
+                                        gets the cache's old ones back */
         return;
+    }
     sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));
     if (sbl_opt.secure && s->map_size > QUARANTINE_KEEP) {
         huge_quarantine(s);

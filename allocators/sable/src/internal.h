@@ -59,6 +59,16 @@ static inline void sbl_lock_after_fork(sbl_lock_t *l, bool child)
 }
 
 /* ---- globals ------------------------------------------------------------ */
+/* true while the process has one thread (glibc's __libc_single_threaded;
+   false where unknown): no other thread can then take part in an atomic
+   operation, and a plain load and store may stand for it */
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define sbl_single_threaded() (__libc_single_threaded != 0)
+#else
+#define sbl_single_threaded() false
+#endif
+
 extern __thread struct sbl_heap *sbl_tls_heap __attribute__((tls_model("initial-exec")));
 extern struct sbl_heap sbl_empty_heap;
 extern struct sbl_page sbl_empty_page;
@@ -136,6 +146,9 @@ void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
 void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
 bool sbl_os_as_limited(void);
+bool sbl_os_as_limited_at(uint64_t now);
+bool sbl_os_as_limited_last(void);
+uint64_t sbl_clock_ms_last(void);
 void sbl_os_write(int fd, const char *s, size_t n);
 int sbl_os_dup_stderr(void);
 int sbl_os_open_append(const char *path);
@@ -144,6 +157,7 @@ uintptr_t sbl_os_random(void);
 
 /* segment.c: segments, spans of slices, page descriptors, purging */
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
+struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room);
 extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 void sbl_page_extend(struct sbl_page *pg);
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
@@ -168,6 +182,7 @@ struct sbl_heap *sbl_heap_acquire(void);
 void sbl_heap_thread_done(void *heap);
 void sbl_heap_collect(struct sbl_heap *h, bool force);
 void sbl_heap_collect_delayed(struct sbl_heap *h);
+struct sbl_heap *sbl_heap_first(void);
 void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b);
 /* frees the chain b..tail (all in pg) into the heap of an exited thread, claimed */
 void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
@@ -204,6 +219,7 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
 void sbl_huge_lock_prefork(void);
 void sbl_huge_cache_flush(void);
 void sbl_huge_cache_expire(void);
+void sbl_huge_kept_drop(struct sbl_heap *h);
 extern __thread bool sbl_huge_reused __attribute__((tls_model("initial-exec")));
 void sbl_huge_unlock_postfork(bool child);
 

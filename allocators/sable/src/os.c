@@ -150,9 +150,11 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to)
  * (the first answer after a limit is set may thus be one tick late; a
  * mapping refused meanwhile is retried without reserve, see huge.c). */
 
-bool sbl_os_as_limited(void)
+bool sbl_os_as_limited(void) { return sbl_os_as_limited_at(sbl_clock_ms()); }
+
+/* the same, for a caller that has just read the clock (ms) */
+bool sbl_os_as_limited_at(uint64_t now)
 {
-    uint64_t now = sbl_clock_ms();
     if (__atomic_load_n(&as_read_at, __ATOMIC_ACQUIRE) == now)
         return __atomic_load_n(&as_limited, __ATOMIC_RELAXED);
     struct rlimit rl;
@@ -165,14 +167,28 @@ bool sbl_os_as_limited(void)
     return lim;
 }
 
+/* The last answer of sbl_os_as_limited, without reading the clock (for the
+   huge free path, which keeps a mapping only while this says no; the
+   answer is read again at every few slow-path events of any thread). */
+bool sbl_os_as_limited_last(void) { return __atomic_load_n(&as_limited, __ATOMIC_RELAXED); }
+
+static uint64_t clock_last; /* sbl_clock_ms's latest answer, any thread's */
+
 uint64_t sbl_clock_ms(void)
 {
     struct timespec ts;
     int e = errno;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     errno = e;
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    if (__atomic_load_n(&clock_last, __ATOMIC_RELAXED) != now) /* written once per tick */
+        __atomic_store_n(&clock_last, now, __ATOMIC_RELAXED);
+    return now;
 }
+
+/* The clock as some thread read it last (slow paths read it every few
+   events): no system call, no vDSO; may lag. */
+uint64_t sbl_clock_ms_last(void) { return __atomic_load_n(&clock_last, __ATOMIC_RELAXED); }
 
 void sbl_os_write(int fd, const char *s, size_t n)
 {

@@ -10,12 +10,47 @@
  * class only when it would use less than half of it), then moves: huge
  * blocks by mremap (no copy; a huge block placed for an alignment that is
  * not a multiple of 16 is copied instead, so that the result is 16-byte
- * aligned), others by malloc + memcpy + free. A partially freed block
+ * aligned), others by malloc + memcpy + free. A block that grows past
+ * GROW_OWN_PAGE moves to a one-block page (a span of slices of its own, at
+ * least the smallest large class) rather than to the next medium class,
+ * placed at the start of a run of free slices with room for it to grow
+ * (grow_alloc): a growing buffer then keeps growing in place instead of
+ * being copied at each doubling. A partially freed block
  * becomes whole again when either call succeeds; a failed call changes
  * nothing.
  * realloc(p, 0) returns a minimum-size block (p itself when p is small),
  * never NULL on success, like malloc(0). */
 #include "internal.h"
+
+#define GROW_OWN_PAGE ((size_t)16 << 10)
+#define ONE_BLOCK_MIN (((size_t)64 << 10) + 1) /* the smallest class of one-block pages */
+#define GROW_ROOM_MIN 16u /* slices: a grown block finds room for 1 MiB */
+
+/* A block of n bytes (ONE_BLOCK_MIN..SBL_LARGE_MAX) for a block that grows:
+ * a one-block page of this thread's heap at the start of a run of free
+ * slices four times its span (at least GROW_ROOM_MIN, at most a whole
+ * segment's), detached (in no queue: its free releases the page); NULL
+ * when the caller should take an ordinary block. */
+static void *grow_alloc(size_t n)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    if (sbl_slow_mode() || h == &sbl_empty_heap)
+        return NULL;
+    unsigned cls = sbl_size_class(n);
+    unsigned room = 4u * sbl_class_slices[cls];
+    if (room < GROW_ROOM_MIN)
+        room = GROW_ROOM_MIN;
+    if (room > SBL_SLICES - 1)
+        room = SBL_SLICES - 1;
+    struct sbl_page *pg = sbl_page_new_room(h, cls, room);
+    if (pg == NULL)
+        return NULL;
+    pg->reserved = 1;
+    pg->used = 1;
+    sbl_page_flag_set(pg, SBL_PF_DETACHED);
+    sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
+    return pg->start;
+}
 
 static void *page_resize(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, size_t n)
 {
@@ -124,7 +159,11 @@ void *sbl_realloc(void *p, size_t n)
     } else if (page_resize(s, pg, p, n) != NULL) {
         return kept_whole(pg, start, p);
     }
-    void *q = sbl_malloc_inline(n);
+    void *q = NULL;
+    if (!huge && n > old && n > GROW_OWN_PAGE && n <= SBL_LARGE_MAX)
+        q = grow_alloc(n < ONE_BLOCK_MIN ? ONE_BLOCK_MIN : n);
+    if (q == NULL)
+        q = sbl_malloc_inline(n);
     if (q == NULL)
         return NULL;
     memcpy(q, p, old < n ? old : n);

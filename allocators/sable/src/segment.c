@@ -307,8 +307,10 @@ static void segment_release(struct sbl_heap *h, struct sbl_segment *s)
  * an empty segment then leaves the heap, unless it is the heap's only one. */
 void sbl_segments_purge(struct sbl_heap *h, bool force)
 {
+    if (!force && h->purge_check_at == 0)
+        return; /* (without reading the clock) */
     uint64_t now = force ? 0 : sbl_clock_ms();
-    if (!force && (h->purge_check_at == 0 || now < h->purge_check_at))
+    if (!force && now < h->purge_check_at)
         return;
     uint64_t next_at = 0;
     for (struct sbl_segment *s = h->segments, *next; s; s = next) {
@@ -337,8 +339,9 @@ void sbl_segments_maybe_purge(struct sbl_heap *h)
     if ((++h->purge_tick & 7) == 0) {
         sbl_segments_purge(h, false);
         uint64_t due = atomic_load_explicit(&pool_deadline, memory_order_relaxed);
-        if (due != 0 && sbl_clock_ms() >= due)
-            pool_purge(sbl_clock_ms(), false);
+        uint64_t now;
+        if (due != 0 && (now = sbl_clock_ms()) >= due)
+            pool_purge(now, false);
         sbl_huge_cache_expire();
     }
 }
@@ -420,10 +423,18 @@ __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
 {
+    return sbl_page_new_room(h, cls, sbl_class_slices[cls]);
+}
+
+/* The same, at the start of a run of at least `room` free slices (room >=
+ * the class's span, < SBL_SLICES): a block that is likely to grow (realloc)
+ * then grows in place into the rest of the run. */
+struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room)
+{
     unsigned k = sbl_class_slices[cls];
     struct sbl_segment *s;
     maybe_purge(h);
-    uint64_t fit = h->run_mask & ~(((uint64_t)1 << k) - 1); /* bins >= k */
+    uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
     if (fit) {
         s = h->runs[__builtin_ctzll(fit)];
     } else {
@@ -431,7 +442,7 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
         if (s == NULL)
             return NULL;
     }
-    uint64_t t = span_starts(s->free_map, k);
+    uint64_t t = span_starts(s->free_map, room);
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);
@@ -499,6 +510,11 @@ void sbl_page_extend(struct sbl_page *pg)
 void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state)
 {
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    if (sbl_single_threaded()) { /* no remote free can race: no CAS */
+        atomic_store_explicit(&pg->xthread_free, (tf & ~(uintptr_t)SBL_TF_MASK) | state,
+                              memory_order_relaxed);
+        return;
+    }
     for (;;) {
         if ((tf & SBL_TF_MASK) == SBL_TF_FREEING) {
             sbl_os_yield();

@@ -50,7 +50,8 @@
  * longest free run, best fit). A heap keeps one empty segment; the others go
  * to a process-wide pool, warm (reused by any thread without page faults)
  * until the purge delay has passed, then purged, and a few kept cold (address
- * space only). Huge blocks are unmapped at once or kept in a small cache.
+ * space only). Huge blocks are unmapped at once or kept: the last one a
+ * thread freed in its heap, older ones in a small process-wide cache.
  */
 #ifndef SABLE_TYPES_H
 #define SABLE_TYPES_H
@@ -197,6 +198,11 @@ struct sbl_heap {
                                              of free slices is r (63: empty) */
     uint64_t run_mask;       /* bit r: runs[r] is not empty */
     struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
+    _Atomic(struct sbl_segment *) huge_kept; /* the huge mapping this thread
+                                    freed last, kept for its next huge
+                                    malloc (huge.c); whoever exchanges it
+                                    out owns it */
+    _Atomic uint64_t huge_kept_at; /* ms: when huge_kept was freed */
     _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
     uintptr_t owner_tag;     /* the owning thread's tag; 0 while abandoned
                                 (copied to every segment of the heap) */

@@ -4,9 +4,14 @@
  * allocator's next slow-path events: after 150 ms and some allocations the
  * resident set must be near where it started, without any explicit call,
  * and further down after sable_purge(). The pointer array is allocated
- * before the baseline and freed with the blocks. */
+ * before the baseline and freed with the blocks. A thread that freed a
+ * 30 MiB block and then waits (alive, idle) gets it back the same way:
+ * the mapping a thread keeps for its next huge malloc expires with the
+ * rest, through the other threads' activity; and so do the big blocks a
+ * program freed before a pause after which it only frees one more. */
 #include <time.h>
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -14,6 +19,28 @@
 #include "sable.h"
 
 #define MiB ((size_t)1 << 20)
+
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+static int idle_stage; /* 1: its block is freed; 2: it may exit */
+
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    size_t size = 30 * MiB;
+    char *p = malloc(size);
+    CHECK(p != NULL);
+    if (p != NULL)
+        memset(p, 0x5a, size);
+    free(p);
+    pthread_mutex_lock(&idle_lock);
+    idle_stage = 1;
+    pthread_cond_broadcast(&idle_cond);
+    while (idle_stage != 2)
+        pthread_cond_wait(&idle_cond, &idle_lock);
+    pthread_mutex_unlock(&idle_lock);
+    return NULL;
+}
 
 int main(void)
 {
@@ -25,6 +52,12 @@ int main(void)
     void **blocks = malloc(total * sizeof *blocks);
     CHECK(blocks != NULL);
     size_t base = rss_bytes();
+    pthread_t idle;
+    CHECK(pthread_create(&idle, NULL, idle_thread, NULL) == 0);
+    pthread_mutex_lock(&idle_lock);
+    while (idle_stage != 1)
+        pthread_cond_wait(&idle_cond, &idle_lock);
+    pthread_mutex_unlock(&idle_lock);
     size_t n = 0;
     for (unsigned k = 0; k < 4; k++)
         for (size_t i = 0; i < per_kind / sizes[k]; i++) {
@@ -60,5 +93,29 @@ int main(void)
     CHECK(at_once <= full - 120 * MiB); /* the huge blocks at once */
     CHECK(after <= base + 24 * MiB);
     CHECK(purged <= base + 8 * MiB);
+    pthread_mutex_lock(&idle_lock);
+    idle_stage = 2;
+    pthread_cond_broadcast(&idle_cond);
+    pthread_mutex_unlock(&idle_lock);
+    pthread_join(idle, NULL);
+
+    /* a program that frees big blocks, pauses, then only frees and
+       allocates one big block again: the cache's old ones go back then */
+    void *big[8];
+    size_t before = rss_bytes();
+    for (int i = 0; i < 8; i++) {
+        big[i] = malloc(4 * MiB);
+        CHECK(big[i] != NULL);
+        if (big[i] != NULL)
+            memset(big[i], 0x5a, 4 * MiB);
+    }
+    for (int i = 0; i < 8; i++)
+        free(big[i]);
+    nanosleep(&pause, NULL);
+    free(malloc(4 * MiB));
+    size_t big_after = rss_bytes();
+    printf("RSS: %zu MiB before 8 x 4 MiB were written and freed, %zu MiB after 150 ms and one "
+           "malloc + free of 4 MiB\n", before / MiB, big_after / MiB);
+    CHECK(big_after <= before + 6 * MiB);
     return check_done("sable rss");
 }

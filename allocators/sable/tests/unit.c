@@ -485,6 +485,116 @@ static void test_assert_mode(void)
     CHECK(n == SBL_DEBUG);
 }
 
+/* A thread that frees a huge block and allocates one again gets its own
+ * mapping back, written already (no page fault), whatever other threads do
+ * meanwhile: each thread keeps the last huge mapping it freed (the test
+ * runs with SABLE_PURGE_DELAY=60000, so none expires). Between this
+ * thread's free and its malloc another thread frees a huge block too: a
+ * cache shared by all threads, newest first, would give that one. */
+enum { HUGE_ROUNDS = 3000 };
+
+static void *huge_alloc_thread(void *arg)
+{
+    (void)arg;
+    return sable_malloc((size_t)4 << 20);
+}
+
+static void *huge_free_thread(void *arg)
+{
+    sable_free(arg);
+    return NULL;
+}
+
+static void *huge_loop_thread(void *arg)
+{
+    long *moved = arg;
+    const size_t size = (size_t)4 << 20;
+    char *last = NULL;
+    long f0 = 0;
+    for (int i = 0; i < HUGE_ROUNDS; i++) {
+        char *p = sable_malloc(size);
+        CHECK(p != NULL);
+        for (size_t off = 0; off < size; off += 4096)
+            p[off] = (char)i;
+        if (i == 0) {
+            struct rusage ru;
+            getrusage(RUSAGE_THREAD, &ru);
+            f0 = ru.ru_minflt;
+        } else if (p != last) {
+            moved[0]++;
+        }
+        last = p;
+        sable_free(p);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    moved[1] = ru.ru_minflt - f0;
+    return NULL;
+}
+
+static void test_huge_kept(void)
+{
+    void *a = sable_malloc((size_t)4 << 20), *b = NULL, *c;
+    pthread_t t[2];
+    CHECK(pthread_create(&t[0], NULL, huge_alloc_thread, NULL) == 0);
+    pthread_join(t[0], &b);
+    CHECK(a != NULL && b != NULL);
+    sable_free(a);
+    CHECK(pthread_create(&t[0], NULL, huge_free_thread, b) == 0);
+    pthread_join(t[0], NULL);
+    c = sable_malloc((size_t)4 << 20);
+    CHECK(c == a);
+    sable_free(c);
+
+    long r[2][2] = {{0, 0}, {0, 0}};
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, huge_loop_thread, r[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("huge: %ld and %ld of %d blocks of 4 MiB at another address than the thread's last, "
+           "%ld and %ld page faults after the first\n", r[0][0], r[1][0], HUGE_ROUNDS, r[0][1], r[1][1]);
+    for (int i = 0; i < 2; i++) {
+        CHECK(r[i][0] == 0);
+        CHECK(r[i][1] < HUGE_ROUNDS / 10);
+    }
+    sable_purge();
+}
+
+/* A buffer doubling from 16 B to 1 MiB (a growing vector) is copied only
+ * while it is small: once past 16 KiB it moves to a one-block page placed
+ * with room to grow, and every later doubling stays in place, even when
+ * the heap's segments are full of 2-slice holes (blocks of 100 KiB, every
+ * other one freed). */
+static void test_realloc_room(void)
+{
+    enum { FRAG = 120 };
+    static void *frag[FRAG];
+    for (int i = 0; i < FRAG; i++)
+        frag[i] = sable_malloc(100 << 10);
+    for (int i = 0; i < FRAG; i += 2)
+        sable_free(frag[i]);
+    int moved_big = 0;
+    for (int round = 0; round < 20; round++) {
+        size_t n = 16;
+        char *p = sable_malloc(n);
+        CHECK(p != NULL);
+        while (n < ((size_t)1 << 20)) {
+            char *q = sable_realloc(p, 2 * n);
+            CHECK(q != NULL);
+            if (q != p && 2 * n > ((size_t)32 << 10))
+                moved_big++;
+            q[2 * n - 1] = 1;
+            p = q;
+            n *= 2;
+        }
+        sable_free(p);
+    }
+    printf("realloc: %d of 100 doublings from 32 KiB to 1 MiB moved\n", moved_big);
+    CHECK(moved_big == 0);
+    for (int i = 1; i < FRAG; i += 2)
+        sable_free(frag[i]);
+}
+
 int main(void)
 {
     test_assert_mode();
@@ -500,5 +610,7 @@ int main(void)
     test_calloc_fresh();
     test_large_kept();
     test_remote_batch();
+    test_huge_kept();
+    test_realloc_room();
     return check_done("sable unit");
 }
