@@ -24,6 +24,8 @@ if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
 fi
 # CPython's own regression tests for make reliability and test-sable-cpython
 required="$required libpython3.11-testsuite"
+# test-sable-format: sable's sources checked against allocators/sable/.clang-format
+required="$required clang-format"
 extra="$*"
 
 installed() {

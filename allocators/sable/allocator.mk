@@ -19,6 +19,8 @@
 #                       sits, with requested sizes; overflows past the requested size; a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%
+#   test-sable-format   sable's C sources and headers are as clang-format formats them
+#                       (allocators/sable/.clang-format)
 #   test-sable-debug    the debug build (build/sable-debug: -DSABLE_DEBUG -O1, sbl_assert on) runs
 #                       the unit, API and stress tests; a corrupted page counter makes it abort
 #                       with the assertion's message (tests/debug_assert.c)
@@ -110,7 +112,7 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-enomem test-sable-secure \
          test-sable-settings test-sable-valgrind \
          test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
-         test-sable-preload test-sable-pair test-sable-placement test-sable-debug
+         test-sable-preload test-sable-pair test-sable-placement test-sable-debug test-sable-format
 
 test-sable-unit: $(SABLE_TDIR)/unit
 	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
@@ -138,6 +140,13 @@ test-sable-secure: $(SABLE_TDIR)/secure
 
 test-sable-settings: $(SABLE_TDIR)/settings_prog
 	$(SABLE_DIR)/tests/settings.sh $(SABLE_TDIR)/settings_prog $(SABLE_TDIR)/settings
+
+SABLE_FORMAT_FILES := $(wildcard $(SABLE_DIR)/src/*.[ch] $(SABLE_DIR)/include/*.h $(SABLE_DIR)/ext.c \
+                        $(SABLE_DIR)/tests/*.[ch] $(SABLE_DIR)/reliability/*.[ch])
+.PHONY: test-sable-format
+test-sable-format:
+	clang-format --dry-run --Werror $(SABLE_FORMAT_FILES)
+	@echo "sable format: $(words $(SABLE_FORMAT_FILES)) files as .clang-format formats them"
 
 .PHONY: test-sable-debug
 test-sable-debug: $(SABLE_DEBUG_TDIR)/unit $(SABLE_DEBUG_TDIR)/api $(SABLE_DEBUG_TDIR)/stress \

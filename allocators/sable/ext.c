@@ -32,7 +32,10 @@ static void *sbl_ext_resize_in_place(void *p, size_t n) { return sable_resize_in
 
 static int sbl_ext_free_range(void *p, size_t n) { return sable_free_range(p, n); }
 
-static void *sbl_ext_aligned_any(size_t align, size_t n) { return sable_aligned_alloc_any(align, n); }
+static void *sbl_ext_aligned_any(size_t align, size_t n)
+{
+    return sable_aligned_alloc_any(align, n);
+}
 
 const struct alloc_ext alloc_ext_native = {
     .name = "sable",

@@ -31,7 +31,7 @@
 #define SABLE_VERSION_PATCH 0
 #define SABLE_VERSION_STRING "0.1.0"
 /* one number that grows with every release: 10000 * major + 100 * minor + patch */
-#define SABLE_VERSION_NUMBER \
+#define SABLE_VERSION_NUMBER                                                                       \
     (SABLE_VERSION_MAJOR * 10000 + SABLE_VERSION_MINOR * 100 + SABLE_VERSION_PATCH)
 
 #ifdef __cplusplus
@@ -104,12 +104,12 @@ struct sable_stats {
     size_t allocs_huge;     /* ... above (own mappings) */
     size_t frees;
     size_t reallocs;
-    size_t partial_frees;   /* successful sable_free_range calls */
-    size_t segments;        /* 4 MiB segments mapped (incl. cached) */
-    size_t heaps;           /* thread heaps ever made (reused after exit) */
-    size_t purge_delay_ms;  /* how long free memory stays warm now: starts
-                               at SABLE_PURGE_DELAY, grows while purging too
-                               early makes the program fault memory back in */
+    size_t partial_frees;  /* successful sable_free_range calls */
+    size_t segments;       /* 4 MiB segments mapped (incl. cached) */
+    size_t heaps;          /* thread heaps ever made (reused after exit) */
+    size_t purge_delay_ms; /* how long free memory stays warm now: starts
+                              at SABLE_PURGE_DELAY, grows while purging too
+                              early makes the program fault memory back in */
 };
 int sable_stats(struct sable_stats *st); /* 0, or EINVAL for NULL */
 

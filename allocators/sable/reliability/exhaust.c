@@ -41,7 +41,7 @@
 #define RELI_PROGRAM "exhaust"
 #include "reli.h"
 
-#define MiB      ((size_t)1 << 20)
+#define MiB ((size_t)1 << 20)
 #define WATCHDOG 120 /* seconds for one case */
 
 static size_t vm_size(void)
@@ -63,11 +63,22 @@ static void limit_as(size_t headroom)
 }
 
 /* ---- 1. every entry point ---------------------------------------------------- */
-enum entry { E_MALLOC, E_CALLOC, E_REALLOC_NULL, E_REALLOCARRAY, E_POSIX_MEMALIGN, E_ALIGNED_ALLOC,
-             E_MEMALIGN, E_VALLOC, E_PVALLOC, E_ALIGNED_ANY, E_COUNT };
-static const char *const entry_names[] = {"malloc", "calloc", "realloc(NULL)", "reallocarray",
-                                          "posix_memalign", "aligned_alloc", "memalign", "valloc",
-                                          "pvalloc", "sable_aligned_alloc_any"};
+enum entry {
+    E_MALLOC,
+    E_CALLOC,
+    E_REALLOC_NULL,
+    E_REALLOCARRAY,
+    E_POSIX_MEMALIGN,
+    E_ALIGNED_ALLOC,
+    E_MEMALIGN,
+    E_VALLOC,
+    E_PVALLOC,
+    E_ALIGNED_ANY,
+    E_COUNT
+};
+static const char *const entry_names[] = {
+    "malloc",        "calloc",   "realloc(NULL)", "reallocarray", "posix_memalign",
+    "aligned_alloc", "memalign", "valloc",        "pvalloc",      "sable_aligned_alloc_any"};
 
 /* one call; *err: errno, or posix_memalign's result */
 static void *call(enum entry e, size_t n, int *err)
@@ -108,8 +119,8 @@ static void **fill_up(enum entry e, size_t n, size_t *count)
         void **b = call(e, n, &err);
         if (b == NULL) {
             if (err != ENOMEM)
-                die("%s(%zu) failed with %d (%s), not ENOMEM, after %zu blocks", entry_names[e], n, err,
-                    strerror(err), *count);
+                die("%s(%zu) failed with %d (%s), not ENOMEM, after %zu blocks", entry_names[e], n,
+                    err, strerror(err), *count);
             return list;
         }
         if (malloc_usable_size(b) < n)
@@ -136,7 +147,8 @@ static int case_entry(enum entry e)
 {
     limit_as(96 * MiB);
     char line[300];
-    int len = snprintf(line, sizeof line, "  %-24s blocks until ENOMEM, then again after freeing:", entry_names[e]);
+    int len = snprintf(line, sizeof line,
+                       "  %-24s blocks until ENOMEM, then again after freeing:", entry_names[e]);
     for (size_t i = 0; i < sizeof entry_sizes / sizeof entry_sizes[0]; i++) {
         size_t n = entry_sizes[i], count, again;
         for (int round = 0; round < 2; round++) {
@@ -148,7 +160,8 @@ static int case_entry(enum entry e)
         /* after freeing everything, the same amount fits again (give or
            take what the allocator's own bookkeeping costs) */
         if (again < count / 2)
-            die("%s(%zu): %zu blocks the first time, only %zu after freeing them", entry_names[e], n, count, again);
+            die("%s(%zu): %zu blocks the first time, only %zu after freeing them", entry_names[e],
+                n, count, again);
         int err;
         void *p = call(e, n, &err);
         if (p == NULL)
@@ -195,8 +208,8 @@ static int case_realloc_grow(void)
         if (q == NULL)
             die("malloc(%zu) failed after freeing the grown block", n / 2);
         free(q);
-        printf("  %-24s grew to %zu bytes, then ENOMEM with the block intact\n", arr ? "reallocarray" : "realloc",
-               n);
+        printf("  %-24s grew to %zu bytes, then ENOMEM with the block intact\n",
+               arr ? "reallocarray" : "realloc", n);
     }
     return 0;
 }
@@ -284,7 +297,8 @@ static int case_threads(void)
     }
     stop_load_threads(load);
     free(atomic_exchange(&handoff, NULL));
-    printf("  thread churn: 1500 threads created and joined (%u retries for room), %lu ENOMEM in the load\n",
+    printf("  thread churn: 1500 threads created and joined (%u retries for room), %lu ENOMEM in "
+           "the load\n",
            retries, atomic_load(&load_failures));
     if (atomic_load(&load_failures) == 0)
         die("the load threads never reached the limit");
@@ -329,8 +343,10 @@ static int case_forks(void)
             die("fork storm: child %d exited %d", (int)pid, WEXITSTATUS(st));
     }
     stop_load_threads(load);
-    printf("  fork storm: 150 children allocated, checked and exited (%u of them met ENOMEM), %lu ENOMEM in the "
-           "load\n", enomem, atomic_load(&load_failures));
+    printf("  fork storm: 150 children allocated, checked and exited (%u of them met ENOMEM), %lu "
+           "ENOMEM in the "
+           "load\n",
+           enomem, atomic_load(&load_failures));
     return 0;
 }
 
@@ -369,9 +385,21 @@ static int run_case(const char *name, int (*fn)(int), int arg)
 }
 
 static int entry_case(int e) { return case_entry((enum entry)e); }
-static int grow_case(int unused) { (void)unused; return case_realloc_grow(); }
-static int threads_case(int unused) { (void)unused; return case_threads(); }
-static int forks_case(int unused) { (void)unused; return case_forks(); }
+static int grow_case(int unused)
+{
+    (void)unused;
+    return case_realloc_grow();
+}
+static int threads_case(int unused)
+{
+    (void)unused;
+    return case_threads();
+}
+static int forks_case(int unused)
+{
+    (void)unused;
+    return case_forks();
+}
 
 int main(void)
 {

@@ -42,11 +42,11 @@
 
 #include "sable.h"
 
-#define SLOTS   48
-#define RANGES  20  /* more than sable's 15 pieces per block */
+#define SLOTS 48
+#define RANGES 20 /* more than sable's 15 pieces per block */
 #define OS_PAGE ((size_t)4096)
-#define SAMPLE  ((size_t)4096) /* bytes checked at each end of a block */
-#define BIG     ((size_t)64 << 20) /* larger requests may fail */
+#define SAMPLE ((size_t)4096)  /* bytes checked at each end of a block */
+#define BIG ((size_t)64 << 20) /* larger requests may fail */
 #define MAX_OPS 600
 
 /* ---- the input ------------------------------------------------------------ */
@@ -68,11 +68,39 @@ static uint64_t in_bytes(struct input *in, unsigned k)
 /* sizes: mostly small, every boundary of sable's classes, and requests
    that must fail */
 static const size_t special_sizes[] = {
-    0, 1, 15, 16, 17, 127, 128, 129, 1023, 1024, 1025, 8191, 8192, 8193,
-    65535, 65536, 65537, 131072, 262145, ((size_t)2 << 20) - 1, (size_t)2 << 20,
-    ((size_t)2 << 20) + 1, ((size_t)4 << 20) - 4096, (size_t)4 << 20, ((size_t)4 << 20) + 1,
-    (size_t)9 << 20, (size_t)40 << 20, (size_t)PTRDIFF_MAX + 1, SIZE_MAX, SIZE_MAX - 4095,
-    SIZE_MAX / 2, (size_t)1 << 40, (size_t)PTRDIFF_MAX - 4096,
+    0,
+    1,
+    15,
+    16,
+    17,
+    127,
+    128,
+    129,
+    1023,
+    1024,
+    1025,
+    8191,
+    8192,
+    8193,
+    65535,
+    65536,
+    65537,
+    131072,
+    262145,
+    ((size_t)2 << 20) - 1,
+    (size_t)2 << 20,
+    ((size_t)2 << 20) + 1,
+    ((size_t)4 << 20) - 4096,
+    (size_t)4 << 20,
+    ((size_t)4 << 20) + 1,
+    (size_t)9 << 20,
+    (size_t)40 << 20,
+    (size_t)PTRDIFF_MAX + 1,
+    SIZE_MAX,
+    SIZE_MAX - 4095,
+    SIZE_MAX / 2,
+    (size_t)1 << 40,
+    (size_t)PTRDIFF_MAX - 4096,
 };
 #define NSPECIAL (sizeof special_sizes / sizeof special_sizes[0])
 
@@ -80,14 +108,10 @@ static size_t in_size(struct input *in)
 {
     uint8_t b = in_u8(in);
     switch (b >> 6) {
-    case 0:
-        return b & 63u ? (size_t)in_u8(in) + (b & 7u) * 256u : 0;
-    case 1:
-        return (size_t)in_bytes(in, 2);
-    case 2:
-        return (size_t)(in_bytes(in, 3) & 0x3fffff); /* up to 4 MiB */
-    default:
-        return special_sizes[(b & 63u) % NSPECIAL];
+    case 0: return b & 63u ? (size_t)in_u8(in) + (b & 7u) * 256u : 0;
+    case 1: return (size_t)in_bytes(in, 2);
+    case 2: return (size_t)(in_bytes(in, 3) & 0x3fffff); /* up to 4 MiB */
+    default: return special_sizes[(b & 63u) % NSPECIAL];
     }
 }
 
@@ -98,7 +122,7 @@ static size_t in_align(struct input *in)
         return (size_t)1 << (b & 0x7f) % 64; /* power of two, up to 2^63 */
     if (b & 0x40)
         return (size_t)(b & 0x3f) * (1 + in_u8(in)) * 8; /* 0, 8, 24, 1000... */
-    return b & 0x3f; /* 0..63 */
+    return b & 0x3f;                                     /* 0..63 */
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -108,12 +132,12 @@ struct range {
 
 struct slot {
     uint8_t *p;
-    size_t req;     /* bytes requested */
-    size_t ext;     /* the block's extent: usable size when allocated */
-    size_t align;   /* > 0 for the aligned calls */
-    uint8_t seed;   /* pattern */
-    bool lead;      /* may start inside its block (aligned calls) */
-    unsigned nr;    /* released ranges, sorted, disjoint, not touching */
+    size_t req;   /* bytes requested */
+    size_t ext;   /* the block's extent: usable size when allocated */
+    size_t align; /* > 0 for the aligned calls */
+    uint8_t seed; /* pattern */
+    bool lead;    /* may start inside its block (aligned calls) */
+    unsigned nr;  /* released ranges, sorted, disjoint, not touching */
     struct range r[RANGES];
 };
 
@@ -153,7 +177,8 @@ static size_t live_bytes(void)
     return sable_stats(&st) == 0 ? st.live_bytes : SIZE_MAX;
 }
 
-static __attribute__((noreturn, format(printf, 2, 3))) void fail(struct ctx *c, const char *fmt, ...)
+static __attribute__((noreturn, format(printf, 2, 3))) void fail(struct ctx *c, const char *fmt,
+                                                                 ...)
 {
     char msg[400];
     __builtin_va_list ap;
@@ -165,7 +190,8 @@ static __attribute__((noreturn, format(printf, 2, 3))) void fail(struct ctx *c, 
     /* keep the input, for replaying (here or with the libFuzzer build) */
     char name[512];
     const char *dir = getenv("RELI_CRASH_DIR");
-    snprintf(name, sizeof name, "%s/sable-fuzz-crash-%d", dir != NULL && *dir ? dir : ".", (int)getpid());
+    snprintf(name, sizeof name, "%s/sable-fuzz-crash-%d", dir != NULL && *dir ? dir : ".",
+             (int)getpid());
     FILE *f = fopen(name, "wb");
     if (f != NULL) {
         fwrite(c->input, 1, c->input_size, f);
@@ -176,7 +202,10 @@ static __attribute__((noreturn, format(printf, 2, 3))) void fail(struct ctx *c, 
     abort();
 }
 
-static inline uint8_t pat(uint8_t seed, size_t i) { return (uint8_t)(seed ^ (i * 0x9du) ^ (i >> 9)); }
+static inline uint8_t pat(uint8_t seed, size_t i)
+{
+    return (uint8_t)(seed ^ (i * 0x9du) ^ (i >> 9));
+}
 
 static bool released(const struct slot *s, size_t i)
 {
@@ -190,25 +219,25 @@ static bool released(const struct slot *s, size_t i)
    else SAMPLE at each end and 16 bytes at each OS page (each 64 KiB above
    1 MiB, so that big blocks cost little). Runs body for each piece [lo, hi)
    of [0, n). */
-#define FOR_SAMPLES(n, lo, hi, body)                                                   \
-    do {                                                                               \
-        size_t n_ = (n);                                                               \
-        if (n_ <= 3 * SAMPLE) {                                                        \
-            size_t lo = 0, hi = n_;                                                    \
-            body;                                                                      \
-        } else {                                                                       \
-            size_t st_ = n_ > ((size_t)1 << 20) ? (size_t)64 << 10 : OS_PAGE;          \
-            for (size_t b_ = 0; b_ < n_; b_ = b_ < SAMPLE ? SAMPLE : b_ + st_) {       \
-                size_t lo = b_, hi = b_ < SAMPLE ? SAMPLE : b_ + 16;                   \
-                if (b_ >= n_ - SAMPLE)                                                 \
-                    break;                                                             \
-                body;                                                                  \
-            }                                                                          \
-            {                                                                          \
-                size_t lo = n_ - SAMPLE, hi = n_;                                      \
-                body;                                                                  \
-            }                                                                          \
-        }                                                                              \
+#define FOR_SAMPLES(n, lo, hi, body)                                                               \
+    do {                                                                                           \
+        size_t n_ = (n);                                                                           \
+        if (n_ <= 3 * SAMPLE) {                                                                    \
+            size_t lo = 0, hi = n_;                                                                \
+            body;                                                                                  \
+        } else {                                                                                   \
+            size_t st_ = n_ > ((size_t)1 << 20) ? (size_t)64 << 10 : OS_PAGE;                      \
+            for (size_t b_ = 0; b_ < n_; b_ = b_ < SAMPLE ? SAMPLE : b_ + st_) {                   \
+                size_t lo = b_, hi = b_ < SAMPLE ? SAMPLE : b_ + 16;                               \
+                if (b_ >= n_ - SAMPLE)                                                             \
+                    break;                                                                         \
+                body;                                                                              \
+            }                                                                                      \
+            {                                                                                      \
+                size_t lo = n_ - SAMPLE, hi = n_;                                                  \
+                body;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 static void fill(struct slot *s)
@@ -222,15 +251,16 @@ static void fill(struct slot *s)
 }
 
 /* checks the pattern in [0, upto) */
-static void verify_upto(struct ctx *c, const struct slot *s, const uint8_t *p, size_t upto, const char *when)
+static void verify_upto(struct ctx *c, const struct slot *s, const uint8_t *p, size_t upto,
+                        const char *when)
 {
     FOR_SAMPLES(s->req, lo, hi, {
         if (hi > upto)
             hi = upto;
         for (size_t i = lo; i < hi; i++)
             if ((s->nr == 0 || !released(s, i)) && p[i] != pat(s->seed, i))
-                fail(c, "%s: block %p (%zu bytes requested) byte %zu is 0x%02x, expected 0x%02x", when,
-                     (void *)s->p, s->req, i, p[i], pat(s->seed, i));
+                fail(c, "%s: block %p (%zu bytes requested) byte %zu is 0x%02x, expected 0x%02x",
+                     when, (void *)s->p, s->req, i, p[i], pat(s->seed, i));
     });
 }
 
@@ -244,7 +274,8 @@ static void check_zero(struct ctx *c, const uint8_t *p, size_t n)
     FOR_SAMPLES(n, lo, hi, {
         for (size_t i = lo; i < hi; i++)
             if (p[i] != 0)
-                fail(c, "calloc: block %p (%zu bytes) byte %zu is 0x%02x, not 0", (void *)p, n, i, p[i]);
+                fail(c, "calloc: block %p (%zu bytes) byte %zu is 0x%02x, not 0", (void *)p, n, i,
+                     p[i]);
     });
 }
 
@@ -268,8 +299,8 @@ static void check_overlap(struct ctx *c, int self, const uint8_t *p, size_t n)
             continue;
         const uint8_t *a = o->p, *b = o->p + live_end(o);
         if (p < b && a < p + n)
-            fail(c, "block %p+%zu overlaps live block %p+%zu (slot %d)", (const void *)p, n, (const void *)a,
-                 (size_t)(b - a), k);
+            fail(c, "block %p+%zu overlaps live block %p+%zu (slot %d)", (const void *)p, n,
+                 (const void *)a, (size_t)(b - a), k);
     }
 }
 
@@ -280,7 +311,8 @@ static bool pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
    power of two was asked for */
 static bool wants16(size_t align) { return align == 0 || pow2(align); }
 
-static void adopt(struct ctx *c, int k, void *p, size_t req, size_t align, bool lead, const char *op)
+static void adopt(struct ctx *c, int k, void *p, size_t req, size_t align, bool lead,
+                  const char *op)
 {
     struct slot *s = &c->s[k];
     size_t u = sable_usable_size(p);
@@ -304,7 +336,8 @@ static void adopt(struct ctx *c, int k, void *p, size_t req, size_t align, bool 
 }
 
 /* the same, keeping the pattern of the block it replaces (realloc) */
-static void adopt_keep(struct ctx *c, int k, void *p, size_t req, size_t align, bool lead, uint8_t seed)
+static void adopt_keep(struct ctx *c, int k, void *p, size_t req, size_t align, bool lead,
+                       uint8_t seed)
 {
     uint8_t next_seed = c->seed;
     c->seed = seed;
@@ -329,24 +362,13 @@ static void *worker_main(void *arg)
             ;
         errno = 0;
         switch (w->op) {
-        case W_FREE:
-            sable_free(w->p);
-            break;
-        case W_MALLOC:
-            w->res = sable_malloc(w->n);
-            break;
-        case W_REALLOC:
-            w->res = sable_realloc(w->p, w->n);
-            break;
-        case W_RESIZE:
-            w->res = sable_resize_in_place(w->p, w->n);
-            break;
-        case W_RANGE:
-            w->rc = sable_free_range(w->p, w->n);
-            break;
+        case W_FREE: sable_free(w->p); break;
+        case W_MALLOC: w->res = sable_malloc(w->n); break;
+        case W_REALLOC: w->res = sable_realloc(w->p, w->n); break;
+        case W_RESIZE: w->res = sable_resize_in_place(w->p, w->n); break;
+        case W_RANGE: w->rc = sable_free_range(w->p, w->n); break;
         case W_NONE:
-        case W_EXIT:
-            break;
+        case W_EXIT: break;
         }
         w->err = errno;
         enum wop op = w->op;
@@ -393,12 +415,8 @@ static void release_slot(struct ctx *c, int k, int how)
              sable_usable_size(s->p), expected_usable(s), s->nr);
     errno = 4242;
     switch (how) {
-    case 0:
-        sable_free(s->p);
-        break;
-    case 1:
-        sable_free_sized(s->p, s->req);
-        break;
+    case 0: sable_free(s->p); break;
+    case 1: sable_free_sized(s->p, s->req); break;
     case 2:
         if (s->align > 0)
             sable_free_aligned_sized(s->p, s->align, s->req);
@@ -417,7 +435,8 @@ static void release_slot(struct ctx *c, int k, int how)
 
 /* an allocation whose size may legitimately fail: NULL with ENOMEM, or a
    block; requests above PTRDIFF_MAX must fail */
-static void take_alloc(struct ctx *c, int k, void *p, int err, size_t n, size_t align, bool lead, const char *op)
+static void take_alloc(struct ctx *c, int k, void *p, int err, size_t n, size_t align, bool lead,
+                       const char *op)
 {
     if (p == NULL) {
         if (n > PTRDIFF_MAX || n > BIG || align > BIG) {
@@ -454,7 +473,8 @@ static void op_realloc(struct ctx *c, int k, size_t n, bool remote, bool array, 
     }
     int err = errno;
     if (trace)
-        fprintf(stderr, "  realloc%s(%p, %zu) = %p\n", remote ? " (worker)" : "", (void *)s->p, total, q);
+        fprintf(stderr, "  realloc%s(%p, %zu) = %p\n", remote ? " (worker)" : "", (void *)s->p,
+                total, q);
     if (overflow || total > PTRDIFF_MAX || (q == NULL && total > BIG)) {
         if (q != NULL)
             fail(c, "realloc(%zu) should fail, returned %p", total, q);
@@ -499,12 +519,12 @@ static void op_resize(struct ctx *c, int k, size_t n, bool remote)
         q = sable_resize_in_place(s->p, n);
     }
     if (trace)
-        fprintf(stderr, "  resize_in_place%s(%p, %zu) = %p, usable %zu -> %zu\n", remote ? " (worker)" : "",
-                (void *)s->p, n, q, before, sable_usable_size(s->p));
+        fprintf(stderr, "  resize_in_place%s(%p, %zu) = %p, usable %zu -> %zu\n",
+                remote ? " (worker)" : "", (void *)s->p, n, q, before, sable_usable_size(s->p));
     if (q == NULL) {
         if (sable_usable_size(s->p) != before)
-            fail(c, "failed resize_in_place(%p, %zu) changed the usable size from %zu to %zu", (void *)s->p,
-                 n, before, sable_usable_size(s->p));
+            fail(c, "failed resize_in_place(%p, %zu) changed the usable size from %zu to %zu",
+                 (void *)s->p, n, before, sable_usable_size(s->p));
         verify(c, s, "after a failed resize_in_place");
         return;
     }
@@ -597,10 +617,12 @@ static void op_free_range(struct ctx *c, int k, struct input *in, bool remote)
         rc = sable_free_range(s->p + lo, n);
     }
     if (trace)
-        fprintf(stderr, "  free_range%s(%p+%zu, %zu) = %d (expected %d)\n", remote ? " (worker)" : "",
-                (void *)s->p, lo, n, rc, want);
+        fprintf(stderr, "  free_range%s(%p+%zu, %zu) = %d (expected %d)\n",
+                remote ? " (worker)" : "", (void *)s->p, lo, n, rc, want);
     if (rc != want && !(either && rc == 0))
-        fail(c, "free_range(%p+%zu, %zu) of a %zu-byte block (%u released, live to %zu) returned %d, expected %d",
+        fail(c,
+             "free_range(%p+%zu, %zu) of a %zu-byte block (%u released, live to %zu) returned %d, "
+             "expected %d",
              (void *)s->p, lo, n, s->ext, s->nr, end, rc, want);
     if (rc != 0 || n == 0) {
         verify(c, s, "after a refused free_range");
@@ -631,8 +653,8 @@ static void run_input(struct ctx *c, const uint8_t *data, size_t size)
         c->ops++;
         unsigned kind = code % 24;
         if (trace)
-            fprintf(stderr, "op %lu: kind %u slot %d (%p), live_bytes %zu\n", c->ops, kind, k, (void *)s->p,
-                    live_bytes());
+            fprintf(stderr, "op %lu: kind %u slot %d (%p), live_bytes %zu\n", c->ops, kind, k,
+                    (void *)s->p, live_bytes());
         bool needs_block = kind >= 10 && kind <= 17;
         if (needs_block && s->p == NULL)
             kind = 0; /* nothing to act on: allocate instead */
@@ -737,7 +759,8 @@ static void run_input(struct ctx *c, const uint8_t *data, size_t size)
                 if (sable_usable_size(p) < r)
                     fail(c, "pvalloc(%zu): usable size %zu below %zu", n, sable_usable_size(p), r);
             }
-            take_alloc(c, k, p, err, n > SIZE_MAX - OS_PAGE ? SIZE_MAX : n, OS_PAGE, true, "pvalloc");
+            take_alloc(c, k, p, err, n > SIZE_MAX - OS_PAGE ? SIZE_MAX : n, OS_PAGE, true,
+                       "pvalloc");
             break;
         case 9:
             a = in_align(&in);
@@ -752,22 +775,16 @@ static void run_input(struct ctx *c, const uint8_t *data, size_t size)
             break;
         case 10:
         case 11:
-        case 12:
-            release_slot(c, k, kind - 10);
-            break;
+        case 12: release_slot(c, k, kind - 10); break;
         case 13:
-        case 14:
-            op_resize(c, k, in_size(&in), kind == 14);
-            break;
+        case 14: op_resize(c, k, in_size(&in), kind == 14); break;
         case 15:
-        case 16:
-            op_free_range(c, k, &in, kind == 16);
-            break;
+        case 16: op_free_range(c, k, &in, kind == 16); break;
         case 17:
             verify(c, s, "check");
             if (sable_usable_size(s->p) != expected_usable(s))
-                fail(c, "usable size of %p is %zu, expected %zu", (void *)s->p, sable_usable_size(s->p),
-                     expected_usable(s));
+                fail(c, "usable size of %p is %zu, expected %zu", (void *)s->p,
+                     sable_usable_size(s->p), expected_usable(s));
             if (sable_memalignment(s->p) < 16 && wants16(s->align))
                 fail(c, "memalignment(%p) = %zu", (void *)s->p, sable_memalignment(s->p));
             break;
@@ -817,7 +834,8 @@ static void run_input(struct ctx *c, const uint8_t *data, size_t size)
             release_slot(c, k, j & 3);
     }
     if (live0 != SIZE_MAX && live_bytes() != live0)
-        fail(c, "SABLE_STATS: live_bytes is %zu after the input freed every block, %zu before", live_bytes(), live0);
+        fail(c, "SABLE_STATS: live_bytes is %zu after the input freed every block, %zu before",
+             live_bytes(), live0);
 }
 
 #ifndef RELI_STANDALONE
@@ -904,7 +922,8 @@ int main(int argc, char **argv)
             fclose(f);
             run_input(&rs[0].c, data, n);
         }
-        printf("sable fuzz: %d inputs replayed, %lu operations, no failure\n", argc - 1, rs[0].c.ops);
+        printf("sable fuzz: %d inputs replayed, %lu operations, no failure\n", argc - 1,
+               rs[0].c.ops);
         return 0;
     }
     unsigned threads = (unsigned)env_num("RELI_THREADS", 3);
@@ -929,8 +948,8 @@ int main(int argc, char **argv)
         pthread_join(rs[i].t, NULL);
         ops += rs[i].c.ops;
     }
-    printf("sable fuzz: %u threads x %u random inputs (seed %lu), %lu operations, no failure\n", threads, inputs,
-           (unsigned long)seed, ops);
+    printf("sable fuzz: %u threads x %u random inputs (seed %lu), %lu operations, no failure\n",
+           threads, inputs, (unsigned long)seed, ops);
     return 0;
 }
 #endif

@@ -79,11 +79,11 @@ static void failed_realloc_keeps_ranges(size_t size)
         return;
     }
     expect(err == ENOMEM, "errno of the failed realloc", size, (size_t)err, ENOMEM);
-    expect(sable_usable_size(p) == before, "usable size after the failed realloc", size, sable_usable_size(p),
-           before);
+    expect(sable_usable_size(p) == before, "usable size after the failed realloc", size,
+           sable_usable_size(p), before);
     int rc = sable_free_range(p + mid, 16);
-    expect(rc == EINVAL, "free_range of the released range again, after the failed realloc", size, (size_t)rc,
-           EINVAL);
+    expect(rc == EINVAL, "free_range of the released range again, after the failed realloc", size,
+           (size_t)rc, EINVAL);
     sable_free(p);
 }
 
@@ -105,7 +105,8 @@ static void realloc_moves_to_16(size_t align)
         return;
     }
     if (q != p && (uintptr_t)q % 16 != 0) {
-        printf("FAIL: realloc(aligned_alloc_any(%zu, 3 MiB), 40 MiB) moved the block to %p, not 16-byte aligned\n",
+        printf("FAIL: realloc(aligned_alloc_any(%zu, 3 MiB), 40 MiB) moved the block to %p, not "
+               "16-byte aligned\n",
                align, (void *)q);
         failed = 1;
     }
@@ -128,7 +129,8 @@ static void live_check(const char *what, size_t before)
 {
     size_t after = live_now();
     if (after != before) {
-        printf("FAIL: SABLE_STATS live_bytes %zu before, %zu after %s, all freed\n", before, after, what);
+        printf("FAIL: SABLE_STATS live_bytes %zu before, %zu after %s, all freed\n", before, after,
+               what);
         failed = 1;
     }
 }
@@ -173,7 +175,8 @@ int main(int argc, char **argv)
     static const size_t aligns[] = {3, 5, 7, 9, 11, 24, 1000, 9080};
     for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++)
         realloc_moves_to_16(aligns[i]);
-    printf("%s: 2. realloc moving a huge block of aligned_alloc_any gives a 16-byte aligned block (8 alignments)\n",
+    printf("%s: 2. realloc moving a huge block of aligned_alloc_any gives a 16-byte aligned block "
+           "(8 alignments)\n",
            failed ? "FAIL" : "ok");
     before |= failed;
     /* 3 in a copy of this program with the statistics on */

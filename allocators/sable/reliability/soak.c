@@ -38,8 +38,8 @@
 /* C23, exported by sable; glibc 2.36 does not declare it */
 void free_sized(void *p, size_t n);
 
-#define SLOTS   512
-#define XCHG    128
+#define SLOTS 512
+#define XCHG 128
 #define THREADS_MAX 16
 
 #define PARTIAL (1ull << 63) /* in hdr.seed: the block was partially freed */
@@ -61,7 +61,10 @@ static uint64_t rnd(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static inline uint8_t pat(uint64_t seed, size_t i) { return (uint8_t)(seed ^ (seed >> 8) ^ (i * 0x9du) ^ (i >> 8)); }
+static inline uint8_t pat(uint64_t seed, size_t i)
+{
+    return (uint8_t)(seed ^ (seed >> 8) ^ (i * 0x9du) ^ (i >> 8));
+}
 
 static void fill(struct hdr *h, size_t from)
 {
@@ -79,8 +82,8 @@ static void check(const struct hdr *h, size_t upto, const char *when)
         upto = h->size;
     for (size_t i = sizeof *h; i < upto; i++)
         if (b[i] != pat(h->seed, i))
-            die("%s: block %p (%zu bytes) byte %zu is 0x%02x, expected 0x%02x", when, (const void *)h, h->size, i,
-                b[i], pat(h->seed, i));
+            die("%s: block %p (%zu bytes) byte %zu is 0x%02x, expected 0x%02x", when,
+                (const void *)h, h->size, i, b[i], pat(h->seed, i));
 }
 
 static struct hdr *make(void *p, size_t n, uint64_t seed)
@@ -141,9 +144,7 @@ static struct hdr *alloc_block(uint64_t *r)
             die("sable_aligned_alloc_any(%zu) = %p", a, p);
         break;
     }
-    default:
-        p = malloc(n);
-        break;
+    default: p = malloc(n); break;
     }
     if (p == NULL)
         die("allocation of %zu bytes failed (errno %d)", n, errno);
@@ -179,11 +180,16 @@ static void one_op(struct worker *w)
         return;
     }
     switch (op) {
-    case 0: case 1: case 2: case 3: case 4:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
         free_block(h, r);
         w->s[k] = NULL;
         break;
-    case 5: case 6: { /* realloc */
+    case 5:
+    case 6: { /* realloc */
         check(h, h->size, "before realloc");
         size_t old = h->size, n = pick_size(r);
         uint64_t seed = h->seed;
@@ -228,7 +234,9 @@ static void one_op(struct worker *w)
             check(h, keep, "after free_range");
         }
         break;
-    case 9: case 10: case 11: { /* pass it on: take what was there */
+    case 9:
+    case 10:
+    case 11: { /* pass it on: take what was there */
         struct hdr *o = atomic_exchange(&xchg[rnd(r) % XCHG], h);
         w->s[k] = NULL;
         if (o != NULL) {
@@ -240,9 +248,7 @@ static void one_op(struct worker *w)
         }
         break;
     }
-    default:
-        check(h, h->size, "check");
-        break;
+    default: check(h, h->size, "check"); break;
     }
 }
 
@@ -365,7 +371,8 @@ int main(int argc, char **argv)
             free_block(o, &r);
     }
     sable_purge();
-    printf("soak: done: %lu operations in %.1f s, %u forks, peak RSS seen %ld KiB, RSS at the end %ld KiB\n",
+    printf("soak: done: %lu operations in %.1f s, %u forks, peak RSS seen %ld KiB, RSS at the end "
+           "%ld KiB\n",
            atomic_load(&total_ops), now() - t0, forks, rss_max, rss_kib());
     return 0;
 }

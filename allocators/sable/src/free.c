@@ -39,8 +39,8 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
             sbl_next_set(tail, (struct sbl_block *)(tf & ~(uintptr_t)SBL_TF_MASK));
             nw = (uintptr_t)head | (tf & SBL_TF_MASK);
         }
-    } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw, memory_order_release,
-                                                    memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw,
+                                                    memory_order_release, memory_order_relaxed));
     if (!delayed)
         return;
     struct sbl_block *dh = atomic_load_explicit(&h->delayed, memory_order_relaxed);
@@ -52,8 +52,8 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
     tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     do {
         nw = (tf & ~(uintptr_t)SBL_TF_MASK) | SBL_TF_NORMAL;
-    } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw, memory_order_release,
-                                                    memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &tf, nw,
+                                                    memory_order_release, memory_order_relaxed));
 }
 
 /* ---- batched remote frees ----
@@ -86,9 +86,9 @@ static inline unsigned xb_index(const struct sbl_page *slice)
 
 static __thread struct xbatch xb[XB_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned xb_state __attribute__((tls_model("initial-exec"))); /* XB_* below */
-__thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec"))); /* slots in use */
+__thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));  /* slots in use */
 #define XB_REGISTERED 1u /* the thread-exit flush is registered */
-#define XB_OFF        2u /* the thread is exiting: no more batching */
+#define XB_OFF 2u        /* the thread is exiting: no more batching */
 
 static pthread_key_t xb_key;
 static bool xb_key_ok;
@@ -96,7 +96,7 @@ static bool xb_key_ok;
 /* hands a chain of pg's blocks to the page's owner h: when h's thread has
    exited, borrows the heap and frees them locally, else pushes them */
 static void free_remote_direct(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
-                            struct sbl_block *tail)
+                               struct sbl_block *tail)
 {
     if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
         sbl_heap_free_orphan(h, pg, b, tail); /* the owner has exited: borrow its heap */
@@ -142,10 +142,7 @@ static void xb_thread_done(void *arg)
     sbl_xb_flush();
 }
 
-void sbl_xb_init_key(void)
-{
-    xb_key_ok = pthread_key_create(&xb_key, xb_thread_done) == 0;
-}
+void sbl_xb_init_key(void) { xb_key_ok = pthread_key_create(&xb_key, xb_thread_done) == 0; }
 
 /* a remote free of b (in pg, owned by h): into the thread's batch when it
    can wait there, else straight to the owner */
@@ -185,8 +182,8 @@ static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct 
 }
 
 /* what free does after the checks and hooks of slow mode */
-static inline __attribute__((always_inline)) void free_dispatch(struct sbl_segment *s, struct sbl_page *pg,
-                                                            void *p)
+static inline __attribute__((always_inline)) void free_dispatch(struct sbl_segment *s,
+                                                                struct sbl_page *pg, void *p)
 {
     if (sbl_page_flags(pg) & SBL_PF_HUGE) {
         if (sbl_page_flags(pg) & SBL_PF_RANGE)

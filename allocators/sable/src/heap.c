@@ -98,7 +98,8 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
     }
 }
 
-static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
+static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg,
+                             int cls)
 {
     sbl_assert(pg->next == NULL && pg->prev == NULL && q->first != pg);
     SBL_LIST_PUSH_FRONT(q->first, &q->last, pg, next, prev);
@@ -109,7 +110,8 @@ static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struc
     }
 }
 
-static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg, int cls)
+static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct sbl_page *pg,
+                            int cls)
 {
     if (q->last == NULL) {
         queue_push_front(h, q, pg, cls);
@@ -146,7 +148,8 @@ struct sbl_block *sbl_page_order(const struct sbl_page *pg, struct sbl_block *l)
     for (uint32_t w = 0; w < words; w++)
         for (uint64_t v = bits[w]; v != 0; v &= v - 1) {
             struct sbl_block *b =
-                (struct sbl_block *)(pg->start + ((size_t)w * 64 + (size_t)__builtin_ctzll(v)) * bs);
+                (struct sbl_block *)(pg->start +
+                                     ((size_t)w * 64 + (size_t)__builtin_ctzll(v)) * bs);
             *tail = b;
             tail = &b->next;
         }
@@ -411,7 +414,10 @@ bool sbl_heap_try_claim(struct sbl_heap *h)
                                                    memory_order_relaxed);
 }
 
-void sbl_heap_unclaim(struct sbl_heap *h) { atomic_store_explicit(&h->claimed, 0, memory_order_release); }
+void sbl_heap_unclaim(struct sbl_heap *h)
+{
+    atomic_store_explicit(&h->claimed, 0, memory_order_release);
+}
 
 /* ---- a heap per thread ---- */
 static struct sbl_heap *heap_new(void)

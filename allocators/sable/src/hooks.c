@@ -31,7 +31,10 @@ static _Atomic size_t live, peak, reserved, segments;
 static _Atomic int64_t committed;
 static _Atomic size_t n_small, n_large, n_huge, n_frees, n_reallocs, n_ranges;
 
-void sbl_stat_committed(int64_t delta) { atomic_fetch_add_explicit(&committed, delta, memory_order_relaxed); }
+void sbl_stat_committed(int64_t delta)
+{
+    atomic_fetch_add_explicit(&committed, delta, memory_order_relaxed);
+}
 
 void sbl_stat_reserved(int64_t delta)
 {
@@ -72,8 +75,8 @@ void sbl_hooks_init(void)
 /* ---- the log: one line per operation, written with one write(2) ---- */
 static __thread long log_tid __attribute__((tls_model("initial-exec")));
 
-static const char *const op_names[] = {"malloc", "calloc", "realloc", "aligned_alloc",
-                                       "free", "resize_in_place", "free_range"};
+static const char *const op_names[] = {"malloc", "calloc",          "realloc",   "aligned_alloc",
+                                       "free",   "resize_in_place", "free_range"};
 
 /* "sable <op> tid=<tid> size=<n> align=<a> ptr=<old> -> <result>" */
 static void log_line(enum sbl_op op, const void *old, size_t n, size_t align, const void *result)
@@ -232,8 +235,9 @@ void *sbl_vg_alloc(enum sbl_op op, size_t n, size_t align, bool any)
     }
     size_t m = n + SBL_VG_REDZONE;
     sbl_hook_depth++;
-    void *p = align == 0 ? sbl_malloc_inline(m) : any ? sbl_alloc_aligned_any(align, m)
-                                                      : sbl_alloc_aligned(align, m);
+    void *p = align == 0 ? sbl_malloc_inline(m)
+              : any      ? sbl_alloc_aligned_any(align, m)
+                         : sbl_alloc_aligned(align, m);
     if (p != NULL && op == SBL_OP_CALLOC)
         memset(p, 0, n);
     sbl_hook_depth--;

@@ -18,7 +18,8 @@
 #include "internal.h"
 
 /* where the block may start at the earliest: after the header's pages[0] */
-#define SBL_HUGE_HDR ((offsetof(struct sbl_segment, pages) + sizeof(struct sbl_page) + 63) & ~(size_t)63)
+#define SBL_HUGE_HDR                                                                               \
+    ((offsetof(struct sbl_segment, pages) + sizeof(struct sbl_page) + 63) & ~(size_t)63)
 #define RESERVE_MAX ((size_t)1 << 30)
 
 static size_t page_round(size_t n) { return (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1); }
@@ -169,7 +170,8 @@ static void kept_expire(uint64_t now, bool force)
     for (struct sbl_heap *h = sbl_heap_first(); h != NULL; h = h->next_all) {
         if (atomic_load(&h->huge_kept) == NULL)
             continue;
-        uint64_t due = atomic_load_explicit(&h->huge_kept_at, memory_order_relaxed) + sbl_purge_delay();
+        uint64_t due =
+            atomic_load_explicit(&h->huge_kept_at, memory_order_relaxed) + sbl_purge_delay();
         if (force || now >= due) {
             struct sbl_segment *s = atomic_exchange(&h->huge_kept, NULL);
             if (s != NULL)
@@ -272,7 +274,8 @@ static void hcache_put(struct sbl_segment *s, uint64_t at, size_t beside)
     uint64_t now = sbl_clock_ms();
     sbl_lock(&hcache_lock);
     unsigned k = hcache_expire(now, false, out);
-    while (hcache_n == HCACHE_N || (hcache_n > 0 && hcache_bytes + used + beside > HCACHE_MAX_BYTES)) {
+    while (hcache_n == HCACHE_N ||
+           (hcache_n > 0 && hcache_bytes + used + beside > HCACHE_MAX_BYTES)) {
         out[k++] = hcache[0].s; /* the oldest goes */
         hcache_bytes -= hcache[0].s->map_size;
         memmove(&hcache[0], &hcache[1], (hcache_n - 1) * sizeof hcache[0]);
@@ -463,7 +466,8 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
     size_t end = page_round(off + (n == 0 ? 1 : n)); /* bytes from base */
     size_t cur = off + s->huge_size;
     sbl_stat_committed((int64_t)end - (int64_t)cur); /* undone below on failure */
-    if (end <= cur) { /* shrink: the tail's RAM goes back at once */
+    /* shrink: the tail's RAM goes back at once */
+    if (end <= cur) {
         if (end < cur)
             sbl_os_purge((uint8_t *)s + end, cur - end);
         s->huge_size = end - off;
@@ -536,8 +540,8 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
         return NULL;
     }
     sbl_registry_mark(s, old_map, false); /* s is unmapped: only its address is used */
-    if (old_map > used) /* the old reserve */
-        sbl_os_unmap((uint8_t *)s + used, old_map - used);
+    if (old_map > used)
+        sbl_os_unmap((uint8_t *)s + used, old_map - used); /* the old reserve */
     sbl_stat_committed((int64_t)end - (int64_t)used);
     s = (struct sbl_segment *)to;
     s->map_size = map;

@@ -67,4 +67,3 @@ __attribute__((constructor)) static void sable_constructor(void)
     sbl_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
-

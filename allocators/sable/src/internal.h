@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define SBL_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define SBL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SBL_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define SBL_NOINLINE    __attribute__((noinline))
-#define SABLE_EXPORT    __attribute__((visibility("default")))
+#define SBL_NOINLINE __attribute__((noinline))
+#define SABLE_EXPORT __attribute__((visibility("default")))
 
 /* sbl_assert(e): an invariant. In a debug build (-DSABLE_DEBUG) a false e
  * prints "sable: assertion failed: e (file:line)" and aborts; otherwise e
@@ -45,7 +45,10 @@ static inline void sbl_lock(sbl_lock_t *l)
     }
 }
 
-static inline void sbl_unlock(sbl_lock_t *l) { atomic_store_explicit(&l->v, 0, memory_order_release); }
+static inline void sbl_unlock(sbl_lock_t *l)
+{
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
 
 /* A global lock after fork (init.c takes every one before it): the parent
    releases it; the child, whose one thread is the one that took it, resets
@@ -87,9 +90,9 @@ enum sbl_mode {
 
 struct sbl_options {
     enum sbl_mode mode; /* not NORMAL: "slow mode", no fast paths */
-    bool secure;    /* SABLE_SECURE=1: checks and zeroing (either slow mode) */
-    bool stats;     /* SABLE_STATS=1 (instrumented) */
-    bool valgrind;  /* running under memcheck (instrumented) */
+    bool secure;        /* SABLE_SECURE=1: checks and zeroing (either slow mode) */
+    bool stats;         /* SABLE_STATS=1 (instrumented) */
+    bool valgrind;      /* running under memcheck (instrumented) */
     uint64_t purge_delay_ms;
     int log_fd;     /* SABLE_LOG, or -1 */
     int stats_fd;   /* a copy of stderr for the exit summary (programs such
@@ -203,8 +206,8 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
 void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 
 /* free.c */
-void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice); /* slice: p's slice's
-                                                                       descriptor */
+/* slice: p's slice's descriptor */
+void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice);
 void sbl_free_slow_mode(void *p);
 void sbl_free_checked(struct sbl_segment *s, struct sbl_page *pg, void *p);
 extern __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));
@@ -437,8 +440,9 @@ static inline void *sbl_heap_alloc_small(struct sbl_heap *h, size_t n)
 {
     struct sbl_page *pg = h->direct[n];
 #if defined(__x86_64__)
-    __asm__("" : "+d"(pg)); /* a register hint, no instruction: b then takes
-                               the return register (one move fewer) */
+    /* a register hint, no instruction: b then takes the return register
+       (one move fewer) */
+    __asm__("" : "+d"(pg));
 #endif
     struct sbl_block *b = pg->free;
     if (SBL_UNLIKELY(b == NULL))

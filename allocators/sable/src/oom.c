@@ -42,10 +42,7 @@ bool sbl_oom_retry(size_t n, unsigned *attempt)
 
 void sbl_oom_lock_prefork(void) { sbl_lock(&oom_lock); }
 
-void sbl_oom_unlock_postfork(bool child)
-{
-    sbl_lock_after_fork(&oom_lock, child);
-}
+void sbl_oom_unlock_postfork(bool child) { sbl_lock_after_fork(&oom_lock, child); }
 
 SABLE_EXPORT sable_oom_handler sable_set_oom_handler(sable_oom_handler fn, void *arg)
 {

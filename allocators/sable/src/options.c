@@ -79,7 +79,10 @@ static void set_purge_delay(const char *entry, const char *val)
         warn_setting("malformed value (want milliseconds, 0..3600000)", entry);
 }
 
-static void set_secure(const char *entry, const char *val) { parse_flag(entry, val, &sbl_opt.secure); }
+static void set_secure(const char *entry, const char *val)
+{
+    parse_flag(entry, val, &sbl_opt.secure);
+}
 
 static void set_stats(const char *entry, const char *val)
 {

@@ -203,7 +203,6 @@ void sbl_os_write(int fd, const char *s, size_t n)
     errno = e;
 }
 
-
 /* a failed sbl_assert (debug builds): "sable: assertion failed: e
    (file:line)" on stderr, then abort */
 void sbl_assert_fail(const char *expr, const char *file, int line)

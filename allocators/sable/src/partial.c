@@ -30,7 +30,10 @@ static sbl_lock_t table_lock;
 static struct range_entry *table;
 static size_t table_used;
 
-static size_t slot_of(uintptr_t block) { return (size_t)((block >> 4) * 0x9e3779b97f4a7c15ull >> 51); }
+static size_t slot_of(uintptr_t block)
+{
+    return (size_t)((block >> 4) * 0x9e3779b97f4a7c15ull >> 51);
+}
 
 _Static_assert(TABLE_SIZE == 1 << 13, "slot_of gives 13 bits");
 
@@ -71,7 +74,8 @@ static void entry_remove(struct range_entry *e)
     size_t i = (size_t)(e - table);
     table[i].block = 0;
     table_used--;
-    for (size_t j = (i + 1) & (TABLE_SIZE - 1); table[j].block != 0; j = (j + 1) & (TABLE_SIZE - 1)) {
+    for (size_t j = (i + 1) & (TABLE_SIZE - 1); table[j].block != 0;
+         j = (j + 1) & (TABLE_SIZE - 1)) {
         size_t home = slot_of(table[j].block);
         /* move j to the hole i when its home is not in (i, j] cyclically */
         bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
@@ -123,8 +127,8 @@ static int ranges_add(struct range_entry *e, size_t lo, size_t hi)
 
 /* The block holding p, if p is inside a live sable block (as far as can be
  * told: a block still on its page's own free list is refused). */
-static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page **pgp, uint8_t **startp,
-                       size_t *sizep)
+static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page **pgp,
+                       uint8_t **startp, size_t *sizep)
 {
     struct sbl_segment *s = sbl_registry_find(p);
     if (s == NULL)
@@ -294,7 +298,4 @@ size_t sbl_range_usable(const void *start, const void *p, size_t usable)
 
 void sbl_range_lock_prefork(void) { sbl_lock(&table_lock); }
 
-void sbl_range_unlock_postfork(bool child)
-{
-    sbl_lock_after_fork(&table_lock, child);
-}
+void sbl_range_unlock_postfork(bool child) { sbl_lock_after_fork(&table_lock, child); }

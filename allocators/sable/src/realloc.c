@@ -24,7 +24,7 @@
 
 #define GROW_OWN_PAGE ((size_t)16 << 10)
 #define ONE_BLOCK_MIN (((size_t)64 << 10) + 1) /* the smallest class of one-block pages */
-#define GROW_ROOM_MIN 16u /* slices: a grown block finds room for 1 MiB */
+#define GROW_ROOM_MIN 16u                      /* slices: a grown block finds room for 1 MiB */
 
 /* A block of n bytes (ONE_BLOCK_MIN..SBL_LARGE_MAX) for a block that grows:
  * a one-block page of this thread's heap at the start of a run of free

@@ -59,7 +59,6 @@ void sbl_secure_init(void)
     }
 }
 
-
 struct sbl_block *sbl_next_get_slow(const struct sbl_block *b)
 {
     if (sbl_opt.valgrind)
@@ -80,10 +79,7 @@ void sbl_next_set_slow(struct sbl_block *b, struct sbl_block *v)
     b->next = (struct sbl_block *)x;
 }
 
-static inline uintptr_t freed_marker(const void *start)
-{
-    return sbl_opt.mark ^ (uintptr_t)start;
-}
+static inline uintptr_t freed_marker(const void *start) { return sbl_opt.mark ^ (uintptr_t)start; }
 
 /* "sable: free(0x...): double free" on stderr, then abort */
 void sbl_report(const char *op, const void *p, const char *what)
@@ -105,7 +101,8 @@ void sbl_report(const char *op, const void *p, const char *what)
    size from the start, and no freed-marker in word 1. (A detached page
    holds one block, whose size may differ from its class's: with reserved
    1, only the page's start passes.) */
-static inline __attribute__((always_inline)) bool plain_live(const struct sbl_page *pg, const void *p)
+static inline __attribute__((always_inline)) bool plain_live(const struct sbl_page *pg,
+                                                             const void *p)
 {
     /* flags SBL_PF_SLOW (the page may be full or detached) and in use */
     unsigned f = sbl_page_flags(pg) & ~(unsigned)(SBL_PF_FULL | SBL_PF_DETACHED);
@@ -127,7 +124,8 @@ static inline __attribute__((always_inline)) bool quick_live(const void *p)
         return false;
     struct sbl_segment *seg = sbl_segment_of(p);
     return seg->kind == SBL_SEG_NORMAL && seg->heap != NULL &&
-           (const uint8_t *)p >= (const uint8_t *)seg + SBL_SLICE_SIZE && plain_live(sbl_page_of(seg, p), p);
+           (const uint8_t *)p >= (const uint8_t *)seg + SBL_SLICE_SIZE &&
+           plain_live(sbl_page_of(seg, p), p);
 }
 
 static SBL_NOINLINE void secure_check_full(const char *op, const void *p);
@@ -311,8 +309,8 @@ void sbl_slow_handout(void *p, size_t size)
    hold zeros from byte 16 on (it was freed in secure mode, which zeroed
    it, and never handed out since). */
 static inline __attribute__((always_inline)) struct sbl_block *secure_pop(struct sbl_page *pg,
-                                                                         struct sbl_block *b,
-                                                                         bool *zeroed)
+                                                                          struct sbl_block *b,
+                                                                          bool *zeroed)
 {
     struct sbl_block *nx = (struct sbl_block *)((uintptr_t)b->next ^ sbl_link_code(b));
     sbl_secure_link_check(b, nx);
@@ -408,7 +406,8 @@ void sbl_slow_carve(uint8_t *p, uint32_t n, size_t bs, struct sbl_block *tail)
 
 /* the lean free's page-empty case: the block zeroed, then the page retired
    (which may give its memory back) */
-static SBL_NOINLINE void secure_free_last(struct sbl_heap *h, struct sbl_page *pg, uint8_t *p, size_t bs)
+static SBL_NOINLINE void secure_free_last(struct sbl_heap *h, struct sbl_page *pg, uint8_t *p,
+                                          size_t bs)
 {
     scrub(p, bs);
     sbl_heap_retire(h, pg);

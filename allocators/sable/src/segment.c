@@ -38,15 +38,15 @@
 #define POOL_COLD_MAX 8
 #define PURGE_DELAY_GROWTH 16
 
-static _Atomic uint64_t delay_ms;  /* the current purge delay; 0: not yet set */
+static _Atomic uint64_t delay_ms;   /* the current purge delay; 0: not yet set */
 static _Atomic uint64_t purged_due; /* deadline (ms) of the last purged empty segment */
 static _Atomic uint64_t counted;    /* the purged_due a miss was last counted for */
 static _Atomic uint64_t missed_at;  /* ms of the last fresh segment needed soon after */
 
 static sbl_lock_t pool_lock;
 static struct sbl_segment *pool_first, *pool_last; /* newest first */
-static unsigned pool_cold;                           /* purged ones, at the end */
-static _Atomic uint64_t pool_deadline; /* purge_at of the oldest warm one; 0: none */
+static unsigned pool_cold;                         /* purged ones, at the end */
+static _Atomic uint64_t pool_deadline;             /* purge_at of the oldest warm one; 0: none */
 
 /* The purge delay now (ms). */
 uint64_t sbl_purge_delay(void)
@@ -60,7 +60,8 @@ static void purge_note_miss(uint64_t now)
 {
     uint64_t d = sbl_purge_delay();
     uint64_t due = atomic_load_explicit(&purged_due, memory_order_relaxed);
-    if (due == 0 || now > due + 4 * d || atomic_load_explicit(&counted, memory_order_relaxed) == due)
+    if (due == 0 || now > due + 4 * d ||
+        atomic_load_explicit(&counted, memory_order_relaxed) == due)
         return;
     atomic_store_explicit(&counted, due, memory_order_relaxed);
     atomic_store_explicit(&missed_at, now, memory_order_relaxed);
@@ -400,10 +401,7 @@ void sbl_segment_cache_flush(void) { pool_purge(0, true); }
 
 void sbl_segment_lock_prefork(void) { sbl_lock(&pool_lock); }
 
-void sbl_segment_unlock_postfork(bool child)
-{
-    sbl_lock_after_fork(&pool_lock, child);
-}
+void sbl_segment_unlock_postfork(bool child) { sbl_lock_after_fork(&pool_lock, child); }
 
 /* ---- pages ---- */
 
@@ -544,7 +542,8 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_set_in_use(pg, SBL_PAGE_FREE);
     pg->free = NULL;
     pg->local_free = NULL;
-    sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0); /* a stray free still takes the slow path */
+    /* a stray free still takes the slow path */
+    sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     uint64_t m = span_mask(idx, k);
     sbl_assert((s->free_map & m) == 0);
     s->free_map |= m;

@@ -7,6 +7,8 @@
  * that the fewest slices that hold one block (capacity >= 1). */
 #include "internal.h"
 
+/* the tables, laid out by powers of two: */
+/* clang-format off */
 #define C8(b) (1u << (b)) + (1u << ((b) - 2)), (1u << (b)) + (2u << ((b) - 2)), \
               (1u << (b)) + (3u << ((b) - 2)), (2u << (b))
 
@@ -25,5 +27,6 @@ const uint8_t sbl_class_slices[SBL_NCLASSES] = {
     S8(7), S8(8), S8(9), S8(10), S8(11), S8(12), S8(13),
     S8(14), S8(15), S8(16), S8(17), S8(18), S8(19), S8(20),
 };
+/* clang-format on */
 
 _Static_assert(SBL_NCLASSES == 8 + 14 * 4, "class table size");

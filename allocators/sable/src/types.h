@@ -60,37 +60,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SBL_SEG_SHIFT   22
-#define SBL_SEG_SIZE    ((size_t)1 << SBL_SEG_SHIFT)
-#define SBL_SEG_MASK    (SBL_SEG_SIZE - 1)
+#define SBL_SEG_SHIFT 22
+#define SBL_SEG_SIZE ((size_t)1 << SBL_SEG_SHIFT)
+#define SBL_SEG_MASK (SBL_SEG_SIZE - 1)
 #define SBL_SLICE_SHIFT 16
-#define SBL_SLICE_SIZE  ((size_t)1 << SBL_SLICE_SHIFT)
-#define SBL_SLICES      (SBL_SEG_SIZE / SBL_SLICE_SIZE) /* 64 */
-#define SBL_OS_PAGE     ((size_t)4096)
+#define SBL_SLICE_SIZE ((size_t)1 << SBL_SLICE_SHIFT)
+#define SBL_SLICES (SBL_SEG_SIZE / SBL_SLICE_SIZE) /* 64 */
+#define SBL_OS_PAGE ((size_t)4096)
 
-#define SBL_NCLASSES    64
-#define SBL_LARGE_MAX   ((size_t)2 << 20)  /* the largest class: 2 MiB */
-#define SBL_DIRECT_MAX  1024               /* sizes served by heap->direct */
+#define SBL_NCLASSES 64
+#define SBL_LARGE_MAX ((size_t)2 << 20) /* the largest class: 2 MiB */
+#define SBL_DIRECT_MAX 1024             /* sizes served by heap->direct */
 #define SBL_DIRECT_BINS (SBL_DIRECT_MAX / 16 + 1)
-#define SBL_KEEP_MAX    ((size_t)128 << 10) /* an empty page of a class up to
-                                              this size stays as the class's
-                                              last page */
+/* an empty page of a class up to this size stays as the class's last page */
+#define SBL_KEEP_MAX ((size_t)128 << 10)
 #define SBL_MAX_REQUEST ((size_t)PTRDIFF_MAX) /* larger requests fail */
 
 /* page->flags: any bit set sends free to its slow path */
-#define SBL_PF_FULL    0x01u /* page is in the heap's full list */
-#define SBL_PF_HUGE    0x02u /* the segment's one huge block */
-#define SBL_PF_DETACHED 0x04u /* a one-block page resized in place: in no
-                                 queue; its block's free releases the page */
+#define SBL_PF_FULL 0x01u     /* page is in the heap's full list */
+#define SBL_PF_HUGE 0x02u     /* the segment's one huge block */
+#define SBL_PF_DETACHED 0x04u /* a one-block page resized in place: its free releases it */
 #define SBL_PF_ALIGNED 0x08u  /* may hold interior pointers (any alignment) */
-#define SBL_PF_RANGE   0x10u  /* some block was partially freed (partial.c) */
-#define SBL_PF_SLOW    0x20u  /* secure mode, statistics, log or Valgrind:
-                                 every free takes the slow path (hooks.c) */
-#define SBL_PF_INTERIOR 0x40u /* not a page: a later slice of a span (its
-                                 offset leads back to the page). Free's
-                                 fast path reads the descriptor of p's own
-                                 slice, and this sends it to the slow path,
-                                 which finds the page */
+#define SBL_PF_RANGE 0x10u    /* some block was partially freed (partial.c) */
+#define SBL_PF_SLOW 0x20u     /* slow mode: every free takes the slow path (hooks.c) */
+/* SBL_PF_INTERIOR: not a page but a later slice of a span (its offset leads
+   back to the page). Free's fast path reads the descriptor of p's own
+   slice, and this sends it to the slow path, which finds the page */
+#define SBL_PF_INTERIOR 0x40u
 
 /* page->in_use: what the span is to its heap */
 enum sbl_page_use {
@@ -125,57 +121,57 @@ struct sbl_heap;
 
 /* One span of slices holding blocks of one size. 64 bytes. */
 struct sbl_page {
-    struct sbl_block *free;  /* owner's list: malloc pops (the slow paths
-                                push too) */
+    struct sbl_block *free;       /* owner's list: malloc pops (the slow paths
+                                     push too) */
     struct sbl_block *local_free; /* the owner's fast-path frees: plain
-                                links, moved whole to `free` when `free`
-                                runs dry (page_collect). Two lists, so that
-                                in a malloc+free loop the pop does not wait
-                                on the push just before it */
-    uint16_t used;           /* blocks on neither list (incl. remote-freed
-                                ones not yet collected), plus 1 while in_use
-                                is SBL_PAGE_KEPT (so that the fast path's free of the
-                                last block of a page that stays does not
-                                reach 0); 0 => page is empty and may go */
-    uint16_t offset;         /* bytes back to the span's head descriptor;
-                                0 on the head (the page itself) */
-    uint16_t capacity;       /* blocks that fit in the span (<= 4096: the
-                                16-byte class in one slice) */
-    uint16_t reserved;       /* blocks carved so far (the rest untouched) */
-    uint8_t flags;           /* SBL_PF_*; 0 on the plain path. Read and
-                                written with relaxed atomics (sable_free_range
-                                may set SBL_PF_RANGE from any thread) */
-    uint8_t cls;             /* size class */
-    uint8_t slices;          /* span length in slices */
-    uint8_t in_use;          /* enum sbl_page_use */
+                                     links, moved whole to `free` when `free`
+                                     runs dry (page_collect). Two lists, so that
+                                     in a malloc+free loop the pop does not wait
+                                     on the push just before it */
+    uint16_t used;                /* blocks on neither list (incl. remote-freed
+                                     ones not yet collected), plus 1 while in_use
+                                     is SBL_PAGE_KEPT (so that the fast path's free of the
+                                     last block of a page that stays does not
+                                     reach 0); 0 => page is empty and may go */
+    uint16_t offset;              /* bytes back to the span's head descriptor;
+                                     0 on the head (the page itself) */
+    uint16_t capacity;            /* blocks that fit in the span (<= 4096: the
+                                     16-byte class in one slice) */
+    uint16_t reserved;            /* blocks carved so far (the rest untouched) */
+    uint8_t flags;                /* SBL_PF_*; 0 on the plain path. Read and
+                                     written with relaxed atomics (sable_free_range
+                                     may set SBL_PF_RANGE from any thread) */
+    uint8_t cls;                  /* size class */
+    uint8_t slices;               /* span length in slices */
+    uint8_t in_use;               /* enum sbl_page_use */
     uint32_t block_size;
-    uint8_t *start;          /* first block */
+    uint8_t *start;                 /* first block */
     _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */
     struct sbl_page *next, *prev;   /* class queue or full list */
 };
 
 struct sbl_segment {
-    struct sbl_heap *heap;   /* owner; NULL for huge segments */
-    uintptr_t owner_tag;     /* the owning thread's tag (sbl_owner_tag:
-                                its thread pointer on x86-64), 0 when the
-                                heap has no thread or for huge segments:
-                                free's fast path compares it with its own.
-                                Equal tags imply heap == the thread's heap */
-    uint64_t free_map;       /* bit i: slice i is free (bit 0 never) */
-    uint64_t dirty_map;      /* bit i: free slice i may still hold RAM */
-    uint64_t purge_at;       /* ms deadline for the dirty free slices; 0: none */
-    struct sbl_segment *next, *prev; /* heap's list of its segments, or
-                                       the pool of empty ones (segment.c) */
+    struct sbl_heap *heap;                   /* owner; NULL for huge segments */
+    uintptr_t owner_tag;                     /* the owning thread's tag (sbl_owner_tag:
+                                                its thread pointer on x86-64), 0 when the
+                                                heap has no thread or for huge segments:
+                                                free's fast path compares it with its own.
+                                                Equal tags imply heap == the thread's heap */
+    uint64_t free_map;                       /* bit i: slice i is free (bit 0 never) */
+    uint64_t dirty_map;                      /* bit i: free slice i may still hold RAM */
+    uint64_t purge_at;                       /* ms deadline for the dirty free slices; 0: none */
+    struct sbl_segment *next, *prev;         /* heap's list of its segments, or
+                                                the pool of empty ones (segment.c) */
     struct sbl_segment *bin_next, *bin_prev; /* the heap's run bin */
-    size_t map_size;         /* huge: bytes mapped from the segment base */
-    size_t huge_size;        /* huge: usable bytes */
-    size_t huge_offset;      /* huge: block address - segment base */
-    uint32_t kind;           /* enum sbl_seg_kind */
-    uint8_t run;             /* longest run of free slices: the heap's run
-                                bin it is in; 0: in none */
+    size_t map_size;                         /* huge: bytes mapped from the segment base */
+    size_t huge_size;                        /* huge: usable bytes */
+    size_t huge_offset;                      /* huge: block address - segment base */
+    uint32_t kind;                           /* enum sbl_seg_kind */
+    uint8_t run;                             /* longest run of free slices: the heap's run
+                                                bin it is in; 0: in none */
     uint8_t reserved0[3];
     struct sbl_page pages[SBL_SLICES + 1]; /* [64] only for huge blocks
-                                               placed one segment in */
+                                              placed one segment in */
 };
 
 struct sbl_page_queue {
@@ -190,22 +186,22 @@ struct sbl_heap {
     struct sbl_page_queue queues[SBL_NCLASSES];
     struct sbl_page_queue full;
     struct sbl_page *sdirect[SBL_DIRECT_BINS]; /* slow mode only: as direct,
-                                                 but the class's first page
-                                                 itself, or NULL */
-    _Atomic(struct sbl_block *) delayed; /* remote frees into full pages */
-    struct sbl_segment *segments; /* all of them */
-    struct sbl_segment *runs[SBL_SLICES]; /* [r]: segments whose longest run
-                                             of free slices is r (63: empty) */
-    uint64_t run_mask;       /* bit r: runs[r] is not empty */
-    struct sbl_page *large_kept; /* the one empty page above SBL_KEEP_MAX kept */
-    _Atomic(struct sbl_segment *) huge_kept; /* the huge mapping this thread
-                                    freed last, kept for its next huge
-                                    malloc (huge.c); whoever exchanges it
-                                    out owns it */
-    _Atomic uint64_t huge_kept_at; /* ms: when huge_kept was freed */
-    _Atomic int claimed;     /* 1 while a thread owns or borrows the heap */
-    uintptr_t owner_tag;     /* the owning thread's tag; 0 while abandoned
-                                (copied to every segment of the heap) */
+                                                  but the class's first page
+                                                  itself, or NULL */
+    _Atomic(struct sbl_block *) delayed;       /* remote frees into full pages */
+    struct sbl_segment *segments;              /* all of them */
+    struct sbl_segment *runs[SBL_SLICES];      /* [r]: segments whose longest run
+                                                  of free slices is r (63: empty) */
+    uint64_t run_mask;                         /* bit r: runs[r] is not empty */
+    struct sbl_page *large_kept;               /* the one empty page above SBL_KEEP_MAX kept */
+    _Atomic(struct sbl_segment *) huge_kept;   /* the huge mapping this thread
+                                                  freed last, kept for its next huge
+                                                  malloc (huge.c); whoever exchanges it
+                                                  out owns it */
+    _Atomic uint64_t huge_kept_at;             /* ms: when huge_kept was freed */
+    _Atomic int claimed;                       /* 1 while a thread owns or borrows the heap */
+    uintptr_t owner_tag;                       /* the owning thread's tag; 0 while abandoned
+                                                  (copied to every segment of the heap) */
     uint32_t purge_tick;
     uint64_t purge_check_at; /* earliest purge_at of its segments; 0: none */
     struct sbl_heap *next_all;

@@ -9,13 +9,13 @@
 
 static int check_failures;
 
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
-            if (++check_failures > 20)                                                   \
-                exit(1);                                                                 \
-        }                                                                                \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            if (++check_failures > 20)                                                             \
+                exit(1);                                                                           \
+        }                                                                                          \
     } while (0)
 
 /* resident set size in bytes, from /proc/self/statm */

@@ -55,7 +55,8 @@ static void test_overcommit(void)
     if (f)
         fclose(f);
     if (mode == 1) {
-        printf("enomem: overcommit_memory=1 (the kernel grants any size): overcommit part skipped\n");
+        printf(
+            "enomem: overcommit_memory=1 (the kernel grants any size): overcommit part skipped\n");
         return;
     }
     size_t total = proc_kb("/proc/meminfo", "MemTotal") + proc_kb("/proc/meminfo", "SwapTotal");

@@ -78,8 +78,8 @@ static void test_resize_in_place(void)
 
 static void test_aligned_any(void)
 {
-    static const size_t aligns[] = {1, 3, 5, 24, 48, 100, 1000, 4097, 12288, 65535, 3 * MiB,
-                                    12 * MiB, 4 * MiB + 16};
+    static const size_t aligns[] = {1,    3,     5,     24,      48,       100,         1000,
+                                    4097, 12288, 65535, 3 * MiB, 12 * MiB, 4 * MiB + 16};
     static const size_t sizes[] = {0, 1, 17, 1000, 70000, 3 * MiB};
     for (unsigned i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
         void *prev = NULL;
@@ -141,16 +141,16 @@ static void test_free_range(void)
     char *p = malloc(256);
     memset(p, 5, 256);
     CHECK(sable_free_range(p + 200, 56) == 0); /* suffix */
-    CHECK(sable_free_range(p, 16) == 0);        /* prefix */
-    CHECK(sable_free_range(p + 100, 20) == 0);  /* middle */
+    CHECK(sable_free_range(p, 16) == 0);       /* prefix */
+    CHECK(sable_free_range(p + 100, 20) == 0); /* middle */
     CHECK(p[16] == 5 && p[99] == 5 && p[120] == 5 && p[199] == 5);
     memset(p + 16, 6, 84);
     memset(p + 120, 6, 80);
     CHECK(malloc_usable_size(p + 16) == 84);
     /* refusals change nothing */
     static char not_heap[64];
-    CHECK(sable_free_range(p + 110, 4) == EINVAL);  /* already released */
-    CHECK(sable_free_range(p + 90, 20) == EINVAL);  /* overlaps */
+    CHECK(sable_free_range(p + 110, 4) == EINVAL);    /* already released */
+    CHECK(sable_free_range(p + 90, 20) == EINVAL);    /* overlaps */
     CHECK(sable_free_range(p + 150, 4096) == EINVAL); /* past the end */
     CHECK(sable_free_range(not_heap, 8) == EINVAL);
     CHECK(sable_free_range(NULL, 8) == EINVAL);
@@ -210,8 +210,9 @@ static void test_free_range(void)
     CHECK(sable_free_range(l + 256 * 1024, 768 * 1024) == 0);
     CHECK(malloc_usable_size(l) == 256 * 1024);
     char *t = malloc(512 * 1024);
-    printf("released tail of a 1 MiB block %s\n",
-           t >= l + 256 * 1024 && t < l + MiB ? "reused by the next malloc(512 KiB)" : "not reused");
+    printf("released tail of a 1 MiB block %s\n", t >= l + 256 * 1024 && t < l + MiB
+                                                      ? "reused by the next malloc(512 KiB)"
+                                                      : "not reused");
     CHECK(t >= l + 256 * 1024 && t < l + MiB);
     free(t);
     free(l);

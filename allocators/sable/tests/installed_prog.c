@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         return fail("sable_stats did not count the program's 100 mallocs and frees");
     if (usable != 32) /* sable's 24-byte requests live in 32-byte blocks (glibc: 24) */
         return fail("malloc_usable_size(malloc(24)) is not sable's 32");
-    printf("installed_prog (" MODE "): sable %s from %s served 100 mallocs and frees\n",
-           VERSION(), info.dli_fname);
+    printf("installed_prog (" MODE "): sable %s from %s served 100 mallocs and frees\n", VERSION(),
+           info.dli_fname);
     return 0;
 }

@@ -132,9 +132,9 @@ static double xthread(void)
 }
 
 static const char *only;
-#define RUN(name, expr) \
-    if (only == NULL || strcmp(only, name) == 0) \
-        printf("%s %.2f\n", name, expr)
+#define RUN(name, expr)                                                                            \
+    if (only == NULL || strcmp(only, name) == 0)                                                   \
+    printf("%s %.2f\n", name, expr)
 
 int main(int argc, char **argv)
 {

@@ -88,7 +88,8 @@ int main(void)
     CHECK(last <= base + base / 4);
     CHECK(sable_stats(&st) == 0);
     printf("orphans: %zu KiB committed after round %d, %zu KiB after round %d, with every block "
-           "freed\n", base_committed >> 10, BASE_ROUND, st.committed_bytes >> 10, ROUNDS);
+           "freed\n",
+           base_committed >> 10, BASE_ROUND, st.committed_bytes >> 10, ROUNDS);
     CHECK(st.committed_bytes <= base_committed + base_committed / 10 + ((size_t)64 << 10));
     CHECK(st.committed_bytes <= ((size_t)16 << 20));
     return check_failures != 0;

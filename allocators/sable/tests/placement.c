@@ -58,7 +58,7 @@ int main(void)
     }
     printf("placement: %d of %d freed blocks reused, %d of them in ascending order\n", reused,
            N / 2, ascending);
-    CHECK(reused >= 64); /* (a newer page may serve the first ones) */
+    CHECK(reused >= 64);            /* (a newer page may serve the first ones) */
     CHECK(ascending >= reused - 2); /* a page boundary may step back once */
     for (int i = 0; i < N; i++)
         free(v[i]);

@@ -115,7 +115,8 @@ int main(void)
     free(malloc(4 * MiB));
     size_t big_after = rss_bytes();
     printf("RSS: %zu MiB before 8 x 4 MiB were written and freed, %zu MiB after 150 ms and one "
-           "malloc + free of 4 MiB\n", before / MiB, big_after / MiB);
+           "malloc + free of 4 MiB\n",
+           before / MiB, big_after / MiB);
     CHECK(big_after <= before + 6 * MiB);
     return check_done("sable rss");
 }

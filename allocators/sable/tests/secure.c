@@ -20,24 +20,61 @@ static void (*volatile p_free)(void *) = free;
 static void *(*volatile p_malloc)(size_t) = malloc;
 
 enum misuse {
-    DOUBLE_SMALL, DOUBLE_MEDIUM, DOUBLE_LARGE, DOUBLE_HUGE, INTERIOR, MISALIGNED, FOREIGN, RANGE,
-    CORRUPT_SMALL, CORRUPT_MEDIUM,
+    DOUBLE_SMALL,
+    DOUBLE_MEDIUM,
+    DOUBLE_LARGE,
+    DOUBLE_HUGE,
+    INTERIOR,
+    MISALIGNED,
+    FOREIGN,
+    RANGE,
+    CORRUPT_SMALL,
+    CORRUPT_MEDIUM,
     /* the lean free's own checks, per way of zeroing and size */
-    DOUBLE_16, DOUBLE_128, DOUBLE_160, DOUBLE_OTHER_LIVE, INTERIOR_160, INTERIOR_LARGE, MISALIGNED_8,
-    UNCARVED, REALLOC_FREED, REALLOC_INTERIOR, REALLOC_FREED_GROWN,
+    DOUBLE_16,
+    DOUBLE_128,
+    DOUBLE_160,
+    DOUBLE_OTHER_LIVE,
+    INTERIOR_160,
+    INTERIOR_LARGE,
+    MISALIGNED_8,
+    UNCARVED,
+    REALLOC_FREED,
+    REALLOC_INTERIOR,
+    REALLOC_FREED_GROWN,
     /* foreign pointers whose 4 MiB-aligned chunk sable never mapped (a
        header read there would crash before any check) */
-    FOREIGN_STATIC, FOREIGN_UNMAPPED, REALLOC_FOREIGN, N_MISUSE
+    FOREIGN_STATIC,
+    FOREIGN_UNMAPPED,
+    REALLOC_FOREIGN,
+    N_MISUSE
 };
 
 static const char *const expect[N_MISUSE] = {
-    "double free", "double free", "double free", "double free", "interior pointer",
-    "misaligned pointer", "not a pointer from sable", "sable: free_range(",
-    "corrupted free list", "corrupted free list",
-    "double free", "double free", "double free", "double free", "interior pointer",
-    "interior pointer", "misaligned pointer", "pointer to no block", "realloc(0x",
-    "realloc(0x", "realloc(0x",
-    "not a pointer from sable", "not a pointer from sable", "not a pointer from sable",
+    "double free",
+    "double free",
+    "double free",
+    "double free",
+    "interior pointer",
+    "misaligned pointer",
+    "not a pointer from sable",
+    "sable: free_range(",
+    "corrupted free list",
+    "corrupted free list",
+    "double free",
+    "double free",
+    "double free",
+    "double free",
+    "interior pointer",
+    "interior pointer",
+    "misaligned pointer",
+    "pointer to no block",
+    "realloc(0x",
+    "realloc(0x",
+    "realloc(0x",
+    "not a pointer from sable",
+    "not a pointer from sable",
+    "not a pointer from sable",
 };
 
 /* a use after free overwrites a freed block's link with a plausible
@@ -94,20 +131,14 @@ static void misuse(enum misuse m)
         p = p_malloc(64);
         p_free(p + 1);
         break;
-    case FOREIGN:
-        p_free(&local);
-        break;
+    case FOREIGN: p_free(&local); break;
     case RANGE:
         p = p_malloc(256);
         sable_free_range(p + 64, 64);
         sable_free_range(p + 100, 8);
         break;
-    case CORRUPT_SMALL:
-        corrupt_link(64);
-        break;
-    case CORRUPT_MEDIUM:
-        corrupt_link(3000);
-        break;
+    case CORRUPT_SMALL: corrupt_link(64); break;
+    case CORRUPT_MEDIUM: corrupt_link(3000); break;
     case DOUBLE_16:
         p = p_malloc(16);
         p_free(p);
@@ -148,9 +179,7 @@ static void misuse(enum misuse m)
         p_free(in_the_binary);
         break;
     }
-    case FOREIGN_UNMAPPED:
-        p_free((void *)(uintptr_t)0x10000);
-        break;
+    case FOREIGN_UNMAPPED: p_free((void *)(uintptr_t)0x10000); break;
     case REALLOC_FOREIGN: {
         static char also_in_the_binary[64];
         p = realloc(also_in_the_binary, 100);
@@ -171,8 +200,7 @@ static void misuse(enum misuse m)
         p_free(p);
         p = realloc(p, 10);
         break;
-    default:
-        break;
+    default: break;
     }
     _exit(0); /* not detected */
 }
@@ -206,7 +234,8 @@ static void test_misuse(void)
         waitpid(pid, &st, 0);
         int aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
         int one_line = got > 0 && strchr(buf, '\n') == buf + got - 1;
-        if (!aborted || !one_line || strstr(buf, expect[m]) == NULL || strncmp(buf, "sable: ", 7) != 0)
+        if (!aborted || !one_line || strstr(buf, expect[m]) == NULL ||
+            strncmp(buf, "sable: ", 7) != 0)
             fprintf(stderr, "misuse %d: status %#x, stderr: %s\n", m, st, buf);
         CHECK(aborted && one_line && strstr(buf, expect[m]) != NULL);
         CHECK(strstr(buf, "(0x") != NULL); /* the pointer is named */
@@ -218,7 +247,8 @@ static void test_scrub(void)
     /* freed memory is zeroed (beyond the two words sable keeps in it), for
        each way of zeroing: an inline loop (small), memset, whole pages
        given back to the OS (from 256 KiB), odd sizes included */
-    static const size_t sizes[] = {16, 48, 256, 1000, 5000, 65536, 200000, 300000, 1 << 20, 1500000};
+    static const size_t sizes[] = {16,    48,     256,    1000,    5000,
+                                   65536, 200000, 300000, 1 << 20, 1500000};
     unsigned char *p = NULL;
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         size_t n = sizes[k];
@@ -288,8 +318,9 @@ static void *free_all(void *arg)
 
 static void test_calloc_reuse(void)
 {
-    static const size_t sizes[] = {1, 16, 24, 48, 64, 100, 128, 144, 160, 256, 1000, 1024,
-                                   2048, 5000, 16384, 65536, 100000, 300000, 1 << 20, 2 << 20};
+    static const size_t sizes[] = {1,     16,    24,     48,     64,      100,    128,
+                                   144,   160,   256,    1000,   1024,    2048,   5000,
+                                   16384, 65536, 100000, 300000, 1 << 20, 2 << 20};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         size_t n = sizes[k];
         for (int remote = 0; remote < 2; remote++) {
@@ -310,7 +341,8 @@ static void test_calloc_reuse(void)
                 v[i] = calloc(1, n);
                 CHECK(v[i] != NULL);
                 if (!all_zero(v[i], n))
-                    fprintf(stderr, "calloc(%zu) after %s free: not zero\n", n, remote ? "remote" : "local");
+                    fprintf(stderr, "calloc(%zu) after %s free: not zero\n", n,
+                            remote ? "remote" : "local");
                 CHECK(all_zero(v[i], n));
             }
             free_all(v);

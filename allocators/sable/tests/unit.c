@@ -42,8 +42,8 @@ static void test_classes(void)
 
 static void test_lookup(void)
 {
-    static const size_t sizes[] = {0, 1, 16, 17, 100, 1024, 1025, 5000, 8192, 8193, 65536,
-                                   100000, 1 << 20, SBL_LARGE_MAX};
+    static const size_t sizes[] = {0,    1,    16,   17,    100,    1024,    1025,
+                                   5000, 8192, 8193, 65536, 100000, 1 << 20, SBL_LARGE_MAX};
     for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
         uint8_t *p = sable_malloc(n);
@@ -138,7 +138,10 @@ static void free_in_thread(void **blocks, int n)
 
 /* blocks of pg handed out (a page that stays when it empties holds one
    more count in used: see types.h) */
-static unsigned page_live(const struct sbl_page *pg) { return pg->used - (pg->in_use == SBL_PAGE_KEPT); }
+static unsigned page_live(const struct sbl_page *pg)
+{
+    return pg->used - (pg->in_use == SBL_PAGE_KEPT);
+}
 
 /* Remote frees: onto the page's xthread_free list while the page is in its
  * queue, onto the heap's delayed list once it is full; both are collected. */
@@ -278,7 +281,8 @@ static void test_spans(void)
             blk[i] = NULL;
         } else {
             /* 65 KiB .. 2 MiB: spans of 2 .. 32 slices */
-            size_t n = ((size_t)65 << 10) + (size_t)(rng >> 20) % (((size_t)2 << 20) - ((size_t)65 << 10));
+            size_t n =
+                ((size_t)65 << 10) + (size_t)(rng >> 20) % (((size_t)2 << 20) - ((size_t)65 << 10));
             unsigned cls = sbl_size_class(n);
             unsigned k = sbl_class_slices[cls];
             uint64_t fit = h->run_mask & ~(((uint64_t)1 << k) - 1);
@@ -338,7 +342,8 @@ static void test_pool(void)
     sable_purge();
     long purged = fault_round(v, N, size);
     printf("pool: %ld page faults on the first round of %d x 1 MiB, %ld on the next, "
-           "%ld after sable_purge\n", first, N, again, purged);
+           "%ld after sable_purge\n",
+           first, N, again, purged);
     CHECK(first >= N * 200);
     CHECK(again * 10 < first);
     CHECK(purged * 2 > first);
@@ -392,14 +397,16 @@ static void *batch_thread(void *arg)
     CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) == 0); /* still batched */
     sable_purge();
     int n = 0;
-    for (struct sbl_block *b = (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
+    for (struct sbl_block *b =
+             (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
          b != NULL; b = b->next)
         n++;
     CHECK(n == 10);
     for (int i = 10; i < 10 + 64; i++) /* 64 more: pushed when the chain is full */
         sable_free(blk[i]);
     n = 0;
-    for (struct sbl_block *b = (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
+    for (struct sbl_block *b =
+             (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
          b != NULL; b = b->next)
         n++;
     CHECK(n == 10 + 64);
@@ -412,7 +419,8 @@ static void test_remote_batch(void)
     void *blk[N];
     for (int i = 0; i < N; i++) {
         blk[i] = sable_malloc(48);
-        CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == sbl_page_of(sbl_segment_of(blk[0]), blk[0]));
+        CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) ==
+              sbl_page_of(sbl_segment_of(blk[0]), blk[0]));
     }
     pthread_t t;
     CHECK(pthread_create(&t, NULL, batch_thread, blk) == 0);
@@ -429,8 +437,8 @@ static const char *kept_marks_check(const struct sbl_heap *h)
 {
     for (unsigned c = 0; c < SBL_NCLASSES; c++)
         for (const struct sbl_page *pg = h->queues[c].first; pg; pg = pg->next) {
-            bool kept = pg == h->queues[c].first && pg->next == NULL &&
-                        pg->block_size <= SBL_KEEP_MAX;
+            bool kept =
+                pg == h->queues[c].first && pg->next == NULL && pg->block_size <= SBL_KEEP_MAX;
             if (pg->in_use != (kept ? SBL_PAGE_KEPT : SBL_PAGE_LIVE))
                 return "a page's in_use does not say whether it stays when it empties";
         }
@@ -552,7 +560,8 @@ static void test_huge_kept(void)
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
     printf("huge: %ld and %ld of %d blocks of 4 MiB at another address than the thread's last, "
-           "%ld and %ld page faults after the first\n", r[0][0], r[1][0], HUGE_ROUNDS, r[0][1], r[1][1]);
+           "%ld and %ld page faults after the first\n",
+           r[0][0], r[1][0], HUGE_ROUNDS, r[0][1], r[1][1]);
     for (int i = 0; i < 2; i++) {
         CHECK(r[i][0] == 0);
         CHECK(r[i][1] < HUGE_ROUNDS / 10);

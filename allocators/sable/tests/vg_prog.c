@@ -71,7 +71,7 @@ int main(void)
     kept = p_malloc(48); /* the first block of its page: the page points at it */
     leaked = p_malloc(48);
     leaked = NULL;
-    sink = p_malloc(60000); /* the first block of a fresh page of its class */
+    sink = p_malloc(60000);   /* the first block of a fresh page of its class */
     sink = p_malloc(5 << 20); /* huge: its header points at it */
     for (int i = 0; i < 9; i++)
         sink = p_malloc(1000);
