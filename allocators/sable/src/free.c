@@ -76,7 +76,10 @@ struct xbatch {
                                chain unchecked (see sbl_free_slow); else NULL */
     struct sbl_block *head, *tail;
     uint32_t n;
+    unsigned epoch; /* sbl_aligned_epoch when slice was set */
 };
+
+_Atomic unsigned sbl_aligned_epoch;
 
 /* the slot of a slice's descriptor (the same for every block of the slice) */
 static inline unsigned xb_index(const struct sbl_page *slice)
@@ -174,8 +177,10 @@ static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct 
     b->next = NULL;
     x->pg = pg;
     /* a plain page (full or not): its pointers are block starts, and stay so
-       while the chain holds blocks of it (it cannot be released meanwhile) */
+       while the chain holds blocks of it (it cannot be released meanwhile)
+       unless an any-alignment allocation marks it (see sbl_free_slow) */
     x->slice = (sbl_page_flags(pg) & ~SBL_PF_FULL) == 0 ? slice : NULL;
+    x->epoch = atomic_load_explicit(&sbl_aligned_epoch, memory_order_relaxed);
     x->head = x->tail = b;
     x->n = 1;
     sbl_xb_pending++;
@@ -220,10 +225,13 @@ SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page 
     /* another remote free into the slice of an open chain joins it without
        reading the slice's descriptor: the owner writes that line on
        every malloc, and a consumer thread that read it on every free would
-       pull it back and forth (a partial free of the page since the chain
-       began is seen when the chain goes: xb_flush_slot) */
+       pull it back and forth. A page that began to hold interior pointers
+       since the chain began (any-alignment allocations: aligned.c) changes
+       sbl_aligned_epoch and ends this; a partial free of the page since
+       then is seen when the chain goes (xb_flush_slot) */
     struct xbatch *x = &xb[xb_index(slice)];
-    if (x->slice == slice && s->heap != sbl_tls_heap) {
+    if (x->slice == slice && s->heap != sbl_tls_heap &&
+        x->epoch == atomic_load_explicit(&sbl_aligned_epoch, memory_order_relaxed)) {
         xb_push(x, (struct sbl_block *)p);
         return;
     }

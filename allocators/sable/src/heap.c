@@ -73,9 +73,11 @@ static void queue_mark(struct sbl_page_queue *q)
 }
 
 /* whether pg is linked into q where its links say, and q is the queue it
-   claims: its class's while not full, the full list while full */
-static bool queue_holds(const struct sbl_heap *h, const struct sbl_page_queue *q,
-                        const struct sbl_page *pg, int cls)
+   claims: its class's while not full, the full list while full (sbl_assert
+   only: unused in release builds) */
+static __attribute__((unused)) bool queue_holds(const struct sbl_heap *h,
+                                                const struct sbl_page_queue *q,
+                                                const struct sbl_page *pg, int cls)
 {
     bool full = (sbl_page_flags(pg) & SBL_PF_FULL) != 0;
     if (cls >= 0 ? (full || q != &h->queues[pg->cls] || (unsigned)cls != pg->cls)

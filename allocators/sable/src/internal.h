@@ -106,6 +106,10 @@ extern struct sbl_options sbl_opt;
 /* secure or instrumented: every operation leaves the fast paths */
 static inline bool sbl_slow_mode(void) { return sbl_opt.mode != SBL_MODE_NORMAL; }
 extern uintptr_t sbl_free_limit; /* UINTPTR_MAX; 0 in slow mode */
+/* counts the pages that began to hold interior pointers (SBL_PF_ALIGNED set
+   on a live page: aligned.c); a batch of remote frees opened before a
+   change no longer takes pointers unchecked (free.c) */
+extern _Atomic unsigned sbl_aligned_epoch;
 /* > 0 while an API call runs its internal allocations and frees: the hooks
    then run once, for the call itself */
 extern __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
