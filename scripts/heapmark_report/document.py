@@ -548,25 +548,22 @@ def build_document(runs, analyses, plots):
                      "(CRASH, TIMEOUT, ERROR, GARBAGE) means that process failed."))
     for fam in sorted({k[0] for run in runs for k in run.keys()}):
         doc.append(("h", 3, fam))
-        if multi:
-            keys = sorted({k for run in runs for k in run.keys() if k[0] == fam}, key=hr._key_sort)
-            h, r = vs_best_hosts(runs, analyses, keys, "ns_per_op")
-            doc.append(("table", h, r))
-            h2, r2 = vs_best_hosts(runs, analyses, keys, "peak_rss_bytes")
+
+        def time_and_rss(table):  # table(metric) -> (header, rows)
+            doc.append(("table",) + tuple(table("ns_per_op")))
+            h2, r2 = table("peak_rss_bytes")
             if r2:
                 doc.append(("details", "peak RSS of %s, above each process's baseline where "
                                         "it recorded one" % fam, [("table", h2, r2)]))
+
+        if multi:
+            keys = sorted({k for run in runs for k in run.keys() if k[0] == fam}, key=hr._key_sort)
+            time_and_rss(lambda m: vs_best_hosts(runs, analyses, keys, m))
             continue
         for run, an in zip(runs, analyses):
             keys = [k for k in run.keys() if k[0] == fam]
-            if not keys:
-                continue
-            h, r = vs_best_table(run, an, keys, "ns_per_op")
-            doc.append(("table", h, r))
-            h2, r2 = vs_best_table(run, an, keys, "peak_rss_bytes")
-            if r2:
-                doc.append(("details", "peak RSS of %s, above each process's baseline where "
-                                        "it recorded one" % fam, [("table", h2, r2)]))
+            if keys:
+                time_and_rss(lambda m: vs_best_table(run, an, keys, m))
     for kind in ("rss_normalised", "thread_scaling", "latency", "memory_over_time"):
         imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
                 if plots.get((r.label, kind))]

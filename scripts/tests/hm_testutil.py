@@ -83,6 +83,23 @@ def edit_meta(run, fn):
         json.dump(meta, f)
 
 
+def split_conformance(tmp, **meta):
+    """The fixture as make bench and make conformance leave it: a bench run
+    folder and, beside it, a conformance run folder holding the fixture's
+    conformance/ and a copy of its meta.json with kind "conformance" (and
+    `meta` on top). Returns (bench folder, conformance folder)."""
+    bench = copy_fixture(tmp, "20261121T050000Z-fixture-vm")
+    conf = os.path.join(tmp, "20261121T051000Z-fixture-vm")
+    os.makedirs(conf)
+    shutil.move(os.path.join(bench, "conformance"), os.path.join(conf, "conformance"))
+    with open(os.path.join(bench, "meta.json")) as f:
+        m = json.load(f)
+    m.update(kind="conformance", benchmarks=[], planned=0, done=0, **meta)
+    with open(os.path.join(conf, "meta.json"), "w") as f:
+        json.dump(m, f)
+    return bench, conf
+
+
 def to_instructions(run, factor=10.0):
     """Makes a copy of the fixture look like a `heapmark run --instructions` folder:
     instructions_per_op in runs.jsonl (factor x the median real_time, so that the

@@ -263,16 +263,7 @@ class ConformanceMatch(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tu.scratch()
-        self.bench = tu.copy_fixture(self.tmp, "20261121T050000Z-fixture-vm")
-        self.conf = os.path.join(self.tmp, "20261121T051000Z-fixture-vm")
-        os.makedirs(self.conf)
-        shutil.move(os.path.join(self.bench, "conformance"), os.path.join(self.conf, "conformance"))
-        with open(os.path.join(self.bench, "meta.json")) as f:
-            meta = json.load(f)
-        meta.update(kind="conformance", benchmarks=[], planned=0, done=0,
-                    started="2026-11-21T05:10:00Z")
-        with open(os.path.join(self.conf, "meta.json"), "w") as f:
-            json.dump(meta, f)
+        self.bench, self.conf = tu.split_conformance(self.tmp, started="2026-11-21T05:10:00Z")
         os.symlink(os.path.basename(self.conf), os.path.join(self.tmp, "latest-conformance"))
 
     def tearDown(self):
