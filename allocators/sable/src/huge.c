@@ -43,6 +43,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
     s->map_size = map_size;
     s->huge_offset = off;
     s->huge_size = page_round(off + (n == 0 ? 1 : n)) - off;
+    s->huge_held = off + s->huge_size;
     s->free_map = s->dirty_map = s->purge_at = 0;
     struct sbl_page *pg = &s->pages[0];
     memset(pg, 0, sizeof *pg);
@@ -125,10 +126,13 @@ static size_t hcache_bytes;
 /* __thread: whether this thread's last sbl_huge_alloc reused a mapping
    (its bytes are not zero) */
 __thread bool sbl_huge_reused __attribute__((tls_model("initial-exec")));
+/* __thread: set by realloc while it moves a block that grows into a huge
+   one (see huge_reuse) */
+__thread bool sbl_huge_growing __attribute__((tls_model("initial-exec")));
 
 static void hcache_unmap(struct sbl_segment *s)
 {
-    sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));
+    sbl_stat_committed(-(int64_t)s->huge_held);
     sbl_registry_mark(s, s->map_size, false);
     sbl_os_unmap(s, s->map_size);
 }
@@ -176,6 +180,8 @@ static void kept_expire(uint64_t now, bool force)
             struct sbl_segment *s = atomic_exchange(&h->huge_kept, NULL);
             if (s != NULL)
                 hcache_unmap(s);
+            if (!force)
+                sbl_purge_note_purge(now, due);
         } else if (next == 0 || due < next) {
             next = due;
         }
@@ -193,6 +199,8 @@ static unsigned hcache_expire(uint64_t now, bool force, struct sbl_segment **out
     unsigned k = 0, j = 0;
     for (unsigned i = 0; i < hcache_n; i++) {
         if (force || now >= hcache[i].at + sbl_purge_delay()) {
+            if (!force)
+                sbl_purge_note_purge(now, hcache[i].at + sbl_purge_delay());
             out[k++] = hcache[i].s;
             hcache_bytes -= hcache[i].s->map_size;
         } else {
@@ -244,16 +252,16 @@ void sbl_huge_cache_flush(void)
    (as last read: see sbl_huge_cache_expire) */
 static bool huge_keepable(const struct sbl_segment *s)
 {
-    size_t used = s->huge_offset + s->huge_size;
+    size_t used = s->huge_held;
     return !sbl_opt.secure && !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE &&
            used <= HCACHE_MAX_BYTES && !sbl_os_as_limited_last();
 }
 
 /* A freed block's mapping about to be kept: its reserve (address space
-   only) goes, the header and the written bytes stay. */
+   only) goes, the header and the held bytes stay. */
 static void huge_keep(struct sbl_segment *s)
 {
-    size_t used = s->huge_offset + s->huge_size;
+    size_t used = s->huge_held;
     if (s->map_size > used) {
         sbl_registry_mark(s, s->map_size, false);
         sbl_os_unmap((uint8_t *)s + used, s->map_size - used);
@@ -294,15 +302,22 @@ static void hcache_put(struct sbl_segment *s, uint64_t at, size_t beside)
         hcache_unmap(out[i]);
 }
 
-/* A kept mapping becomes a block of n bytes again (it holds n). */
+/* A kept mapping becomes a block of n bytes again (it holds n). The
+   written tail beyond the new block goes back, unless the block is one that
+   grows (sbl_huge_growing): it then grows into those pages without a system
+   call or a page fault, as it would into its reserve. They stay held while
+   the block lives (at most HCACHE_MAX_BYTES: a kept mapping is no larger),
+   and go back when it shrinks, or with the mapping it becomes again when
+   it is freed. */
 static void *huge_reuse(struct sbl_segment *s, size_t n)
 {
     size_t end = page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n));
-    size_t old_end = s->huge_offset + s->huge_size;
-    if (old_end > end) /* the written tail beyond the new block goes back */
-        sbl_os_purge((uint8_t *)s + end, old_end - end);
-    if (old_end != end)
-        sbl_stat_committed((int64_t)end - (int64_t)old_end);
+    size_t held = s->huge_held; /* >= end: the mapping holds n */
+    if (held > end && !sbl_huge_growing) {
+        sbl_os_purge((uint8_t *)s + end, held - end);
+        sbl_stat_committed(-(int64_t)(held - end));
+        s->huge_held = end;
+    }
     /* the header is as huge_init left it (a kept block's free changes only
        kind and map_size; a partial free may have set a flag) */
     s->huge_size = end - SBL_SLICE_SIZE;
@@ -324,6 +339,20 @@ static void *kept_get(struct sbl_heap *h, size_t n)
         return huge_reuse(s, n);
     hcache_put(s, sbl_clock_ms(), 0);
     return NULL;
+}
+
+/* For a block that grows (realloc): the calling thread's kept mapping, when
+   it holds n bytes, as a block of n with the mapping's written pages after
+   it to grow into; NULL when there is none. */
+void *sbl_huge_take_kept(size_t n)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    if (atomic_load_explicit(&h->huge_kept, memory_order_relaxed) == NULL)
+        return NULL;
+    sbl_huge_growing = true;
+    void *p = kept_get(h, n);
+    sbl_huge_growing = false;
+    return p;
 }
 
 /* A thread that exits hands its kept mapping to the cache. */
@@ -370,6 +399,8 @@ void *sbl_huge_alloc(size_t n, size_t align)
             sbl_huge_reused = true;
             return c;
         }
+        if (!sbl_opt.secure && !sbl_opt.valgrind) /* (as huge_keepable) */
+            sbl_purge_note_miss(sbl_clock_ms());  /* was a mapping unmapped too soon? */
     }
     void *p = huge_map(n, align, reserve_for(n));
     unsigned attempt = 0;
@@ -447,7 +478,7 @@ void sbl_huge_free(struct sbl_segment *s)
                                         gets the cache's old ones back */
         return;
     }
-    sbl_stat_committed(-(int64_t)(s->huge_offset + s->huge_size));
+    sbl_stat_committed(-(int64_t)s->huge_held);
     if (sbl_opt.secure && s->map_size > QUARANTINE_KEEP) {
         huge_quarantine(s);
         return;
@@ -464,32 +495,39 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
         return NULL;
     size_t off = s->huge_offset;
     size_t end = page_round(off + (n == 0 ? 1 : n)); /* bytes from base */
-    size_t cur = off + s->huge_size;
-    sbl_stat_committed((int64_t)end - (int64_t)cur); /* undone below on failure */
-    /* shrink: the tail's RAM goes back at once */
-    if (end <= cur) {
-        if (end < cur)
-            sbl_os_purge((uint8_t *)s + end, cur - end);
+    size_t held = s->huge_held;
+    /* shrink: the tail's RAM goes back at once, held pages after it too */
+    if (end < off + s->huge_size) {
+        sbl_os_purge((uint8_t *)s + end, held - end);
+        sbl_stat_committed(-(int64_t)(held - end));
+        s->huge_size = end - off;
+        s->huge_held = end;
+        return p;
+    }
+    if (end <= held) { /* grow into held pages (or keep the size) */
         s->huge_size = end - off;
         return p;
     }
-    if (end <= s->map_size) { /* grow into the reserve */
-        if (!sbl_os_commit((uint8_t *)s + cur, end - cur)) {
-            sbl_stat_committed((int64_t)cur - (int64_t)end);
+    sbl_stat_committed((int64_t)(end - held)); /* undone below on failure */
+    if (end <= s->map_size) {                  /* grow into the reserve */
+        if (!sbl_os_commit((uint8_t *)s + held, end - held)) {
+            sbl_stat_committed(-(int64_t)(end - held));
             return NULL;
         }
         s->huge_size = end - off;
+        s->huge_held = end;
         return p;
     }
     /* mremap grows one mapping of one kind: the reserve is committed first */
-    if (sbl_os_commit((uint8_t *)s + cur, s->map_size - cur) &&
+    if (sbl_os_commit((uint8_t *)s + held, s->map_size - held) &&
         sbl_os_remap(s, s->map_size, end) != NULL) {
         s->map_size = end;
         sbl_registry_mark(s, end, true);
         s->huge_size = end - off;
+        s->huge_held = end;
         return p;
     }
-    sbl_stat_committed((int64_t)cur - (int64_t)end);
+    sbl_stat_committed(-(int64_t)(end - held));
     return NULL;
 }
 
@@ -523,6 +561,7 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     size_t reserve = reserve_for(n);
     size_t map = end + reserve;
     size_t used = off + s->huge_size;
+    size_t held = s->huge_held;
     uint8_t *to = move_target(map, used, end);
     unsigned attempt = 0;
     while (to == NULL) {
@@ -541,11 +580,12 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     }
     sbl_registry_mark(s, old_map, false); /* s is unmapped: only its address is used */
     if (old_map > used)
-        sbl_os_unmap((uint8_t *)s + used, old_map - used); /* the old reserve */
-    sbl_stat_committed((int64_t)end - (int64_t)used);
+        sbl_os_unmap((uint8_t *)s + used, old_map - used); /* the old reserve and held pages */
+    sbl_stat_committed((int64_t)end - (int64_t)held);
     s = (struct sbl_segment *)to;
     s->map_size = map;
     s->huge_size = end - off;
+    s->huge_held = end;
     s->pages[0].start = to + off;
     sbl_registry_mark(s, map, true);
     return to + off;

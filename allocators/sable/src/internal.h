@@ -175,6 +175,8 @@ void sbl_segments_maybe_purge(struct sbl_heap *h);
 bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices);
 const char *sbl_segments_check(const struct sbl_heap *h);
 uint64_t sbl_purge_delay(void);
+void sbl_purge_note_miss(uint64_t now);
+void sbl_purge_note_purge(uint64_t now, uint64_t due);
 #define SBL_REG_CHUNKS ((size_t)1 << (47 - SBL_SEG_SHIFT))
 extern uint8_t *sbl_registry; /* one byte per 4 MiB chunk: 1 at a segment's base */
 void sbl_registry_init(void);
@@ -227,7 +229,9 @@ void sbl_huge_lock_prefork(void);
 void sbl_huge_cache_flush(void);
 void sbl_huge_cache_expire(void);
 void sbl_huge_kept_drop(struct sbl_heap *h);
+void *sbl_huge_take_kept(size_t n);
 extern __thread bool sbl_huge_reused __attribute__((tls_model("initial-exec")));
+extern __thread bool sbl_huge_growing __attribute__((tls_model("initial-exec")));
 void sbl_huge_unlock_postfork(bool child);
 
 /* aligned.c */

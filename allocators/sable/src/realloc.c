@@ -25,17 +25,35 @@
 #define GROW_OWN_PAGE ((size_t)16 << 10)
 #define ONE_BLOCK_MIN (((size_t)64 << 10) + 1) /* the smallest class of one-block pages */
 #define GROW_ROOM_MIN 16u                      /* slices: a grown block finds room for 1 MiB */
+#define GROW_KEPT_MIN (SBL_LARGE_MAX >> 3)     /* from there realloc grows a huge block in place */
+
+/* whether a block of old bytes growing to n moves now to the thread's kept
+   huge mapping (grow_alloc) rather than growing where it is: it will grow
+   there without a copy up to the mapping's size (the copy of old bytes
+   now instead of a bigger one later) */
+static inline bool grows_into_kept(size_t old, size_t n)
+{
+    return old <= GROW_KEPT_MIN && n > GROW_KEPT_MIN &&
+           atomic_load_explicit(&sbl_tls_heap->huge_kept, memory_order_relaxed) != NULL;
+}
 
 /* A block of n bytes (ONE_BLOCK_MIN..SBL_LARGE_MAX) for a block that grows:
  * a one-block page of this thread's heap at the start of a run of free
  * slices four times its span (at least GROW_ROOM_MIN, at most a whole
  * segment's), detached (in no queue: its free releases the page); NULL
- * when the caller should take an ordinary block. */
+ * when the caller should take an ordinary block. Above GROW_KEPT_MIN, the
+ * thread's kept huge mapping first, when it holds n: the block then
+ * grows in place in the pages that mapping had written (huge.c). */
 static void *grow_alloc(size_t n)
 {
     struct sbl_heap *h = sbl_tls_heap;
     if (sbl_slow_mode() || h == &sbl_empty_heap)
         return NULL;
+    if (n > GROW_KEPT_MIN) {
+        void *p = sbl_huge_take_kept(n);
+        if (p != NULL)
+            return p;
+    }
     unsigned cls = sbl_size_class(n);
     unsigned room = 4u * sbl_class_slices[cls];
     if (room < GROW_ROOM_MIN)
@@ -136,7 +154,7 @@ void *sbl_realloc(void *p, size_t n)
        are forgotten only once the call succeeds (a failure changes nothing) */
     size_t old = (huge ? s->huge_size : pg->block_size) - (size_t)((uint8_t *)p - start);
     if (huge) {
-        if (start == (uint8_t *)p && n > (SBL_LARGE_MAX >> 3)) {
+        if (start == (uint8_t *)p && n > GROW_KEPT_MIN) {
             void *q;
             if (s->huge_offset % 16 == 0) { /* mremap keeps the offset: still aligned */
                 bool ranged = sbl_page_flags(pg) & SBL_PF_RANGE; /* pg moves with the block */
@@ -156,14 +174,19 @@ void *sbl_realloc(void *p, size_t n)
             page_shrink(s, pg, p, n);
             return kept_whole(pg, start, p);
         }
-    } else if (page_resize(s, pg, p, n) != NULL) {
+    } else if (!grows_into_kept(old, n) && page_resize(s, pg, p, n) != NULL) {
         return kept_whole(pg, start, p);
     }
     void *q = NULL;
     if (!huge && n > old && n > GROW_OWN_PAGE && n <= SBL_LARGE_MAX)
         q = grow_alloc(n < ONE_BLOCK_MIN ? ONE_BLOCK_MIN : n);
-    if (q == NULL)
+    if (q == NULL) {
+        /* a block that grows past the large classes may take over the pages
+           of this thread's kept huge mapping as room to grow (huge.c) */
+        sbl_huge_growing = !huge && n > old && n > SBL_LARGE_MAX;
         q = sbl_malloc_inline(n);
+        sbl_huge_growing = false;
+    }
     if (q == NULL)
         return NULL;
     memcpy(q, p, old < n ? old : n);

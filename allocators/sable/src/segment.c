@@ -55,8 +55,9 @@ uint64_t sbl_purge_delay(void)
     return d ? d : sbl_opt.purge_delay_ms;
 }
 
-/* A heap needs a fresh (or cold) segment: was the last purge too early? */
-static void purge_note_miss(uint64_t now)
+/* A heap needs a fresh (or cold) segment, or a huge block a fresh mapping:
+   was the last purge too early? */
+void sbl_purge_note_miss(uint64_t now)
 {
     uint64_t d = sbl_purge_delay();
     uint64_t due = atomic_load_explicit(&purged_due, memory_order_relaxed);
@@ -69,9 +70,9 @@ static void purge_note_miss(uint64_t now)
         atomic_store_explicit(&delay_ms, d * 2, memory_order_relaxed);
 }
 
-/* Empty segments were purged, the latest of them due at `due`: after a
-   long while without a miss, the delay halves. */
-static void purge_note_purge(uint64_t now, uint64_t due)
+/* Empty segments (or kept huge mappings) were purged, the latest of them due
+   at `due`: after a long while without a miss, the delay halves. */
+void sbl_purge_note_purge(uint64_t now, uint64_t due)
 {
     atomic_store_explicit(&purged_due, due, memory_order_relaxed);
     uint64_t d = sbl_purge_delay();
@@ -257,7 +258,7 @@ static void pool_purge(uint64_t now, bool force)
     pool_update_deadline();
     sbl_unlock(&pool_lock);
     if (due && !force)
-        purge_note_purge(now, latest);
+        sbl_purge_note_purge(now, latest);
     /* the system calls out of the lock; then the purged ones go back cold */
     while (due) {
         struct sbl_segment *s = due;
@@ -320,7 +321,7 @@ void sbl_segments_purge(struct sbl_heap *h, bool force)
             continue;
         if (force || now >= s->purge_at) {
             if (!force && s->free_map == SEG_ALL_FREE)
-                purge_note_purge(now, s->purge_at);
+                sbl_purge_note_purge(now, s->purge_at);
             segment_purge(s);
             if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL))
                 segment_release(h, s);
@@ -364,7 +365,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
     }
     sbl_unlock(&pool_lock);
     if (!warm)
-        purge_note_miss(sbl_clock_ms());
+        sbl_purge_note_miss(sbl_clock_ms());
     if (s == NULL) {
         s = sbl_os_map_aligned(SBL_SEG_SIZE, SBL_SEG_SIZE, 0);
         if (s == NULL)
@@ -386,6 +387,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
     s->map_size = SBL_SEG_SIZE;
     s->huge_size = 0;
     s->huge_offset = 0;
+    s->huge_held = 0;
     s->run = 0;
     s->bin_next = s->bin_prev = NULL;
     if (s->purge_at)

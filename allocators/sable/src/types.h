@@ -166,6 +166,10 @@ struct sbl_segment {
     size_t map_size;                         /* huge: bytes mapped from the segment base */
     size_t huge_size;                        /* huge: usable bytes */
     size_t huge_offset;                      /* huge: block address - segment base */
+    size_t huge_held;                        /* huge: bytes from the base counted as committed:
+                                                the block, and after it the written pages a
+                                                growing block took over from a kept mapping
+                                                (read-write: it grows into them at no cost) */
     uint32_t kind;                           /* enum sbl_seg_kind */
     uint8_t run;                             /* longest run of free slices: the heap's run
                                                 bin it is in; 0: in none */

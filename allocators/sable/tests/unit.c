@@ -604,6 +604,36 @@ static void test_realloc_room(void)
         sable_free(frag[i]);
 }
 
+/* A buffer grown in 64 KiB steps to 8 MiB and freed, twice: the second time
+   it moves once, early and small, into the mapping the first one left (the
+   thread's kept huge mapping), and grows there into pages already written:
+   no copy of MiBs, no page faults to speak of. */
+static void test_realloc_kept(void)
+{
+    enum { STEP = 64 << 10, LIMIT = 8 << 20 };
+    long faults[2];
+    size_t copied[2] = {0, 0};
+    for (int round = 0; round < 2; round++) {
+        long f0 = minor_faults();
+        char *p = NULL;
+        for (size_t n = STEP; n <= LIMIT; n += STEP) {
+            char *q = sable_realloc(p, n);
+            CHECK(q != NULL);
+            if (p != NULL && q != p)
+                copied[round] += n - STEP;
+            for (size_t i = n - STEP; i < n; i += 4096)
+                q[i] = 1;
+            p = q;
+        }
+        sable_free(p);
+        faults[round] = minor_faults() - f0;
+    }
+    printf("realloc to 8 MiB: %ld then %ld page faults, %zu then %zu KiB copied\n", faults[0],
+           faults[1], copied[0] >> 10, copied[1] >> 10);
+    CHECK(faults[1] < faults[0] / 8);
+    CHECK(copied[1] <= (size_t)384 << 10);
+}
+
 int main(void)
 {
     test_assert_mode();
@@ -621,5 +651,6 @@ int main(void)
     test_remote_batch();
     test_huge_kept();
     test_realloc_room();
+    test_realloc_kept();
     return check_done("sable unit");
 }
