@@ -13,17 +13,28 @@ void *sbl_alloc_aligned(size_t align, size_t n)
         return NULL;
     }
     if (align <= SBL_SLICE_SIZE && n <= SBL_LARGE_MAX) {
-        unsigned c = sbl_size_class(n);
+        /* no class below align is a multiple of it */
+        unsigned c = sbl_size_class(n > align ? n : align);
         while (c < SBL_NCLASSES && (sbl_class_size(c) & (align - 1)) != 0)
             c++;
         if (c < SBL_NCLASSES) {
             struct sbl_heap *h = sbl_tls_heap;
             struct sbl_page *pg = h->queues[c].first; /* NULL in the empty heap */
-            if (SBL_LIKELY(pg != NULL && pg->free != NULL && !sbl_slow_mode())) {
-                struct sbl_block *b = pg->free; /* the pop of the fast path */
-                pg->free = b->next;
-                pg->used++;
-                return b;
+            if (SBL_LIKELY(pg != NULL && !sbl_slow_mode())) {
+                /* the pop of the fast path, after taking the page's own
+                   frees (local_free) whole as malloc's way out does */
+                if (pg->free == NULL && pg->local_free != NULL) {
+                    struct sbl_block *b = pg->local_free;
+                    pg->local_free = NULL;
+                    pg->free = sbl_page_order_worth(pg) ? sbl_page_order(pg, b) : b;
+                }
+                if (pg->free != NULL) {
+                    struct sbl_block *b = pg->free;
+                    pg->free = b->next;
+                    pg->used++;
+                    sbl_assert(sbl_block_in_page(pg, b) && sbl_page_counts_ok(pg));
+                    return b;
+                }
             }
             if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
                 h = sbl_heap_acquire();
