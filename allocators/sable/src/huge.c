@@ -399,8 +399,7 @@ void *sbl_huge_alloc(size_t n, size_t align)
             sbl_huge_reused = true;
             return c;
         }
-        if (!sbl_opt.secure && !sbl_opt.valgrind) /* (as huge_keepable) */
-            sbl_purge_note_miss(sbl_clock_ms());  /* was a mapping unmapped too soon? */
+        sbl_purge_note_miss(sbl_clock_ms()); /* was a mapping unmapped too soon? */
     }
     void *p = huge_map(n, align, reserve_for(n));
     unsigned attempt = 0;

@@ -20,10 +20,14 @@ want() { # want PATTERN WHAT: one line of memcheck's report must match
     grep -qE "$1" "$out/memcheck.txt" || { echo "FAIL: $2 was not reported"; fail=1; }
 }
 want "Invalid read of size 1" "the read of a freed block"
-want "48 bytes in 1 blocks are definitely lost" "the leaked 48-byte block"
-want "60,000 bytes in 1 blocks are definitely lost" "the leaked first block of a page"
-want "5,242,880 bytes in 1 blocks are definitely lost" "the leaked 5 MiB block"
-want "9,000 bytes in 9 blocks are definitely lost" "the nine leaked 1,000-byte blocks (requested sizes)"
+# a leak is "definitely" or "possibly" lost: memcheck takes any number that
+# falls inside a block for an interior pointer, and ld.so's relocate_time (a
+# count of CPU cycles, about 1.2e8 under memcheck) sometimes falls inside
+# the 5 MiB block, which memcheck's address space manager places at 0x7010000
+want "48 bytes in 1 blocks are (definitely|possibly) lost" "the leaked 48-byte block"
+want "60,000 bytes in 1 blocks are (definitely|possibly) lost" "the leaked first block of a page"
+want "5,242,880 bytes in 1 blocks are (definitely|possibly) lost" "the leaked 5 MiB block"
+want "9,000 bytes in 9 blocks are (definitely|possibly) lost" "the nine leaked 1,000-byte blocks (requested sizes)"
 want "0 bytes after a block of size 48 alloc" "the write one byte past a 48-byte block"
 [ "$(grep -c "Invalid write of size 1" "$out/memcheck.txt")" = 2 ] ||
     { echo "FAIL: the write into a block's slack was not reported (2 invalid writes expected)"; fail=1; }
