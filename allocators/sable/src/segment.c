@@ -424,22 +424,75 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     return sbl_page_new_room(h, cls, sbl_class_slices[cls]);
 }
 
+/* The segment of h with a run of at least `room` free slices starting on a
+ * dirty one (RAM it still holds), or NULL. The bins are looked at from the
+ * best fit up, a bounded number of segments in all. */
+#define DIRTY_SCAN_MAX 32
+
+static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room)
+{
+    unsigned seen = 0;
+    for (uint64_t bins = h->run_mask & ~(((uint64_t)1 << room) - 1); bins; bins &= bins - 1)
+        for (struct sbl_segment *s = h->runs[__builtin_ctzll(bins)]; s; s = s->bin_next) {
+            if (s->purge_at != 0 && (span_starts(s->free_map, room) & s->dirty_map) != 0)
+                return s;
+            if (++seen == DIRTY_SCAN_MAX)
+                return NULL;
+        }
+    return NULL;
+}
+
+/* Before a new span faults fresh RAM in: the free slices of h that still
+ * hold RAM, when they are RECLAIM_MIN bytes or more, go back to the OS now
+ * rather than after the purge delay, so that the peak does not hold both
+ * (they are free slices that this span cannot use). Segments stay where
+ * they are. */
+#define RECLAIM_MIN ((size_t)256 << 10)
+
+static void reclaim_before_growth(struct sbl_heap *h)
+{
+    size_t dirty = 0;
+    for (struct sbl_segment *s = h->segments; s; s = s->next)
+        dirty += (size_t)__builtin_popcountll(s->free_map & s->dirty_map) * SBL_SLICE_SIZE;
+    if (dirty < RECLAIM_MIN)
+        return;
+    for (struct sbl_segment *s = h->segments; s; s = s->next)
+        if (s->purge_at != 0)
+            segment_purge(s);
+    h->purge_check_at = 0;
+}
+
+/* The segment a new span of `room` slices goes in: the best fit when the
+ * span can start on RAM the process still holds; else, before fresh RAM is
+ * faulted in (which raises the peak), RAM already held that nobody uses:
+ * a dirty span in another segment of h, or a warm segment of the pool;
+ * failing those, the free RAM h holds goes back to the OS
+ * (reclaim_before_growth). NULL when the OS refuses memory. */
+static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
+{
+    uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
+    struct sbl_segment *s = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
+    if (s != NULL && (span_starts(s->free_map, room) & s->dirty_map) != 0)
+        return s;
+    struct sbl_segment *d = dirty_fit(h, room);
+    if (d == NULL && atomic_load_explicit(&pool_deadline, memory_order_relaxed) != 0)
+        return segment_alloc(h); /* (takes the newest warm one) */
+    if (d != NULL)
+        return d;
+    reclaim_before_growth(h);
+    return s != NULL ? s : segment_alloc(h);
+}
+
 /* The same, at the start of a run of at least `room` free slices (room >=
  * the class's span, < SBL_SLICES): a block that is likely to grow (realloc)
  * then grows in place into the rest of the run. */
 struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room)
 {
     unsigned k = sbl_class_slices[cls];
-    struct sbl_segment *s;
     maybe_purge(h);
-    uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
-    if (fit) {
-        s = h->runs[__builtin_ctzll(fit)];
-    } else {
-        s = segment_alloc(h);
-        if (s == NULL)
-            return NULL;
-    }
+    struct sbl_segment *s = span_segment(h, room);
+    if (s == NULL)
+        return NULL;
     uint64_t t = span_starts(s->free_map, room);
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
