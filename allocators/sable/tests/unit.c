@@ -147,7 +147,7 @@ static unsigned page_live(const struct sbl_page *pg)
  * queue, onto the heap's delayed list once it is full; both are collected. */
 static void test_remote(void)
 {
-    const size_t n = 40000; /* class 40960: 8-slice pages of 12 blocks */
+    const size_t n = 40000; /* class 40960: 3-slice pages of 4 blocks */
     void *blk[64];
     blk[0] = sable_malloc(n);
     struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
