@@ -117,6 +117,7 @@ static inline void seg_assert(const struct sbl_segment *s)
 {
     sbl_assert((s->free_map & 1) == 0);
     sbl_assert((s->dirty_map & ~s->free_map) == 0);
+    sbl_assert((s->held_map & s->free_map) == 0);
     sbl_assert(((s->free_map & s->dirty_map) != 0) == (s->purge_at != 0));
     sbl_assert(registry_marked(s));
 }
@@ -377,6 +378,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         sbl_stat_committed((int64_t)SBL_SLICE_SIZE); /* the header slice */
         s->free_map = SEG_ALL_FREE;
         s->dirty_map = 0;
+        s->held_map = 0;
         s->purge_at = 0;
     }
     /* a pooled segment keeps free_map (all free), dirty_map and purge_at */
@@ -442,23 +444,46 @@ static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room)
     return NULL;
 }
 
-/* Before a new span faults fresh RAM in: the free slices of h that still
- * hold RAM, when they are RECLAIM_MIN bytes or more, go back to the OS now
- * rather than after the purge delay, so that the peak does not hold both
- * (they are free slices that this span cannot use). Segments stay where
- * they are. */
+/* The bytes of page pg (at slice idx of s) past its carved blocks: RAM it
+ * took while still held (held_map) that no block uses yet. */
+static void held_tail(const struct sbl_segment *s, unsigned idx, uintptr_t *a, uintptr_t *e)
+{
+    const struct sbl_page *pg = &s->pages[idx];
+    *a = ((uintptr_t)pg->start + (size_t)pg->reserved * pg->block_size + SBL_OS_PAGE - 1) &
+         ~(uintptr_t)(SBL_OS_PAGE - 1);
+    *e = (uintptr_t)s + (size_t)(idx + pg->slices) * SBL_SLICE_SIZE;
+}
+
+/* Before a new span faults fresh RAM in: the RAM h holds that nobody uses
+ * (its free slices that still hold RAM, and the uncarved parts of pages
+ * that took such slices), when it is RECLAIM_MIN bytes or more, goes back
+ * to the OS now rather than after the purge delay, so that the peak does
+ * not hold both. Segments and pages stay where they are. */
 #define RECLAIM_MIN ((size_t)256 << 10)
 
 static void reclaim_before_growth(struct sbl_heap *h)
 {
-    size_t dirty = 0;
-    for (struct sbl_segment *s = h->segments; s; s = s->next)
-        dirty += (size_t)__builtin_popcountll(s->free_map & s->dirty_map) * SBL_SLICE_SIZE;
-    if (dirty < RECLAIM_MIN)
+    size_t idle = 0;
+    uintptr_t a, e;
+    for (struct sbl_segment *s = h->segments; s; s = s->next) {
+        idle += (size_t)__builtin_popcountll(s->free_map & s->dirty_map) * SBL_SLICE_SIZE;
+        for (uint64_t m = s->held_map; m; m &= m - 1) {
+            held_tail(s, (unsigned)__builtin_ctzll(m), &a, &e);
+            idle += a < e ? e - a : 0;
+        }
+    }
+    if (idle < RECLAIM_MIN)
         return;
-    for (struct sbl_segment *s = h->segments; s; s = s->next)
+    for (struct sbl_segment *s = h->segments; s; s = s->next) {
         if (s->purge_at != 0)
             segment_purge(s);
+        for (uint64_t m = s->held_map; m; m &= m - 1) {
+            held_tail(s, (unsigned)__builtin_ctzll(m), &a, &e);
+            if (a < e)
+                sbl_os_purge((void *)a, e - a);
+        }
+        s->held_map = 0;
+    }
     h->purge_check_at = 0;
 }
 
@@ -477,6 +502,8 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
     struct sbl_segment *d = dirty_fit(h, room);
     if (d == NULL && atomic_load_explicit(&pool_deadline, memory_order_relaxed) != 0)
         return segment_alloc(h); /* (takes the newest warm one) */
+    if (d == NULL && sbl_heap_drop_large_kept(h))
+        d = dirty_fit(h, room);
     if (d != NULL)
         return d;
     reclaim_before_growth(h);
@@ -499,6 +526,8 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     uint64_t m = span_mask(idx, k);
     sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
+    if (!sbl_page_zero)
+        s->held_map |= (uint64_t)1 << idx;
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
@@ -599,6 +628,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     uint64_t m = span_mask(idx, k);
     sbl_assert((s->free_map & m) == 0);
+    s->held_map &= ~((uint64_t)1 << idx);
     s->free_map |= m;
     s->dirty_map |= m;
     schedule_purge(h, s);
@@ -639,6 +669,8 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         uint64_t m = span_mask(idx + k, slices - k);
         if ((s->free_map & m) != m)
             return false;
+        if (s->dirty_map & m)
+            s->held_map |= (uint64_t)1 << idx;
         s->free_map &= ~m;
         s->dirty_map &= ~m;
         if ((s->free_map & s->dirty_map) == 0)
@@ -724,6 +756,8 @@ const char *sbl_segments_check(const struct sbl_heap *h)
             return "slice 0 (the header) is marked free";
         if (s->dirty_map & ~s->free_map)
             return "a slice in use is marked dirty";
+        if (s->held_map & s->free_map)
+            return "a free slice is marked as a page that took held RAM";
         if (((s->free_map & s->dirty_map) != 0) != (s->purge_at != 0))
             return "a segment's purge deadline does not match its dirty free slices";
         if (!registry_marked(s))
