@@ -6,6 +6,8 @@
 #   test-sable-stress   threads: pattern-checked blocks, cross-thread free storm
 #   test-sable-threads  10,000 short-lived threads (RSS bounded), 200 forks while 2 threads allocate
 #   test-sable-rss      RSS drops after freeing 512 MiB
+#   test-sable-lean     at a peak, the resident set stays near the live bytes: free RAM that
+#                       a new span cannot use goes back before fresh RAM comes in
 #   test-sable-orphans  blocks of exited threads freed by the main thread are reclaimed (RSS bounded)
 #   test-sable-purge    the purge delay grows when purging too early makes a program fault RAM
 #                       back in, and shrinks back when that stops
@@ -107,12 +109,14 @@ $(SABLE_TDIR)/%: $(SABLE_DIR)/tests/%.c $(SABLE_BUILD)/libsable.so
 	@mkdir -p $(@D)
 	$(CC) $(SABLE_TEST_CFLAGS) -o $@ $< -L$(SABLE_BUILD) -lsable -Wl,-rpath,'$$ORIGIN/..' -lpthread
 
+.PHONY: test-sable-lean
 .PHONY: test-sable-enomem test-sable-valgrind test-sable-settings test-sable-secure test-sable-oom test-sable-ext test-sable-unit test-sable-api test-sable-stress test-sable-threads test-sable-rss \
         test-sable-orphans test-sable-purge test-sable-preload test-sable-placement install-sable
 TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable-enomem test-sable-secure \
          test-sable-settings test-sable-valgrind \
          test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
          test-sable-preload test-sable-pair test-sable-placement test-sable-debug test-sable-format
+TESTS += test-sable-lean
 
 test-sable-unit: $(SABLE_TDIR)/unit
 	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
@@ -168,6 +172,9 @@ test-sable-valgrind: $(SABLE_TDIR)/vg_prog
 
 test-sable-rss: $(SABLE_TDIR)/rss
 	$(SABLE_TDIR)/rss
+
+test-sable-lean: $(SABLE_TDIR)/lean
+	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/lean
 
 test-sable-orphans: $(SABLE_TDIR)/orphans
 	SABLE_PURGE_DELAY=0 nice $(SABLE_TDIR)/orphans

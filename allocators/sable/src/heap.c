@@ -314,6 +314,19 @@ static SBL_NOINLINE void heap_retire_slow(struct sbl_heap *h, struct sbl_page *p
     sbl_page_release(h, pg);
 }
 
+/* The kept large page goes back to its segment if it is empty (segment.c,
+ * before fresh RAM comes in: its slices then serve any class); true when
+ * it did. */
+bool sbl_heap_drop_large_kept(struct sbl_heap *h)
+{
+    struct sbl_page *pg = h->large_kept;
+    if (pg == NULL || pg->used != 0 || (sbl_page_flags(pg) & SBL_PF_FULL))
+        return false;
+    queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
+    sbl_page_release(h, pg); /* (clears large_kept) */
+    return true;
+}
+
 /* the common case first, without a stack frame: the only page of a small
    class stays */
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)

@@ -198,6 +198,7 @@ void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bl
                           struct sbl_block *tail);
 struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls);
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg);
+bool sbl_heap_drop_large_kept(struct sbl_heap *h); /* heap.c */
 void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg);
 bool sbl_heap_try_claim(struct sbl_heap *h);
 void sbl_heap_unclaim(struct sbl_heap *h);

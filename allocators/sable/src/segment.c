@@ -118,6 +118,7 @@ static inline void seg_assert(const struct sbl_segment *s)
 {
     sbl_assert((s->free_map & 1) == 0);
     sbl_assert((s->dirty_map & ~s->free_map) == 0);
+    sbl_assert((s->held_map & s->free_map) == 0);
     sbl_assert(((s->free_map & s->dirty_map) != 0) == (s->purge_at != 0));
     sbl_assert(registry_marked(s));
 }
@@ -378,6 +379,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         sbl_stat_committed((int64_t)SBL_SLICE_SIZE); /* the header slice */
         s->free_map = SEG_ALL_FREE;
         s->dirty_map = 0;
+        s->held_map = 0;
         s->purge_at = 0;
     }
     /* a pooled segment keeps free_map (all free), dirty_map and purge_at */
@@ -426,28 +428,108 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     return sbl_page_new_room(h, cls, sbl_class_slices[cls]);
 }
 
+/* The segment of h with a run of at least `room` free slices starting on a
+ * dirty one (RAM it still holds), or NULL. The bins are looked at from the
+ * best fit up, a bounded number of segments in all. */
+#define DIRTY_SCAN_MAX 32
+
+static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room)
+{
+    unsigned seen = 0;
+    for (uint64_t bins = h->run_mask & ~(((uint64_t)1 << room) - 1); bins; bins &= bins - 1)
+        for (struct sbl_segment *s = h->runs[__builtin_ctzll(bins)]; s; s = s->bin_next) {
+            if (s->purge_at != 0 && (span_starts(s->free_map, room) & s->dirty_map) != 0)
+                return s;
+            if (++seen == DIRTY_SCAN_MAX)
+                return NULL;
+        }
+    return NULL;
+}
+
+/* The bytes of page pg (at slice idx of s) past its carved blocks: RAM it
+ * took while still held (held_map) that no block uses yet. */
+static void held_tail(const struct sbl_segment *s, unsigned idx, uintptr_t *a, uintptr_t *e)
+{
+    const struct sbl_page *pg = &s->pages[idx];
+    *a = ((uintptr_t)pg->start + (size_t)pg->reserved * pg->block_size + SBL_OS_PAGE - 1) &
+         ~(uintptr_t)(SBL_OS_PAGE - 1);
+    *e = (uintptr_t)s + (size_t)(idx + pg->slices) * SBL_SLICE_SIZE;
+}
+
+/* Before a new span faults fresh RAM in: the RAM h holds that nobody uses
+ * (its free slices that still hold RAM, and the uncarved parts of pages
+ * that took such slices), when it is RECLAIM_MIN bytes or more, goes back
+ * to the OS now rather than after the purge delay, so that the peak does
+ * not hold both. Segments and pages stay where they are. */
+#define RECLAIM_MIN ((size_t)256 << 10)
+
+static void reclaim_before_growth(struct sbl_heap *h)
+{
+    size_t idle = 0;
+    uintptr_t a, e;
+    for (struct sbl_segment *s = h->segments; s; s = s->next) {
+        idle += (size_t)__builtin_popcountll(s->free_map & s->dirty_map) * SBL_SLICE_SIZE;
+        for (uint64_t m = s->held_map; m; m &= m - 1) {
+            held_tail(s, (unsigned)__builtin_ctzll(m), &a, &e);
+            idle += a < e ? e - a : 0;
+        }
+    }
+    if (idle < RECLAIM_MIN)
+        return;
+    for (struct sbl_segment *s = h->segments; s; s = s->next) {
+        if (s->purge_at != 0)
+            segment_purge(s);
+        for (uint64_t m = s->held_map; m; m &= m - 1) {
+            held_tail(s, (unsigned)__builtin_ctzll(m), &a, &e);
+            if (a < e)
+                sbl_os_purge((void *)a, e - a);
+        }
+        s->held_map = 0;
+    }
+    h->purge_check_at = 0;
+}
+
+/* The segment a new span of `room` slices goes in: the best fit when the
+ * span can start on RAM the process still holds; else, before fresh RAM is
+ * faulted in (which raises the peak), RAM already held that nobody uses:
+ * a dirty span in another segment of h, or a warm segment of the pool;
+ * failing those, the free RAM h holds goes back to the OS
+ * (reclaim_before_growth). NULL when the OS refuses memory. */
+static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
+{
+    uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
+    struct sbl_segment *s = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
+    if (s != NULL && (span_starts(s->free_map, room) & s->dirty_map) != 0)
+        return s;
+    struct sbl_segment *d = dirty_fit(h, room);
+    if (d == NULL && atomic_load_explicit(&pool_deadline, memory_order_relaxed) != 0)
+        return segment_alloc(h); /* (takes the newest warm one) */
+    if (d == NULL && sbl_heap_drop_large_kept(h))
+        d = dirty_fit(h, room);
+    if (d != NULL)
+        return d;
+    reclaim_before_growth(h);
+    return s != NULL ? s : segment_alloc(h);
+}
+
 /* The same, at the start of a run of at least `room` free slices (room >=
  * the class's span, < SBL_SLICES): a block that is likely to grow (realloc)
  * then grows in place into the rest of the run. */
 struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room)
 {
     unsigned k = sbl_class_slices[cls];
-    struct sbl_segment *s;
     maybe_purge(h);
-    uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
-    if (fit) {
-        s = h->runs[__builtin_ctzll(fit)];
-    } else {
-        s = segment_alloc(h);
-        if (s == NULL)
-            return NULL;
-    }
+    struct sbl_segment *s = span_segment(h, room);
+    if (s == NULL)
+        return NULL;
     uint64_t t = span_starts(s->free_map, room);
     uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
     unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
     uint64_t m = span_mask(idx, k);
     sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
+    if (!sbl_page_zero)
+        s->held_map |= (uint64_t)1 << idx;
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
@@ -548,6 +630,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     uint64_t m = span_mask(idx, k);
     sbl_assert((s->free_map & m) == 0);
+    s->held_map &= ~((uint64_t)1 << idx);
     s->free_map |= m;
     s->dirty_map |= m;
     schedule_purge(h, s);
@@ -588,6 +671,8 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         uint64_t m = span_mask(idx + k, slices - k);
         if ((s->free_map & m) != m)
             return false;
+        if (s->dirty_map & m)
+            s->held_map |= (uint64_t)1 << idx;
         s->free_map &= ~m;
         s->dirty_map &= ~m;
         if ((s->free_map & s->dirty_map) == 0)
@@ -673,6 +758,8 @@ const char *sbl_segments_check(const struct sbl_heap *h)
             return "slice 0 (the header) is marked free";
         if (s->dirty_map & ~s->free_map)
             return "a slice in use is marked dirty";
+        if (s->held_map & s->free_map)
+            return "a free slice is marked as a page that took held RAM";
         if (((s->free_map & s->dirty_map) != 0) != (s->purge_at != 0))
             return "a segment's purge deadline does not match its dirty free slices";
         if (!registry_marked(s))

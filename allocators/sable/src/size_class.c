@@ -2,9 +2,11 @@
  *
  * 16..128 in steps of 16, then four classes per doubling (the step is a
  * quarter of the lower power of two), so internal waste stays under 25%;
- * the last class is 2 MiB. Span lengths: one 64 KiB slice up to 8 KiB
- * blocks, eight slices (512 KiB, at least 8 blocks) up to 64 KiB, and above
- * that the fewest slices that hold one block (capacity >= 1). */
+ * the last class is 2 MiB. Span lengths: one 64 KiB slice up to 16 KiB
+ * blocks (at least 4), the fewest slices that hold 4 blocks up to 64 KiB
+ * (2 to 4 slices), and above that the fewest slices that hold one block
+ * (capacity >= 1). Short spans keep what a class with a few live blocks
+ * holds small, and fit in the holes that other classes leave. */
 #include "internal.h"
 
 /* the tables, laid out by powers of two: */
@@ -18,7 +20,8 @@ const uint32_t sbl_class_sizes[SBL_NCLASSES] = {
     C8(14), C8(15), C8(16), C8(17), C8(18), C8(19), C8(20),
 };
 
-#define SLC(sz) ((sz) <= 8192u ? 1u : (sz) <= 65536u ? 8u : ((sz) + 65535u) / 65536u)
+#define SLC(sz)                                                                                    \
+    ((sz) <= 16384u ? 1u : (sz) <= 65536u ? (4u * (sz) + 65535u) / 65536u : ((sz) + 65535u) / 65536u)
 #define S8(b) SLC((1u << (b)) + (1u << ((b) - 2))), SLC((1u << (b)) + (2u << ((b) - 2))), \
               SLC((1u << (b)) + (3u << ((b) - 2))), SLC(2u << (b))
 

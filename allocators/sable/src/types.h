@@ -14,7 +14,7 @@
  *
  * Size classes: 16..128 by 16, then four per doubling up to 2 MiB (64
  * classes). Blocks of 2 MiB and below live in pages ("small" up to 8 KiB in
- * one-slice pages, "medium" up to 64 KiB in 8-slice pages, "large" above in
+ * one-slice pages, "medium" up to 64 KiB in 1-4-slice pages, "large" above in
  * spans sized to the block). Bigger requests are *huge*: their own mapping,
  * with the same header layout so that the same mask finds it; realloc grows
  * and shrinks them with mremap and never copies.
@@ -159,6 +159,8 @@ struct sbl_segment {
                                                 Equal tags imply heap == the thread's heap */
     uint64_t free_map;                       /* bit i: slice i is free (bit 0 never) */
     uint64_t dirty_map;                      /* bit i: free slice i may still hold RAM */
+    uint64_t held_map;                       /* bit i: the page at slice i took RAM that was
+                                                still held: its uncarved part may hold some */
     uint64_t purge_at;                       /* ms deadline for the dirty free slices; 0: none */
     struct sbl_segment *next, *prev;         /* heap's list of its segments, or
                                                 the pool of empty ones (segment.c) */

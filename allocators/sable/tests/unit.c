@@ -147,7 +147,7 @@ static unsigned page_live(const struct sbl_page *pg)
  * queue, onto the heap's delayed list once it is full; both are collected. */
 static void test_remote(void)
 {
-    const size_t n = 40000; /* class 40960: 8-slice pages of 12 blocks */
+    const size_t n = 40000; /* class 40960: 3-slice pages of 4 blocks */
     void *blk[64];
     blk[0] = sable_malloc(n);
     struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
@@ -263,16 +263,31 @@ static void test_range_flag(void)
     sable_free(b);
 }
 
+/* whether s has a run of k free slices that starts on a dirty one (a free
+   slice that still holds RAM) */
+static bool dirty_start(const struct sbl_segment *s, unsigned k)
+{
+    uint64_t t = s->free_map;
+    for (unsigned i = 1; i < k && t; i++)
+        t &= s->free_map >> i;
+    return (t & s->dirty_map) != 0;
+}
+
 /* Spans: the run bins stay true through random large allocations and frees,
- * and a span comes from the best-fitting segment (the lowest non-empty bin
- * that fits). */
+ * and a span goes where segment.c says: the best-fitting segment (the
+ * lowest non-empty bin that fits) when the span can start on RAM the heap
+ * still holds there; else a segment where it can; with none, the best fit
+ * again (or a segment new to the heap). */
 static void test_spans(void)
 {
     struct sbl_heap *h = sbl_tls_heap;
-    enum { N = 400 };
+    enum { N = 400, SEGS = 256 };
     static void *blk[N];
+    static struct sbl_segment *held[SEGS]; /* h's segments with a dirty start */
+    static struct sbl_segment *had[SEGS];  /* all of h's segments */
     uint64_t rng = 0x5eed;
     const char *bad = NULL;
+    unsigned dirty_picks = 0;
     for (int step = 0; step < 6000 && bad == NULL; step++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         unsigned i = (unsigned)(rng >> 33) % N;
@@ -287,17 +302,34 @@ static void test_spans(void)
             unsigned k = sbl_class_slices[cls];
             uint64_t fit = h->run_mask & ~(((uint64_t)1 << k) - 1);
             /* (a page already in the class's queue is used first) */
-            struct sbl_segment *want =
-                fit && h->queues[cls].first == NULL ? h->runs[__builtin_ctzll(fit)] : NULL;
+            bool new_page = h->queues[cls].first == NULL;
+            struct sbl_segment *best = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
+            unsigned nheld = 0, nsegs = 0;
+            bool was_heaps = false;
+            for (struct sbl_segment *s = h->segments; s != NULL && nsegs < SEGS; s = s->next) {
+                had[nsegs++] = s;
+                if (s->run >= k && dirty_start(s, k))
+                    held[nheld++] = s;
+            }
             blk[i] = sable_malloc(n);
             CHECK(blk[i] != NULL);
-            if (want && sbl_segment_of(blk[i]) != want) {
-                bad = "a span did not come from the best-fitting segment";
-                break;
-            }
+            struct sbl_segment *got = sbl_segment_of(blk[i]);
+            for (unsigned j = 0; j < nsegs; j++)
+                was_heaps |= had[j] == got;
+            bool in_held = false;
+            for (unsigned j = 0; j < nheld; j++)
+                in_held |= held[j] == got;
+            if (!new_page || best == NULL || nsegs > 32)
+                continue;
+            if (dirty_start(best, k) ? got != best
+                                     : (nheld > 0 ? !in_held : (got != best && was_heaps)))
+                bad = "a span did not go where RAM is held, or to the best-fitting segment";
+            dirty_picks += !dirty_start(best, k) && in_held;
         }
         bad = bad ? bad : sbl_segments_check(h);
     }
+    if (bad == NULL && dirty_picks == 0)
+        bad = "no span went past the best fit to RAM held elsewhere";
     if (bad)
         fprintf(stderr, "spans: %s\n", bad);
     CHECK(bad == NULL);
