@@ -116,6 +116,16 @@ void sbl_os_purge(void *p, size_t size)
     errno = e;
 }
 
+/* Which pages of [p, p + size) hold RAM (mincore: bit 0 of vec[i] for the
+   i-th page; p page-aligned); false when the kernel does not say. */
+bool sbl_os_resident(void *p, size_t size, unsigned char *vec)
+{
+    int e = errno;
+    int rc = mincore(p, size, vec);
+    errno = e;
+    return rc == 0;
+}
+
 /* Resizes a mapping in place; NULL when it cannot. */
 void *sbl_os_remap(void *p, size_t old_size, size_t new_size)
 {
