@@ -1,11 +1,13 @@
 /* secure.c: secure mode (SABLE_SECURE=1, read once at start-up).
  *
  *  - freed memory is zeroed: straight 16-byte stores up to 128 bytes,
- *    32-byte (AVX2) stores up to 16 KiB, memset up to 256 KiB, and from
- *    there only the block's pages that hold RAM (mincore), with memset for
- *    the partial pages at both ends; huge blocks the same, their mapping
- *    then kept for reuse as in normal mode (huge.c), or, where normal mode
- *    would unmap them, unmapped but for a quarantined header;
+ *    32-byte (AVX2) stores up to 16 KiB, memset up to 32 KiB, and from
+ *    there with the kernel's help, in the way the class's blocks call for
+ *    (memset, or memset of the pages that hold RAM, or of the first page
+ *    with the rest given back: see SECURE_PROBE_MIN); a huge block the
+ *    same, its mapping then kept for reuse as in normal mode (huge.c), or,
+ *    where normal mode would unmap it, unmapped but for a quarantined
+ *    header;
  *  - a double free, the free of an interior, misaligned or foreign pointer,
  *    and an invalid sable_free_range are reported with one line on stderr
  *    (operation, pointer, what was wrong), then sable aborts;
