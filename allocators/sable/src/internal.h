@@ -148,7 +148,7 @@ void *sbl_os_reserve_aligned(size_t size, size_t align, size_t lead);
 bool sbl_os_commit(void *p, size_t size);
 void *sbl_os_map_sparse(size_t size);
 void sbl_os_unmap(void *p, size_t size);
-void sbl_os_purge(void *p, size_t size);
+bool sbl_os_purge(void *p, size_t size);
 bool sbl_os_resident(void *p, size_t size, unsigned char *vec);
 void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
 void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);

@@ -220,6 +220,14 @@ static __thread unsigned recent_next __attribute__((tls_model("initial-exec")));
    back whole (one system call) instead of one call per run */
 #define ZERO_RUNS_MAX 4
 
+/* [p, p + n) reads as zero: its pages given back, or written where the
+   kernel refuses (locked memory) */
+static void drop(uint8_t *p, size_t n)
+{
+    if (!sbl_os_purge(p, n))
+        memset(p, 0, n);
+}
+
 /* Zeroes [p, p + len), page-aligned, len at most ZERO_CHUNK_PAGES pages;
    returns how many of its pages held RAM. The pages that hold RAM are
    written with zeros (they stay resident); the runs of pages that hold
@@ -232,7 +240,7 @@ static size_t zero_chunk(uint8_t *p, size_t len)
     unsigned char vec[ZERO_CHUNK_PAGES];
     size_t np = len / SBL_OS_PAGE;
     if (!sbl_os_resident(p, len, vec)) {
-        sbl_os_purge(p, len);
+        drop(p, len);
         return np;
     }
     unsigned runs = 0;
@@ -242,7 +250,7 @@ static size_t zero_chunk(uint8_t *p, size_t len)
         resident += vec[i] & 1;
     }
     if (runs > ZERO_RUNS_MAX) {
-        sbl_os_purge(p, len);
+        drop(p, len);
         return resident;
     }
     for (size_t i = 0; i < np;) {
@@ -254,7 +262,7 @@ static size_t zero_chunk(uint8_t *p, size_t len)
         if (vec[i] & 1)
             memset(a, 0, n);
         else
-            sbl_os_purge(a, n);
+            drop(a, n);
         i = j;
     }
     return resident;
@@ -316,7 +324,7 @@ static void zero_big(uint8_t *start, size_t size, unsigned slot)
         zmode[slot] = (uint8_t)(st - 1);
         if (mid)
             recent_put((uintptr_t)start);
-        sbl_os_purge(rest, n);
+        drop(rest, n);
         return;
     }
     size_t resident = zero_resident(rest, n);

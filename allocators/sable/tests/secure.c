@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -532,6 +533,45 @@ static void test_batch_rounds(void)
     }
 }
 
+/* A block whose pages the kernel will not give back (locked with mlock:
+ * MADV_DONTNEED fails on them) is still zeroed when it is freed the way
+ * that gives pages back: its class found sparse (blocks with only their
+ * first page in RAM; made so here with MADV_DONTNEED), in a thread of its
+ * own (the way is chosen per thread and class). */
+static void *locked_thread(void *arg)
+{
+    const size_t n = 300000;
+    for (int i = 0; i < 3; i++) {
+        unsigned char *p = p_malloc(n);
+        CHECK(p != NULL);
+        size_t u = sable_usable_size(p);
+        madvise(p + 4096, (u - 4096) & ~(size_t)4095, MADV_DONTNEED);
+        p[0] = 1;
+        p_free(p);
+    }
+    unsigned char *p = p_malloc(n);
+    CHECK(p != NULL);
+    size_t u = sable_usable_size(p);
+    if (mlock(p, u) != 0) { /* RLIMIT_MEMLOCK too low here: nothing to check */
+        p_free(p);
+        return arg;
+    }
+    memset(p, 0xc3, u);
+    p_free(p);
+    if (!all_zero(p + 16, u - 16))
+        fprintf(stderr, "a locked block of %zu bytes freed: not zeroed\n", u);
+    CHECK(all_zero(p + 16, u - 16));
+    munlock(p, u);
+    return arg;
+}
+
+static void test_locked(void)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, locked_thread, NULL) == 0);
+    pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv)
 {
     emulated = argc > 1 && strcmp(argv[1], "--emulated") == 0;
@@ -547,5 +587,6 @@ int main(int argc, char **argv)
     test_freed_parts();
     test_huge_kept();
     test_batch_rounds();
+    test_locked();
     return check_done("sable secure");
 }
