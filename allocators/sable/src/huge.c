@@ -383,7 +383,8 @@ void *sbl_huge_alloc(size_t n, size_t align)
     return p;
 }
 
-/* Secure mode keeps the header pages of the last freed huge blocks, so that
+/* Secure mode keeps the header pages of the last freed huge blocks that
+ * are unmapped (those the cache does not keep: see huge_keepable), so that
  * a second free of one finds it (instead of faulting on an unmapped
  * header) and is reported. */
 #define QUARANTINE 64
