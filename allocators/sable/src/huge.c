@@ -246,15 +246,15 @@ void sbl_huge_cache_flush(void)
         hcache_unmap(out[i]);
 }
 
-/* whether a freed block's mapping may be kept for reuse: not in secure
-   mode (freed blocks are unmapped or quarantined) nor under Valgrind
-   (memcheck must see fresh mappings) nor under an address-space limit
-   (as last read: see sbl_huge_cache_expire) */
+/* whether a freed block's mapping may be kept for reuse: not under
+   Valgrind (memcheck must see fresh mappings) nor under an address-space
+   limit (as last read: see sbl_huge_cache_expire); in secure mode too, its
+   block zeroed first (sbl_huge_free) */
 static bool huge_keepable(const struct sbl_segment *s)
 {
     size_t used = s->huge_held;
-    return !sbl_opt.secure && !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE &&
-           used <= HCACHE_MAX_BYTES && !sbl_os_as_limited_last();
+    return !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE && used <= HCACHE_MAX_BYTES &&
+           !sbl_os_as_limited_last();
 }
 
 /* A freed block's mapping about to be kept: its reserve (address space
@@ -413,7 +413,8 @@ void *sbl_huge_alloc(size_t n, size_t align)
     return p;
 }
 
-/* Secure mode keeps the header pages of the last freed huge blocks, so that
+/* Secure mode keeps the header pages of the last freed huge blocks that
+ * are unmapped (those the cache does not keep: see huge_keepable), so that
  * a second free of one finds it (instead of faulting on an unmapped
  * header) and is reported. */
 #define QUARANTINE 64
@@ -458,6 +459,8 @@ void sbl_huge_free(struct sbl_segment *s)
     if (s->kind != SBL_SEG_HUGE) /* a second free of a cached block: nothing to do */
         return;
     if (huge_keepable(s)) {
+        if (sbl_opt.secure) /* freed memory reads as zero (secure.c), held pages too */
+            sbl_secure_zero_huge(s->pages[0].start, s->huge_held - s->huge_offset);
         huge_keep(s);
         struct sbl_heap *h = sbl_tls_heap;
         size_t beside = 0;

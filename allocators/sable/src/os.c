@@ -108,12 +108,25 @@ void *sbl_os_reserve_aligned(size_t size, size_t align, size_t lead)
     return os_map_aligned(size, align, lead, false);
 }
 
-/* Gives the pages back; the range stays mapped and reads as zero. */
-void sbl_os_purge(void *p, size_t size)
+/* Gives the pages back; the range stays mapped and reads as zero. false
+   when the kernel refused (locked pages, for one): the bytes are as they
+   were. */
+bool sbl_os_purge(void *p, size_t size)
 {
     int e = errno;
-    madvise(p, size, MADV_DONTNEED);
+    int rc = madvise(p, size, MADV_DONTNEED);
     errno = e;
+    return rc == 0;
+}
+
+/* Which pages of [p, p + size) hold RAM (mincore: bit 0 of vec[i] for the
+   i-th page; p page-aligned); false when the kernel does not say. */
+bool sbl_os_resident(void *p, size_t size, unsigned char *vec)
+{
+    int e = errno;
+    int rc = mincore(p, size, vec);
+    errno = e;
+    return rc == 0;
 }
 
 /* Resizes a mapping in place; NULL when it cannot. */

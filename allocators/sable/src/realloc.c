@@ -105,8 +105,8 @@ static void page_shrink(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, 
     sbl_span_resize(h, pg, slices);
     pg->block_size = (uint32_t)((size_t)slices * SBL_SLICE_SIZE);
     if (sbl_opt.secure) /* the tail given back is freed memory: zero it */
-        sbl_os_purge(pg->start + (size_t)slices * SBL_SLICE_SIZE,
-                     (size_t)(old_slices - slices) * SBL_SLICE_SIZE);
+        sbl_secure_zero_pages(pg->start + (size_t)slices * SBL_SLICE_SIZE,
+                              (size_t)(old_slices - slices) * SBL_SLICE_SIZE);
     (void)p;
 }
 
