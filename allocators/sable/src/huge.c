@@ -242,7 +242,7 @@ void sbl_huge_cache_flush(void)
    mode (freed blocks are unmapped or quarantined) nor under Valgrind
    (memcheck must see fresh mappings) nor under an address-space limit
    (as last read: see sbl_huge_cache_expire) */
-static bool huge_keepable(const struct sbl_segment *s)
+static inline __attribute__((always_inline)) bool huge_keepable(const struct sbl_segment *s)
 {
     size_t used = s->huge_offset + s->huge_size;
     return !sbl_opt.secure && !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE &&
@@ -294,19 +294,22 @@ static void hcache_put(struct sbl_segment *s, uint64_t at, size_t beside)
         hcache_unmap(out[i]);
 }
 
-/* A kept mapping becomes a block of n bytes again (it holds n). */
-static void *huge_reuse(struct sbl_segment *s, size_t n)
+/* A kept mapping becomes a block of n bytes again (it holds n). The
+   header is as huge_init left it: a kept block's free changes only kind
+   and map_size, a partial free may have set a flag; a block of the same
+   pages as the last one changes only those. */
+static inline void *huge_reuse(struct sbl_segment *s, size_t n)
 {
     size_t end = page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n));
     size_t old_end = s->huge_offset + s->huge_size;
-    if (old_end > end) /* the written tail beyond the new block goes back */
-        sbl_os_purge((uint8_t *)s + end, old_end - end);
-    if (old_end != end)
+    if (SBL_UNLIKELY(old_end != end)) {
+        if (old_end > end) /* the written tail beyond the new block goes back */
+            sbl_os_purge((uint8_t *)s + end, old_end - end);
         sbl_stat_committed((int64_t)end - (int64_t)old_end);
-    /* the header is as huge_init left it (a kept block's free changes only
-       kind and map_size; a partial free may have set a flag) */
-    s->huge_size = end - SBL_SLICE_SIZE;
-    sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
+        s->huge_size = end - SBL_SLICE_SIZE;
+    }
+    if (SBL_UNLIKELY(sbl_page_flags(&s->pages[0]) != SBL_PF_HUGE))
+        sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
     s->kind = SBL_SEG_HUGE;
     return (uint8_t *)s + SBL_SLICE_SIZE;
 }
@@ -324,6 +327,33 @@ static void *kept_get(struct sbl_heap *h, size_t n)
         return huge_reuse(s, n);
     hcache_put(s, sbl_clock_ms(), 0);
     return NULL;
+}
+
+/* malloc of n > SBL_LARGE_MAX (sbl_malloc_inline): h's kept mapping as a
+   block of n bytes when it held a block of the same pages (nothing in its
+   header to change but kind and flags, no system call, no statistics), with
+   the slow path's purge tick (as sbl_segments_maybe_purge counts) and
+   nothing else of it; any other case takes the slow path. */
+void *sbl_huge_kept_alloc(struct sbl_heap *h, size_t n)
+{
+    if (SBL_LIKELY(atomic_load_explicit(&h->huge_kept, memory_order_relaxed) != NULL &&
+                   n <= SBL_MAX_REQUEST && sbl_opt.mode == SBL_MODE_NORMAL &&
+                   sbl_xb_pending == 0)) {
+        size_t end = page_round(SBL_SLICE_SIZE + n);
+        struct sbl_segment *s = kept_exchange(h, NULL); /* now ours */
+        if (SBL_LIKELY(s != NULL && s->huge_offset + s->huge_size == end &&
+                       (h->purge_tick & 7) != 7)) {
+            h->purge_tick++;
+            if (SBL_UNLIKELY(sbl_page_flags(&s->pages[0]) != SBL_PF_HUGE))
+                sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE); /* a partial free's flag */
+            s->kind = SBL_SEG_HUGE;
+            sbl_huge_reused = true;
+            return (uint8_t *)s + SBL_SLICE_SIZE;
+        }
+        if (s != NULL) /* back in its slot (only this thread fills it) */
+            kept_exchange(h, s);
+    }
+    return sbl_alloc_generic(n, h);
 }
 
 /* A thread that exits hands its kept mapping to the cache. */
@@ -423,7 +453,8 @@ void sbl_huge_unlock_postfork(bool child)
     sbl_lock_after_fork(&quarantine_lock, child);
 }
 
-void sbl_huge_free(struct sbl_segment *s)
+/* every huge free but the short way below */
+static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
 {
     if (s->kind != SBL_SEG_HUGE) /* a second free of a cached block: nothing to do */
         return;
@@ -454,6 +485,29 @@ void sbl_huge_free(struct sbl_segment *s)
     }
     sbl_registry_mark(s, s->map_size, false);
     sbl_os_unmap(s, s->map_size);
+}
+
+/* The short way: a mapping kept before (its reserve already gone), freed
+ * by a thread that keeps none now while the cache is empty, becomes the
+ * thread's kept one again: no lock, no clock read, no call. Only this
+ * thread fills its slot (kept_expire only empties it), so nothing is
+ * displaced. */
+void sbl_huge_free(struct sbl_segment *s)
+{
+    struct sbl_heap *th = sbl_tls_heap;
+    if (SBL_LIKELY(s->kind == SBL_SEG_HUGE && s->map_size == s->huge_offset + s->huge_size &&
+                   th != &sbl_empty_heap &&
+                   atomic_load_explicit(&th->huge_kept, memory_order_relaxed) == NULL &&
+                   __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0 && huge_keepable(s))) {
+        s->kind = SBL_SEG_CACHED;
+        uint64_t at = sbl_clock_ms_last();
+        atomic_store_explicit(&th->huge_kept_at, at, memory_order_relaxed);
+        kept_exchange(th, s);
+        if (SBL_UNLIKELY(atomic_load(&kept_due) == 0)) /* see kept_expire */
+            atomic_store(&kept_due, at + sbl_purge_delay());
+        return;
+    }
+    huge_free_general(s);
 }
 
 /* Resizes without moving: within the mapping, or by growing the mapping in

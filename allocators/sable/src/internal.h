@@ -154,8 +154,21 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
 bool sbl_os_as_limited(void);
 bool sbl_os_as_limited_at(uint64_t now);
-bool sbl_os_as_limited_last(void);
-uint64_t sbl_clock_ms_last(void);
+extern bool sbl_os_limited;        /* sbl_os_as_limited's last answer */
+extern uint64_t sbl_os_clock_last; /* sbl_clock_ms's last answer, any thread's */
+/* The last answer of sbl_os_as_limited, without reading the clock (for the
+   huge free path, which keeps a mapping only while this says no; the
+   answer is read again at every few slow-path events of any thread). */
+static inline bool sbl_os_as_limited_last(void)
+{
+    return __atomic_load_n(&sbl_os_limited, __ATOMIC_RELAXED);
+}
+/* The clock as some thread read it last (slow paths read it every few
+   events): no system call, no vDSO; may lag. */
+static inline uint64_t sbl_clock_ms_last(void)
+{
+    return __atomic_load_n(&sbl_os_clock_last, __ATOMIC_RELAXED);
+}
 void sbl_os_write(int fd, const char *s, size_t n);
 int sbl_os_dup_stderr(void);
 int sbl_os_open_append(const char *path);
@@ -206,6 +219,7 @@ void sbl_heap_unlock_postfork(bool child);
 
 /* alloc.c */
 void *sbl_alloc_generic(size_t n, struct sbl_heap *h);
+
 void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
 void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 
@@ -220,6 +234,7 @@ void sbl_xb_init_key(void);
 
 /* huge.c */
 void *sbl_huge_alloc(size_t n, size_t align);
+void *sbl_huge_kept_alloc(struct sbl_heap *h, size_t n);
 void sbl_huge_free(struct sbl_segment *s);
 void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n);
 void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
@@ -504,6 +519,8 @@ static inline void *sbl_malloc_inline(size_t n)
     struct sbl_heap *h = sbl_tls_heap;
     if (SBL_LIKELY(n <= SBL_DIRECT_MAX))
         return sbl_heap_alloc_small(h, n);
+    if (SBL_UNLIKELY(n > SBL_LARGE_MAX)) /* the thread's kept mapping, or sbl_alloc_generic */
+        return sbl_huge_kept_alloc(h, n);
     return sbl_alloc_generic(n, h);
 }
 
