@@ -250,6 +250,28 @@ static void test_handover(void)
     sable_free(exit_kept[1]);
 }
 
+/* A ring of big blocks (free the oldest, allocate one): each allocation
+ * takes the page the last free kept, and the pages stay out of the full
+ * list, so that their frees take the fast path. */
+static void test_large_ring(void)
+{
+    enum { N = 8, ROUNDS = 4 };
+    void *v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = sable_malloc((size_t)1 << 20);
+    for (int r = 0; r < ROUNDS * N; r++) {
+        int i = r % N;
+        struct sbl_page *pg = sbl_page_of(sbl_segment_of(v[i]), v[i]);
+        sable_free(v[i]);
+        v[i] = sable_malloc((size_t)1 << 20);
+        CHECK(v[i] == pg->start); /* the kept page again */
+    }
+    for (int i = 0; i < N; i++)
+        CHECK(sbl_page_flags(sbl_page_of(sbl_segment_of(v[i]), v[i])) == 0);
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
+}
+
 /* One empty page above SBL_KEEP_MAX stays per heap, wherever it is in its
  * queue: freeing one of several live 1 MiB blocks keeps its page, and the
  * next allocation of the size takes it again. */
@@ -638,6 +660,7 @@ int main(void)
     test_pool();
     test_calloc_fresh();
     test_large_kept();
+    test_large_ring();
     test_remote_batch();
     test_huge_kept();
     test_realloc_room();
