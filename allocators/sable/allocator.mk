@@ -20,7 +20,8 @@
 #   test-sable-valgrind memcheck sees sable's blocks (client requests): leaks wherever the block
 #                       sits, with requested sizes; overflows past the requested size; a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
-#   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%
+#   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%,
+#                       and per malloc+free of 4 MiB (the kept huge mapping)
 #   test-sable-format   sable's C sources and headers are as clang-format formats them
 #                       (allocators/sable/.clang-format)
 #   test-sable-debug    the debug build (build/sable-debug: -DSABLE_DEBUG -O1, sbl_assert on) runs
@@ -161,11 +162,14 @@ test-sable-debug: $(SABLE_DEBUG_TDIR)/unit $(SABLE_DEBUG_TDIR)/api $(SABLE_DEBUG
 	$(SABLE_DEBUG_TDIR)/debug_assert
 
 # the fast paths' length with the loop of tests/pair.c (9 instructions):
-# malloc 12, free 19
-SABLE_PAIR_INSNS := 40
+# malloc 12, free 16
+SABLE_PAIR_INSNS := 37
+# and a 4 MiB block's, the thread's kept huge mapping reused (huge.c)
+SABLE_PAIR_HUGE_INSNS := 190
 .PHONY: test-sable-pair
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)
+	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_HUGE_INSNS) 4194304 100000
 
 test-sable-valgrind: $(SABLE_TDIR)/vg_prog
 	nice $(SABLE_DIR)/tests/valgrind.sh $(SABLE_TDIR)/vg_prog $(SABLE_TDIR)/valgrind

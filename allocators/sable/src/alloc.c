@@ -43,6 +43,32 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
     return sbl_alloc_generic(n, h);
 }
 
+/* A large class whose first page has no free block: the empty page the
+ * heap keeps (heap.c: heap_retire_slow), wherever it is in its queue, when
+ * it is of this class and plain, its free list ready; else NULL. A
+ * one-block page taken so stays in its queue without a free block (not on
+ * the full list: malloc finds it there as dry and moves it only when it
+ * looks for room), its block's free takes free's fast path, and the page
+ * is kept again when it empties: a program that frees one big block and
+ * allocates another moves no page between lists. Where another thread may
+ * free its block, the page's remote frees go to the heap's delayed list, as
+ * for a full page, so that the owner sees them at its next slow-path
+ * allocation. */
+static inline struct sbl_page *large_kept_take(struct sbl_heap *h, unsigned cls)
+{
+    struct sbl_page *k = h->large_kept;
+    if (k == NULL || k->cls != cls || sbl_page_flags(k) != 0 ||
+        (k->free == NULL && k->local_free == NULL))
+        return NULL;
+    if (k->free == NULL) {
+        k->free = k->local_free; /* too few blocks to order (sbl_page_order_worth) */
+        k->local_free = NULL;
+    }
+    if (!sbl_single_threaded())
+        sbl_page_set_state(k, SBL_TF_USE_DELAYED);
+    return k;
+}
+
 SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
 {
     if (SBL_UNLIKELY(h == &sbl_empty_heap)) {
@@ -75,6 +101,8 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
         if (pg && pg->free) {
             struct sbl_block *b = sbl_page_pop(pg);
             p = b;
+        } else if ((pg = large_kept_take(h, cls)) != NULL) {
+            p = sbl_page_pop(pg);
         } else {
             p = sbl_alloc_class(h, cls);
         }

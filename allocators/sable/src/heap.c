@@ -418,7 +418,7 @@ static void heap_set_owner(struct sbl_heap *h, uintptr_t tag)
 {
     h->owner_tag = tag;
     for (struct sbl_segment *s = h->segments; s != NULL; s = s->next)
-        __atomic_store_n(&s->owner_tag, tag, __ATOMIC_RELAXED);
+        sbl_segment_tag_set(s, tag); /* and its live pages */
 }
 
 /* ---- claiming ---- */

@@ -250,7 +250,7 @@ void sbl_huge_cache_flush(void)
    Valgrind (memcheck must see fresh mappings) nor under an address-space
    limit (as last read: see sbl_huge_cache_expire); in secure mode too, its
    block zeroed first (sbl_huge_free) */
-static bool huge_keepable(const struct sbl_segment *s)
+static inline __attribute__((always_inline)) bool huge_keepable(const struct sbl_segment *s)
 {
     size_t used = s->huge_held;
     return !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE && used <= HCACHE_MAX_BYTES &&
@@ -303,25 +303,26 @@ static void hcache_put(struct sbl_segment *s, uint64_t at, size_t beside)
 }
 
 /* A kept mapping becomes a block of n bytes again (it holds n). The
-   written tail beyond the new block goes back, unless the block is one that
-   grows (sbl_huge_growing): it then grows into those pages without a system
-   call or a page fault, as it would into its reserve. They stay held while
-   the block lives (at most HCACHE_MAX_BYTES: a kept mapping is no larger),
-   and go back when it shrinks, or with the mapping it becomes again when
-   it is freed. */
-static void *huge_reuse(struct sbl_segment *s, size_t n)
+   header is as huge_init left it: a kept block's free changes only kind
+   and map_size, a partial free may have set a flag. The written tail beyond
+   the new block goes back, unless the block is one that grows
+   (sbl_huge_growing): it then grows into those pages without a system call
+   or a page fault, as it would into its reserve. They stay held while the
+   block lives (at most HCACHE_MAX_BYTES: a kept mapping is no larger), and
+   go back when it shrinks, or with the mapping it becomes again when it is
+   freed. */
+static inline void *huge_reuse(struct sbl_segment *s, size_t n)
 {
     size_t end = page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n));
     size_t held = s->huge_held; /* >= end: the mapping holds n */
-    if (held > end && !sbl_huge_growing) {
+    if (SBL_UNLIKELY(held > end && !sbl_huge_growing)) {
         sbl_os_purge((uint8_t *)s + end, held - end);
         sbl_stat_committed(-(int64_t)(held - end));
         s->huge_held = end;
     }
-    /* the header is as huge_init left it (a kept block's free changes only
-       kind and map_size; a partial free may have set a flag) */
     s->huge_size = end - SBL_SLICE_SIZE;
-    sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
+    if (SBL_UNLIKELY(sbl_page_flags(&s->pages[0]) != SBL_PF_HUGE))
+        sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
     s->kind = SBL_SEG_HUGE;
     return (uint8_t *)s + SBL_SLICE_SIZE;
 }
@@ -353,6 +354,33 @@ void *sbl_huge_take_kept(size_t n)
     void *p = kept_get(h, n);
     sbl_huge_growing = false;
     return p;
+}
+
+/* malloc of n > SBL_LARGE_MAX (sbl_malloc_inline): h's kept mapping as a
+   block of n bytes when it holds just the pages of n (nothing in its header
+   to change but size, kind and flags, no system call, no statistics), with
+   the slow path's purge tick (as sbl_segments_maybe_purge counts) and
+   nothing else of it; any other case takes the slow path. */
+void *sbl_huge_kept_alloc(struct sbl_heap *h, size_t n)
+{
+    if (SBL_LIKELY(atomic_load_explicit(&h->huge_kept, memory_order_relaxed) != NULL &&
+                   n <= SBL_MAX_REQUEST && sbl_opt.mode == SBL_MODE_NORMAL &&
+                   sbl_xb_pending == 0)) {
+        size_t end = page_round(SBL_SLICE_SIZE + n);
+        struct sbl_segment *s = kept_exchange(h, NULL); /* now ours */
+        if (SBL_LIKELY(s != NULL && s->huge_held == end && (h->purge_tick & 7) != 7)) {
+            h->purge_tick++;
+            s->huge_size = end - SBL_SLICE_SIZE; /* (it may have held pages after it) */
+            if (SBL_UNLIKELY(sbl_page_flags(&s->pages[0]) != SBL_PF_HUGE))
+                sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE); /* a partial free's flag */
+            s->kind = SBL_SEG_HUGE;
+            sbl_huge_reused = true;
+            return (uint8_t *)s + SBL_SLICE_SIZE;
+        }
+        if (s != NULL) /* back in its slot (only this thread fills it) */
+            kept_exchange(h, s);
+    }
+    return sbl_alloc_generic(n, h);
 }
 
 /* A thread that exits hands its kept mapping to the cache. */
@@ -454,7 +482,8 @@ void sbl_huge_unlock_postfork(bool child)
     sbl_lock_after_fork(&quarantine_lock, child);
 }
 
-void sbl_huge_free(struct sbl_segment *s)
+/* every huge free but the short way below */
+static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
 {
     if (s->kind != SBL_SEG_HUGE) /* a second free of a cached block: nothing to do */
         return;
@@ -487,6 +516,29 @@ void sbl_huge_free(struct sbl_segment *s)
     }
     sbl_registry_mark(s, s->map_size, false);
     sbl_os_unmap(s, s->map_size);
+}
+
+/* The short way: a mapping kept before (its reserve already gone), freed
+ * by a thread that keeps none now while the cache is empty, becomes the
+ * thread's kept one again: no lock, no clock read, no call (not in secure
+ * mode, which zeroes it first). Only this thread fills its slot
+ * (kept_expire only empties it), so nothing is displaced. */
+void sbl_huge_free(struct sbl_segment *s)
+{
+    struct sbl_heap *th = sbl_tls_heap;
+    if (SBL_LIKELY(s->kind == SBL_SEG_HUGE && s->map_size == s->huge_held && !sbl_opt.secure &&
+                   th != &sbl_empty_heap &&
+                   atomic_load_explicit(&th->huge_kept, memory_order_relaxed) == NULL &&
+                   __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0 && huge_keepable(s))) {
+        s->kind = SBL_SEG_CACHED;
+        uint64_t at = sbl_clock_ms_last();
+        atomic_store_explicit(&th->huge_kept_at, at, memory_order_relaxed);
+        kept_exchange(th, s);
+        if (SBL_UNLIKELY(atomic_load(&kept_due) == 0)) /* see kept_expire */
+            atomic_store(&kept_due, at + sbl_purge_delay());
+        return;
+    }
+    huge_free_general(s);
 }
 
 /* Resizes without moving: within the mapping, or by growing the mapping in

@@ -155,8 +155,21 @@ void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);
 bool sbl_os_as_limited(void);
 bool sbl_os_as_limited_at(uint64_t now);
-bool sbl_os_as_limited_last(void);
-uint64_t sbl_clock_ms_last(void);
+extern bool sbl_os_limited;        /* sbl_os_as_limited's last answer */
+extern uint64_t sbl_os_clock_last; /* sbl_clock_ms's last answer, any thread's */
+/* The last answer of sbl_os_as_limited, without reading the clock (for the
+   huge free path, which keeps a mapping only while this says no; the
+   answer is read again at every few slow-path events of any thread). */
+static inline bool sbl_os_as_limited_last(void)
+{
+    return __atomic_load_n(&sbl_os_limited, __ATOMIC_RELAXED);
+}
+/* The clock as some thread read it last (slow paths read it every few
+   events): no system call, no vDSO; may lag. */
+static inline uint64_t sbl_clock_ms_last(void)
+{
+    return __atomic_load_n(&sbl_os_clock_last, __ATOMIC_RELAXED);
+}
 void sbl_os_write(int fd, const char *s, size_t n);
 int sbl_os_dup_stderr(void);
 int sbl_os_open_append(const char *path);
@@ -210,6 +223,7 @@ void sbl_heap_unlock_postfork(bool child);
 
 /* alloc.c */
 void *sbl_alloc_generic(size_t n, struct sbl_heap *h);
+
 void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
 void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 
@@ -224,6 +238,7 @@ void sbl_xb_init_key(void);
 
 /* huge.c */
 void *sbl_huge_alloc(size_t n, size_t align);
+void *sbl_huge_kept_alloc(struct sbl_heap *h, size_t n);
 void sbl_huge_free(struct sbl_segment *s);
 void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n);
 void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
@@ -312,11 +327,26 @@ void sbl_line_dec(struct sbl_line *l, uintptr_t v);
 void sbl_line_hex(struct sbl_line *l, uintptr_t v); /* 0x... */
 void sbl_line_write(struct sbl_line *l, int fd);    /* with its newline */
 
-/* page->flags is read and written atomically (relaxed: plain moves on
-   x86-64), since sable_free_range may set SBL_PF_RANGE from any thread */
+/* page->owner: the owner's tag in the low 56 bits, the flags in the high
+   byte, which the flag functions below read and write alone, atomically
+   (relaxed: plain moves on x86-64), since sable_free_range may set
+   SBL_PF_RANGE from any thread */
+#define SBL_OWNER_FLAGS_SHIFT 56
+#define SBL_OWNER_FLAGS ((uint64_t)0xff << SBL_OWNER_FLAGS_SHIFT)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SBL_OWNER_FLAGS_BYTE 7
+#else
+#define SBL_OWNER_FLAGS_BYTE 0
+#endif
+
+static inline uint8_t *sbl_page_flags_byte(struct sbl_page *pg)
+{
+    return (uint8_t *)&pg->owner + SBL_OWNER_FLAGS_BYTE;
+}
+
 static inline unsigned sbl_page_flags(const struct sbl_page *pg)
 {
-    return __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
+    return __atomic_load_n((const uint8_t *)&pg->owner + SBL_OWNER_FLAGS_BYTE, __ATOMIC_RELAXED);
 }
 
 /* page->in_use: written by the owner, read by sable_free_range from any
@@ -334,19 +364,47 @@ static inline void sbl_page_set_in_use(struct sbl_page *pg, enum sbl_page_use v)
     __atomic_store_n(&pg->in_use, (uint8_t)v, __ATOMIC_RELAXED);
 }
 
+/* sets the flags to f and the tag to 0: a descriptor gets its owner's tag
+   only once it is a live page (sbl_page_tag_set) */
 static inline void sbl_page_flags_init(struct sbl_page *pg, unsigned f)
 {
-    __atomic_store_n(&pg->flags, (uint8_t)f, __ATOMIC_RELAXED);
+    __atomic_store_n(&pg->owner, (uint64_t)(uint8_t)f << SBL_OWNER_FLAGS_SHIFT, __ATOMIC_RELAXED);
 }
 
 static inline void sbl_page_flag_set(struct sbl_page *pg, unsigned f)
 {
-    __atomic_fetch_or(&pg->flags, (uint8_t)f, __ATOMIC_RELAXED);
+    __atomic_fetch_or(sbl_page_flags_byte(pg), (uint8_t)f, __ATOMIC_RELAXED);
 }
 
 static inline void sbl_page_flag_clear(struct sbl_page *pg, unsigned f)
 {
-    __atomic_fetch_and(&pg->flags, (uint8_t)~f, __ATOMIC_RELAXED);
+    __atomic_fetch_and(sbl_page_flags_byte(pg), (uint8_t)~f, __ATOMIC_RELAXED);
+}
+
+/* sets the tag of pg's owner word (0: none), keeping its flags, which
+   another thread may set meanwhile. A tag that does not fit in 56 bits is
+   stored as 0: that thread's frees then all take the slow path */
+static inline void sbl_page_tag_set(struct sbl_page *pg, uintptr_t tag)
+{
+    uint64_t t = (uint64_t)tag & SBL_OWNER_FLAGS ? 0 : (uint64_t)tag;
+    uint64_t w = __atomic_load_n(&pg->owner, __ATOMIC_RELAXED);
+    if (sbl_single_threaded()) {
+        __atomic_store_n(&pg->owner, (w & SBL_OWNER_FLAGS) | t, __ATOMIC_RELAXED);
+        return;
+    }
+    while (!__atomic_compare_exchange_n(&pg->owner, &w, (w & SBL_OWNER_FLAGS) | t, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+/* the tag of the owner of s: in the segment and in each of its live pages
+   (the segment's owner changes only while its heap is claimed) */
+static inline void sbl_segment_tag_set(struct sbl_segment *s, uintptr_t tag)
+{
+    __atomic_store_n(&s->owner_tag, tag, __ATOMIC_RELAXED);
+    for (unsigned i = 1; i < SBL_SLICES; i++)
+        if (sbl_page_in_use(&s->pages[i]) != SBL_PAGE_FREE && s->pages[i].offset == 0)
+            sbl_page_tag_set(&s->pages[i], tag);
 }
 
 /* free-list links, as the slow paths read and write them: encoded with the
@@ -440,7 +498,7 @@ static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
 /* ---- fast paths -------------------------------------------------------------- */
 
 /* malloc of n <= SBL_DIRECT_MAX. Cost (x86-64, gcc 12 -O2, callgrind):
- * 15 instructions in malloc() with its return: the TLS load (through the
+ * 12 instructions in malloc() with its return: the TLS load (through the
  * GOT), the size test, the table index and load, the pop (2 loads, 1
  * store), the used count and one test (the slow paths take (n, h), so that
  * n stays where the caller put it). Every other case takes the single `b == NULL` branch: no block on
@@ -469,6 +527,8 @@ static inline void *sbl_malloc_inline(size_t n)
     struct sbl_heap *h = sbl_tls_heap;
     if (SBL_LIKELY(n <= SBL_DIRECT_MAX))
         return sbl_heap_alloc_small(h, n);
+    if (SBL_UNLIKELY(n > SBL_LARGE_MAX)) /* the thread's kept mapping, or sbl_alloc_generic */
+        return sbl_huge_kept_alloc(h, n);
     return sbl_alloc_generic(n, h);
 }
 
@@ -485,25 +545,12 @@ static inline uintptr_t sbl_owner_tag(const struct sbl_heap *h)
 #endif
 }
 
-/* whether the calling thread owns s (its tag is s's) and p's slice's
-   descriptor pg has no flag: free's fast-path test. On x86-64 two compares
-   with memory (word and byte loads are atomic there, as the relaxed loads
-   elsewhere are) */
-static inline bool sbl_free_is_local(const struct sbl_segment *s, const struct sbl_page *pg)
+/* whether p's slice's descriptor pg has the calling thread's tag and no
+   flag (see types.h): free's fast-path test (x86-64 has it in asm in
+   sbl_free_inline) */
+static inline bool sbl_free_is_local(const struct sbl_page *pg)
 {
-#if defined(__x86_64__)
-    __asm__ goto("cmp %0, %1\n\tjne %l3\n\tcmpb $0, %2\n\tjne %l3"
-                 :
-                 : "r"(sbl_owner_tag(NULL)), "m"(s->owner_tag), "m"(pg->flags)
-                 : "cc"
-                 : remote);
-    return true;
-remote:
-    return false;
-#else
-    return __atomic_load_n(&s->owner_tag, __ATOMIC_RELAXED) == sbl_owner_tag(sbl_tls_heap) &&
-           sbl_page_flags(pg) == 0;
-#endif
+    return __atomic_load_n(&pg->owner, __ATOMIC_RELAXED) == (uint64_t)sbl_owner_tag(sbl_tls_heap);
 }
 
 /* Placement: when a page's local_free list is taken whole (its free list
@@ -539,17 +586,21 @@ static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *
  * first, where the caller put it): one compare of p - 1 with
  * sbl_free_limit (NULL, and every pointer in slow mode, where secure mode
  * checks p before any header is read), the segment mask, the index of p's
- * slice from p's own bits, the owner and flags tests (2 loads and the TLS
- * load), the push (onto pg->local_free, not the list malloc pops: see
- * types.h) and the used count. A page that stays when it empties (kept)
- * holds one count of its own, so its last free does not reach 0; other
- * pages call sbl_heap_retire there. The descriptor read is that of p's
- * slice: a block in a later slice of its span (SBL_PF_INTERIOR there),
- * remote frees, full pages, huge blocks and the extensions (partial free,
- * interior pointers) are all behind the one test
- * `seg->heap == tls_heap && flags == 0`. (A huge block placed at a 4 MiB
- * boundary has index 0 here: the huge header page, whose flags send it to
- * the slow path as well.) */
+ * slice from p's own bits, one compare of the descriptor's owner word with
+ * the thread pointer (the owner's tag and the flags together: see types.h),
+ * the push (onto pg->local_free, not the list malloc pops: see types.h) and
+ * the used count, all in the descriptor's first cache line. A page that
+ * stays when it empties (kept) holds one count of its own, so its last free
+ * does not reach 0; other pages call sbl_heap_retire there. The descriptor
+ * read is that of p's slice: a block in a later slice of its span
+ * (SBL_PF_INTERIOR there), remote frees, frees into a heap without its
+ * thread, full pages, huge blocks and the extensions (partial free,
+ * interior pointers) are all behind the one test `pg->owner == tag`. (A
+ * huge block placed at a 4 MiB boundary has index 0 here: the huge header
+ * page, whose flags send it to the slow path as well.) */
+#define SBL_PAGE_DESC_SHIFT 7 /* log2(sizeof(struct sbl_page)) */
+_Static_assert(sizeof(struct sbl_page) == (size_t)1 << SBL_PAGE_DESC_SHIFT, "descriptor size");
+
 static inline void sbl_free_inline(void *p)
 {
     uintptr_t t = (uintptr_t)p - 1;
@@ -558,14 +609,42 @@ static inline void sbl_free_inline(void *p)
         return;
     }
     struct sbl_segment *s = (struct sbl_segment *)(t & ~(uintptr_t)SBL_SEG_MASK);
-    struct sbl_page *pg =
-        (struct sbl_page *)((char *)s->pages +
-                            (((uintptr_t)p >> (SBL_SLICE_SHIFT - 6)) & ((SBL_SLICES - 1) << 6)));
-    if (SBL_LIKELY(sbl_free_is_local(s, pg))) {
+    /* the byte offset of p's slice's descriptor in s->pages */
+    uintptr_t i = ((uintptr_t)p >> (SBL_SLICE_SHIFT - SBL_PAGE_DESC_SHIFT)) &
+                  ((SBL_SLICES - 1) << SBL_PAGE_DESC_SHIFT);
+#if defined(__x86_64__)
+    /* sbl_free_is_local and sbl_free_local_plain, with the descriptor's
+       fields addressed as s + i + displacement: the compiler would give the
+       descriptor's address a register (one instruction more) */
+#define SBL_PG_FIELD(f) (offsetof(struct sbl_segment, pages) + offsetof(struct sbl_page, f))
+    __asm__ goto("cmp %[tag], %c[own](%[s],%[i])\n\t"
+                 "jne %l[other]\n\t"
+                 "mov %c[lf](%[s],%[i]), %%r11\n\t"
+                 "mov %%r11, (%[p])\n\t"
+                 "mov %[p], %c[lf](%[s],%[i])\n\t"
+                 "subw $1, %c[used](%[s],%[i])\n\t"
+                 "je %l[empty]"
+                 :
+                 : [tag] "r"(sbl_owner_tag(NULL)), [s] "r"(s), [i] "r"(i), [p] "r"(p),
+                   [own] "i"(SBL_PG_FIELD(owner)), [lf] "i"(SBL_PG_FIELD(local_free)),
+                   [used] "i"(SBL_PG_FIELD(used))
+                 : "cc", "memory", "r11"
+                 : other, empty);
+#undef SBL_PG_FIELD
+    return;
+empty:
+    sbl_heap_retire(s->heap, (struct sbl_page *)((char *)s->pages + i));
+    return;
+other:
+    sbl_free_slow(p, s, (struct sbl_page *)((char *)s->pages + i));
+#else
+    struct sbl_page *pg = (struct sbl_page *)((char *)s->pages + i);
+    if (SBL_LIKELY(sbl_free_is_local(pg))) {
         sbl_free_local_plain(s, pg, p);
         return;
     }
     sbl_free_slow(p, s, pg);
+#endif
 }
 
 /* the start of the block holding p (p itself unless the page holds

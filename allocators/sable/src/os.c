@@ -27,7 +27,7 @@
 /* sbl_os_as_limited's last answer and when it was read (ms; UINT64_MAX:
    read again) */
 static uint64_t as_read_at = UINT64_MAX; /* ms; UINT64_MAX: read again */
-static bool as_limited;
+bool sbl_os_limited;                     /* its last answer (internal.h: sbl_os_as_limited_last) */
 
 static void *os_mmap(size_t size, int prot, int flags)
 {
@@ -169,23 +169,18 @@ bool sbl_os_as_limited(void) { return sbl_os_as_limited_at(sbl_clock_ms()); }
 bool sbl_os_as_limited_at(uint64_t now)
 {
     if (__atomic_load_n(&as_read_at, __ATOMIC_ACQUIRE) == now)
-        return __atomic_load_n(&as_limited, __ATOMIC_RELAXED);
+        return __atomic_load_n(&sbl_os_limited, __ATOMIC_RELAXED);
     struct rlimit rl;
     int e = errno;
     int r = getrlimit(RLIMIT_AS, &rl);
     errno = e;
     bool lim = r == 0 && rl.rlim_cur != RLIM_INFINITY;
-    __atomic_store_n(&as_limited, lim, __ATOMIC_RELAXED);
+    __atomic_store_n(&sbl_os_limited, lim, __ATOMIC_RELAXED);
     __atomic_store_n(&as_read_at, now, __ATOMIC_RELEASE);
     return lim;
 }
 
-/* The last answer of sbl_os_as_limited, without reading the clock (for the
-   huge free path, which keeps a mapping only while this says no; the
-   answer is read again at every few slow-path events of any thread). */
-bool sbl_os_as_limited_last(void) { return __atomic_load_n(&as_limited, __ATOMIC_RELAXED); }
-
-static uint64_t clock_last; /* sbl_clock_ms's latest answer, any thread's */
+uint64_t sbl_os_clock_last; /* sbl_clock_ms's latest answer, any thread's */
 
 uint64_t sbl_clock_ms(void)
 {
@@ -194,14 +189,10 @@ uint64_t sbl_clock_ms(void)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     errno = e;
     uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    if (__atomic_load_n(&clock_last, __ATOMIC_RELAXED) != now) /* written once per tick */
-        __atomic_store_n(&clock_last, now, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&sbl_os_clock_last, __ATOMIC_RELAXED) != now) /* written once per tick */
+        __atomic_store_n(&sbl_os_clock_last, now, __ATOMIC_RELAXED);
     return now;
 }
-
-/* The clock as some thread read it last (slow paths read it every few
-   events): no system call, no vDSO; may lag. */
-uint64_t sbl_clock_ms_last(void) { return __atomic_load_n(&clock_last, __ATOMIC_RELAXED); }
 
 void sbl_os_write(int fd, const char *s, size_t n)
 {

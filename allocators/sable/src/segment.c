@@ -554,6 +554,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
     atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);
     pg->next = pg->prev = NULL;
+    sbl_page_tag_set(pg, s->owner_tag); /* now free's fast path may take its blocks */
     for (unsigned i = 1; i < k; i++) {
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
         sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);

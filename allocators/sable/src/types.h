@@ -35,9 +35,9 @@
  *
  * Every rare case of free (huge block, page in the full list, and later the
  * extensions: partial free, interior pointers, secure mode) sets a bit in the
- * page's `flags` byte, so the plain free fast path tests one byte against 0
- * (that of p's own slice: a later slice of a span has SBL_PF_INTERIOR), after
- * the segment's owner tag against its own thread's.
+ * page's flags, which share one word (`owner`) with the owning thread's tag,
+ * so the plain free fast path compares that word of p's own slice (a later
+ * slice of a span has SBL_PF_INTERIOR) with its own thread's tag: one test.
  *
  * A thread that exits hands its heap back to an abandoned list; the next new
  * thread adopts it whole (pages, segments and pending remote frees), and a
@@ -119,7 +119,10 @@ struct sbl_block {
 
 struct sbl_heap;
 
-/* One span of slices holding blocks of one size. 64 bytes. */
+/* One span of slices holding blocks of one size. 128 bytes, on a cache line
+   boundary: the first line holds all that the owner reads and writes (the
+   fast paths touch only it), the second the remote-free list, which other
+   threads write. */
 struct sbl_page {
     struct sbl_block *free;       /* owner's list: malloc pops (the slow paths
                                      push too) */
@@ -128,6 +131,18 @@ struct sbl_page {
                                      runs dry (page_collect). Two lists, so that
                                      in a malloc+free loop the pop does not wait
                                      on the push just before it */
+    uint64_t owner;               /* the owner's tag (bits 0..55) and the flags
+                                     (SBL_PF_*, bits 56..63: the byte
+                                     sbl_page_flags reads): equal to the owning
+                                     thread's tag exactly when free's fast path
+                                     may take a block of this slice (a live
+                                     page's head, no flag, in a segment of that
+                                     thread's heap). The tag is 0 on every other
+                                     descriptor and while the heap has no
+                                     thread. Written by the owner (tag: at page
+                                     creation and when the heap changes owner),
+                                     flags with relaxed atomics (sable_free_range
+                                     may set SBL_PF_RANGE from any thread) */
     uint16_t used;                /* blocks on neither list (incl. remote-freed
                                      ones not yet collected), plus 1 while in_use
                                      is SBL_PAGE_KEPT (so that the fast path's free of the
@@ -138,25 +153,26 @@ struct sbl_page {
     uint16_t capacity;            /* blocks that fit in the span (<= 4096: the
                                      16-byte class in one slice) */
     uint16_t reserved;            /* blocks carved so far (the rest untouched) */
-    uint8_t flags;                /* SBL_PF_*; 0 on the plain path. Read and
-                                     written with relaxed atomics (sable_free_range
-                                     may set SBL_PF_RANGE from any thread) */
     uint8_t cls;                  /* size class */
     uint8_t slices;               /* span length in slices */
     uint8_t in_use;               /* enum sbl_page_use */
+    uint8_t pad0;
     uint32_t block_size;
-    uint8_t *start;                 /* first block */
-    _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */
-    struct sbl_page *next, *prev;   /* class queue or full list */
+    uint8_t *start;               /* first block */
+    struct sbl_page *next, *prev; /* class queue or full list */
+    /* second line: written by other threads */
+    _Alignas(64) _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */
+    uint8_t pad1[64 - sizeof(uintptr_t)];
 };
 
 struct sbl_segment {
     struct sbl_heap *heap;                   /* owner; NULL for huge segments */
     uintptr_t owner_tag;                     /* the owning thread's tag (sbl_owner_tag:
                                                 its thread pointer on x86-64), 0 when the
-                                                heap has no thread or for huge segments:
-                                                free's fast path compares it with its own.
-                                                Equal tags imply heap == the thread's heap */
+                                                heap has no thread or for huge segments;
+                                                the live pages carry it in their `owner`
+                                                word. Equal tags imply heap == the
+                                                thread's heap */
     uint64_t free_map;                       /* bit i: slice i is free (bit 0 never) */
     uint64_t dirty_map;                      /* bit i: free slice i may still hold RAM */
     uint64_t held_map;                       /* bit i: the page at slice i took RAM that was
@@ -214,8 +230,10 @@ struct sbl_heap {
     struct sbl_heap *next_abandoned;
 };
 
-_Static_assert(sizeof(struct sbl_page) == 64, "a page descriptor is 64 bytes");
-_Static_assert(SBL_SLICE_SIZE / 16 <= UINT16_MAX && SBL_SLICES * 64 <= UINT16_MAX,
+_Static_assert(sizeof(struct sbl_page) == 128 && _Alignof(struct sbl_page) == 64,
+               "a page descriptor is two cache lines");
+_Static_assert(SBL_SLICE_SIZE / 16 <= UINT16_MAX &&
+                   (SBL_SLICES + 1) * sizeof(struct sbl_page) <= UINT16_MAX,
                "capacity, used and offset fit in 16 bits");
 
 #endif

@@ -1,34 +1,36 @@
 #!/bin/bash
-# pair.sh PROG EXPECTED: the fast paths' length, pinned. callgrind counts
-# the instructions of PROG (tests/pair.c) running 1,000,000 and 2,000,000
-# malloc(64)+free pairs; the difference over 1,000,000 is the count per
-# pair with its loop, start-up and exit left out. Fails when it is more than
-# 5% away from EXPECTED (a longer fast path; or a shorter one: then lower
-# EXPECTED in allocator.mk). Instruction counts do not depend on the load of
-# the machine, so this is not a timed test.
+# pair.sh PROG EXPECTED [SIZE [N]]: the fast paths' length, pinned. callgrind
+# counts the instructions of PROG (tests/pair.c) running N and 2N (N:
+# 1,000,000) malloc(SIZE)+free pairs (SIZE: 64); the difference over N is
+# the count per pair with its loop, start-up and exit left out. Fails when it
+# is more than 5% away from EXPECTED (a longer fast path; or a shorter one:
+# then lower EXPECTED in allocator.mk). Instruction counts do not depend on
+# the load of the machine, so this is not a timed test.
 set -u
 prog=$1
 expected=$2
+size=${3:-64}
+n=${4:-1000000}
 if ! command -v valgrind >/dev/null; then
     echo "FAIL: valgrind is not installed (scripts/bootstrap-deps.sh installs it)"
     exit 1
 fi
 count() {
     env -u SABLE_SECURE -u SABLE_STATS -u SABLE_LOG valgrind --tool=callgrind \
-        --callgrind-out-file=/dev/null "$prog" "$1" 2>&1 | sed -n 's/.*I *refs: *//p' | tr -d ,
+        --callgrind-out-file=/dev/null "$prog" "$1" "$size" 2>&1 | sed -n 's/.*I *refs: *//p' | tr -d ,
 }
-a=$(count 1000000)
-b=$(count 2000000)
+a=$(count "$n")
+b=$(count $((2 * n)))
 if [ -z "$a" ] || [ -z "$b" ]; then
     echo "FAIL: no instruction count from callgrind"
     exit 1
 fi
-awk -v a="$a" -v b="$b" -v e="$expected" 'BEGIN {
-    per = (b - a) / 1000000
+awk -v a="$a" -v b="$b" -v e="$expected" -v n="$n" -v size="$size" 'BEGIN {
+    per = (b - a) / n
     lo = e * 0.95; hi = e * 1.05
     if (per < lo || per > hi) {
-        printf "FAIL: %.2f instructions per malloc(64)+free pair with its loop, expected %s (+-5%%: %.2f..%.2f)\n", per, e, lo, hi
+        printf "FAIL: %.2f instructions per malloc(%s)+free pair with its loop, expected %s (+-5%%: %.2f..%.2f)\n", per, size, e, lo, hi
         exit 1
     }
-    printf "sable pair: %.2f instructions per malloc(64)+free pair with its loop (pinned: %s +-5%%)\n", per, e
+    printf "sable pair: %.2f instructions per malloc(%s)+free pair with its loop (pinned: %s +-5%%)\n", per, size, e
 }'

@@ -53,7 +53,7 @@ static void test_lookup(void)
         CHECK(s->kind == SBL_SEG_NORMAL);
         CHECK(s->heap == sbl_tls_heap);
         struct sbl_page *pg = sbl_page_of(s, p);
-        CHECK(pg->offset == 0 && pg->in_use && pg->flags == 0);
+        CHECK(pg->offset == 0 && pg->in_use && sbl_page_flags(pg) == 0);
         CHECK(pg->block_size == sbl_class_size(sbl_size_class(n)));
         CHECK(p >= pg->start && p < pg->start + (size_t)pg->capacity * pg->block_size);
         CHECK((size_t)(p - pg->start) % pg->block_size == 0);
@@ -73,7 +73,7 @@ static void test_lookup(void)
         struct sbl_page *pg = sbl_page_of(s, p);
         if (a > SBL_SLICE_SIZE || n > SBL_LARGE_MAX) {
             CHECK(s->kind == SBL_SEG_HUGE && pg == &s->pages[0]);
-            CHECK(pg->flags == SBL_PF_HUGE && s->huge_size >= n);
+            CHECK(sbl_page_flags(pg) == SBL_PF_HUGE && s->huge_size >= n);
             CHECK(p == (uint8_t *)s + s->huge_offset);
         } else {
             CHECK(s->kind == SBL_SEG_NORMAL);
@@ -171,7 +171,7 @@ static void test_remote(void)
     /* the next allocation moves the page to the full list */
     void *other = sable_malloc(n);
     CHECK(sbl_page_of(sbl_segment_of(other), other) != pg);
-    CHECK(pg->flags & SBL_PF_FULL);
+    CHECK(sbl_page_flags(pg) & SBL_PF_FULL);
     CHECK((atomic_load(&pg->xthread_free) & SBL_TF_MASK) == SBL_TF_USE_DELAYED);
     /* a remote free into a full page goes to the heap's delayed list */
     free_in_thread(&blk[0], 1);
@@ -180,32 +180,46 @@ static void test_remote(void)
     /* the owner's slow path frees it locally and the page leaves the full list */
     sable_free(sable_malloc(3000000)); /* any slow-path allocation */
     CHECK(atomic_load(&sbl_tls_heap->delayed) == NULL);
-    CHECK(!(pg->flags & SBL_PF_FULL));
+    CHECK(!(sbl_page_flags(pg) & SBL_PF_FULL));
     CHECK(page_live(pg) == cap - 1);
     for (unsigned i = 1; i < cap; i++)
         sable_free(blk[i]);
     sable_free(other);
 }
 
-/* every segment of h carries tag (free's fast-path test, see types.h) */
+/* every segment of h and every live page in them carries tag (free's
+   fast-path test, see types.h) */
 static bool heap_tagged(const struct sbl_heap *h, uintptr_t tag)
 {
     if (h->owner_tag != tag)
         return false;
-    for (const struct sbl_segment *s = h->segments; s != NULL; s = s->next)
+    for (const struct sbl_segment *s = h->segments; s != NULL; s = s->next) {
         if (s->owner_tag != tag)
             return false;
+        for (unsigned i = 1; i < SBL_SLICES; i++) {
+            const struct sbl_page *pg = &s->pages[i];
+            if (sbl_page_in_use(pg) != SBL_PAGE_FREE && pg->offset == 0 &&
+                (pg->owner & ~SBL_OWNER_FLAGS) != tag)
+                return false;
+        }
+    }
     return true;
 }
+
+static void *exit_kept[2]; /* a live block of each thread across its exit */
 
 static void *exit_thread(void *arg)
 {
     struct sbl_heap **out = arg;
+    exit_kept[exit_kept[0] != NULL] = sable_malloc(48);
     void *p = sable_malloc(100);
     void *big = sable_malloc(200000); /* a second segment, or more pages */
     *out = sbl_tls_heap;
     CHECK(heap_tagged(sbl_tls_heap, sbl_owner_tag(sbl_tls_heap)));
     CHECK(sbl_segment_of(p)->owner_tag != 0);
+    /* a plain page's owner word is the thread's tag alone */
+    struct sbl_segment *ps = sbl_segment_of(p);
+    CHECK(sbl_page_of(ps, p)->owner == sbl_owner_tag(sbl_tls_heap));
     sable_free(big);
     sable_free(p);
     return NULL;
@@ -228,6 +242,34 @@ static void test_handover(void)
        pointer does not take its blocks for its own */
     CHECK(heap_tagged(h1, 0));
     CHECK(h1->segments == NULL || h1->segments->owner_tag == 0);
+    /* the kept blocks' page is live, and without a tag: their frees take
+       the slow path, into the abandoned heap */
+    struct sbl_segment *ks = sbl_segment_of(exit_kept[0]);
+    CHECK(ks->heap == h1 && sbl_page_of(ks, exit_kept[0])->owner == 0);
+    sable_free(exit_kept[0]);
+    sable_free(exit_kept[1]);
+}
+
+/* A ring of big blocks (free the oldest, allocate one): each allocation
+ * takes the page the last free kept, and the pages stay out of the full
+ * list, so that their frees take the fast path. */
+static void test_large_ring(void)
+{
+    enum { N = 8, ROUNDS = 4 };
+    void *v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = sable_malloc((size_t)1 << 20);
+    for (int r = 0; r < ROUNDS * N; r++) {
+        int i = r % N;
+        struct sbl_page *pg = sbl_page_of(sbl_segment_of(v[i]), v[i]);
+        sable_free(v[i]);
+        v[i] = sable_malloc((size_t)1 << 20);
+        CHECK(v[i] == pg->start); /* the kept page again */
+    }
+    for (int i = 0; i < N; i++)
+        CHECK(sbl_page_flags(sbl_page_of(sbl_segment_of(v[i]), v[i])) == 0);
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
 }
 
 /* One empty page above SBL_KEEP_MAX stays per heap, wherever it is in its
@@ -255,10 +297,10 @@ static void test_range_flag(void)
     char *a = sable_malloc(48), *b = sable_malloc(5000);
     struct sbl_page *pa = sbl_page_of(sbl_segment_of(a), a);
     struct sbl_page *pb = sbl_page_of(sbl_segment_of(b), b);
-    CHECK(pa != pb && pa->flags == 0 && pb->flags == 0);
+    CHECK(pa != pb && sbl_page_flags(pa) == 0 && sbl_page_flags(pb) == 0);
     CHECK(sable_free_range(a + 16, 16) == 0);
-    CHECK(pa->flags & SBL_PF_RANGE);
-    CHECK(pb->flags == 0);
+    CHECK(sbl_page_flags(pa) & SBL_PF_RANGE);
+    CHECK(sbl_page_flags(pb) == 0);
     sable_free(a);
     sable_free(b);
 }
@@ -680,6 +722,7 @@ int main(void)
     test_pool();
     test_calloc_fresh();
     test_large_kept();
+    test_large_ring();
     test_remote_batch();
     test_huge_kept();
     test_realloc_room();
