@@ -308,14 +308,16 @@ static void xrecs_free_each(struct sbl_heap *h,
 static void heap_collect_xrecs(struct sbl_heap *h)
 {
     struct sbl_xrec *r = atomic_exchange_explicit(&h->xrecs, NULL, memory_order_acquire);
+    sbl_assert(r == NULL || !sbl_slow_mode()); /* records are normal mode's */
     while (r != NULL) {
         struct sbl_xrec *next = r->next;
-        for (uint32_t i = 0; i < r->n; i++) {
+        uint32_t n = r->n;
+        for (uint32_t i = 0; i < n; i++) {
             void *p = r->p[i];
             struct sbl_segment *s = sbl_segment_of(p);
             struct sbl_page *pg = sbl_page_of(s, p);
             sbl_assert(s->heap == h);
-            if (SBL_LIKELY(sbl_page_flags(pg) == 0 && !sbl_slow_mode())) {
+            if (SBL_LIKELY(sbl_page_flags(pg) == 0)) {
                 struct sbl_block *b = p;
                 sbl_assert(sbl_block_in_page(pg, b) && pg->used > 0);
                 b->next = pg->free;
