@@ -73,10 +73,8 @@ void *sbl_alloc_aligned_any(size_t align, size_t n)
             return NULL;
         struct sbl_segment *s = sbl_segment_of(q);
         struct sbl_page *pg = sbl_page_of(s, q);
-        if (!(sbl_page_flags(pg) & SBL_PF_ALIGNED)) {
+        if (!(sbl_page_flags(pg) & SBL_PF_ALIGNED))
             sbl_page_flag_set(pg, SBL_PF_ALIGNED);
-            atomic_fetch_add_explicit(&sbl_aligned_epoch, 1, memory_order_relaxed);
-        }
         return q + (align - (uintptr_t)q % align) % align;
     }
     return sbl_huge_alloc(n, align);

@@ -12,11 +12,15 @@
  *   local    sbl_free_local_plain (internal.h,     sbl_free_local (heap.c: a full
  *            the inline fast path)                 or detached page too)
  *   remote   free_remote_batched (normal mode:     free_remote_direct (slow mode,
- *            chains of up to XB_MAX per page)      an exiting thread: each at once)
+ *            a record of pointers per owner        an exiting thread, a large
+ *            heap, handed over whole)              block: each at once)
  *
- * Both remote paths end in free_remote_direct: a CAS onto the page's list
- * or the owner's delayed list, or, when the owner has exited, a local free
- * into its borrowed heap. */
+ * The batched path writes nothing into the blocks: the owner takes the
+ * record (heap.c) and frees its pointers itself, or, when the owner has
+ * exited, the freeing thread borrows its heap and does. The direct path is
+ * a CAS onto the page's list or the owner's delayed list (the link written
+ * into the block), or, when the owner has exited, a local free into its
+ * borrowed heap. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -57,37 +61,40 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
 }
 
 /* ---- batched remote frees ----
- * In normal mode a thread's frees into other threads' pages of many blocks
- * wait in a few thread-local chains, one page each (slot chosen by the
- * page's address), and go to the page in one CAS when the chain reaches
- * XB_MAX blocks, when another page needs its slot, at the thread's next
- * allocation slow path, on sable_purge and at thread exit: a consumer
- * thread then writes the owner's page descriptor once per XB_MAX frees, not
- * once per free. The blocks still count as used in their page meanwhile, so
- * the page cannot be released under them; at most XB_SLOTS * XB_MAX blocks
- * wait per thread. */
-#define XB_SLOTS 8
-#define XB_MAX 64
+ * In normal mode a thread's frees of other threads' blocks of up to 64 KiB
+ * wait in the thread's records (struct sbl_xrec), one per owner heap, in
+ * XS_SLOTS slots chosen by the heap's address: the record takes the
+ * pointer, and nothing is written into the block. A record goes to its heap
+ * in one push (heap.c, onto heap->xrecs) when it is full, when another heap
+ * needs its slot, when it holds XS_BYTES of medium blocks, at the thread's
+ * next allocation slow path, on sable_purge and at thread exit; the owner
+ * frees its pointers on its own allocation slow path and gives the record
+ * back to a process-wide pool. So a block freed by another thread is written
+ * only by its owner: a producer/consumer pair moves a record's lines between
+ * their cores once per SBL_XREC_CAP frees, not each block's line there and
+ * back per free. The blocks still count as used in their page, so the page
+ * cannot be released under them; at most XS_SLOTS * SBL_XREC_CAP blocks
+ * wait per thread, small ones (<= 8 KiB) or XS_BYTES of medium ones per
+ * record. One-block pages (large blocks) are freed at once. */
+#define XS_SLOTS 8
+#define XS_SLOT_BITS 3
+#define XS_WAYS 8
+#define XS_BYTES ((uint32_t)256 << 10)
+_Static_assert(XS_SLOTS == 1 << XS_SLOT_BITS, "slot index bits");
 
-struct xbatch {
-    struct sbl_page *pg;    /* NULL: slot empty */
-    struct sbl_page *slice; /* the descriptor of the slice of its blocks, when
-                               further frees into that slice may join the
-                               chain unchecked (see sbl_free_slow); else NULL */
-    struct sbl_block *head, *tail;
-    uint32_t n;
-    unsigned epoch; /* sbl_aligned_epoch when slice was set */
+struct xslot {
+    struct sbl_heap *h; /* owner of the blocks in r; NULL: slot empty */
+    struct sbl_xrec *r;
+    uint32_t n;     /* pointers in r */
+    uint32_t bytes; /* medium blocks in r */
+    /* small pages of h with a block in r: a later free into one of them
+       joins r without reading the page's descriptor (sbl_free_slow). Valid
+       while r holds that block (the page cannot change meanwhile), so
+       cleared when r goes */
+    const struct sbl_page *ok[XS_WAYS];
 };
 
-_Atomic unsigned sbl_aligned_epoch;
-
-/* the slot of a slice's descriptor (the same for every block of the slice) */
-static inline unsigned xb_index(const struct sbl_page *slice)
-{
-    return (unsigned)((uintptr_t)slice >> 6) % XB_SLOTS;
-}
-
-static __thread struct xbatch xb[XB_SLOTS] __attribute__((tls_model("initial-exec")));
+static __thread struct xslot xs[XS_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned xb_state __attribute__((tls_model("initial-exec"))); /* XB_* below */
 __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));  /* slots in use */
 #define XB_REGISTERED 1u /* the thread-exit flush is registered */
@@ -95,6 +102,58 @@ __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));  /*
 
 static pthread_key_t xb_key;
 static bool xb_key_ok;
+
+static inline unsigned xs_index(const struct sbl_heap *h)
+{
+    return (unsigned)(((uintptr_t)h * 0x9e3779b97f4a7c15ull) >> (64 - XS_SLOT_BITS));
+}
+
+/* the way of a slice's descriptor in a slot's ok[] */
+static inline unsigned xs_way(const struct sbl_page *slice)
+{
+    return (unsigned)((uintptr_t)slice >> 6) % XS_WAYS;
+}
+
+/* ---- records: carved from chunks of their own, never unmapped; a record
+ * goes from the pool (or a new chunk) to a freeing thread's spares, fills,
+ * goes to the owner heap, and the owner puts it back in the pool ---- */
+#define XREC_CHUNK ((size_t)64 << 10)
+static _Atomic(struct sbl_xrec *) xrec_pool;
+static __thread struct sbl_xrec *xr_spare __attribute__((tls_model("initial-exec")));
+_Atomic size_t sbl_xrec_chunks; /* chunks mapped (for tests: records are reused) */
+
+/* pushes the list r..tail onto the pool */
+static void xrec_pool_push(struct sbl_xrec *r, struct sbl_xrec *tail)
+{
+    struct sbl_xrec *top = atomic_load_explicit(&xrec_pool, memory_order_relaxed);
+    do {
+        tail->next = top;
+    } while (!atomic_compare_exchange_weak_explicit(&xrec_pool, &top, r, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+void sbl_xrec_put(struct sbl_xrec *r) { xrec_pool_push(r, r); }
+
+/* an empty record for the calling thread; NULL when the OS refuses memory */
+static struct sbl_xrec *xrec_get(void)
+{
+    struct sbl_xrec *r = xr_spare;
+    if (r == NULL) /* the whole pool: popping one record would need ABA care */
+        r = atomic_exchange_explicit(&xrec_pool, NULL, memory_order_acquire);
+    if (r == NULL) {
+        uint8_t *c = sbl_os_map(XREC_CHUNK);
+        if (c == NULL)
+            return NULL;
+        size_t k = XREC_CHUNK / sizeof(struct sbl_xrec);
+        for (size_t i = 0; i + 1 < k; i++)
+            ((struct sbl_xrec *)c)[i].next = &((struct sbl_xrec *)c)[i + 1];
+        ((struct sbl_xrec *)c)[k - 1].next = NULL;
+        r = (struct sbl_xrec *)c;
+        atomic_fetch_add_explicit(&sbl_xrec_chunks, 1, memory_order_relaxed);
+    }
+    xr_spare = r->next;
+    return r;
+}
 
 /* hands a chain of pg's blocks to the page's owner h: when h's thread has
    exited, borrows the heap and frees them locally, else pushes them */
@@ -109,33 +168,35 @@ static void free_remote_direct(struct sbl_heap *h, struct sbl_page *pg, struct s
     free_remote_chain(h, pg, b, tail);
 }
 
-static void xb_flush_slot(struct xbatch *x)
+/* the slot's record goes to its heap */
+static SBL_NOINLINE void xs_flush(struct xslot *x)
 {
-    struct sbl_page *pg = x->pg;
-    x->pg = NULL;
-    x->slice = NULL;
+    struct sbl_heap *h = x->h;
+    struct sbl_xrec *r = x->r;
+    r->n = x->n;
+    x->h = NULL;
+    x->r = NULL;
     x->n = 0;
+    x->bytes = 0;
+    for (unsigned i = 0; i < XS_WAYS; i++)
+        x->ok[i] = NULL;
     sbl_xb_pending--;
-    if (sbl_page_flags(pg) & SBL_PF_RANGE) /* set since the chain began: see sbl_free_slow */
-        for (struct sbl_block *b = x->head; b != NULL; b = b == x->tail ? NULL : b->next)
-            sbl_range_forget(b);
-    free_remote_direct(sbl_segment_of(pg)->heap, pg, x->head, x->tail);
+    sbl_heap_xrec_give(h, r);
 }
 
-/* b joins the open chain of its slot */
-static inline void xb_push(struct xbatch *x, struct sbl_block *b)
+/* p joins the open record of its slot */
+static inline void xs_push(struct xslot *x, void *p)
 {
-    b->next = x->head;
-    x->head = b;
-    if (++x->n >= XB_MAX)
-        xb_flush_slot(x);
+    x->r->p[x->n] = p;
+    if (++x->n == SBL_XREC_CAP)
+        xs_flush(x);
 }
 
 void sbl_xb_flush(void)
 {
-    for (unsigned i = 0; i < XB_SLOTS && sbl_xb_pending > 0; i++)
-        if (xb[i].pg != NULL)
-            xb_flush_slot(&xb[i]);
+    for (unsigned i = 0; i < XS_SLOTS && sbl_xb_pending > 0; i++)
+        if (xs[i].h != NULL)
+            xs_flush(&xs[i]);
 }
 
 static void xb_thread_done(void *arg)
@@ -143,12 +204,19 @@ static void xb_thread_done(void *arg)
     (void)arg;
     xb_state = XB_OFF; /* later frees of this thread's teardown go one by one */
     sbl_xb_flush();
+    struct sbl_xrec *r = xr_spare, *tail = r;
+    if (r == NULL)
+        return;
+    xr_spare = NULL;
+    while (tail->next != NULL)
+        tail = tail->next;
+    xrec_pool_push(r, tail); /* the spares, for other threads */
 }
 
 void sbl_xb_init_key(void) { xb_key_ok = pthread_key_create(&xb_key, xb_thread_done) == 0; }
 
-/* a remote free of b (in pg, owned by h): into the thread's batch when it
-   can wait there, else straight to the owner */
+/* a remote free of b (in pg, owned by h): into the thread's record for h
+   when it can wait there, else straight to the owner */
 static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b)
 {
     if (SBL_UNLIKELY(xb_state != XB_REGISTERED)) {
@@ -161,29 +229,31 @@ static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct 
             return;
         }
     }
-    if (SBL_UNLIKELY(sbl_slow_mode() || pg->capacity <= 1)) {
+    if (SBL_UNLIKELY(sbl_slow_mode() || pg->capacity <= 1 ||
+                     (sbl_page_flags(pg) & SBL_PF_DETACHED))) {
         free_remote_direct(h, pg, b, b);
         return;
     }
-    struct sbl_segment *s = sbl_segment_of(b);
-    struct sbl_page *slice = &s->pages[((uintptr_t)b - (uintptr_t)s) >> SBL_SLICE_SHIFT];
-    struct xbatch *x = &xb[xb_index(slice)];
-    if (x->pg == pg) {
-        xb_push(x, b);
-        return;
+    struct xslot *x = &xs[xs_index(h)];
+    if (x->h != h) {
+        if (x->h != NULL)
+            xs_flush(x);
+        struct sbl_xrec *r = xrec_get();
+        if (SBL_UNLIKELY(r == NULL)) {
+            free_remote_direct(h, pg, b, b);
+            return;
+        }
+        x->h = h;
+        x->r = r;
+        sbl_xb_pending++;
     }
-    if (x->pg != NULL)
-        xb_flush_slot(x);
-    b->next = NULL;
-    x->pg = pg;
-    /* a plain page (full or not): its pointers are block starts, and stay so
-       while the chain holds blocks of it (it cannot be released meanwhile)
-       unless an any-alignment allocation marks it (see sbl_free_slow) */
-    x->slice = (sbl_page_flags(pg) & ~SBL_PF_FULL) == 0 ? slice : NULL;
-    x->epoch = atomic_load_explicit(&sbl_aligned_epoch, memory_order_relaxed);
-    x->head = x->tail = b;
-    x->n = 1;
-    sbl_xb_pending++;
+    if (pg->slices == 1)
+        x->ok[xs_way(pg)] = pg; /* a small page: p's slice is the page */
+    else
+        x->bytes += pg->block_size;
+    x->r->p[x->n] = b;
+    if (++x->n == SBL_XREC_CAP || x->bytes >= XS_BYTES)
+        xs_flush(x);
 }
 
 /* what free does after the checks and hooks of slow mode */
@@ -222,21 +292,22 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
    fast path would) */
 SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice)
 {
-    /* another remote free into the slice of an open chain joins it without
-       reading the slice's descriptor: the owner writes that line on
-       every malloc, and a consumer thread that read it on every free would
-       pull it back and forth. A page that began to hold interior pointers
-       since the chain began (any-alignment allocations: aligned.c) changes
-       sbl_aligned_epoch and ends this; a partial free of the page since
-       then is seen when the chain goes (xb_flush_slot) */
-    struct xbatch *x = &xb[xb_index(slice)];
-    if (x->slice == slice && s->heap != sbl_tls_heap &&
-        x->epoch == atomic_load_explicit(&sbl_aligned_epoch, memory_order_relaxed)) {
-        xb_push(x, (struct sbl_block *)p);
+    /* another remote free into a small page that has a block in the
+       thread's open record for the page's heap joins the record without
+       reading the page's descriptor: the owner writes that line on every
+       malloc, and a consumer thread that read it on every free would pull
+       it back and forth. What p is (an interior pointer, a partially freed
+       block) the owner sorts out when it takes the record (heap.c). An
+       empty slot has no ok[] entry, so a huge block (no heap) never
+       matches */
+    struct sbl_heap *h = s->heap;
+    struct xslot *x = &xs[xs_index(h)];
+    if (x->h == h && x->ok[xs_way(slice)] == slice) {
+        xs_push(x, p);
         return;
     }
     struct sbl_page *pg = (struct sbl_page *)((char *)slice - slice->offset);
-    if (SBL_LIKELY(s->heap == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
+    if (SBL_LIKELY(h == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
         sbl_free_local_plain(s, pg, p);
         return;
     }

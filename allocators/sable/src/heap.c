@@ -1,5 +1,5 @@
 /* heap.c: thread heaps: the class queues, the full list, collecting remote
- * frees, and handing a heap from an exiting thread to the next new one.
+ * frees (records of pointers, page lists, the delayed list), and handing a heap from an exiting thread to the next new one.
  *
  * Heaps are carved from a never-unmapped arena, so any heap pointer (read
  * from a segment header by another thread) stays valid forever. `claimed`
@@ -260,6 +260,79 @@ static void delayed_free_each(struct sbl_heap *h,
 /* Frees the blocks other threads freed into h's full pages. */
 void sbl_heap_collect_delayed(struct sbl_heap *h) { delayed_free_each(h, sbl_free_local); }
 
+/* Frees p, a pointer of a record of remote frees, with fn: the pointer is
+   as the program freed it, so the page's flags (read here, by the owner or
+   the thread that has claimed the heap) say whether it may be inside its
+   block or its block partially freed. A flag set before the free is seen
+   (the record's push orders it); a page cannot lose one while it holds a
+   block of the record. */
+static void xrec_free_one(struct sbl_heap *h, uint8_t *p,
+                          void (*fn)(struct sbl_heap *, struct sbl_page *, struct sbl_block *))
+{
+    struct sbl_segment *s = sbl_segment_of(p);
+    struct sbl_page *pg = sbl_page_of(s, p);
+    unsigned f = sbl_page_flags(pg);
+    sbl_assert(s->heap == h && (f & SBL_PF_HUGE) == 0);
+    if (f & (SBL_PF_ALIGNED | SBL_PF_RANGE)) {
+        p = sbl_block_start(pg, p);
+        if (f & SBL_PF_RANGE)
+            sbl_range_forget(p);
+    }
+    fn(h, pg, (struct sbl_block *)p);
+}
+
+static void xrec_free_each(struct sbl_heap *h, const struct sbl_xrec *r,
+                           void (*fn)(struct sbl_heap *, struct sbl_page *, struct sbl_block *))
+{
+    for (uint32_t i = 0; i < r->n; i++)
+        xrec_free_one(h, r->p[i], fn);
+}
+
+/* Takes h's records of remote frees whole, frees their blocks with fn and
+   gives the records back. */
+static void xrecs_free_each(struct sbl_heap *h,
+                            void (*fn)(struct sbl_heap *, struct sbl_page *, struct sbl_block *))
+{
+    struct sbl_xrec *r = atomic_exchange_explicit(&h->xrecs, NULL, memory_order_acquire);
+    while (r != NULL) {
+        struct sbl_xrec *next = r->next;
+        xrec_free_each(h, r, fn);
+        sbl_xrec_put(r);
+        r = next;
+    }
+}
+
+/* The owner frees the blocks other threads handed over in records: a block
+   of a page without flags straight onto the page's free list (as
+   page_put_back, without its cases), the others as sbl_free_local. */
+static void heap_collect_xrecs(struct sbl_heap *h)
+{
+    struct sbl_xrec *r = atomic_exchange_explicit(&h->xrecs, NULL, memory_order_acquire);
+    sbl_assert(r == NULL || !sbl_slow_mode()); /* records are normal mode's */
+    while (r != NULL) {
+        struct sbl_xrec *next = r->next;
+        uint32_t n = r->n;
+        for (uint32_t i = 0; i < n; i++) {
+            void *p = r->p[i];
+            struct sbl_segment *s = sbl_segment_of(p);
+            struct sbl_page *pg = sbl_page_of(s, p);
+            sbl_assert(s->heap == h);
+            if (SBL_LIKELY(sbl_page_flags(pg) == 0)) {
+                struct sbl_block *b = p;
+                sbl_assert(sbl_block_in_page(pg, b) && pg->used > 0);
+                b->next = pg->free;
+                pg->free = b;
+                if (SBL_UNLIKELY(--pg->used == 0))
+                    sbl_heap_retire(h, pg);
+            } else {
+                xrec_free_one(h, p, sbl_free_local);
+            }
+        }
+        sbl_xrec_put(r);
+        r = next;
+    }
+}
+
 /* A free into the heap of an exited thread, by a thread that has claimed it
  * for the moment (and the remote frees that waited on its delayed list):
  * nobody allocates from this heap until a new thread adopts it, so a page
@@ -281,6 +354,14 @@ static void orphan_free(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bloc
     sbl_segments_trim(h);
 }
 
+/* what other threads handed to a claimed heap of an exited thread */
+static void orphan_drain(struct sbl_heap *h)
+{
+    xrecs_free_each(h, orphan_free);
+    delayed_free_each(h, orphan_free);
+    sbl_segments_purge(h, false); /* the free slices whose delay has passed */
+}
+
 void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
                           struct sbl_block *tail)
 {
@@ -289,8 +370,35 @@ void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bl
         orphan_free(h, pg, b);
         b = nx;
     }
-    delayed_free_each(h, orphan_free);
-    sbl_segments_purge(h, false); /* the free slices whose delay has passed */
+    orphan_drain(h);
+}
+
+/* A record of another thread's frees of h's blocks. Pushed onto h->xrecs
+ * for the owner; when h's thread has exited, the freeing thread borrows the
+ * heap and frees them itself. An owner that leaves between the freeing
+ * thread's look at `claimed` and its push is caught by the second look,
+ * after the push: of that push and the leaving thread's unclaim (each
+ * followed by a look at the other's word, sequentially consistent), the
+ * one that comes last sees the other's, so the record is never left in a
+ * heap nobody holds. */
+void sbl_heap_xrec_give(struct sbl_heap *h, struct sbl_xrec *r)
+{
+    if (atomic_load_explicit(&h->claimed, memory_order_relaxed) == 0 && sbl_heap_try_claim(h)) {
+        xrec_free_each(h, r, orphan_free);
+        sbl_xrec_put(r);
+        orphan_drain(h);
+        sbl_heap_unclaim(h);
+        return;
+    }
+    struct sbl_xrec *top = atomic_load_explicit(&h->xrecs, memory_order_relaxed);
+    do {
+        r->next = top;
+    } while (!atomic_compare_exchange_weak_explicit(&h->xrecs, &top, r, memory_order_seq_cst,
+                                                    memory_order_relaxed));
+    if (atomic_load_explicit(&h->claimed, memory_order_seq_cst) == 0 && sbl_heap_try_claim(h)) {
+        orphan_drain(h);
+        sbl_heap_unclaim(h);
+    }
 }
 
 /* An empty page: kept when it is the only page of its class (so that
@@ -342,6 +450,8 @@ void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)
  * list. */
 struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
 {
+    if (atomic_load_explicit(&h->xrecs, memory_order_relaxed) != NULL)
+        heap_collect_xrecs(h); /* other threads' frees, first */
     struct sbl_page_queue *q = &h->queues[cls];
     struct sbl_page *pg = q->first;
     while (pg) {
@@ -382,6 +492,7 @@ struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
  * and empty segment and purges all free slices at once. */
 void sbl_heap_collect(struct sbl_heap *h, bool force)
 {
+    heap_collect_xrecs(h);
     sbl_heap_collect_delayed(h);
     for (struct sbl_page *pg = h->full.first, *next; pg; pg = next) {
         next = pg->next;
@@ -429,9 +540,16 @@ bool sbl_heap_try_claim(struct sbl_heap *h)
                                                    memory_order_relaxed);
 }
 
+/* unclaims a borrowed heap; a record pushed while this thread held it is
+   freed here (see sbl_heap_xrec_give) */
 void sbl_heap_unclaim(struct sbl_heap *h)
 {
-    atomic_store_explicit(&h->claimed, 0, memory_order_release);
+    for (;;) {
+        atomic_store_explicit(&h->claimed, 0, memory_order_seq_cst);
+        if (atomic_load_explicit(&h->xrecs, memory_order_seq_cst) == NULL || !sbl_heap_try_claim(h))
+            return;
+        orphan_drain(h);
+    }
 }
 
 /* ---- a heap per thread ---- */
@@ -506,8 +624,13 @@ void sbl_heap_thread_done(void *arg)
     sbl_lock(&heaps_lock);
     h->next_abandoned = abandoned;
     abandoned = h;
-    sbl_heap_unclaim(h);
+    atomic_store_explicit(&h->claimed, 0, memory_order_seq_cst);
     sbl_unlock(&heaps_lock);
+    /* a record pushed since the collect above (see sbl_heap_xrec_give) */
+    if (atomic_load_explicit(&h->xrecs, memory_order_seq_cst) != NULL && sbl_heap_try_claim(h)) {
+        orphan_drain(h);
+        sbl_heap_unclaim(h);
+    }
 }
 
 void sbl_heap_init_key(void)

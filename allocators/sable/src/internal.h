@@ -106,10 +106,6 @@ extern struct sbl_options sbl_opt;
 /* secure or instrumented: every operation leaves the fast paths */
 static inline bool sbl_slow_mode(void) { return sbl_opt.mode != SBL_MODE_NORMAL; }
 extern uintptr_t sbl_free_limit; /* UINTPTR_MAX; 0 in slow mode */
-/* counts the pages that began to hold interior pointers (SBL_PF_ALIGNED set
-   on a live page: aligned.c); a batch of remote frees opened before a
-   change no longer takes pointers unchecked (free.c) */
-extern _Atomic unsigned sbl_aligned_epoch;
 /* > 0 while an API call runs its internal allocations and frees: the hooks
    then run once, for the call itself */
 extern __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
@@ -215,7 +211,10 @@ void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg);
 bool sbl_heap_drop_large_kept(struct sbl_heap *h); /* heap.c */
 void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg);
 bool sbl_heap_try_claim(struct sbl_heap *h);
+/* unclaims h; a record pushed meanwhile is then freed by this thread */
 void sbl_heap_unclaim(struct sbl_heap *h);
+/* a record of remote frees (free.c) goes to its heap h */
+void sbl_heap_xrec_give(struct sbl_heap *h, struct sbl_xrec *r);
 void sbl_heap_init_key(void);
 size_t sbl_heap_count(void);
 void sbl_heap_lock_prefork(void);
@@ -235,6 +234,8 @@ void sbl_free_checked(struct sbl_segment *s, struct sbl_page *pg, void *p);
 extern __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));
 void sbl_xb_flush(void); /* the calling thread's batched remote frees go to their pages */
 void sbl_xb_init_key(void);
+void sbl_xrec_put(struct sbl_xrec *r); /* an emptied record back to the pool */
+extern _Atomic size_t sbl_xrec_chunks; /* chunks of records mapped so far */
 
 /* huge.c */
 void *sbl_huge_alloc(size_t n, size_t align);

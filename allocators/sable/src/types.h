@@ -25,11 +25,14 @@
  * page->local_free, which goes to page->free whole when that runs dry (two
  * lists, as mimalloc's free/local_free: in a malloc+free loop the pop does
  * not wait on the push just before it); page->used counts the blocks
- * handed out. Another thread frees with a CAS onto the
- * page's xthread_free list, a chain of up to 64 of its frees into one page
- * at a time (free.c); the owner takes that list whole when the page runs
+ * handed out. Another thread keeps its frees of a heap's blocks as
+ * pointers in a record (struct sbl_xrec, up to 62) and pushes the record
+ * whole onto the heap's xrecs list (free.c); the owner frees them itself on
+ * its allocation slow path, and nobody else writes into the blocks. Large
+ * blocks, slow mode and a thread's own exit go one by one: a CAS onto the
+ * page's xthread_free list, which the owner takes whole when the page runs
  * dry. A page with no free block leaves its queue for the heap's full
- * list; the first remote free into such a page goes to the heap's `delayed`
+ * list; the first such free into it goes to the heap's `delayed`
  * list instead (state kept in the two low bits of xthread_free, as in
  * mimalloc) so that the owner notices the page has room again.
  *
@@ -41,7 +44,8 @@
  *
  * A thread that exits hands its heap back to an abandoned list; the next new
  * thread adopts it whole (pages, segments and pending remote frees), and a
- * free into an abandoned heap claims it briefly and frees locally. Heaps are
+ * free into an abandoned heap claims it briefly and frees locally (a record
+ * pushed as the owner left is freed so by whichever sees it last). Heaps are
  * never unmapped, so a heap pointer read from a segment is always valid.
  *
  * Empty pages go back to their segment; free slices are given back to the
@@ -196,6 +200,18 @@ struct sbl_segment {
                                               placed one segment in */
 };
 
+/* A batch of one thread's frees of blocks owned by another thread's heap,
+   on its way to that heap (free.c fills it, heap.c empties it): the
+   pointers as freed, so that neither the freeing thread nor the hand-over
+   writes into the blocks. 512 bytes. */
+#define SBL_XREC_CAP 62
+struct sbl_xrec {
+    struct sbl_xrec *next; /* the heap's xrecs list, or the pool of empty records */
+    uint32_t n;            /* pointers in p */
+    uint32_t reserved;
+    void *p[SBL_XREC_CAP];
+};
+
 struct sbl_page_queue {
     struct sbl_page *first, *last;
 };
@@ -211,18 +227,22 @@ struct sbl_heap {
                                                   but the class's first page
                                                   itself, or NULL */
     _Atomic(struct sbl_block *) delayed;       /* remote frees into full pages */
-    struct sbl_segment *segments;              /* all of them */
-    struct sbl_segment *runs[SBL_SLICES];      /* [r]: segments whose longest run
+    /* records of other threads' frees of this heap's blocks (free.c), on a
+       line of their own: other threads push, the owner takes them all */
+    _Alignas(64) _Atomic(struct sbl_xrec *) xrecs;
+    uint8_t xrecs_pad[64 - sizeof(void *)];
+    struct sbl_segment *segments;            /* all of them */
+    struct sbl_segment *runs[SBL_SLICES];    /* [r]: segments whose longest run
                                                   of free slices is r (63: empty) */
-    uint64_t run_mask;                         /* bit r: runs[r] is not empty */
-    struct sbl_page *large_kept;               /* the one empty page above SBL_KEEP_MAX kept */
-    _Atomic(struct sbl_segment *) huge_kept;   /* the huge mapping this thread
+    uint64_t run_mask;                       /* bit r: runs[r] is not empty */
+    struct sbl_page *large_kept;             /* the one empty page above SBL_KEEP_MAX kept */
+    _Atomic(struct sbl_segment *) huge_kept; /* the huge mapping this thread
                                                   freed last, kept for its next huge
                                                   malloc (huge.c); whoever exchanges it
                                                   out owns it */
-    _Atomic uint64_t huge_kept_at;             /* ms: when huge_kept was freed */
-    _Atomic int claimed;                       /* 1 while a thread owns or borrows the heap */
-    uintptr_t owner_tag;                       /* the owning thread's tag; 0 while abandoned
+    _Atomic uint64_t huge_kept_at;           /* ms: when huge_kept was freed */
+    _Atomic int claimed;                     /* 1 while a thread owns or borrows the heap */
+    uintptr_t owner_tag;                     /* the owning thread's tag; 0 while abandoned
                                                   (copied to every segment of the heap) */
     uint32_t purge_tick;
     uint64_t purge_check_at; /* earliest purge_at of its segments; 0: none */
@@ -232,6 +252,7 @@ struct sbl_heap {
 
 _Static_assert(sizeof(struct sbl_page) == 128 && _Alignof(struct sbl_page) == 64,
                "a page descriptor is two cache lines");
+_Static_assert(sizeof(struct sbl_xrec) == 512, "a record of remote frees is 512 bytes");
 _Static_assert(SBL_SLICE_SIZE / 16 <= UINT16_MAX &&
                    (SBL_SLICES + 1) * sizeof(struct sbl_page) <= UINT16_MAX,
                "capacity, used and offset fit in 16 bits");

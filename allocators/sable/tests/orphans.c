@@ -4,8 +4,10 @@
  * them all after joining. The memory of a heap whose owner has exited must
  * be reused or given back: what sable holds committed after the last
  * round may be at most 10% (plus 64 KiB) above what it held after round 30,
- * RSS at most 25% above (RSS also counts the thread stacks that glibc
- * keeps for reuse, a few hundred KiB that vary with the scheduling), and,
+ * RSS at most 25% plus 4 MiB above (RSS also counts the thread stacks that
+ * glibc keeps for reuse, which vary with the scheduling: from 5.0 to 7.9 MiB
+ * after round 30 in runs of the same build, and up to 41% more after round
+ * 300 in one of them), and,
  * with every block freed, sable may hold at most 16 MiB committed. A heap
  * whose memory was lost would add about 3 MiB a round.
  * Run with SABLE_PURGE_DELAY=0 (allocator.mk): freed memory then goes back
@@ -85,7 +87,7 @@ int main(void)
     size_t last = rss_bytes();
     printf("orphans: RSS %zu KiB after round %d, %zu KiB after round %d (peak %zu KiB)\n",
            base >> 10, BASE_ROUND, last >> 10, ROUNDS, peak >> 10);
-    CHECK(last <= base + base / 4);
+    CHECK(last <= base + base / 4 + ((size_t)4 << 20));
     CHECK(sable_stats(&st) == 0);
     printf("orphans: %zu KiB committed after round %d, %zu KiB after round %d, with every block "
            "freed\n",

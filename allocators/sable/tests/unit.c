@@ -6,6 +6,7 @@
 #include "sable.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdint.h>
@@ -143,47 +144,36 @@ static unsigned page_live(const struct sbl_page *pg)
     return pg->used - (pg->in_use == SBL_PAGE_KEPT);
 }
 
-/* Remote frees: onto the page's xthread_free list while the page is in its
- * queue, onto the heap's delayed list once it is full; both are collected. */
+/* Remote frees that go one by one (large blocks here; also slow mode and a
+ * thread's own exit): onto the page's xthread_free list while the page is
+ * in its queue, onto the heap's delayed list once it is full; both are
+ * collected. */
 static void test_remote(void)
 {
-    const size_t n = 40000; /* class 40960: 3-slice pages of 4 blocks */
-    void *blk[64];
-    blk[0] = sable_malloc(n);
-    struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
-    unsigned cap = pg->capacity;
-    CHECK(cap >= 4 && cap < 64);
-    for (unsigned i = 1; i < cap; i++) {
-        blk[i] = sable_malloc(n);
-        CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == pg);
-    }
-    CHECK(page_live(pg) == cap && pg->free == NULL);
-    /* the page is still first in its queue: remote frees land on its list */
-    free_in_thread(&blk[cap - 2], 2);
-    CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) != 0);
-    CHECK(page_live(pg) == cap);
-    void *again = sable_malloc(n); /* collects them */
-    CHECK(again == blk[cap - 2] || again == blk[cap - 1]);
-    CHECK(page_live(pg) == cap - 1);
-    blk[cap - 2] = again;
-    blk[cap - 1] = sable_malloc(n);
-    CHECK(page_live(pg) == cap);
+    const size_t n = 100000; /* class 112 KiB: one block per page */
+    void *a = sable_malloc(n);
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(a), a);
+    CHECK(pg->capacity == 1 && page_live(pg) == 1);
+    /* the page is still first in its queue: the free lands on its list */
+    free_in_thread(&a, 1);
+    CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) == (uintptr_t)a);
+    CHECK(page_live(pg) == 1);
+    void *again = sable_malloc(n); /* collects it */
+    CHECK(again == a);
+    CHECK(page_live(pg) == 1);
     /* the next allocation moves the page to the full list */
     void *other = sable_malloc(n);
     CHECK(sbl_page_of(sbl_segment_of(other), other) != pg);
     CHECK(sbl_page_flags(pg) & SBL_PF_FULL);
     CHECK((atomic_load(&pg->xthread_free) & SBL_TF_MASK) == SBL_TF_USE_DELAYED);
     /* a remote free into a full page goes to the heap's delayed list */
-    free_in_thread(&blk[0], 1);
-    CHECK(atomic_load(&sbl_tls_heap->delayed) == (struct sbl_block *)blk[0]);
+    free_in_thread(&a, 1);
+    CHECK(atomic_load(&sbl_tls_heap->delayed) == (struct sbl_block *)a);
     CHECK((atomic_load(&pg->xthread_free) & SBL_TF_MASK) == SBL_TF_NORMAL);
     /* the owner's slow path frees it locally and the page leaves the full list */
     sable_free(sable_malloc(3000000)); /* any slow-path allocation */
     CHECK(atomic_load(&sbl_tls_heap->delayed) == NULL);
     CHECK(!(sbl_page_flags(pg) & SBL_PF_FULL));
-    CHECK(page_live(pg) == cap - 1);
-    for (unsigned i = 1; i < cap; i++)
-        sable_free(blk[i]);
     sable_free(other);
 }
 
@@ -459,49 +449,152 @@ static void test_calloc_fresh(void)
         sable_free(v[i]);
 }
 
-/* Remote frees wait in the freeing thread's batch (one chain per page) and
- * reach the page in one push: when the thread flushes (here sable_purge),
- * at 64 blocks, or when it exits. */
-static void *batch_thread(void *arg)
+/* Remote frees of small blocks wait as pointers in the freeing thread's
+ * record for the owner heap, which goes to the heap whole (heap->xrecs) when
+ * it holds SBL_XREC_CAP pointers or when the thread exits (or flushes:
+ * sable_purge, an allocation slow path); the owner frees them on its slow
+ * path. Nothing writes into a block freed so: neither the free nor the
+ * hand-over (the blocks keep the pattern they were given). */
+#define REC_N (40 + SBL_XREC_CAP + 8)
+#define REC_FILL 0xa5
+
+struct rec_arg {
+    void **blk;
+    struct sbl_heap *owner;
+    int from, to;
+};
+
+static bool rec_intact(void **blk, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        for (int k = 0; k < 64; k++)
+            if (((unsigned char *)blk[i])[k] != REC_FILL)
+                return false;
+    return true;
+}
+
+static unsigned xrecs_count(const struct sbl_heap *h)
+{
+    unsigned n = 0;
+    for (const struct sbl_xrec *r = atomic_load(&h->xrecs); r != NULL; r = r->next)
+        n++;
+    return n;
+}
+
+static void *rec_thread(void *arg)
+{
+    struct rec_arg *a = arg;
+    unsigned before = xrecs_count(a->owner);
+    for (int i = a->from; i < a->to; i++) {
+        sable_free(a->blk[i]);
+        if (i - a->from + 1 == SBL_XREC_CAP) { /* a full record goes at once */
+            CHECK(xrecs_count(a->owner) == before + 1);
+            CHECK(atomic_load(&a->owner->xrecs)->n == SBL_XREC_CAP);
+        }
+    }
+    CHECK(rec_intact(a->blk, a->from, a->to)); /* the frees wrote nothing */
+    if (a->to - a->from < SBL_XREC_CAP)
+        CHECK(xrecs_count(a->owner) == before); /* still in the thread's record */
+    return NULL;                                /* exit: the open record goes to the owner */
+}
+
+static void rec_free_in_thread(void **blk, int from, int to)
+{
+    struct rec_arg a = {blk, sbl_tls_heap, from, to};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, rec_thread, &a) == 0);
+    pthread_join(t, NULL);
+}
+
+/* a thread that allocates and leaves its blocks to be freed by others */
+static void *orphan_alloc_thread(void *arg)
 {
     void **blk = arg;
-    struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
     for (int i = 0; i < 10; i++)
-        sable_free(blk[i]);
-    CHECK((atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK) == 0); /* still batched */
-    sable_purge();
-    int n = 0;
-    for (struct sbl_block *b =
-             (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
-         b != NULL; b = b->next)
-        n++;
-    CHECK(n == 10);
-    for (int i = 10; i < 10 + 64; i++) /* 64 more: pushed when the chain is full */
-        sable_free(blk[i]);
-    n = 0;
-    for (struct sbl_block *b =
-             (struct sbl_block *)(atomic_load(&pg->xthread_free) & ~(uintptr_t)SBL_TF_MASK);
-         b != NULL; b = b->next)
-        n++;
-    CHECK(n == 10 + 64);
+        blk[i] = sable_malloc(48);
     return NULL;
 }
 
-static void test_remote_batch(void)
+/* producer/consumer through a ring: the consumer's records go back to the
+   pool when the owner has freed their blocks, and are reused */
+#define RING 256
+static void *_Atomic ring[RING];
+static _Atomic unsigned long ring_head, ring_tail;
+
+static void *consumer_thread(void *arg)
 {
-    enum { N = 80 };
-    void *blk[N];
-    for (int i = 0; i < N; i++) {
-        blk[i] = sable_malloc(48);
+    unsigned long n = *(unsigned long *)arg;
+    for (unsigned long i = 0; i < n; i++) {
+        while (atomic_load(&ring_tail) == atomic_load(&ring_head))
+            sched_yield();
+        sable_free(atomic_load(&ring[i % RING]));
+        atomic_store(&ring_tail, i + 1);
+    }
+    return NULL;
+}
+
+static void test_remote_records(void)
+{
+    void *blk[REC_N];
+    for (int i = 0; i < REC_N; i++) {
+        blk[i] = sable_malloc(64);
+        memset(blk[i], REC_FILL, 64);
         CHECK(sbl_page_of(sbl_segment_of(blk[i]), blk[i]) ==
               sbl_page_of(sbl_segment_of(blk[0]), blk[0]));
     }
+    struct sbl_heap *h = sbl_tls_heap;
+    struct sbl_page *pg = sbl_page_of(sbl_segment_of(blk[0]), blk[0]);
+    unsigned live = page_live(pg);
+    CHECK(atomic_load(&h->xrecs) == NULL);
+    /* 40 frees: handed over at the thread's exit, in one record */
+    rec_free_in_thread(blk, 0, 40);
+    CHECK(xrecs_count(h) == 1);
+    const struct sbl_xrec *r = atomic_load(&h->xrecs);
+    CHECK(r->n == 40);
+    for (unsigned i = 0; i < r->n && i < 40; i++)
+        CHECK(r->p[i] == blk[i]);
+    /* a full record, then 8 at exit */
+    rec_free_in_thread(blk, 40, REC_N);
+    CHECK(xrecs_count(h) == 3);
+    CHECK(rec_intact(blk, 0, REC_N)); /* the hand-over wrote nothing */
+    CHECK(page_live(pg) == live);     /* not collected yet */
+    /* the owner's allocation slow path frees them */
+    CHECK(sbl_heap_find_page(h, sbl_size_class(64)) != NULL);
+    CHECK(atomic_load(&h->xrecs) == NULL);
+    CHECK(page_live(pg) == live - REC_N);
+
+    /* blocks of an exited thread freed by this one: the record goes to the
+       abandoned heap, which this thread borrows to free them */
+    void *ob[10];
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, batch_thread, blk) == 0);
+    CHECK(pthread_create(&t, NULL, orphan_alloc_thread, ob) == 0);
     pthread_join(t, NULL);
-    for (int i = 10 + 64; i < N; i++)
-        sable_free(blk[i]);
-    sable_free(sable_malloc(3000000)); /* collects */
+    struct sbl_page *opg = sbl_page_of(sbl_segment_of(ob[0]), ob[0]);
+    struct sbl_heap *oh = sbl_segment_of(ob[0])->heap;
+    CHECK(oh != h && atomic_load(&oh->claimed) == 0);
+    for (int i = 0; i < 10; i++)
+        sable_free(ob[i]);
+    sbl_xb_flush(); /* this thread's records go (as on its allocation slow path) */
+    CHECK(atomic_load(&oh->xrecs) == NULL);
+    CHECK(opg->in_use == SBL_PAGE_FREE || page_live(opg) == 0);
+
+    /* 200,000 messages from this thread to a consumer: records are reused */
+    size_t chunks = atomic_load(&sbl_xrec_chunks);
+    unsigned long msgs = 200000;
+    CHECK(pthread_create(&t, NULL, consumer_thread, &msgs) == 0);
+    for (unsigned long i = 0; i < msgs; i++) {
+        while (atomic_load(&ring_head) - atomic_load(&ring_tail) == RING)
+            sched_yield();
+        void *p = sable_malloc(64);
+        CHECK(p != NULL);
+        atomic_store(&ring[i % RING], p);
+        atomic_store(&ring_head, i + 1);
+    }
+    pthread_join(t, NULL);
+    size_t used_chunks = atomic_load(&sbl_xrec_chunks) - chunks;
+    printf("records: %zu chunk(s) of %zu records for %lu remote frees\n", used_chunks,
+           (size_t)(64 << 10) / sizeof(struct sbl_xrec), msgs);
+    CHECK(used_chunks <= 2); /* 3,226 records' worth without reuse */
 }
 
 /* SBL_PAGE_KEPT marks exactly the pages that stay when they empty: the only page
@@ -723,7 +816,7 @@ int main(void)
     test_calloc_fresh();
     test_large_kept();
     test_large_ring();
-    test_remote_batch();
+    test_remote_records();
     test_huge_kept();
     test_realloc_room();
     test_realloc_kept();
