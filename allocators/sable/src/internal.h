@@ -590,7 +590,8 @@ static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *
  * slice from p's own bits, one compare of the descriptor's owner word with
  * the thread pointer (the owner's tag and the flags together: see types.h),
  * the push (onto pg->local_free, not the list malloc pops: see types.h) and
- * the used count, all in the descriptor's first cache line. A page that
+ * the used count (the owner word in the descriptor's second cache line, the
+ * push and the count in its first: see types.h). A page that
  * stays when it empties (kept) holds one count of its own, so its last free
  * does not reach 0; other pages call sbl_heap_retire there. The descriptor
  * read is that of p's slice: a block in a later slice of its span

@@ -124,9 +124,11 @@ struct sbl_block {
 struct sbl_heap;
 
 /* One span of slices holding blocks of one size. 128 bytes, on a cache line
-   boundary: the first line holds all that the owner reads and writes (the
-   fast paths touch only it), the second the remote-free list, which other
-   threads write. */
+   boundary: the first line holds what the owner writes on its fast paths
+   (the lists and the used count), the second what every free reads (the
+   owner word, written seldom) and the remote-free list: a thread that frees
+   another's blocks reads the owner word without pulling the line the owner
+   writes on every malloc and free across cores. */
 struct sbl_page {
     struct sbl_block *free;       /* owner's list: malloc pops (the slow paths
                                      push too) */
@@ -135,18 +137,6 @@ struct sbl_page {
                                      runs dry (page_collect). Two lists, so that
                                      in a malloc+free loop the pop does not wait
                                      on the push just before it */
-    uint64_t owner;               /* the owner's tag (bits 0..55) and the flags
-                                     (SBL_PF_*, bits 56..63: the byte
-                                     sbl_page_flags reads): equal to the owning
-                                     thread's tag exactly when free's fast path
-                                     may take a block of this slice (a live
-                                     page's head, no flag, in a segment of that
-                                     thread's heap). The tag is 0 on every other
-                                     descriptor and while the heap has no
-                                     thread. Written by the owner (tag: at page
-                                     creation and when the heap changes owner),
-                                     flags with relaxed atomics (sable_free_range
-                                     may set SBL_PF_RANGE from any thread) */
     uint16_t used;                /* blocks on neither list (incl. remote-freed
                                      ones not yet collected), plus 1 while in_use
                                      is SBL_PAGE_KEPT (so that the fast path's free of the
@@ -164,9 +154,22 @@ struct sbl_page {
     uint32_t block_size;
     uint8_t *start;               /* first block */
     struct sbl_page *next, *prev; /* class queue or full list */
-    /* second line: written by other threads */
+    /* second line: the owner word (read by every free) and the remote-free
+       list (written by other threads) */
     _Alignas(64) _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */
-    uint8_t pad1[64 - sizeof(uintptr_t)];
+    uint64_t owner;                              /* the owner's tag (bits 0..55) and the flags
+                                     (SBL_PF_*, bits 56..63: the byte
+                                     sbl_page_flags reads): equal to the owning
+                                     thread's tag exactly when free's fast path
+                                     may take a block of this slice (a live
+                                     page's head, no flag, in a segment of that
+                                     thread's heap). The tag is 0 on every other
+                                     descriptor and while the heap has no
+                                     thread. Written by the owner (tag: at page
+                                     creation and when the heap changes owner),
+                                     flags with relaxed atomics (sable_free_range
+                                     may set SBL_PF_RANGE from any thread) */
+    uint8_t pad1[64 - 2 * sizeof(uintptr_t)];
 };
 
 struct sbl_segment {
