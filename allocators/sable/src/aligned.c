@@ -23,11 +23,8 @@ void *sbl_alloc_aligned(size_t align, size_t n)
             if (SBL_LIKELY(pg != NULL && !sbl_slow_mode())) {
                 /* the pop of the fast path, after taking the page's own
                    frees (local_free) whole as malloc's way out does */
-                if (pg->free == NULL && pg->local_free != NULL) {
-                    struct sbl_block *b = pg->local_free;
-                    pg->local_free = NULL;
-                    pg->free = sbl_page_order_worth(pg) ? sbl_page_order(pg, b) : b;
-                }
+                if (pg->free == NULL && pg->local_free != NULL)
+                    sbl_page_take_local(pg);
                 if (pg->free != NULL) {
                     struct sbl_block *b = pg->free;
                     pg->free = b->next;

@@ -93,11 +93,8 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
     } else {
         unsigned cls = sbl_size_class(n);
         struct sbl_page *pg = h->queues[cls].first;
-        if (pg && pg->free == NULL && pg->local_free != NULL) { /* see above */
-            pg->free =
-                sbl_page_order_worth(pg) ? sbl_page_order(pg, pg->local_free) : pg->local_free;
-            pg->local_free = NULL;
-        }
+        if (pg && pg->free == NULL && pg->local_free != NULL) /* see above */
+            sbl_page_take_local(pg);
         if (pg && pg->free) {
             struct sbl_block *b = sbl_page_pop(pg);
             p = b;

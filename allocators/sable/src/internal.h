@@ -571,6 +571,15 @@ static inline bool sbl_page_order_worth(const struct sbl_page *pg)
 
 struct sbl_block *sbl_page_order(const struct sbl_page *pg, struct sbl_block *l); /* heap.c */
 
+/* pg's local_free list (its free list ran dry) becomes its free list whole,
+   in address order when worth it: malloc's way out of its fast path */
+static inline void sbl_page_take_local(struct sbl_page *pg)
+{
+    struct sbl_block *l = pg->local_free;
+    pg->local_free = NULL;
+    pg->free = sbl_page_order_worth(pg) ? sbl_page_order(pg, l) : l;
+}
+
 /* the owner's free of p into pg, a page without flags: the local, plain
    corner of free's grid (free.c) */
 static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *pg, void *p)

@@ -30,10 +30,11 @@
 /* whether a block of old bytes growing to n moves now to the thread's kept
    huge mapping (grow_alloc) rather than growing where it is: it will grow
    there without a copy up to the mapping's size (the copy of old bytes
-   now instead of a bigger one later) */
+   now instead of a bigger one later). Not in slow mode, where grow_alloc
+   takes nothing: the block then grows where it is, when it can. */
 static inline bool grows_into_kept(size_t old, size_t n)
 {
-    return old <= GROW_KEPT_MIN && n > GROW_KEPT_MIN &&
+    return old <= GROW_KEPT_MIN && n > GROW_KEPT_MIN && !sbl_slow_mode() &&
            atomic_load_explicit(&sbl_tls_heap->huge_kept, memory_order_relaxed) != NULL;
 }
 

@@ -433,6 +433,22 @@ static long minor_faults(void)
     return ru.ru_minflt;
 }
 
+/* A block growing past 256 KiB while the thread keeps a huge mapping (as
+ * secure mode does too) grows where it is when it can: moving it into the
+ * kept mapping is normal mode's way, which slow mode does not take. */
+static void test_grow_in_place(void)
+{
+    unsigned char *h = p_malloc((size_t)4 << 20);
+    CHECK(h != NULL);
+    p_free(h); /* now the thread's kept mapping */
+    unsigned char *p = p_malloc((size_t)200 << 10);
+    CHECK(p != NULL);
+    memset(p, 0x5a, (size_t)200 << 10);
+    unsigned char *q = sable_realloc(p, (size_t)300 << 10);
+    CHECK(q == p && q[(200 << 10) - 1] == 0x5a);
+    p_free(q);
+}
+
 /* A freed huge block keeps its mapping, as in normal mode, zeroed: it
  * reads as zero where it lies (still mapped: the test looks at freed
  * memory on purpose), comes back at the next malloc of its size without a
@@ -588,5 +604,7 @@ int main(int argc, char **argv)
     test_huge_kept();
     test_batch_rounds();
     test_locked();
+    test_grow_in_place(); /* last: its untouched 4 MiB block sways the zeroing
+                             of huge blocks (sparse) for the tests above */
     return check_done("sable secure");
 }
