@@ -21,10 +21,7 @@ void *sbl_alloc_aligned(size_t align, size_t n)
             struct sbl_heap *h = sbl_tls_heap;
             struct sbl_page *pg = h->queues[c].first; /* NULL in the empty heap */
             if (SBL_LIKELY(pg != NULL && !sbl_slow_mode())) {
-                /* the pop of the fast path, after taking the page's own
-                   frees (local_free) whole as malloc's way out does */
-                if (pg->free == NULL && pg->local_free != NULL)
-                    sbl_page_take_local(pg);
+                /* the pop of the fast path */
                 if (pg->free != NULL) {
                     struct sbl_block *b = pg->free;
                     pg->free = b->next;

@@ -19,25 +19,11 @@ void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
 }
 
 /* the small fast path's way out (no block on the direct page's free list:
-   its frees wait on local_free, the page ran dry, a thread's first call, or
-   slow mode). The first case, the common one, takes local_free whole here,
-   so that it counts as no slow-path event (no purge tick, no clock read);
-   local_free is always empty in slow mode and in the static empty heap.
-   Secure mode alone first tries its lean path (secure.c), which comes back
-   to sbl_alloc_generic */
+   the page ran dry, a thread's first call, or slow mode). Secure mode alone
+   first tries its lean path (secure.c), which comes back to
+   sbl_alloc_generic */
 SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 {
-    struct sbl_page *pg = h->direct[n];
-    struct sbl_block *b = pg->local_free;
-    if (SBL_LIKELY(b != NULL)) {
-        pg->local_free = NULL;
-        if (SBL_UNLIKELY(sbl_page_order_worth(pg)))
-            b = sbl_page_order(pg, b);
-        pg->free = b->next;
-        pg->used++;
-        sbl_assert(sbl_block_in_page(pg, b) && sbl_page_counts_ok(pg));
-        return b;
-    }
     if (SBL_UNLIKELY(sbl_opt.mode == SBL_MODE_SECURE))
         return sbl_secure_alloc_small(h, n);
     return sbl_alloc_generic(n, h);
@@ -57,13 +43,8 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 static inline struct sbl_page *large_kept_take(struct sbl_heap *h, unsigned cls)
 {
     struct sbl_page *k = h->large_kept;
-    if (k == NULL || k->cls != cls || sbl_page_flags(k) != 0 ||
-        (k->free == NULL && k->local_free == NULL))
+    if (k == NULL || k->cls != cls || sbl_page_flags(k) != 0 || k->free == NULL)
         return NULL;
-    if (k->free == NULL) {
-        k->free = k->local_free; /* too few blocks to order (sbl_page_order_worth) */
-        k->local_free = NULL;
-    }
     if (!sbl_single_threaded())
         sbl_page_set_state(k, SBL_TF_USE_DELAYED);
     return k;
@@ -93,8 +74,6 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
     } else {
         unsigned cls = sbl_size_class(n);
         struct sbl_page *pg = h->queues[cls].first;
-        if (pg && pg->free == NULL && pg->local_free != NULL) /* see above */
-            sbl_page_take_local(pg);
         if (pg && pg->free) {
             struct sbl_block *b = sbl_page_pop(pg);
             p = b;

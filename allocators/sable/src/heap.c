@@ -128,52 +128,9 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
 
 /* ---- remote frees ---- */
 
-/* Moves the page's local_free list (the fast path's frees) to page->free,
- * then takes its remote-free list whole and prepends it too. */
-/* Placement (see sbl_page_order_worth): the free blocks of l in address
- * order. The list is rebuilt through a bitmap
- * of block indices, a few instructions per block. */
-struct sbl_block *sbl_page_order(const struct sbl_page *pg, struct sbl_block *l)
-{
-    uint64_t bits[SBL_SLICE_SIZE / 16 / 64]; /* capacity <= 4096 */
-    uint32_t words = (pg->reserved + 63u) / 64u;
-    for (uint32_t w = 0; w < words; w++)
-        bits[w] = 0;
-    size_t bs = pg->block_size;
-    /* exact for the offsets of blocks (multiples of bs below 2^22) */
-    uint64_t m = (((uint64_t)1 << 32) + bs - 1) / bs;
-    for (; l != NULL; l = l->next) {
-        uint32_t i = (uint32_t)(((uint64_t)((uint8_t *)l - pg->start) * m) >> 32);
-        bits[i >> 6] |= (uint64_t)1 << (i & 63);
-    }
-    struct sbl_block *head = NULL, **tail = &head;
-    for (uint32_t w = 0; w < words; w++)
-        for (uint64_t v = bits[w]; v != 0; v &= v - 1) {
-            struct sbl_block *b =
-                (struct sbl_block *)(pg->start +
-                                     ((size_t)w * 64 + (size_t)__builtin_ctzll(v)) * bs);
-            *tail = b;
-            tail = &b->next;
-        }
-    *tail = NULL;
-    return head;
-}
-
+/* Takes the page's remote-free list whole and prepends it to page->free. */
 static void page_collect(struct sbl_page *pg)
 {
-    struct sbl_block *l = pg->local_free;
-    if (l != NULL) {
-        pg->local_free = NULL;
-        if (pg->free == NULL && sbl_page_order_worth(pg))
-            l = sbl_page_order(pg, l);
-        if (pg->free != NULL) {
-            struct sbl_block *t = l;
-            while (t->next != NULL)
-                t = t->next;
-            t->next = pg->free;
-        }
-        pg->free = l;
-    }
     uintptr_t tf = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     if ((tf & ~(uintptr_t)SBL_TF_MASK) == 0)
         return;

@@ -502,11 +502,10 @@ static inline struct sbl_block *sbl_page_pop(struct sbl_page *pg)
  * 12 instructions in malloc() with its return: the TLS load (through the
  * GOT), the size test, the table index and load, the pop (2 loads, 1
  * store), the used count and one test (the slow paths take (n, h), so that
- * n stays where the caller put it). Every other case takes the single `b == NULL` branch: no block on
- * pg->free (once per list length when the page's frees wait on
- * pg->local_free, taken whole by sbl_alloc_small_slow; a page run dry),
- * a thread's first call (served by the empty page of the static empty
- * heap), slow mode. */
+ * n stays where the caller put it). Every other case takes the single
+ * `b == NULL` branch: no block on pg->free (a page run dry), a thread's
+ * first call (served by the empty page of the static empty heap), slow
+ * mode. */
 static inline void *sbl_heap_alloc_small(struct sbl_heap *h, size_t n)
 {
     struct sbl_page *pg = h->direct[n];
@@ -554,39 +553,13 @@ static inline bool sbl_free_is_local(const struct sbl_page *pg)
     return __atomic_load_n(&pg->owner, __ATOMIC_RELAXED) == (uint64_t)sbl_owner_tag(sbl_tls_heap);
 }
 
-/* Placement: when a page's local_free list is taken whole (its free list
- * ran dry) while the page still holds live blocks and gets many back, the
- * blocks are handed out in address order, lowest first, whatever order
- * they were freed in: blocks allocated together in time then lie together
- * in memory, and a program that walks them in that order reads memory
- * forward, as prefetchers like. A malloc+free loop (the page empties, used
- * <= 1) keeps the plain swap. Normal mode only: the other modes check and
- * encode their links. */
-#define SBL_ORDER_MIN 16 /* free blocks worth ordering */
-
-static inline bool sbl_page_order_worth(const struct sbl_page *pg)
-{
-    return pg->used > 1 && pg->reserved - pg->used >= SBL_ORDER_MIN && !sbl_slow_mode();
-}
-
-struct sbl_block *sbl_page_order(const struct sbl_page *pg, struct sbl_block *l); /* heap.c */
-
-/* pg's local_free list (its free list ran dry) becomes its free list whole,
-   in address order when worth it: malloc's way out of its fast path */
-static inline void sbl_page_take_local(struct sbl_page *pg)
-{
-    struct sbl_block *l = pg->local_free;
-    pg->local_free = NULL;
-    pg->free = sbl_page_order_worth(pg) ? sbl_page_order(pg, l) : l;
-}
-
 /* the owner's free of p into pg, a page without flags: the local, plain
    corner of free's grid (free.c) */
 static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *pg, void *p)
 {
     struct sbl_block *b = (struct sbl_block *)p;
-    b->next = pg->local_free;
-    pg->local_free = b;
+    b->next = pg->free;
+    pg->free = b;
     if (SBL_UNLIKELY(--pg->used == 0))
         sbl_heap_retire(s->heap, pg);
 }
@@ -598,8 +571,9 @@ static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *
  * checks p before any header is read), the segment mask, the index of p's
  * slice from p's own bits, one compare of the descriptor's owner word with
  * the thread pointer (the owner's tag and the flags together: see types.h),
- * the push (onto pg->local_free, not the list malloc pops: see types.h) and
- * the used count (the owner word in the descriptor's second cache line, the
+ * the push (onto pg->free, the list malloc pops: the block freed last is
+ * the next one handed out, while it is still in the cache) and the used
+ * count (the owner word in the descriptor's second cache line, the
  * push and the count in its first: see types.h). A page that
  * stays when it empties (kept) holds one count of its own, so its last free
  * does not reach 0; other pages call sbl_heap_retire there. The descriptor
@@ -630,14 +604,14 @@ static inline void sbl_free_inline(void *p)
 #define SBL_PG_FIELD(f) (offsetof(struct sbl_segment, pages) + offsetof(struct sbl_page, f))
     __asm__ goto("cmp %[tag], %c[own](%[s],%[i])\n\t"
                  "jne %l[other]\n\t"
-                 "mov %c[lf](%[s],%[i]), %%r11\n\t"
+                 "mov %c[fl](%[s],%[i]), %%r11\n\t"
                  "mov %%r11, (%[p])\n\t"
-                 "mov %[p], %c[lf](%[s],%[i])\n\t"
+                 "mov %[p], %c[fl](%[s],%[i])\n\t"
                  "subw $1, %c[used](%[s],%[i])\n\t"
                  "je %l[empty]"
                  :
                  : [tag] "r"(sbl_owner_tag(NULL)), [s] "r"(s), [i] "r"(i), [p] "r"(p),
-                   [own] "i"(SBL_PG_FIELD(owner)), [lf] "i"(SBL_PG_FIELD(local_free)),
+                   [own] "i"(SBL_PG_FIELD(owner)), [fl] "i"(SBL_PG_FIELD(free)),
                    [used] "i"(SBL_PG_FIELD(used))
                  : "cc", "memory", "r11"
                  : other, empty);

@@ -154,9 +154,6 @@ static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page *
             for (struct sbl_block *b = pg->free; b; b = sbl_next_get(b))
                 if ((uint8_t *)b == start)
                     return false;
-            for (struct sbl_block *b = pg->local_free; b; b = b->next)
-                if ((uint8_t *)b == start)
-                    return false;
         }
         *startp = start;
         *sizep = pg->block_size;

@@ -541,7 +541,6 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     struct sbl_page *pg = &s->pages[idx];
     size_t bs = sbl_class_size(cls);
     pg->free = NULL;
-    pg->local_free = NULL;
     pg->offset = 0;
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
@@ -626,7 +625,6 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     unsigned k = pg->slices;
     sbl_page_set_in_use(pg, SBL_PAGE_FREE);
     pg->free = NULL;
-    pg->local_free = NULL;
     /* a stray free still takes the slow path */
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     uint64_t m = span_mask(idx, k);

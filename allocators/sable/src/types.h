@@ -21,11 +21,10 @@
  *
  * Every thread that allocates owns a *heap*: one queue of pages per class and
  * a list of segments. The owner allocates and frees with plain loads and
- * stores: page->free is popped by malloc; the fast path's free pushes onto
- * page->local_free, which goes to page->free whole when that runs dry (two
- * lists, as mimalloc's free/local_free: in a malloc+free loop the pop does
- * not wait on the push just before it); page->used counts the blocks
- * handed out. Another thread keeps its frees of a heap's blocks as
+ * stores: one list per page, page->free, that free pushes onto and malloc
+ * pops (LIFO: the block freed last, still in the cache, is the next one
+ * handed out); page->used counts the blocks handed out. Another thread
+ * keeps its frees of a heap's blocks as
  * pointers in a record (struct sbl_xrec, up to 62) and pushes the record
  * whole onto the heap's xrecs list (free.c); the owner frees them itself on
  * its allocation slow path, and nobody else writes into the blocks. Large
@@ -130,26 +129,20 @@ struct sbl_heap;
    another's blocks reads the owner word without pulling the line the owner
    writes on every malloc and free across cores. */
 struct sbl_page {
-    struct sbl_block *free;       /* owner's list: malloc pops (the slow paths
-                                     push too) */
-    struct sbl_block *local_free; /* the owner's fast-path frees: plain
-                                     links, moved whole to `free` when `free`
-                                     runs dry (page_collect). Two lists, so that
-                                     in a malloc+free loop the pop does not wait
-                                     on the push just before it */
-    uint16_t used;                /* blocks on neither list (incl. remote-freed
-                                     ones not yet collected), plus 1 while in_use
-                                     is SBL_PAGE_KEPT (so that the fast path's free of the
-                                     last block of a page that stays does not
-                                     reach 0); 0 => page is empty and may go */
-    uint16_t offset;              /* bytes back to the span's head descriptor;
-                                     0 on the head (the page itself) */
-    uint16_t capacity;            /* blocks that fit in the span (<= 4096: the
-                                     16-byte class in one slice) */
-    uint16_t reserved;            /* blocks carved so far (the rest untouched) */
-    uint8_t cls;                  /* size class */
-    uint8_t slices;               /* span length in slices */
-    uint8_t in_use;               /* enum sbl_page_use */
+    struct sbl_block *free; /* owner's list: free pushes, malloc pops */
+    uint16_t used;          /* blocks not on `free` (incl. remote-freed ones
+                               not yet collected), plus 1 while in_use is
+                               SBL_PAGE_KEPT (so that the fast path's free of
+                               the last block of a page that stays does not
+                               reach 0); 0 => page is empty and may go */
+    uint16_t offset;        /* bytes back to the span's head descriptor; 0 on
+                               the head (the page itself) */
+    uint16_t capacity;      /* blocks that fit in the span (<= 4096: the
+                               16-byte class in one slice) */
+    uint16_t reserved;      /* blocks carved so far (the rest untouched) */
+    uint8_t cls;            /* size class */
+    uint8_t slices;         /* span length in slices */
+    uint8_t in_use;         /* enum sbl_page_use */
     uint8_t pad0;
     uint32_t block_size;
     uint8_t *start;               /* first block */

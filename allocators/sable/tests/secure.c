@@ -81,8 +81,8 @@ static const char *const expect[N_MISUSE] = {
 
 /* a use after free overwrites a freed block's link with a plausible
    pointer: malloc of that size must report it when it reaches the block
-   (the freed blocks wait on the page's local_free list until its free list
-   runs dry), never return the pointer */
+   (b heads the page's free list: the next malloc takes it and follows its
+   link), never return the pointer */
 static void corrupt_link(size_t size)
 {
     static char target[256];

@@ -84,8 +84,8 @@ static void test_lookup(void)
     }
 }
 
-/* A page's lists: frees onto local_free, LIFO reuse once free runs dry,
- * the used count, extension. */
+/* A page's list: free pushes onto the list malloc pops (the block freed
+ * last comes back first), the used count, extension. */
 static void test_free_list(void)
 {
     const size_t n = 8192; /* one-slice pages of 8 blocks */
@@ -98,18 +98,19 @@ static void test_free_list(void)
     struct sbl_block *rest = pg->free;
     sable_free(b);
     CHECK(pg->used == used);
-    /* the fast path's free goes to local_free, not to the list malloc pops */
-    CHECK(pg->local_free == (struct sbl_block *)b && pg->free == rest);
-    /* malloc takes pg->free first; b comes back (LIFO) once it runs dry */
+    /* the fast path's free heads the list malloc pops, ahead of the rest */
+    CHECK(pg->free == (struct sbl_block *)b && ((struct sbl_block *)b)->next == rest);
+    CHECK(sable_malloc(n) == b && pg->free == rest);
+    /* the page's other blocks, until it runs dry */
     void *taken[8];
     unsigned k = 0;
-    void *q;
-    while ((q = sable_malloc(n)) != b) {
+    while (pg->free != NULL || pg->reserved < pg->capacity) {
+        void *q = sable_malloc(n);
         CHECK(k < 8 && sbl_page_of(sbl_segment_of(q), q) == pg);
         taken[k++] = q;
     }
-    CHECK(k > 0 && pg->local_free == NULL);
-    CHECK(pg->reserved <= pg->capacity && pg->capacity == 8);
+    CHECK(pg->reserved == pg->capacity && pg->capacity == 8);
+    CHECK(pg->used == used + 1 + k);
     for (unsigned i = 0; i < k; i++)
         sable_free(taken[i]);
     sable_free(b);
