@@ -22,6 +22,8 @@
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%,
 #                       and per malloc+free of 4 MiB (the kept huge mapping)
+#   test-sable-xpair    callgrind: instructions of free per operation of two threads that free
+#                       each other's blocks (tests/xpair.c: remote frees, records) pinned to +-5%
 #   test-sable-format   sable's C sources and headers are as clang-format formats them
 #                       (allocators/sable/.clang-format)
 #   test-sable-debug    the debug build (build/sable-debug: -DSABLE_DEBUG -O1, sbl_assert on) runs
@@ -118,6 +120,7 @@ TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable
          test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
          test-sable-preload test-sable-pair test-sable-placement test-sable-debug test-sable-format
 TESTS += test-sable-lean
+TESTS += test-sable-xpair
 
 test-sable-unit: $(SABLE_TDIR)/unit
 	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
@@ -170,6 +173,13 @@ SABLE_PAIR_HUGE_INSNS := 190
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_HUGE_INSNS) 4194304 100000
+
+# free's instructions per operation of tests/xpair.c (two threads freeing
+# each other's blocks, 16..4096 bytes: most mallocs take the slow path)
+SABLE_XPAIR_INSNS := 74.5
+.PHONY: test-sable-xpair
+test-sable-xpair: $(SABLE_TDIR)/xpair
+	nice $(SABLE_DIR)/tests/xpair.sh $(SABLE_TDIR)/xpair $(SABLE_XPAIR_INSNS)
 
 test-sable-valgrind: $(SABLE_TDIR)/vg_prog
 	nice $(SABLE_DIR)/tests/valgrind.sh $(SABLE_TDIR)/vg_prog $(SABLE_TDIR)/valgrind
