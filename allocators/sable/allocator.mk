@@ -168,7 +168,7 @@ test-sable-debug: $(SABLE_DEBUG_TDIR)/unit $(SABLE_DEBUG_TDIR)/api $(SABLE_DEBUG
 # malloc 12, free 16
 SABLE_PAIR_INSNS := 37
 # and a 4 MiB block's, the thread's kept huge mapping reused (huge.c)
-SABLE_PAIR_HUGE_INSNS := 190
+SABLE_PAIR_HUGE_INSNS := 173
 .PHONY: test-sable-pair
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)
@@ -176,7 +176,7 @@ test-sable-pair: $(SABLE_TDIR)/pair
 
 # free's instructions per operation of tests/xpair.c (two threads freeing
 # each other's blocks, 16..4096 bytes: most mallocs take the slow path)
-SABLE_XPAIR_INSNS := 74.5
+SABLE_XPAIR_INSNS := 59.4
 .PHONY: test-sable-xpair
 test-sable-xpair: $(SABLE_TDIR)/xpair
 	nice $(SABLE_DIR)/tests/xpair.sh $(SABLE_TDIR)/xpair $(SABLE_XPAIR_INSNS)

@@ -84,7 +84,6 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
  * record. One-block pages (large blocks) are freed at once. */
 #define XS_SLOTS 8
 #define XS_SLOT_BITS 3
-#define XS_WAYS 8
 #define XS_BYTES ((uint32_t)256 << 10)
 _Static_assert(XS_SLOTS == 1 << XS_SLOT_BITS, "slot index bits");
 
@@ -93,11 +92,6 @@ struct xslot {
     struct sbl_xrec *r;
     uint32_t n;     /* pointers in r */
     uint32_t bytes; /* medium blocks in r */
-    /* small pages of h with a block in r: a later free into one of them
-       joins r without reading the page's descriptor (sbl_free_slow). Valid
-       while r holds that block (the page cannot change meanwhile), so
-       cleared when r goes */
-    const struct sbl_page *ok[XS_WAYS];
 };
 
 static __thread struct xslot xs[XS_SLOTS] __attribute__((tls_model("initial-exec")));
@@ -113,12 +107,6 @@ static bool xb_key_ok;
 static inline unsigned xs_index(const struct sbl_heap *h)
 {
     return (unsigned)(((uintptr_t)h * 0x9e3779b97f4a7c15ull) >> (64 - XS_SLOT_BITS));
-}
-
-/* the way of a slice's descriptor in a slot's ok[] */
-static inline unsigned xs_way(const struct sbl_page *slice)
-{
-    return (unsigned)((uintptr_t)slice >> 6) % XS_WAYS;
 }
 
 /* ---- records: carved from chunks of their own, never unmapped; a record
@@ -207,28 +195,15 @@ static SBL_NOINLINE void xs_flush(struct xslot *x)
     x->r = NULL;
     x->n = 0;
     x->bytes = 0;
-    for (unsigned i = 0; i < XS_WAYS; i++)
-        x->ok[i] = NULL;
     sbl_xb_pending--;
     sbl_heap_xrec_give(h, r);
-}
-
-/* p joins the open record of its slot */
-static inline void xs_push(struct xslot *x, void *p)
-{
-    x->r->p[x->n] = p;
-    if (++x->n == SBL_XREC_CAP)
-        xs_flush(x);
 }
 
 /* b, a block of pg (a page of x's heap that takes batched frees), joins
    x's open record */
 static inline void xs_add(struct xslot *x, const struct sbl_page *pg, void *b)
 {
-    if (pg->slices == 1)
-        x->ok[xs_way(pg)] = pg; /* a small page: p's slice is the page */
-    else
-        x->bytes += pg->block_size;
+    x->bytes += pg->xbytes; /* (the descriptor's second line; 0 if small) */
     x->r->p[x->n] = b;
     if (++x->n == SBL_XREC_CAP || x->bytes >= XS_BYTES)
         xs_flush(x);
@@ -273,7 +248,7 @@ static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct 
             return;
         }
     }
-    if (SBL_UNLIKELY(sbl_slow_mode() || pg->capacity <= 1 ||
+    if (SBL_UNLIKELY(sbl_slow_mode() || pg->xbytes == SBL_XBYTES_NONE ||
                      (sbl_page_flags(pg) & SBL_PF_DETACHED))) {
         free_remote_direct(h, pg, b, b);
         return;
@@ -331,22 +306,13 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
    fast path would) */
 SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice)
 {
-    /* another remote free into a small page that has a block in the
-       thread's open record for the page's heap joins the record without
-       reading the page's descriptor: the owner writes that line on every
-       malloc, and a consumer thread that read it on every free would pull
-       it back and forth. What p is (an interior pointer, a partially freed
-       block) the owner sorts out when it takes the record (heap.c). An
-       empty slot has no ok[] entry, so a huge block (no heap) never
-       matches */
     struct sbl_heap *h = s->heap;
-    struct xslot *x = &xs[xs_index(h)];
-    if (x->h == h && x->ok[xs_way(slice)] == slice) {
-        xs_push(x, p);
-        return;
-    }
-    struct sbl_page *pg = (struct sbl_page *)((char *)slice - slice->offset);
-    if (SBL_LIKELY(sbl_page_flags(pg) == 0)) {
+    if (SBL_LIKELY(sbl_page_flags(slice) == 0 && h != NULL)) {
+        /* no flag in a heap's segment (a huge block's has no heap, and
+           only its head descriptor is set up): p's slice is its page's
+           head (a later slice of a span has SBL_PF_INTERIOR), and the owner
+           word in the second line is all that was read of it */
+        struct sbl_page *pg = slice;
         if (h == sbl_tls_heap) {
             sbl_free_local_plain(s, pg, p);
             return;
@@ -354,13 +320,17 @@ SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page 
         /* a remote free into a page without flags (p is a block's start,
            the page is not detached, and an open slot means normal mode and
            a thread that batches) while the thread has a record open for
-           its heap: straight into it, as free_remote_batched would */
-        if (x->h == h && pg->capacity > 1) {
+           its heap: straight into it, as free_remote_batched would, without
+           reading the descriptor's first line: the owner writes that line
+           on every malloc and free, and a consumer thread that read it on
+           every free would pull it back and forth */
+        struct xslot *x = &xs[xs_index(h)];
+        if (x->h == h && pg->xbytes != SBL_XBYTES_NONE) {
             xs_add(x, pg, p);
             return;
         }
     }
-    free_plain(s, pg, p);
+    free_plain(s, (struct sbl_page *)((char *)slice - slice->offset), p);
 }
 
 static inline void free_slow_mode_body(void *p)
