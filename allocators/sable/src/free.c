@@ -203,9 +203,16 @@ static SBL_NOINLINE void xs_flush(struct xslot *x)
    x's open record */
 static inline void xs_add(struct xslot *x, const struct sbl_page *pg, void *b)
 {
-    x->bytes += pg->xbytes; /* (the descriptor's second line; 0 if small) */
-    x->r->p[x->n] = b;
-    if (++x->n == SBL_XREC_CAP || x->bytes >= XS_BYTES)
+    uint32_t xb = pg->xbytes; /* (the descriptor's second line; 0 if small) */
+    uint32_t n = x->n;
+    x->r->p[n] = b;
+    x->n = ++n;
+    if (SBL_UNLIKELY(xb != 0)) {
+        x->bytes += xb;
+        if (x->bytes >= XS_BYTES)
+            n = SBL_XREC_CAP;
+    }
+    if (n == SBL_XREC_CAP)
         xs_flush(x);
 }
 
@@ -307,27 +314,33 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
 SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice)
 {
     struct sbl_heap *h = s->heap;
-    if (SBL_LIKELY(sbl_page_flags(slice) == 0 && h != NULL)) {
-        /* no flag in a heap's segment (a huge block's has no heap, and
-           only its head descriptor is set up): p's slice is its page's
-           head (a later slice of a span has SBL_PF_INTERIOR), and the owner
-           word in the second line is all that was read of it */
+    unsigned f = sbl_page_flags(slice);
+    if (SBL_LIKELY((f & ~SBL_PF_FULL) == 0 && h != NULL)) {
+        /* no flag but FULL in a heap's segment (a huge block's has no
+           heap, and only its head descriptor is set up): p's slice is its
+           page's head (a later slice of a span has SBL_PF_INTERIOR), and
+           the owner word in the second line is all that was read of it */
         struct sbl_page *pg = slice;
         if (h == sbl_tls_heap) {
-            sbl_free_local_plain(s, pg, p);
-            return;
-        }
-        /* a remote free into a page without flags (p is a block's start,
-           the page is not detached, and an open slot means normal mode and
-           a thread that batches) while the thread has a record open for
-           its heap: straight into it, as free_remote_batched would, without
-           reading the descriptor's first line: the owner writes that line
-           on every malloc and free, and a consumer thread that read it on
-           every free would pull it back and forth */
-        struct xslot *x = &xs[xs_index(h)];
-        if (x->h == h && pg->xbytes != SBL_XBYTES_NONE) {
-            xs_add(x, pg, p);
-            return;
+            if (f == 0) {
+                sbl_free_local_plain(s, pg, p);
+                return;
+            }
+        } else {
+            /* a remote free into such a page (p is a block's start, the
+               page is not detached, and an open slot means normal mode and
+               a thread that batches) while the thread has a record open
+               for its heap: straight into it, as free_remote_batched would
+               (a full page too: the owner's collection takes it off the
+               full list), without reading the descriptor's first line: the
+               owner writes that line on every malloc and free, and a
+               consumer thread that read it on every free would pull it
+               back and forth */
+            struct xslot *x = &xs[xs_index(h)];
+            if (x->h == h && pg->xbytes != SBL_XBYTES_NONE) {
+                xs_add(x, pg, p);
+                return;
+            }
         }
     }
     free_plain(s, (struct sbl_page *)((char *)slice - slice->offset), p);
