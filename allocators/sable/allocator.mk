@@ -22,6 +22,9 @@
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%,
 #                       and per malloc+free of 4 MiB (the kept huge mapping)
+#   test-sable-xpair    callgrind: instructions of free per operation of two threads that free
+#                       each other's blocks, and per message from a producer to a consumer
+#                       (tests/xpair.c: remote frees, records) pinned to +-5%
 #   test-sable-format   sable's C sources and headers are as clang-format formats them
 #                       (allocators/sable/.clang-format)
 #   test-sable-debug    the debug build (build/sable-debug: -DSABLE_DEBUG -O1, sbl_assert on) runs
@@ -118,6 +121,7 @@ TESTS += test-sable-unit test-sable-api test-sable-ext test-sable-oom test-sable
          test-sable-stress test-sable-threads test-sable-rss test-sable-orphans test-sable-purge \
          test-sable-preload test-sable-pair test-sable-placement test-sable-debug test-sable-format
 TESTS += test-sable-lean
+TESTS += test-sable-xpair
 
 test-sable-unit: $(SABLE_TDIR)/unit
 	SABLE_PURGE_DELAY=60000 $(SABLE_TDIR)/unit
@@ -165,11 +169,21 @@ test-sable-debug: $(SABLE_DEBUG_TDIR)/unit $(SABLE_DEBUG_TDIR)/api $(SABLE_DEBUG
 # malloc 12, free 16
 SABLE_PAIR_INSNS := 37
 # and a 4 MiB block's, the thread's kept huge mapping reused (huge.c)
-SABLE_PAIR_HUGE_INSNS := 190
+SABLE_PAIR_HUGE_INSNS := 173
 .PHONY: test-sable-pair
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_HUGE_INSNS) 4194304 100000
+
+# free's instructions per operation of tests/xpair.c (two threads freeing
+# each other's blocks, 16..4096 bytes: most mallocs take the slow path), and
+# per message of 64 bytes from a producer to a consumer
+SABLE_XPAIR_INSNS := 56.4
+SABLE_XPAIR_PC_INSNS := 73.7
+.PHONY: test-sable-xpair
+test-sable-xpair: $(SABLE_TDIR)/xpair
+	nice $(SABLE_DIR)/tests/xpair.sh $(SABLE_TDIR)/xpair $(SABLE_XPAIR_INSNS)
+	nice $(SABLE_DIR)/tests/xpair.sh $(SABLE_TDIR)/xpair $(SABLE_XPAIR_PC_INSNS) 64 64 pc
 
 test-sable-valgrind: $(SABLE_TDIR)/vg_prog
 	nice $(SABLE_DIR)/tests/valgrind.sh $(SABLE_TDIR)/vg_prog $(SABLE_TDIR)/valgrind

@@ -60,8 +60,7 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
                 return NULL;
             }
     }
-    if (SBL_UNLIKELY(sbl_xb_pending != 0)) /* this thread's batched remote frees */
-        sbl_xb_flush();
+    sbl_xb_age_tick(); /* this thread's batched remote frees, once they are old */
     /* under memcheck (known once sable is set up: after the heap above) */
     if (SBL_UNLIKELY(sbl_opt.valgrind) && sbl_hook_depth == 0)
         return sbl_vg_alloc(SBL_OP_MALLOC, n, 0, false); /* hooks.c */

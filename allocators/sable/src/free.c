@@ -13,7 +13,9 @@
  *            the inline fast path)                 or detached page too)
  *   remote   free_remote_batched (normal mode:     free_remote_direct (slow mode,
  *            a record of pointers per owner        an exiting thread, a large
- *            heap, handed over whole)              block: each at once)
+ *            heap, handed over whole; a page       block: each at once)
+ *            without flags into an open record
+ *            in sbl_free_slow itself)
  *
  * The batched path writes nothing into the blocks: the owner takes the
  * record (heap.c) and frees its pointers itself, or, when the owner has
@@ -66,10 +68,14 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
  * XS_SLOTS slots chosen by the heap's address: the record takes the
  * pointer, and nothing is written into the block. A record goes to its heap
  * in one push (heap.c, onto heap->xrecs) when it is full, when another heap
- * needs its slot, when it holds XS_BYTES of medium blocks, at the thread's
- * next allocation slow path, on sable_purge and at thread exit; the owner
- * frees its pointers on its own allocation slow path and gives the record
- * back to a process-wide pool. So a block freed by another thread is written
+ * needs its slot, when it holds XS_BYTES of medium blocks, after
+ * SBL_XB_AGE_MAX of the thread's allocation slow paths (sbl_xb_age_tick:
+ * not at each, or a thread whose every malloc takes the slow path would
+ * hand over records of one or two pointers, four atomics on shared lines
+ * each), on sable_purge and at thread exit; the owner frees its pointers on
+ * its own allocation slow path and keeps the record as a spare of its own
+ * when it batches remote frees too, else gives it back to a process-wide
+ * pool. So a block freed by another thread is written
  * only by its owner: a producer/consumer pair moves a record's lines between
  * their cores once per SBL_XREC_CAP frees, not each block's line there and
  * back per free. The blocks still count as used in their page, so the page
@@ -78,7 +84,6 @@ static void free_remote_chain(struct sbl_heap *h, struct sbl_page *pg, struct sb
  * record. One-block pages (large blocks) are freed at once. */
 #define XS_SLOTS 8
 #define XS_SLOT_BITS 3
-#define XS_WAYS 8
 #define XS_BYTES ((uint32_t)256 << 10)
 _Static_assert(XS_SLOTS == 1 << XS_SLOT_BITS, "slot index bits");
 
@@ -87,16 +92,12 @@ struct xslot {
     struct sbl_xrec *r;
     uint32_t n;     /* pointers in r */
     uint32_t bytes; /* medium blocks in r */
-    /* small pages of h with a block in r: a later free into one of them
-       joins r without reading the page's descriptor (sbl_free_slow). Valid
-       while r holds that block (the page cannot change meanwhile), so
-       cleared when r goes */
-    const struct sbl_page *ok[XS_WAYS];
 };
 
 static __thread struct xslot xs[XS_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned xb_state __attribute__((tls_model("initial-exec"))); /* XB_* below */
 __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));  /* slots in use */
+__thread unsigned sbl_xb_age __attribute__((tls_model("initial-exec")));
 #define XB_REGISTERED 1u /* the thread-exit flush is registered */
 #define XB_OFF 2u        /* the thread is exiting: no more batching */
 
@@ -108,18 +109,17 @@ static inline unsigned xs_index(const struct sbl_heap *h)
     return (unsigned)(((uintptr_t)h * 0x9e3779b97f4a7c15ull) >> (64 - XS_SLOT_BITS));
 }
 
-/* the way of a slice's descriptor in a slot's ok[] */
-static inline unsigned xs_way(const struct sbl_page *slice)
-{
-    return (unsigned)((uintptr_t)slice >> 6) % XS_WAYS;
-}
-
 /* ---- records: carved from chunks of their own, never unmapped; a record
  * goes from the pool (or a new chunk) to a freeing thread's spares, fills,
- * goes to the owner heap, and the owner puts it back in the pool ---- */
+ * goes to the owner heap, and the owner keeps it among its spares or puts
+ * it back in the pool ---- */
 #define XREC_CHUNK ((size_t)64 << 10)
 static _Atomic(struct sbl_xrec *) xrec_pool;
 static __thread struct sbl_xrec *xr_spare __attribute__((tls_model("initial-exec")));
+/* records put on xr_spare by sbl_xrecs_put and not taken since (the pool's
+   taken whole are not counted) */
+static __thread unsigned xr_nspare __attribute__((tls_model("initial-exec")));
+#define XR_KEEP (2 * XS_SLOTS)
 _Atomic size_t sbl_xrec_chunks; /* chunks mapped (for tests: records are reused) */
 
 /* pushes the list r..tail onto the pool */
@@ -133,6 +133,21 @@ static void xrec_pool_push(struct sbl_xrec *r, struct sbl_xrec *tail)
 }
 
 void sbl_xrec_put(struct sbl_xrec *r) { xrec_pool_push(r, r); }
+
+/* the n records r..tail, emptied by their owner heap's thread: kept as the
+   thread's spares while it batches remote frees itself and holds few (in
+   larson-style traffic the records go back and forth between two threads
+   without touching the pool), else onto the pool in one push */
+void sbl_xrecs_put(struct sbl_xrec *r, struct sbl_xrec *tail, unsigned n)
+{
+    if (xb_state == XB_REGISTERED && xr_nspare < XR_KEEP) {
+        tail->next = xr_spare;
+        xr_spare = r;
+        xr_nspare += n;
+        return;
+    }
+    xrec_pool_push(r, tail);
+}
 
 /* an empty record for the calling thread; NULL when the OS refuses memory */
 static struct sbl_xrec *xrec_get(void)
@@ -152,6 +167,8 @@ static struct sbl_xrec *xrec_get(void)
         atomic_fetch_add_explicit(&sbl_xrec_chunks, 1, memory_order_relaxed);
     }
     xr_spare = r->next;
+    if (xr_nspare > 0)
+        xr_nspare--;
     return r;
 }
 
@@ -178,22 +195,30 @@ static SBL_NOINLINE void xs_flush(struct xslot *x)
     x->r = NULL;
     x->n = 0;
     x->bytes = 0;
-    for (unsigned i = 0; i < XS_WAYS; i++)
-        x->ok[i] = NULL;
     sbl_xb_pending--;
     sbl_heap_xrec_give(h, r);
 }
 
-/* p joins the open record of its slot */
-static inline void xs_push(struct xslot *x, void *p)
+/* b, a block of pg (a page of x's heap that takes batched frees), joins
+   x's open record */
+static inline void xs_add(struct xslot *x, const struct sbl_page *pg, void *b)
 {
-    x->r->p[x->n] = p;
-    if (++x->n == SBL_XREC_CAP)
+    uint32_t xb = pg->xbytes; /* (the descriptor's second line; 0 if small) */
+    uint32_t n = x->n;
+    x->r->p[n] = b;
+    x->n = ++n;
+    if (SBL_UNLIKELY(xb != 0)) {
+        x->bytes += xb;
+        if (x->bytes >= XS_BYTES)
+            n = SBL_XREC_CAP;
+    }
+    if (n == SBL_XREC_CAP)
         xs_flush(x);
 }
 
 void sbl_xb_flush(void)
 {
+    sbl_xb_age = 0;
     for (unsigned i = 0; i < XS_SLOTS && sbl_xb_pending > 0; i++)
         if (xs[i].h != NULL)
             xs_flush(&xs[i]);
@@ -208,6 +233,7 @@ static void xb_thread_done(void *arg)
     if (r == NULL)
         return;
     xr_spare = NULL;
+    xr_nspare = 0;
     while (tail->next != NULL)
         tail = tail->next;
     xrec_pool_push(r, tail); /* the spares, for other threads */
@@ -229,7 +255,7 @@ static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct 
             return;
         }
     }
-    if (SBL_UNLIKELY(sbl_slow_mode() || pg->capacity <= 1 ||
+    if (SBL_UNLIKELY(sbl_slow_mode() || pg->xbytes == SBL_XBYTES_NONE ||
                      (sbl_page_flags(pg) & SBL_PF_DETACHED))) {
         free_remote_direct(h, pg, b, b);
         return;
@@ -245,15 +271,10 @@ static void free_remote_batched(struct sbl_heap *h, struct sbl_page *pg, struct 
         }
         x->h = h;
         x->r = r;
-        sbl_xb_pending++;
+        if (sbl_xb_pending++ == 0)
+            sbl_xb_age = 0;
     }
-    if (pg->slices == 1)
-        x->ok[xs_way(pg)] = pg; /* a small page: p's slice is the page */
-    else
-        x->bytes += pg->block_size;
-    x->r->p[x->n] = b;
-    if (++x->n == SBL_XREC_CAP || x->bytes >= XS_BYTES)
-        xs_flush(x);
+    xs_add(x, pg, b);
 }
 
 /* what free does after the checks and hooks of slow mode */
@@ -292,26 +313,37 @@ static SBL_NOINLINE void free_plain(struct sbl_segment *s, struct sbl_page *pg, 
    fast path would) */
 SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice)
 {
-    /* another remote free into a small page that has a block in the
-       thread's open record for the page's heap joins the record without
-       reading the page's descriptor: the owner writes that line on every
-       malloc, and a consumer thread that read it on every free would pull
-       it back and forth. What p is (an interior pointer, a partially freed
-       block) the owner sorts out when it takes the record (heap.c). An
-       empty slot has no ok[] entry, so a huge block (no heap) never
-       matches */
     struct sbl_heap *h = s->heap;
-    struct xslot *x = &xs[xs_index(h)];
-    if (x->h == h && x->ok[xs_way(slice)] == slice) {
-        xs_push(x, p);
-        return;
+    unsigned f = sbl_page_flags(slice);
+    if (SBL_LIKELY((f & ~SBL_PF_FULL) == 0 && h != NULL)) {
+        /* no flag but FULL in a heap's segment (a huge block's has no
+           heap, and only its head descriptor is set up): p's slice is its
+           page's head (a later slice of a span has SBL_PF_INTERIOR), and
+           the owner word in the second line is all that was read of it */
+        struct sbl_page *pg = slice;
+        if (h == sbl_tls_heap) {
+            if (f == 0) {
+                sbl_free_local_plain(s, pg, p);
+                return;
+            }
+        } else {
+            /* a remote free into such a page (p is a block's start, the
+               page is not detached, and an open slot means normal mode and
+               a thread that batches) while the thread has a record open
+               for its heap: straight into it, as free_remote_batched would
+               (a full page too: the owner's collection takes it off the
+               full list), without reading the descriptor's first line: the
+               owner writes that line on every malloc and free, and a
+               consumer thread that read it on every free would pull it
+               back and forth */
+            struct xslot *x = &xs[xs_index(h)];
+            if (x->h == h && pg->xbytes != SBL_XBYTES_NONE) {
+                xs_add(x, pg, p);
+                return;
+            }
+        }
     }
-    struct sbl_page *pg = (struct sbl_page *)((char *)slice - slice->offset);
-    if (SBL_LIKELY(h == sbl_tls_heap && sbl_page_flags(pg) == 0)) {
-        sbl_free_local_plain(s, pg, p);
-        return;
-    }
-    free_plain(s, pg, p);
+    free_plain(s, (struct sbl_page *)((char *)slice - slice->offset), p);
 }
 
 static inline void free_slow_mode_body(void *p)

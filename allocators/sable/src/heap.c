@@ -266,6 +266,8 @@ static void heap_collect_xrecs(struct sbl_heap *h)
 {
     struct sbl_xrec *r = atomic_exchange_explicit(&h->xrecs, NULL, memory_order_acquire);
     sbl_assert(r == NULL || !sbl_slow_mode()); /* records are normal mode's */
+    struct sbl_xrec *first = r, *last = NULL;
+    unsigned nrec = 0;
     while (r != NULL) {
         struct sbl_xrec *next = r->next;
         uint32_t n = r->n;
@@ -285,9 +287,12 @@ static void heap_collect_xrecs(struct sbl_heap *h)
                 xrec_free_one(h, p, sbl_free_local);
             }
         }
-        sbl_xrec_put(r);
+        last = r;
+        nrec++;
         r = next;
     }
+    if (first != NULL)
+        sbl_xrecs_put(first, last, nrec); /* the records back, all at once */
 }
 
 /* A free into the heap of an exited thread, by a thread that has claimed it

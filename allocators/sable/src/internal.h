@@ -232,9 +232,27 @@ void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page *slice);
 void sbl_free_slow_mode(void *p);
 void sbl_free_checked(struct sbl_segment *s, struct sbl_page *pg, void *p);
 extern __thread unsigned sbl_xb_pending __attribute__((tls_model("initial-exec")));
-void sbl_xb_flush(void); /* the calling thread's batched remote frees go to their pages */
+void sbl_xb_flush(void); /* the calling thread's batched remote frees go to their owners */
+/* allocation slow paths since the thread's open records were last flushed
+   together (or since the first of them opened) */
+extern __thread unsigned sbl_xb_age __attribute__((tls_model("initial-exec")));
+#define SBL_XB_AGE_MAX 64
+
+/* the allocation slow path's look at the thread's open records: they go to
+   their owners when they have waited SBL_XB_AGE_MAX slow paths (a full
+   record goes at once, free.c), so that blocks freed by a thread that
+   stops freeing still go home, and a thread whose every malloc takes the
+   slow path (sizes above SBL_DIRECT_MAX) hands over full records, not one
+   pointer at a time */
+static inline void sbl_xb_age_tick(void)
+{
+    if (SBL_UNLIKELY(sbl_xb_pending != 0) && ++sbl_xb_age >= SBL_XB_AGE_MAX)
+        sbl_xb_flush();
+}
 void sbl_xb_init_key(void);
 void sbl_xrec_put(struct sbl_xrec *r); /* an emptied record back to the pool */
+/* emptied records r..tail (n of them) back: the owner's spares or the pool */
+void sbl_xrecs_put(struct sbl_xrec *r, struct sbl_xrec *tail, unsigned n);
 extern _Atomic size_t sbl_xrec_chunks; /* chunks of records mapped so far */
 
 /* huge.c */

@@ -549,6 +549,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     pg->used = 0; /* after in_use: see sbl_page_set_in_use */
     pg->block_size = (uint32_t)bs;
     pg->capacity = (uint16_t)(((size_t)k * SBL_SLICE_SIZE) / bs);
+    pg->xbytes = pg->capacity <= 1 ? SBL_XBYTES_NONE : k == 1 ? 0 : (uint32_t)bs;
     pg->reserved = 0;
     pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
     atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);

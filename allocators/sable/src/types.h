@@ -108,6 +108,8 @@ enum sbl_xfree_state {
 };
 #define SBL_TF_MASK 3u
 
+#define SBL_XBYTES_NONE UINT32_MAX /* page->xbytes: no batched remote frees */
+
 /* segment->kind */
 enum sbl_seg_kind {
     SBL_SEG_NORMAL = 1,
@@ -162,7 +164,16 @@ struct sbl_page {
                                      creation and when the heap changes owner),
                                      flags with relaxed atomics (sable_free_range
                                      may set SBL_PF_RANGE from any thread) */
-    uint8_t pad1[64 - 2 * sizeof(uintptr_t)];
+    uint32_t xbytes;                             /* what a batched remote free of one of
+                                     its blocks adds to the record's count of
+                                     medium bytes (free.c): 0 on a one-slice
+                                     page, block_size on a longer one,
+                                     SBL_XBYTES_NONE where its blocks are
+                                     freed one by one (one block a page).
+                                     Set with the page, here so that a
+                                     remote free reads nothing from the
+                                     first line */
+    uint8_t pad1[64 - 2 * sizeof(uintptr_t) - sizeof(uint32_t)];
 };
 
 struct sbl_segment {

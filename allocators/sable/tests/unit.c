@@ -453,7 +453,7 @@ static void test_calloc_fresh(void)
 /* Remote frees of small blocks wait as pointers in the freeing thread's
  * record for the owner heap, which goes to the heap whole (heap->xrecs) when
  * it holds SBL_XREC_CAP pointers or when the thread exits (or flushes:
- * sable_purge, an allocation slow path); the owner frees them on its slow
+ * sable_purge, SBL_XB_AGE_MAX allocation slow paths); the owner frees them on its slow
  * path. Nothing writes into a block freed so: neither the free nor the
  * hand-over (the blocks keep the pattern they were given). */
 #define REC_N (40 + SBL_XREC_CAP + 8)
@@ -596,6 +596,122 @@ static void test_remote_records(void)
     printf("records: %zu chunk(s) of %zu records for %lu remote frees\n", used_chunks,
            (size_t)(64 << 10) / sizeof(struct sbl_xrec), msgs);
     CHECK(used_chunks <= 2); /* 3,226 records' worth without reuse */
+}
+
+/* A thread's open records wait through SBL_XB_AGE_MAX of its allocation
+ * slow paths before they go to their owners unfilled (a full one goes at
+ * once): a thread whose every malloc takes the slow path hands over records
+ * of many pointers, not one or two */
+struct age_arg {
+    void **blk; /* three blocks of the main thread's heap */
+    struct sbl_heap *owner;
+};
+
+static void *age_thread(void *arg)
+{
+    struct age_arg *a = arg;
+    void *own[SBL_XB_AGE_MAX];
+    void *first = sable_malloc(16); /* this thread's heap */
+    CHECK(first != NULL);
+    unsigned before = xrecs_count(a->owner);
+    for (int i = 0; i < 3; i++)
+        sable_free(a->blk[i]); /* a record for the owner opens here */
+    for (int i = 0; i < SBL_XB_AGE_MAX - 1; i++) {
+        own[i] = sbl_alloc_generic(2000, sbl_tls_heap);
+        CHECK(own[i] != NULL);
+    }
+    CHECK(xrecs_count(a->owner) == before); /* still in this thread's record */
+    own[SBL_XB_AGE_MAX - 1] = sbl_alloc_generic(2000, sbl_tls_heap);
+    CHECK(xrecs_count(a->owner) == before + 1); /* old enough: it went */
+    CHECK(atomic_load(&a->owner->xrecs)->n == 3);
+    for (int i = 0; i < SBL_XB_AGE_MAX; i++)
+        sable_free(own[i]);
+    sable_free(first);
+    return NULL;
+}
+
+static void test_records_age(void)
+{
+    void *blk[3];
+    for (int i = 0; i < 3; i++)
+        CHECK((blk[i] = sable_malloc(64)) != NULL);
+    struct age_arg a = {blk, sbl_tls_heap};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, age_thread, &a) == 0);
+    pthread_join(t, NULL);
+    sbl_heap_collect(sbl_tls_heap, false);
+    CHECK(atomic_load(&sbl_tls_heap->xrecs) == NULL);
+}
+
+/* The owner keeps the records it empties as its own spares when it batches
+ * remote frees itself: the next record it opens is one of them, and a
+ * thread that takes the pool meanwhile does not find them there (in
+ * larson-style traffic records go back and forth without the pool's
+ * atomics). Steps: X frees a block of main's (X batches); main frees X's
+ * blocks in record R and hands it over; X collects R; a new thread Y takes
+ * the pool for its first record; X opens a new record: R. */
+static pthread_barrier_t kr_bar;
+static struct sbl_xrec *kr_rec;   /* R, as main handed it over */
+static struct sbl_heap *kr_xheap; /* X's heap */
+static void *kr_xblk[10], *kr_mblk[3];
+
+static void *keep_x_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++)
+        CHECK((kr_xblk[i] = sable_malloc(64)) != NULL);
+    kr_xheap = sbl_tls_heap;
+    sable_free(kr_mblk[0]);        /* a remote free: this thread batches */
+    pthread_barrier_wait(&kr_bar); /* main frees kr_xblk[] into R */
+    pthread_barrier_wait(&kr_bar);
+    CHECK(atomic_load(&sbl_tls_heap->xrecs) == kr_rec);
+    CHECK(sbl_heap_find_page(sbl_tls_heap, sbl_size_class(64)) != NULL); /* collects R */
+    CHECK(atomic_load(&sbl_tls_heap->xrecs) == NULL);
+    pthread_barrier_wait(&kr_bar); /* main runs Y */
+    pthread_barrier_wait(&kr_bar);
+    sbl_xb_flush();         /* the record open since the first free goes */
+    sable_free(kr_mblk[2]); /* a new record for main's heap */
+    sbl_xb_flush();
+    return NULL;
+}
+
+static void *keep_y_thread(void *arg)
+{
+    (void)arg;
+    sable_free(kr_mblk[1]); /* Y's first record: from the pool */
+    return NULL;            /* exit: it goes to main's heap */
+}
+
+static void test_records_kept(void)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    sbl_heap_collect(h, false);
+    for (int i = 0; i < 3; i++)
+        CHECK((kr_mblk[i] = sable_malloc(64)) != NULL);
+    CHECK(pthread_barrier_init(&kr_bar, NULL, 2) == 0);
+    pthread_t x, y;
+    CHECK(pthread_create(&x, NULL, keep_x_thread, NULL) == 0);
+    pthread_barrier_wait(&kr_bar);
+    for (int i = 0; i < 10; i++)
+        sable_free(kr_xblk[i]);
+    sbl_xb_flush();
+    kr_rec = atomic_load(&kr_xheap->xrecs);
+    CHECK(kr_rec != NULL && kr_rec->n == 10);
+    pthread_barrier_wait(&kr_bar); /* X collects R */
+    pthread_barrier_wait(&kr_bar);
+    CHECK(pthread_create(&y, NULL, keep_y_thread, NULL) == 0);
+    pthread_join(y, NULL);
+    const struct sbl_xrec *top = atomic_load(&h->xrecs);
+    CHECK(top != NULL && top->n == 1 && top->p[0] == kr_mblk[1]);
+    CHECK(top != kr_rec);          /* R was not in the pool */
+    pthread_barrier_wait(&kr_bar); /* X opens a new record */
+    pthread_join(x, NULL);
+    top = atomic_load(&h->xrecs);
+    CHECK(top != NULL && top->n == 1 && top->p[0] == kr_mblk[2]);
+    CHECK(top == kr_rec); /* X's new record is R, kept by X */
+    pthread_barrier_destroy(&kr_bar);
+    sbl_heap_collect(h, false);
+    CHECK(atomic_load(&h->xrecs) == NULL);
 }
 
 /* SBL_PAGE_KEPT marks exactly the pages that stay when they empty: the only page
@@ -818,6 +934,8 @@ int main(void)
     test_large_kept();
     test_large_ring();
     test_remote_records();
+    test_records_age();
+    test_records_kept();
     test_huge_kept();
     test_realloc_room();
     test_realloc_kept();
