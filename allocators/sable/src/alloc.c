@@ -50,6 +50,27 @@ static inline struct sbl_page *large_kept_take(struct sbl_heap *h, unsigned cls)
     return k;
 }
 
+/* malloc of SBL_DIRECT_MAX < n <= SBL_LARGE_MAX: the pop from the class's
+ * first page, as the small fast path's; no stack frame, no call.
+ * Everything else (no block there, the empty heap, slow mode) goes to
+ * sbl_alloc_generic, which also does the slow path's chores (batched
+ * remote frees, the delayed list, the purge tick): a loop of medium blocks
+ * on one page reaches it as seldom as a loop of small ones. */
+SBL_NOINLINE void *sbl_alloc_medium(size_t n, struct sbl_heap *h)
+{
+    if (n <= SBL_DIRECT_MAX) /* (never: the class needs no test for the small sizes) */
+        __builtin_unreachable();
+    struct sbl_page *pg = h->queues[sbl_size_class(n)].first; /* NULL in the empty heap */
+    struct sbl_block *b;
+    if (SBL_LIKELY(pg != NULL && (b = pg->free) != NULL && !sbl_slow_mode())) {
+        pg->free = b->next;
+        pg->used++;
+        sbl_assert(sbl_block_in_page(pg, b) && sbl_page_counts_ok(pg));
+        return b;
+    }
+    return sbl_alloc_generic(n, h);
+}
+
 SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
 {
     if (SBL_UNLIKELY(h == &sbl_empty_heap)) {

@@ -222,6 +222,7 @@ void sbl_heap_unlock_postfork(bool child);
 
 /* alloc.c */
 void *sbl_alloc_generic(size_t n, struct sbl_heap *h);
+void *sbl_alloc_medium(size_t n, struct sbl_heap *h); /* SBL_DIRECT_MAX < n <= SBL_LARGE_MAX */
 
 void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
 void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
@@ -547,7 +548,7 @@ static inline void *sbl_malloc_inline(size_t n)
         return sbl_heap_alloc_small(h, n);
     if (SBL_UNLIKELY(n > SBL_LARGE_MAX)) /* the thread's kept mapping, or sbl_alloc_generic */
         return sbl_huge_kept_alloc(h, n);
-    return sbl_alloc_generic(n, h);
+    return sbl_alloc_medium(n, h);
 }
 
 /* a thread's tag, which the segments of its heap h carry (owner_tag): its
