@@ -88,6 +88,8 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != NULL)
         sbl_heap_collect_delayed(h);
     sbl_segments_maybe_purge(h);
+    if (SBL_UNLIKELY(h->nretained != 0) && (h->purge_tick & 7) == 0)
+        sbl_heap_retained_expire(h, false); /* (heap.c) */
     void *p;
     if (SBL_UNLIKELY(n > SBL_LARGE_MAX)) {
         p = sbl_huge_alloc(n, 0);

@@ -61,16 +61,25 @@ static void direct_update(struct sbl_heap *h, unsigned cls)
    free need not call sbl_heap_retire; normal mode only (the slow paths
    compare in_use with SBL_PAGE_LIVE). Every other live page is
    SBL_PAGE_LIVE. */
+static inline bool page_only_kept(const struct sbl_page *f)
+{
+    return f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_slow_mode();
+}
+
+/* A retained page (see heap_retain) is SBL_PAGE_KEPT too, wherever it is
+   in its queue. */
 static void queue_mark(struct sbl_page_queue *q)
 {
     struct sbl_page *f = q->first;
     if (f == NULL)
         return;
-    bool keep = f->next == NULL && f->block_size <= SBL_KEEP_MAX && !sbl_slow_mode();
+    bool keep = page_only_kept(f) || f->retained;
     sbl_page_set_in_use(f, keep ? SBL_PAGE_KEPT : SBL_PAGE_LIVE);
     if (f->next)
-        sbl_page_set_in_use(f->next, SBL_PAGE_LIVE);
+        sbl_page_set_in_use(f->next, f->next->retained ? SBL_PAGE_KEPT : SBL_PAGE_LIVE);
 }
+
+static void retained_forget(struct sbl_heap *h, struct sbl_page *pg);
 
 /* whether pg is linked into q where its links say, and q is the queue it
    claims: its class's while not full, the full list while full (sbl_assert
@@ -92,6 +101,8 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
     sbl_assert(queue_holds(h, q, pg, cls));
     bool first = q->first == pg;
     SBL_LIST_UNLINK(q->first, &q->last, pg, next, prev);
+    if (pg->retained)
+        retained_forget(h, pg);
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
         queue_mark(q);
@@ -363,8 +374,90 @@ void sbl_heap_xrec_give(struct sbl_heap *h, struct sbl_xrec *r)
     }
 }
 
+/* ---- retained pages: a page of a class up to SBL_KEEP_MAX that empties
+ * while its class has other pages stays in its queue, marked
+ * SBL_PAGE_KEPT (so that its blocks' frees do not retire it again), for a
+ * purge delay: a program that fills a few pages and empties them in
+ * rounds (blocks of 64 KiB, 4 to a page; a batch of 4 KiB blocks) reuses
+ * them instead of releasing and making pages on every round. Bounded per
+ * heap (SBL_RETAIN_MAX pages, SBL_RETAIN_SLICES slices); released when
+ * their delay has passed (sbl_alloc_generic, every few slow-path events),
+ * before a new span would need fresh RAM (segment.c: span_segment), and by
+ * sbl_heap_collect with force. Their RAM stays no longer than a released
+ * span's would (it goes back a purge delay after its release). A retained
+ * page that serves blocks again stays retained (KEPT) until its delay
+ * passes; it then is an ordinary live page. ---- */
+static void retained_forget(struct sbl_heap *h, struct sbl_page *pg)
+{
+    uint32_t n = h->nretained;
+    for (uint32_t i = 0; i < n; i++)
+        if (h->retained[i] == pg) {
+            h->retained[i] = h->retained[n - 1];
+            h->retained_at[i] = h->retained_at[n - 1];
+            h->nretained = n - 1;
+            h->retained_slices -= pg->slices;
+            pg->retained = 0;
+            return;
+        }
+    sbl_assert(!"a retained page is in the heap's list");
+}
+
+/* pg (empty, in its class queue, not its only page) stays if it holds few
+   blocks (where making and releasing it costs the most per block, and a
+   retained page holds the least RAM that no other class can use) and the
+   budget allows; false when it must go */
+#define SBL_RETAIN_CAPACITY 16
+static bool heap_retain(struct sbl_heap *h, struct sbl_page *pg)
+{
+    if (sbl_slow_mode() || pg->capacity > SBL_RETAIN_CAPACITY || h->nretained == SBL_RETAIN_MAX ||
+        h->retained_slices + pg->slices > SBL_RETAIN_SLICES)
+        return false;
+    sbl_assert(!pg->retained && pg->used == 0 && !(sbl_page_flags(pg) & SBL_PF_FULL));
+    pg->retained = 1;
+    sbl_page_set_in_use(pg, SBL_PAGE_KEPT); /* (used: 1) */
+    h->retained[h->nretained] = pg;
+    uint64_t now = sbl_clock_ms_last(); /* (no clock read: it may lag, and the page
+                                            then goes sooner) */
+    h->retained_at[h->nretained] = now ? now : sbl_clock_ms();
+    h->nretained++;
+    h->retained_slices += pg->slices;
+    return true;
+}
+
+bool sbl_heap_retained_expire(struct sbl_heap *h, bool all)
+{
+    if (h->nretained == 0)
+        return false;
+    uint64_t now = all ? 0 : sbl_clock_ms(), delay = sbl_purge_delay();
+    struct sbl_page *gone[SBL_RETAIN_MAX];
+    unsigned ngone = 0;
+    for (uint32_t i = 0; i < h->nretained;) {
+        struct sbl_page *pg = h->retained[i];
+        bool empty = pg->used == 1; /* (its KEPT count alone) */
+        if (all ? !empty : now < h->retained_at[i] + delay) {
+            i++;
+            continue;
+        }
+        /* (either call below takes it out of the list: i stays) */
+        if (empty) {
+            queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
+            gone[ngone++] = pg;
+        } else {
+            retained_forget(h, pg);
+            if (!(h->queues[pg->cls].first == pg && page_only_kept(pg)))
+                sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
+        }
+    }
+    /* released once the list is consistent: a release may come back here
+       (through the purge tick) */
+    for (unsigned i = 0; i < ngone; i++)
+        sbl_page_release(h, gone[i]);
+    return ngone != 0;
+}
+
 /* An empty page: kept when it is the only page of its class (so that
- * malloc/free loops do not churn pages), else given back to its segment.
+ * malloc/free loops do not churn pages), retained for a while when the
+ * budget allows (above), else given back to its segment.
  * Above SBL_KEEP_MAX one empty page is kept per heap, the latest, wherever
  * it is in its queue (a program that frees one big block and allocates
  * another, with others live, finds it there instead of releasing a page
@@ -379,6 +472,8 @@ static SBL_NOINLINE void heap_retire_slow(struct sbl_heap *h, struct sbl_page *p
             return;
         pg = old; /* the previous one goes */
         q = &h->queues[pg->cls];
+    } else if (heap_retain(h, pg)) {
+        return;
     }
     queue_remove(h, q, pg, pg->cls);
     sbl_page_release(h, pg);

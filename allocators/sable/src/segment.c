@@ -492,7 +492,8 @@ static void reclaim_before_growth(struct sbl_heap *h)
 /* The segment a new span of `room` slices goes in: the best fit when the
  * span can start on RAM the process still holds; else, before fresh RAM is
  * faulted in (which raises the peak), RAM already held that nobody uses:
- * a dirty span in another segment of h, or a warm segment of the pool;
+ * a dirty span in another segment of h, the slices of the empty pages h
+ * retains (heap.c), or a warm segment of the pool;
  * failing those, the free RAM h holds goes back to the OS
  * (reclaim_before_growth). NULL when the OS refuses memory. */
 static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
@@ -502,6 +503,8 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
     if (s != NULL && (span_starts(s->free_map, room) & s->dirty_map) != 0)
         return s;
     struct sbl_segment *d = dirty_fit(h, room);
+    if (d == NULL && sbl_heap_retained_expire(h, true)) /* their slices first (heap.c) */
+        return span_segment(h, room);                   /* (once: none is left empty) */
     if (d == NULL && atomic_load_explicit(&pool_deadline, memory_order_relaxed) != 0)
         return segment_alloc(h); /* (takes the newest warm one) */
     if (d == NULL && sbl_heap_drop_large_kept(h))
@@ -545,6 +548,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
+    pg->retained = 0;
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     pg->used = 0; /* after in_use: see sbl_page_set_in_use */
     pg->block_size = (uint32_t)bs;

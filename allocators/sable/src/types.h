@@ -77,6 +77,10 @@
 #define SBL_DIRECT_BINS (SBL_DIRECT_MAX / 16 + 1)
 /* an empty page of a class up to this size stays as the class's last page */
 #define SBL_KEEP_MAX ((size_t)128 << 10)
+/* and a few more such pages stay in their queues for a purge delay when they
+   empty (heap.c): at most this many per heap, of this many slices in all */
+#define SBL_RETAIN_MAX 16
+#define SBL_RETAIN_SLICES 16
 #define SBL_MAX_REQUEST ((size_t)PTRDIFF_MAX) /* larger requests fail */
 
 /* page->flags: any bit set sends free to its slow path */
@@ -145,7 +149,9 @@ struct sbl_page {
     uint8_t cls;            /* size class */
     uint8_t slices;         /* span length in slices */
     uint8_t in_use;         /* enum sbl_page_use */
-    uint8_t pad0;
+    uint8_t retained;       /* 1: an emptied page its heap keeps in its
+                               queue for a while (heap.c), SBL_PAGE_KEPT
+                               meanwhile */
     uint32_t block_size;
     uint8_t *start;               /* first block */
     struct sbl_page *next, *prev; /* class queue or full list */
@@ -255,6 +261,12 @@ struct sbl_heap {
     uint64_t purge_check_at; /* earliest purge_at of its segments; 0: none */
     struct sbl_heap *next_all;
     struct sbl_heap *next_abandoned;
+    /* the emptied pages kept in their queues (page->retained), and when
+       each emptied (ms) */
+    struct sbl_page *retained[SBL_RETAIN_MAX];
+    uint64_t retained_at[SBL_RETAIN_MAX];
+    uint32_t nretained;
+    uint32_t retained_slices; /* their slices, at most SBL_RETAIN_SLICES */
 };
 
 _Static_assert(sizeof(struct sbl_page) == 128 && _Alignof(struct sbl_page) == 64,

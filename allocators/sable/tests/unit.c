@@ -722,7 +722,8 @@ static const char *kept_marks_check(const struct sbl_heap *h)
     for (unsigned c = 0; c < SBL_NCLASSES; c++)
         for (const struct sbl_page *pg = h->queues[c].first; pg; pg = pg->next) {
             bool kept =
-                pg == h->queues[c].first && pg->next == NULL && pg->block_size <= SBL_KEEP_MAX;
+                (pg == h->queues[c].first && pg->next == NULL && pg->block_size <= SBL_KEEP_MAX) ||
+                pg->retained;
             if (pg->in_use != (kept ? SBL_PAGE_KEPT : SBL_PAGE_LIVE))
                 return "a page's in_use does not say whether it stays when it empties";
         }
@@ -918,6 +919,48 @@ static void test_realloc_kept(void)
     CHECK(copied[1] <= (size_t)384 << 10);
 }
 
+/* Retained pages (heap.c): the pages of a class that empty while it has
+   others stay in their queues (KEPT, within the heap's budget) and serve
+   the next round; they go when a new span would need fresh RAM. */
+static void test_retained(void)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    enum { N = 10 }; /* 64 KiB blocks, 4 to a page: 3 pages */
+    void *v[N];
+    struct sbl_page *pg[N];
+    sbl_heap_retained_expire(h, true);
+    uint32_t before = h->nretained;
+    for (int i = 0; i < N; i++) {
+        v[i] = sable_malloc((size_t)64 << 10);
+        pg[i] = sbl_page_of(sbl_segment_of(v[i]), v[i]);
+    }
+    for (int i = N - 1; i >= 0; i--)
+        sable_free(v[i]);
+    int retained = 0;
+    for (int i = 0; i < N; i++)
+        retained += pg[i]->retained && pg[i]->in_use == SBL_PAGE_KEPT && pg[i]->used == 1;
+    CHECK(h->nretained >= before + 2 && retained >= 2 * 4 - 2);
+    CHECK(h->retained_slices <= SBL_RETAIN_SLICES && h->nretained <= SBL_RETAIN_MAX);
+    CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
+    /* the next round takes the same pages */
+    for (int i = 0; i < N; i++) {
+        v[i] = sable_malloc((size_t)64 << 10);
+        struct sbl_page *p = sbl_page_of(sbl_segment_of(v[i]), v[i]);
+        bool seen = false;
+        for (int j = 0; j < N; j++)
+            seen |= p == pg[j];
+        CHECK(seen);
+    }
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
+    /* before fresh RAM: the empty ones go back to their segments */
+    CHECK(sbl_heap_retained_expire(h, true));
+    CHECK(h->nretained == 0 && h->retained_slices == 0);
+    for (int i = 0; i < N; i++)
+        CHECK(!pg[i]->retained);
+    CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
+}
+
 int main(void)
 {
     test_assert_mode();
@@ -939,5 +982,6 @@ int main(void)
     test_huge_kept();
     test_realloc_room();
     test_realloc_kept();
+    test_retained();
     return check_done("sable unit");
 }
