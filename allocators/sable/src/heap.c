@@ -424,6 +424,14 @@ static bool heap_retain(struct sbl_heap *h, struct sbl_page *pg)
     return true;
 }
 
+/* a retained page that serves blocks again becomes an ordinary live page */
+static void retained_unmark(struct sbl_heap *h, struct sbl_page *pg)
+{
+    retained_forget(h, pg);
+    if (!(h->queues[pg->cls].first == pg && page_only_kept(pg)))
+        sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
+}
+
 bool sbl_heap_retained_expire(struct sbl_heap *h, bool all)
 {
     if (h->nretained == 0)
@@ -443,9 +451,7 @@ bool sbl_heap_retained_expire(struct sbl_heap *h, bool all)
             queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
             gone[ngone++] = pg;
         } else {
-            retained_forget(h, pg);
-            if (!(h->queues[pg->cls].first == pg && page_only_kept(pg)))
-                sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
+            retained_unmark(h, pg);
         }
     }
     /* released once the list is consistent: a release may come back here
@@ -573,6 +579,10 @@ void sbl_heap_collect(struct sbl_heap *h, bool force)
         }
     }
     if (force) {
+        /* the retained pages left hold blocks: ordinary pages now (an
+           exiting thread's heap keeps none: see orphan_free) */
+        while (h->nretained != 0)
+            retained_unmark(h, h->retained[0]);
         sbl_segments_trim(h);
         sbl_segments_purge(h, true);
     }

@@ -959,6 +959,29 @@ static void test_retained(void)
     for (int i = 0; i < N; i++)
         CHECK(!pg[i]->retained);
     CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
+    /* a collect with force (sable_purge, thread exit) leaves none: the
+       empty ones go, one that holds a block is an ordinary page again */
+    for (int i = 0; i < N; i++)
+        v[i] = sable_malloc((size_t)64 << 10);
+    for (int i = N - 1; i >= 0; i--)
+        sable_free(v[i]);
+    CHECK(h->nretained >= 2);
+    /* blocks until one comes from a retained page (the pages of the class
+       serve in turn) */
+    struct sbl_page *held = NULL;
+    int k = 0;
+    while (k < N && held == NULL) {
+        v[k] = sable_malloc((size_t)64 << 10);
+        struct sbl_page *p = sbl_page_of(sbl_segment_of(v[k]), v[k]);
+        held = p->retained ? p : NULL;
+        k++;
+    }
+    CHECK(held != NULL);
+    sbl_heap_collect(h, true);
+    CHECK(h->nretained == 0 && (held == NULL || !held->retained) && kept_marks_check(h) == NULL);
+    for (int i = 0; i < k; i++)
+        sable_free(v[i]);
+    CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
 }
 
 int main(void)
