@@ -394,9 +394,13 @@ static void retained_forget(struct sbl_heap *h, struct sbl_page *pg)
         if (h->retained[i] == pg) {
             h->retained[i] = h->retained[n - 1];
             h->retained_at[i] = h->retained_at[n - 1];
-            h->nretained = n - 1;
-            h->retained_slices -= pg->slices;
+            h->nretained = --n;
             pg->retained = 0;
+            /* counted again: a page's span may have grown meanwhile
+               (realloc resizes a one-block page before it detaches it) */
+            h->retained_slices = 0;
+            for (uint32_t j = 0; j < n; j++)
+                h->retained_slices += h->retained[j]->slices;
             return;
         }
     sbl_assert(!"a retained page is in the heap's list");

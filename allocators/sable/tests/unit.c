@@ -919,6 +919,20 @@ static void test_realloc_kept(void)
     CHECK(copied[1] <= (size_t)384 << 10);
 }
 
+/* the heap's list of retained pages as heap.c keeps it: each marked and
+   KEPT, their slices counted */
+static bool retained_ok(const struct sbl_heap *h)
+{
+    uint32_t slices = 0;
+    for (uint32_t i = 0; i < h->nretained; i++) {
+        const struct sbl_page *pg = h->retained[i];
+        if (!pg->retained || pg->in_use != SBL_PAGE_KEPT)
+            return false;
+        slices += pg->slices;
+    }
+    return slices == h->retained_slices && h->nretained <= SBL_RETAIN_MAX;
+}
+
 /* Retained pages (heap.c): the pages of a class that empty while it has
    others stay in their queues (KEPT, within the heap's budget) and serve
    the next round; they go when a new span would need fresh RAM. */
@@ -939,7 +953,7 @@ static void test_retained(void)
     int retained = 0;
     for (int i = 0; i < N; i++)
         retained += pg[i]->retained && pg[i]->in_use == SBL_PAGE_KEPT && pg[i]->used == 1;
-    CHECK(h->nretained >= before + 2 && retained >= 2 * 4 - 2);
+    CHECK(h->nretained >= before + 2 && retained >= 2 * 4 - 2 && retained_ok(h));
     CHECK(h->retained_slices <= SBL_RETAIN_SLICES && h->nretained <= SBL_RETAIN_MAX);
     CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
     /* the next round takes the same pages */
@@ -959,6 +973,30 @@ static void test_retained(void)
     for (int i = 0; i < N; i++)
         CHECK(!pg[i]->retained);
     CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
+    /* a one-block page (80 KiB) that a retained page serves, grown in place
+       by realloc: it leaves the list, which counts its slices right */
+    enum { M = 4 };
+    void *u[M];
+    for (int i = 0; i < M; i++)
+        u[i] = sable_malloc((size_t)80 << 10);
+    for (int i = M - 1; i >= 1; i--)
+        sable_free(u[i]);
+    CHECK(retained_ok(h));
+    int r = -1; /* the block a retained page serves */
+    for (int i = 1; i < M && r < 0; i++) {
+        u[i] = sable_malloc((size_t)80 << 10);
+        r = sbl_page_of(sbl_segment_of(u[i]), u[i])->retained ? i : -1;
+        if (r < 0)
+            sable_free(u[i]);
+    }
+    CHECK(r > 0);
+    if (r > 0) {
+        u[r] = sable_realloc(u[r], (size_t)120 << 10);
+        CHECK(u[r] != NULL && retained_ok(h));
+        sable_free(u[r]);
+    }
+    sable_free(u[0]);
+    CHECK(retained_ok(h) && kept_marks_check(h) == NULL);
     /* a collect with force (sable_purge, thread exit) leaves none: the
        empty ones go, one that holds a block is an ordinary page again */
     for (int i = 0; i < N; i++)
