@@ -68,15 +68,16 @@ static inline bool page_only_kept(const struct sbl_page *f)
 
 /* A retained page (see heap_retain) is SBL_PAGE_KEPT too, wherever it is
    in its queue. */
-static void queue_mark(struct sbl_page_queue *q)
+static void queue_mark(const struct sbl_heap *h, struct sbl_page_queue *q)
 {
     struct sbl_page *f = q->first;
     if (f == NULL)
         return;
-    bool keep = page_only_kept(f) || f->retained;
+    bool any = h->nretained != 0; /* (the retained marks looked at only then) */
+    bool keep = page_only_kept(f) || (any && f->retained);
     sbl_page_set_in_use(f, keep ? SBL_PAGE_KEPT : SBL_PAGE_LIVE);
     if (f->next)
-        sbl_page_set_in_use(f->next, f->next->retained ? SBL_PAGE_KEPT : SBL_PAGE_LIVE);
+        sbl_page_set_in_use(f->next, any && f->next->retained ? SBL_PAGE_KEPT : SBL_PAGE_LIVE);
 }
 
 static void retained_forget(struct sbl_heap *h, struct sbl_page *pg);
@@ -105,7 +106,7 @@ static void queue_remove(struct sbl_heap *h, struct sbl_page_queue *q, struct sb
         retained_forget(h, pg);
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
-        queue_mark(q);
+        queue_mark(h, q);
         if (first)
             direct_update(h, (unsigned)cls);
     }
@@ -118,7 +119,7 @@ static void queue_push_front(struct sbl_heap *h, struct sbl_page_queue *q, struc
     SBL_LIST_PUSH_FRONT(q->first, &q->last, pg, next, prev);
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0) {
-        queue_mark(q);
+        queue_mark(h, q);
         direct_update(h, (unsigned)cls);
     }
 }
@@ -134,7 +135,7 @@ static void queue_push_back(struct sbl_heap *h, struct sbl_page_queue *q, struct
     SBL_LIST_PUSH_BACK(q->first, &q->last, pg, next, prev);
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     if (cls >= 0)
-        queue_mark(q);
+        queue_mark(h, q);
 }
 
 /* ---- remote frees ---- */
