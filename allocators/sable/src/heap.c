@@ -375,11 +375,11 @@ void sbl_heap_xrec_give(struct sbl_heap *h, struct sbl_xrec *r)
     }
 }
 
-/* ---- retained pages: a page of a class up to SBL_KEEP_MAX that empties
- * while its class has other pages stays in its queue, marked
- * SBL_PAGE_KEPT (so that its blocks' frees do not retire it again), for a
- * purge delay: a program that fills a few pages and empties them in
- * rounds (blocks of 64 KiB, 4 to a page; a batch of 4 KiB blocks) reuses
+/* ---- retained pages: a page of SBL_RETAIN_CAPACITY blocks or fewer
+ * (16 KiB..128 KiB blocks) that empties while its class has other pages
+ * stays in its queue, marked SBL_PAGE_KEPT (so that its blocks' frees do
+ * not retire it again), for a purge delay: a program that fills a few
+ * pages and empties them in rounds (blocks of 64 KiB, 4 to a page) reuses
  * them instead of releasing and making pages on every round. Bounded per
  * heap (SBL_RETAIN_MAX pages, SBL_RETAIN_SLICES slices); released when
  * their delay has passed (sbl_alloc_generic, every few slow-path events),
@@ -408,10 +408,10 @@ static void retained_forget(struct sbl_heap *h, struct sbl_page *pg)
 }
 
 /* pg (empty, in its class queue, not its only page) stays if it holds few
-   blocks (where making and releasing it costs the most per block, and a
-   retained page holds the least RAM that no other class can use) and the
-   budget allows; false when it must go */
-#define SBL_RETAIN_CAPACITY 16
+   blocks (where making and releasing it costs the most per block; pages of
+   up to 16 blocks retained too raised the gcc-cc1 replay's peak RSS) and
+   the budget allows; false when it must go */
+#define SBL_RETAIN_CAPACITY 4
 static bool heap_retain(struct sbl_heap *h, struct sbl_page *pg)
 {
     if (sbl_slow_mode() || pg->capacity > SBL_RETAIN_CAPACITY || h->nretained == SBL_RETAIN_MAX ||
