@@ -189,6 +189,12 @@ test-sable-placement: $(SABLE_TDIR)/placement
 test-sable-purge: $(SABLE_TDIR)/purge
 	SABLE_PURGE_DELAY=10 $(SABLE_TDIR)/purge
 
+.PHONY: test-sable-huge-keep
+TESTS += test-sable-huge-keep
+test-sable-huge-keep: $(SABLE_TDIR)/huge_keep
+	SABLE_PURGE_DELAY=20 $(SABLE_TDIR)/huge_keep
+	SABLE_PURGE_DELAY=20 SABLE_SECURE=1 $(SABLE_TDIR)/huge_keep
+
 test-sable-preload: $(SABLE_BUILD)/libsable.so
 	nice $(SABLE_DIR)/tests/preload.sh $(SABLE_BUILD)/libsable.so $(SABLE_TDIR)/preload
 
