@@ -459,10 +459,8 @@ static inline void *huge_reuse(struct sbl_segment *s, size_t n)
     return (uint8_t *)s + SBL_SLICE_SIZE;
 }
 
-static void *kept_grow(struct sbl_segment *s, size_t n);
-
 /* The calling thread's kept mapping as a block of n bytes, or NULL; one
-   too small grows (kept_grow). */
+   too small goes to the cache. */
 static void *kept_get(struct sbl_heap *h, size_t n)
 {
     if (atomic_load_explicit(&h->huge_kept, memory_order_relaxed) == NULL)
@@ -472,7 +470,8 @@ static void *kept_get(struct sbl_heap *h, size_t n)
         return NULL;
     if (s->map_size >= page_round(SBL_SLICE_SIZE + (n == 0 ? 1 : n)))
         return huge_reuse(s, n);
-    return kept_grow(s, n);
+    hcache_put(s, sbl_clock_ms(), 0);
+    return NULL;
 }
 
 /* For a block that grows (realloc): the calling thread's kept mapping, when
@@ -800,22 +799,4 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     s->pages[0].start = to + off;
     sbl_registry_mark(s, map, true);
     return to + off;
-}
-
-/* A kept mapping too small for a block of n becomes that block, its written
-   pages moved (mremap, in place when the address space after it is free)
-   and the rest fresh, rather than staying kept beside a new mapping (peak
-   RSS); NULL (the mapping unmapped) when that is refused. */
-static void *kept_grow(struct sbl_segment *s, size_t n)
-{
-    int e = errno;
-    s->huge_size = s->huge_held - SBL_SLICE_SIZE; /* the written pages */
-    if (sbl_page_flags(&s->pages[0]) != SBL_PF_HUGE)
-        sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
-    s->kind = SBL_SEG_HUGE;
-    void *p = sbl_huge_realloc((uint8_t *)s + SBL_SLICE_SIZE, s, n);
-    if (p == NULL)
-        hcache_unmap(s);
-    errno = e;
-    return p;
 }

@@ -150,24 +150,6 @@ static void kept_from_free(void)
     free(q);
 }
 
-/* a kept mapping too small for the next huge block becomes that block (its
-   pages moved), rather than staying beside it */
-static void kept_grows(void)
-{
-    char *p = malloc(8 * MIB);
-    CHECK(p != NULL);
-    touch(p, 8 * MIB);
-    free(p);
-    char *q = malloc(48 * MIB);
-    CHECK(q != NULL);
-    int pct = resident_pct(q, 8 * MIB);
-    printf("malloc(48 MiB) after a free of 8 MiB: its first 8 MiB %d%% resident\n", pct);
-    CHECK(pct >= 99);
-    for (size_t i = 0; i < 8 * MIB; i += PAGE)
-        CHECK(q[i] == (char)(i / PAGE));
-    free(q);
-}
-
 /* shrunk in one thread, freed in another while a third runs the slow-path
    events that expire tails: the free takes the block off the list first */
 static char *volatile handed;
@@ -247,7 +229,6 @@ int main(void)
         kept_from_free(); /* first: the delay has not grown yet */
         tail_expires();
         keep_64m();
-        kept_grows();
         shrink_loop();
         cross_thread();
     }
