@@ -12,7 +12,8 @@
  * refuse fails here; the reserve after the block is address space only
  * (PROT_NONE, not charged), committed with mprotect as the block grows into
  * it (one system call, which may fail cleanly), and a block shrinks in
- * place by handing its tail back with MADV_DONTNEED. Beyond the reserve,
+ * place by handing its tail back with MADV_DONTNEED (after the purge delay
+ * when realloc shrinks it: see the held tails below). Beyond the reserve,
  * mremap grows it in place when the address space after it is free, or
  * moves its pages to a new range; the bytes are never copied. */
 #include "internal.h"
