@@ -665,8 +665,10 @@ static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
 void sbl_huge_free(struct sbl_segment *s)
 {
     struct sbl_heap *th = sbl_tls_heap;
-    if (SBL_LIKELY(s->kind == SBL_SEG_HUGE && s->map_size == s->huge_held && !sbl_opt.secure &&
-                   th != &sbl_empty_heap && __atomic_load_n(&s->purge_at, __ATOMIC_ACQUIRE) == 0 &&
+    /* not listed (shrunk_take) before its held bytes are read */
+    if (SBL_LIKELY(s->kind == SBL_SEG_HUGE &&
+                   __atomic_load_n(&s->purge_at, __ATOMIC_ACQUIRE) == 0 &&
+                   s->map_size == s->huge_held && !sbl_opt.secure && th != &sbl_empty_heap &&
                    atomic_load_explicit(&th->huge_kept, memory_order_relaxed) == NULL &&
                    __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0 && huge_keepable(s))) {
         s->kind = SBL_SEG_CACHED;
