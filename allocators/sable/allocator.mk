@@ -170,7 +170,7 @@ test-sable-debug: $(SABLE_DEBUG_TDIR)/unit $(SABLE_DEBUG_TDIR)/api $(SABLE_DEBUG
 # malloc 12, free 16
 SABLE_PAIR_INSNS := 37
 # and a 4 MiB block's, the thread's kept huge mapping reused (huge.c)
-SABLE_PAIR_HUGE_INSNS := 173
+SABLE_PAIR_HUGE_INSNS := 178
 # and a 4 KiB block's: malloc's medium path (sbl_alloc_medium), free's fast path
 SABLE_PAIR_MEDIUM_INSNS := 59
 .PHONY: test-sable-pair
@@ -206,6 +206,12 @@ test-sable-placement: $(SABLE_TDIR)/placement
 
 test-sable-purge: $(SABLE_TDIR)/purge
 	SABLE_PURGE_DELAY=10 $(SABLE_TDIR)/purge
+
+.PHONY: test-sable-huge-keep
+TESTS += test-sable-huge-keep
+test-sable-huge-keep: $(SABLE_TDIR)/huge_keep
+	SABLE_PURGE_DELAY=20 $(SABLE_TDIR)/huge_keep
+	SABLE_PURGE_DELAY=20 SABLE_SECURE=1 $(SABLE_TDIR)/huge_keep
 
 test-sable-preload: $(SABLE_BUILD)/libsable.so
 	nice $(SABLE_DIR)/tests/preload.sh $(SABLE_BUILD)/libsable.so $(SABLE_TDIR)/preload

@@ -12,7 +12,8 @@
  * refuse fails here; the reserve after the block is address space only
  * (PROT_NONE, not charged), committed with mprotect as the block grows into
  * it (one system call, which may fail cleanly), and a block shrinks in
- * place by handing its tail back with MADV_DONTNEED. Beyond the reserve,
+ * place by handing its tail back with MADV_DONTNEED (after the purge delay
+ * when realloc shrinks it: see the held tails below). Beyond the reserve,
  * mremap grows it in place when the address space after it is free, or
  * moves its pages to a new range; the bytes are never copied. */
 #include "internal.h"
@@ -108,12 +109,16 @@ static void *huge_map(size_t n, size_t align, size_t reserve)
  * still written but without its reserve, for SABLE_PURGE_DELAY: a program
  * that frees and allocates big buffers in a loop does not map and
  * page-fault them again each time. Each thread keeps the last one it freed
- * (below); the cache holds the others, at most 8 mappings and 32 MiB, the
- * oldest goes first. Expired ones are unmapped at the next slow-path events
- * (sbl_segments_maybe_purge), all of them on sable_purge() or when memory
- * runs out. */
+ * (below), when it holds at most HUGE_KEEP_MAX: a block of 64 MiB and its
+ * header slice, twice the largest mmap threshold glibc's dynamic one
+ * reaches (a bigger block is unmapped at once). The cache holds the
+ * others, at most 8 mappings and 32 MiB with the freeing thread's kept one
+ * counted in, the oldest goes first. Expired ones are unmapped at the next
+ * slow-path events (sbl_segments_maybe_purge), all of them on sable_purge()
+ * or when memory runs out. */
 #define HCACHE_N 8
 #define HCACHE_MAX_BYTES ((size_t)32 << 20)
+#define HUGE_KEEP_MAX (((size_t)64 << 20) + SBL_SLICE_SIZE)
 
 static sbl_lock_t hcache_lock;
 static struct {
@@ -135,6 +140,125 @@ static void hcache_unmap(struct sbl_segment *s)
     sbl_stat_committed(-(int64_t)s->huge_held);
     sbl_registry_mark(s, s->map_size, false);
     sbl_os_unmap(s, s->map_size);
+}
+
+/* ---- the held tails of shrunk blocks ----
+ * A huge block that realloc shrinks in place keeps its tail's pages held
+ * (written, counted as committed) for SABLE_PURGE_DELAY, as a freed
+ * mapping is kept: a buffer shrunk step by step and then freed leaves a
+ * whole mapping to keep, that the next big malloc reuses without page
+ * faults, and one that grows again grows into pages already there. The
+ * shrunk blocks are listed here, at most SHRUNK_N with HUGE_KEEP_MAX bytes
+ * of tails in all; one that does not fit, or whose mapping could not be
+ * kept (huge_keepable), or any in secure mode (freed memory reads as zero),
+ * gives its tail back at once. Expired tails go back at the slow-path
+ * events of any thread, as the kept mappings do, under the lock: a block's
+ * own calls (free, realloc, from any thread) take it off the list under
+ * the lock before they touch its header (shrunk_take), so that the two
+ * never meet. A listed block's purge_at (unused in a huge header
+ * otherwise) is its deadline, 0 when it is not listed. */
+#define SHRUNK_N 8
+
+static sbl_lock_t shrunk_lock;
+static struct {
+    struct sbl_segment *s;
+    size_t tail; /* bytes held after the block, as listed */
+} shrunk[SHRUNK_N];
+static unsigned shrunk_n;
+static size_t shrunk_bytes;
+static _Atomic uint64_t shrunk_due; /* ms: the earliest deadline; 0: none listed */
+
+/* gives the held pages after s's block back */
+static void tail_release(struct sbl_segment *s)
+{
+    size_t end = s->huge_offset + s->huge_size;
+    if (s->huge_held > end) {
+        sbl_os_purge((uint8_t *)s + end, s->huge_held - end);
+        sbl_stat_committed(-(int64_t)(s->huge_held - end));
+        s->huge_held = end;
+    }
+}
+
+/* gives the expired tails back (all with force) and sets shrunk_due for
+   the others; call with the lock held */
+static void shrunk_expire_locked(uint64_t now, bool force)
+{
+    uint64_t next = 0;
+    for (unsigned i = 0; i < shrunk_n;) {
+        struct sbl_segment *s = shrunk[i].s;
+        uint64_t due = s->purge_at;
+        if (force || now >= due) {
+            if (!force)
+                sbl_purge_note_purge(now, due);
+            tail_release(s);
+            __atomic_store_n(&s->purge_at, 0, __ATOMIC_RELEASE); /* see shrunk_take */
+            shrunk_bytes -= shrunk[i].tail;
+            shrunk[i] = shrunk[--shrunk_n];
+        } else {
+            if (next == 0 || due < next)
+                next = due;
+            i++;
+        }
+    }
+    atomic_store_explicit(&shrunk_due, next, memory_order_relaxed);
+}
+
+/* Takes s off the list when it is listed (its tail stays held); whether it
+   was. Called by whoever is about to touch s's header. */
+static inline bool shrunk_take(struct sbl_segment *s)
+{
+    /* 0 read here: s is not listed, and an expiry that gave its tail back
+       did so before (release/acquire); only s's own calls list it */
+    if (SBL_LIKELY(__atomic_load_n(&s->purge_at, __ATOMIC_ACQUIRE) == 0))
+        return false;
+    bool was = false;
+    sbl_lock(&shrunk_lock);
+    for (unsigned i = 0; i < shrunk_n; i++) {
+        if (shrunk[i].s == s) {
+            shrunk_bytes -= shrunk[i].tail;
+            shrunk[i] = shrunk[--shrunk_n];
+            was = true;
+            break;
+        }
+    }
+    __atomic_store_n(&s->purge_at, 0, __ATOMIC_RELAXED);
+    sbl_unlock(&shrunk_lock);
+    return was;
+}
+
+static inline __attribute__((always_inline)) bool huge_keepable(const struct sbl_segment *s);
+
+/* s's block has just shrunk (s not listed): its held tail is listed with a
+   deadline, or given back now (see above). */
+static void shrunk_put(struct sbl_segment *s)
+{
+    size_t tail = s->huge_held - (s->huge_offset + s->huge_size);
+    if (tail == 0)
+        return;
+    if (sbl_opt.secure || !huge_keepable(s)) {
+        tail_release(s);
+        return;
+    }
+    uint64_t now = sbl_clock_ms();
+    bool listed = false;
+    sbl_lock(&shrunk_lock);
+    if (shrunk_n > 0 && now >= atomic_load_explicit(&shrunk_due, memory_order_relaxed))
+        shrunk_expire_locked(now, false);
+    if (shrunk_n < SHRUNK_N && shrunk_bytes + tail <= HUGE_KEEP_MAX) {
+        uint64_t due = now + sbl_purge_delay();
+        shrunk[shrunk_n].s = s;
+        shrunk[shrunk_n].tail = tail;
+        shrunk_n++;
+        shrunk_bytes += tail;
+        __atomic_store_n(&s->purge_at, due, __ATOMIC_RELAXED);
+        uint64_t cur = atomic_load_explicit(&shrunk_due, memory_order_relaxed);
+        if (cur == 0 || due < cur)
+            atomic_store_explicit(&shrunk_due, due, memory_order_relaxed);
+        listed = true;
+    }
+    sbl_unlock(&shrunk_lock);
+    if (!listed)
+        tail_release(s);
 }
 
 /* ---- the mapping each thread keeps ----
@@ -216,9 +340,15 @@ void sbl_huge_cache_expire(void)
 {
     uint64_t due = atomic_load_explicit(&kept_due, memory_order_relaxed);
     bool cached = __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) != 0;
-    if (due == 0 && !cached)
+    uint64_t tails = atomic_load_explicit(&shrunk_due, memory_order_relaxed);
+    if (due == 0 && !cached && tails == 0)
         return;
     uint64_t now = sbl_clock_ms(); /* once: a clock read is not free */
+    if (tails != 0 && now >= tails) {
+        sbl_lock(&shrunk_lock);
+        shrunk_expire_locked(now, false);
+        sbl_unlock(&shrunk_lock);
+    }
     if (due != 0) {
         if (now >= due)
             kept_expire(now, false);
@@ -236,6 +366,9 @@ void sbl_huge_cache_expire(void)
 
 void sbl_huge_cache_flush(void)
 {
+    sbl_lock(&shrunk_lock);
+    shrunk_expire_locked(0, true);
+    sbl_unlock(&shrunk_lock);
     kept_expire(0, true);
     struct sbl_segment *out[HCACHE_N];
     sbl_lock(&hcache_lock);
@@ -253,7 +386,7 @@ void sbl_huge_cache_flush(void)
 static inline __attribute__((always_inline)) bool huge_keepable(const struct sbl_segment *s)
 {
     size_t used = s->huge_held;
-    return !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE && used <= HCACHE_MAX_BYTES &&
+    return !sbl_opt.valgrind && s->huge_offset == SBL_SLICE_SIZE && used <= HUGE_KEEP_MAX &&
            !sbl_os_as_limited_last();
 }
 
@@ -308,7 +441,7 @@ static void hcache_put(struct sbl_segment *s, uint64_t at, size_t beside)
    the new block goes back, unless the block is one that grows
    (sbl_huge_growing): it then grows into those pages without a system call
    or a page fault, as it would into its reserve. They stay held while the
-   block lives (at most HCACHE_MAX_BYTES: a kept mapping is no larger), and
+   block lives (at most HUGE_KEEP_MAX: a kept mapping is no larger), and
    go back when it shrinks, or with the mapping it becomes again when it is
    freed. */
 static inline void *huge_reuse(struct sbl_segment *s, size_t n)
@@ -474,10 +607,12 @@ void sbl_huge_lock_prefork(void)
 {
     sbl_lock(&quarantine_lock);
     sbl_lock(&hcache_lock);
+    sbl_lock(&shrunk_lock);
 }
 
 void sbl_huge_unlock_postfork(bool child)
 {
+    sbl_lock_after_fork(&shrunk_lock, child);
     sbl_lock_after_fork(&hcache_lock, child);
     sbl_lock_after_fork(&quarantine_lock, child);
 }
@@ -487,6 +622,7 @@ static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
 {
     if (s->kind != SBL_SEG_HUGE) /* a second free of a cached block: nothing to do */
         return;
+    shrunk_take(s); /* a held tail goes with the mapping */
     if (huge_keepable(s)) {
         if (sbl_opt.secure) /* freed memory reads as zero (secure.c), held pages too */
             sbl_secure_zero_huge(s->pages[0].start, s->huge_held - s->huge_offset);
@@ -495,7 +631,10 @@ static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
         size_t beside = 0;
         if (h != &sbl_empty_heap) {
             beside = s->map_size;
-            uint64_t at = sbl_clock_ms_last();
+            /* read now: the clock as last read may be as old as the block
+               (a block that grows in its reserve reads none), and the
+               mapping would go at the next slow-path event */
+            uint64_t at = sbl_clock_ms();
             atomic_store_explicit(&h->huge_kept_at, at, memory_order_relaxed);
             s = kept_exchange(h, s);
             if (atomic_load(&kept_due) == 0) /* see kept_expire */
@@ -526,8 +665,10 @@ static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
 void sbl_huge_free(struct sbl_segment *s)
 {
     struct sbl_heap *th = sbl_tls_heap;
-    if (SBL_LIKELY(s->kind == SBL_SEG_HUGE && s->map_size == s->huge_held && !sbl_opt.secure &&
-                   th != &sbl_empty_heap &&
+    /* not listed (shrunk_take) before its held bytes are read */
+    if (SBL_LIKELY(s->kind == SBL_SEG_HUGE &&
+                   __atomic_load_n(&s->purge_at, __ATOMIC_ACQUIRE) == 0 &&
+                   s->map_size == s->huge_held && !sbl_opt.secure && th != &sbl_empty_heap &&
                    atomic_load_explicit(&th->huge_kept, memory_order_relaxed) == NULL &&
                    __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0 && huge_keepable(s))) {
         s->kind = SBL_SEG_CACHED;
@@ -541,25 +682,29 @@ void sbl_huge_free(struct sbl_segment *s)
     huge_free_general(s);
 }
 
-/* Resizes without moving: within the mapping, or by growing the mapping in
- * place. NULL (block untouched) when it cannot. */
-void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
+/* Resizes s (not listed: see shrunk_take) without moving: within the
+ * mapping, or by growing the mapping in place. NULL (block untouched) when
+ * it cannot. A shrink gives the tail back at once, or lists it (`hold`:
+ * shrunk_put); `listed`: s was listed, a tail it keeps is listed again. */
+static void *huge_resize(void *p, struct sbl_segment *s, size_t n, bool hold, bool listed)
 {
     if (n > SBL_MAX_REQUEST)
         return NULL;
     size_t off = s->huge_offset;
     size_t end = page_round(off + (n == 0 ? 1 : n)); /* bytes from base */
     size_t held = s->huge_held;
-    /* shrink: the tail's RAM goes back at once, held pages after it too */
-    if (end < off + s->huge_size) {
-        sbl_os_purge((uint8_t *)s + end, held - end);
-        sbl_stat_committed(-(int64_t)(held - end));
+    if (end < off + s->huge_size) { /* shrink */
         s->huge_size = end - off;
-        s->huge_held = end;
+        if (hold)
+            shrunk_put(s);
+        else
+            tail_release(s); /* held pages after the old end too */
         return p;
     }
     if (end <= held) { /* grow into held pages (or keep the size) */
         s->huge_size = end - off;
+        if (listed)
+            shrunk_put(s);
         return p;
     }
     sbl_stat_committed((int64_t)(end - held)); /* undone below on failure */
@@ -585,6 +730,17 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
     return NULL;
 }
 
+/* Resizes without moving (huge_resize); a shrink gives the tail back at
+   once (sable_resize_in_place, a partial free's cut). */
+void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
+{
+    bool listed = shrunk_take(s);
+    void *q = huge_resize(p, s, n, false, listed);
+    if (q == NULL && listed)
+        shrunk_put(s);
+    return q;
+}
+
 /* The new range of a huge block that moves: `map` bytes reserved, the
    `used` first ones to receive the moved pages, the rest up to `end`
    committed (the block's new bytes); NULL when refused. */
@@ -607,7 +763,8 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    void *q = sbl_huge_resize(p, s, n);
+    bool listed = shrunk_take(s);
+    void *q = huge_resize(p, s, n, true, listed);
     if (q != NULL)
         return q;
     size_t off = s->huge_offset;
@@ -629,6 +786,8 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     if (to == NULL || sbl_os_remap_to(s, used, used, to) == NULL) {
         if (to)
             sbl_os_unmap(to, map);
+        if (listed)
+            shrunk_put(s);
         errno = ENOMEM;
         return NULL;
     }
