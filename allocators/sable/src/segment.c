@@ -507,8 +507,13 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
         return span_segment(h, room);                   /* (once: none is left empty) */
     if (d == NULL && atomic_load_explicit(&pool_deadline, memory_order_relaxed) != 0)
         return segment_alloc(h); /* (takes the newest warm one) */
-    if (d == NULL && sbl_heap_drop_large_kept(h))
+    if (d == NULL && sbl_heap_drop_large_kept(h)) {
+        /* the release may have sent a segment of h to the pool (s among
+           them): the best fit is looked up again */
+        fit = h->run_mask & ~(((uint64_t)1 << room) - 1);
+        s = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
         d = dirty_fit(h, room);
+    }
     if (d != NULL)
         return d;
     reclaim_before_growth(h);

@@ -1022,6 +1022,56 @@ static void test_retained(void)
     CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
 }
 
+/* A new span that needs fresh RAM first gives the heap's kept large page
+ * back (span_segment); when that empties its segment and the segment
+ * leaves the heap (under an address-space limit every empty segment goes
+ * to the pool), the span must not go into that segment as the best fit
+ * looked up before: it would be a live page in a pooled segment with no
+ * heap, and its block's free would crash. A heap of the test's own (no
+ * other segment) and the pool emptied make the case exact: the 1 MiB
+ * page kept empty in the heap's only segment, then a 512 KiB block. */
+static void test_kept_drop_refit(void)
+{
+    static struct sbl_heap kh;
+    struct sbl_heap *h = &kh;
+    for (unsigned n = 0; n <= SBL_DIRECT_MAX; n++)
+        h->direct[n] = &sbl_empty_page;
+    atomic_store(&h->claimed, 1);
+    struct rlimit old, rl;
+    CHECK(getrlimit(RLIMIT_AS, &old) == 0);
+    rl = old;
+    if (rl.rlim_cur == RLIM_INFINITY)
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY ? rl.rlim_max : (rlim_t)1 << 46;
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    while (!sbl_os_as_limited()) /* (its answer is read again each millisecond) */
+        sched_yield();
+    sbl_segment_cache_flush();
+
+    void *b1 = sbl_alloc_class(h, sbl_size_class((size_t)1 << 20));
+    CHECK(b1 != NULL);
+    struct sbl_segment *s = sbl_segment_of(b1);
+    CHECK(s->heap == h && h->segments == s && s->next == NULL);
+    sbl_free_local(h, sbl_page_of(s, b1), b1);
+    CHECK(h->large_kept == sbl_page_of(s, b1));
+
+    void *b2 = sbl_alloc_class(h, sbl_size_class((size_t)512 << 10));
+    CHECK(b2 != NULL);
+    struct sbl_segment *s2 = sbl_segment_of(b2);
+    const char *bad = sbl_segments_check(h);
+    if (bad)
+        fprintf(stderr, "kept drop: %s\n", bad);
+    CHECK(s2->heap == h && bad == NULL && h->large_kept == NULL);
+    if (s2->heap == h) { /* (else the heap is broken: left as it is) */
+        sbl_free_local(h, sbl_page_of(s2, b2), b2);
+        sbl_heap_collect(h, true);
+        CHECK(h->segments == NULL && sbl_segments_check(h) == NULL);
+    }
+    CHECK(setrlimit(RLIMIT_AS, &old) == 0);
+    if (old.rlim_cur == RLIM_INFINITY)
+        while (sbl_os_as_limited())
+            sched_yield();
+}
+
 int main(void)
 {
     test_assert_mode();
@@ -1044,5 +1094,6 @@ int main(void)
     test_realloc_room();
     test_realloc_kept();
     test_retained();
+    test_kept_drop_refit();
     return check_done("sable unit");
 }
