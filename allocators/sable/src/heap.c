@@ -513,6 +513,50 @@ void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg)
     heap_retire_slow(h, pg);
 }
 
+/* Placement: a page that becomes its class's allocation page again (the
+ * one before it ran dry) while it holds live blocks and has many free ones
+ * hands those out in address order, lowest first, whatever order they were
+ * freed in: blocks allocated together in time then lie together in memory,
+ * and a program that walks them in that order reads memory forward, as
+ * prefetchers like. On the allocation page itself free and malloc stay last
+ * in, first out (the block freed last, still in the cache, is the next one
+ * handed out). Normal mode only: the other modes check and encode their
+ * links. */
+#define ORDER_MIN 16 /* free blocks worth ordering */
+
+static inline bool page_order_worth(const struct sbl_page *pg)
+{
+    return pg->used > 1 && pg->reserved - pg->used >= ORDER_MIN && !sbl_slow_mode();
+}
+
+/* the free blocks of l in address order, the list rebuilt through a bitmap
+   of block indices: a few instructions per block */
+static struct sbl_block *page_order(const struct sbl_page *pg, struct sbl_block *l)
+{
+    uint64_t bits[SBL_SLICE_SIZE / 16 / 64]; /* capacity <= 4096 */
+    uint32_t words = (pg->reserved + 63u) / 64u;
+    for (uint32_t w = 0; w < words; w++)
+        bits[w] = 0;
+    size_t bs = pg->block_size;
+    /* exact for the offsets of blocks (multiples of bs below 2^22) */
+    uint64_t m = (((uint64_t)1 << 32) + bs - 1) / bs;
+    for (; l != NULL; l = l->next) {
+        uint32_t i = (uint32_t)(((uint64_t)((uint8_t *)l - pg->start) * m) >> 32);
+        bits[i >> 6] |= (uint64_t)1 << (i & 63);
+    }
+    struct sbl_block *head = NULL, **tail = &head;
+    for (uint32_t w = 0; w < words; w++)
+        for (uint64_t v = bits[w]; v != 0; v &= v - 1) {
+            struct sbl_block *b =
+                (struct sbl_block *)(pg->start +
+                                     ((size_t)w * 64 + (size_t)__builtin_ctzll(v)) * bs);
+            *tail = b;
+            tail = &b->next;
+        }
+    *tail = NULL;
+    return head;
+}
+
 /* A page of class cls with a free block, at the front of its queue; NULL
  * when the OS refuses memory. Pages found without room go to the full
  * list. */
@@ -524,10 +568,13 @@ struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
     struct sbl_page *pg = q->first;
     while (pg) {
         struct sbl_page *next = pg->next;
+        bool carved = false; /* (fresh blocks come in address order) */
         if (pg->free == NULL)
             page_collect(pg);
-        if (pg->free == NULL)
+        if (pg->free == NULL) {
             sbl_page_extend(pg);
+            carved = true;
+        }
         if (pg->free == NULL) {
             /* announce "full" first, then look again: a remote free that
                raced with us is either seen here or sent to heap->delayed */
@@ -542,6 +589,8 @@ struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
             }
             sbl_page_set_state(pg, SBL_TF_NORMAL);
         }
+        if (!carved && page_order_worth(pg))
+            pg->free = page_order(pg, pg->free);
         if (pg != q->first) {
             queue_remove(h, q, pg, (int)cls);
             queue_push_front(h, q, pg, (int)cls);
