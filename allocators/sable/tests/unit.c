@@ -1043,8 +1043,17 @@ static void test_kept_drop_refit(void)
     if (rl.rlim_cur == RLIM_INFINITY)
         rl.rlim_cur = rl.rlim_max != RLIM_INFINITY ? rl.rlim_max : (rlim_t)1 << 46;
     CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
-    while (!sbl_os_as_limited()) /* (its answer is read again each millisecond) */
+    /* (its answer is read again each millisecond); an emulator such as
+       qemu-user keeps the limit to itself: sable never sees it there */
+    uint64_t until = sbl_clock_ms() + 2000;
+    while (!sbl_os_as_limited() && sbl_clock_ms() < until)
         sched_yield();
+    if (!sbl_os_as_limited()) {
+        printf("unit: the address-space limit is not seen here (an emulator?): "
+               "kept-page refit not checked\n");
+        CHECK(setrlimit(RLIMIT_AS, &old) == 0);
+        return;
+    }
     sbl_segment_cache_flush();
 
     void *b1 = sbl_alloc_class(h, sbl_size_class((size_t)1 << 20));
