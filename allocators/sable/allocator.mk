@@ -212,6 +212,7 @@ TESTS += test-sable-huge-keep
 test-sable-huge-keep: $(SABLE_TDIR)/huge_keep
 	SABLE_PURGE_DELAY=20 $(SABLE_TDIR)/huge_keep
 	SABLE_PURGE_DELAY=20 SABLE_SECURE=1 $(SABLE_TDIR)/huge_keep
+	SABLE_PURGE_DELAY=5000 $(SABLE_TDIR)/huge_keep idle
 
 test-sable-preload: $(SABLE_BUILD)/libsable.so
 	nice $(SABLE_DIR)/tests/preload.sh $(SABLE_BUILD)/libsable.so $(SABLE_TDIR)/preload

@@ -379,6 +379,33 @@ void sbl_huge_cache_flush(void)
         hcache_unmap(out[i]);
 }
 
+/* Before a new page of h takes slices that hold no RAM (segment.c): the
+   mapping the calling thread keeps and the cached ones hold RAM nobody
+   uses, as a program that freed a big buffer and now builds smaller things
+   holds it; they go back now rather than after the delay, so that the peak
+   does not hold both. Whether there is any, then the release. */
+bool sbl_huge_idle(const struct sbl_heap *h)
+{
+    return atomic_load_explicit(&h->huge_kept, memory_order_relaxed) != NULL ||
+           __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) != 0;
+}
+
+void sbl_huge_release_idle(struct sbl_heap *h)
+{
+    struct sbl_segment *s = kept_exchange(h, NULL); /* now ours */
+    if (s != NULL)
+        hcache_unmap(s);
+    if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0)
+        return;
+    struct sbl_segment *out[HCACHE_N];
+    sbl_lock(&hcache_lock);
+    unsigned k = hcache_expire(0, true, out);
+    hcache_bytes = 0;
+    sbl_unlock(&hcache_lock);
+    for (unsigned i = 0; i < k; i++)
+        hcache_unmap(out[i]);
+}
+
 /* whether a freed block's mapping may be kept for reuse: not under
    Valgrind (memcheck must see fresh mappings) nor under an address-space
    limit (as last read: see sbl_huge_cache_expire); in secure mode too, its

@@ -267,6 +267,8 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n);
 void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n);
 void sbl_huge_lock_prefork(void);
 void sbl_huge_cache_flush(void);
+bool sbl_huge_idle(const struct sbl_heap *h);
+void sbl_huge_release_idle(struct sbl_heap *h);
 void sbl_huge_cache_expire(void);
 void sbl_huge_kept_drop(struct sbl_heap *h);
 void *sbl_huge_take_kept(size_t n);

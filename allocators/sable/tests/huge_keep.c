@@ -4,11 +4,15 @@
  * delay while the block lives. Residency is read with mincore, so that the
  * checks do not depend on page-fault counts (transparent huge pages) nor on
  * time beyond "a few times the delay". With SABLE_SECURE=1 it checks that
- * memory reused that way reads as zero instead. */
+ * memory reused that way reads as zero instead. With the argument "idle"
+ * (and a delay longer than the run) it checks that a kept mapping goes
+ * back when the heap takes fresh RAM instead. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -132,14 +136,18 @@ static void tail_expires(void)
    the delay from its free, not from that read */
 static void kept_from_free(void)
 {
+    void *v[64];
+    for (int i = 0; i < 64; i++) /* the RAM the events below use, held */
+        v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
     char *p = malloc(3 * MIB);
     CHECK(p != NULL);
     touch(p, 3 * MIB);
     sleep_ms(400);
     free(p);
-    void *v[64];
-    for (int i = 0; i < 64; i++) /* a few slow-path events, at once */
+    for (int i = 0; i < 64; i++) { /* a few slow-path events, at once, on */
+        free(v[i]);                /* RAM held (see idle_huge_goes) */
         v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
+    }
     for (int i = 0; i < 64; i++)
         free(v[i]);
     char *q = malloc(3 * MIB);
@@ -148,6 +156,33 @@ static void kept_from_free(void)
     printf("malloc(3 MiB) just after a free of one held 400 ms: %d%% resident\n", pct);
     CHECK(pct >= 99);
     free(q);
+}
+
+/* a kept mapping does not stay beside fresh RAM, even within the purge
+   delay: a program that frees a big buffer and then builds as much in
+   small blocks holds about one of them, not both */
+static void idle_huge_goes(void)
+{
+    (void)rss_bytes(); /* (its own allocations made) */
+    char *p = malloc(8 * MIB);
+    CHECK(p != NULL);
+    touch(p, 8 * MIB);
+    size_t before = rss_bytes();
+    free(p); /* kept */
+    enum { N = 8 * MIB / 4000 };
+    static char *v[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = malloc(4000);
+        CHECK(v[i] != NULL);
+        if (v[i] != NULL)
+            touch(v[i], 4000);
+    }
+    size_t after = rss_bytes();
+    printf("RSS after 8 MiB of 4000-byte blocks replace a freed block of 8 MiB: %+.1f MiB\n",
+           ((double)after - (double)before) / (double)MIB);
+    CHECK(after < before + 3 * MIB);
+    for (int i = 0; i < N; i++)
+        free(v[i]);
 }
 
 /* shrunk in one thread, freed in another while a third runs the slow-path
@@ -219,10 +254,12 @@ static void secure_zero(void)
     free(q);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const char *sec = getenv("SABLE_SECURE");
-    if (sec != NULL && sec[0] == '1') {
+    if (argc > 1 && strcmp(argv[1], "idle") == 0) {
+        idle_huge_goes(); /* (run with a delay longer than the test) */
+    } else if (sec != NULL && sec[0] == '1') {
         secure_zero();
         cross_thread();
     } else {
