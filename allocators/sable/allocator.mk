@@ -11,6 +11,8 @@
 #   test-sable-orphans  blocks of exited threads freed by the main thread are reclaimed (RSS bounded)
 #   test-sable-purge    the purge delay grows when purging too early makes a program fault RAM
 #                       back in, and shrinks back when that stops
+#   test-sable-populate big blocks on fresh memory are mapped in at once while the program
+#                       writes them whole, page by page while it writes a few bytes of each
 #   test-sable-ext      sable_resize_in_place (and realloc in place), sable_aligned_alloc_any,
 #                       sable_free_range
 #   test-sable-oom      out-of-memory handlers under RLIMIT_AS, with threads
@@ -206,6 +208,11 @@ test-sable-placement: $(SABLE_TDIR)/placement
 
 test-sable-purge: $(SABLE_TDIR)/purge
 	SABLE_PURGE_DELAY=10 $(SABLE_TDIR)/purge
+
+.PHONY: test-sable-populate
+TESTS += test-sable-populate
+test-sable-populate: $(SABLE_TDIR)/populate
+	$(SABLE_TDIR)/populate
 
 .PHONY: test-sable-huge-keep
 TESTS += test-sable-huge-keep

@@ -146,6 +146,7 @@ void *sbl_os_map_sparse(size_t size);
 void sbl_os_unmap(void *p, size_t size);
 bool sbl_os_purge(void *p, size_t size);
 bool sbl_os_resident(void *p, size_t size, unsigned char *vec);
+bool sbl_os_populate(void *p, size_t size);
 void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
 void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);

@@ -520,6 +520,40 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
     return s != NULL ? s : segment_alloc(h);
 }
 
+/* ---- big blocks mapped in at once ----
+ * A block of POPULATE_MIN or more that a new page places on slices holding
+ * no RAM faults its pages in one by one as the program writes them: a page
+ * fault each, costly on virtual machines. While the heap's big blocks are
+ * written whole, the new page's block is mapped in with one system call
+ * instead (sbl_os_populate). Whether they are is sampled: one fresh big
+ * page in SAMPLE_EVERY (the first one while the answer is no) is left to
+ * fault in as it is used, and when it is released, mincore tells whether
+ * the program wrote at least 7/8 of its block. A program that writes a
+ * few bytes of its big blocks keeps the page-by-page way, and pays nothing
+ * for the samples but one mincore per SAMPLE_EVERY fresh big pages. */
+#define POPULATE_MIN ((size_t)256 << 10)
+#define SAMPLE_EVERY 8
+
+static void populate_fresh(struct sbl_heap *h, struct sbl_page *pg)
+{
+    if (h->populate_sample == NULL && (!h->populate || ++h->populate_tick % SAMPLE_EVERY == 0))
+        h->populate_sample = pg; /* faults in as it is used */
+    else if (h->populate)
+        sbl_os_populate(pg->start, pg->block_size);
+}
+
+static void populate_learn(struct sbl_heap *h, struct sbl_page *pg)
+{
+    h->populate_sample = NULL;
+    size_t pages = pg->block_size / SBL_OS_PAGE, in = 0;
+    unsigned char vec[512]; /* the block's pages, 2 MiB at most */
+    if (pages > sizeof vec || !sbl_os_resident(pg->start, pages * SBL_OS_PAGE, vec))
+        return;
+    for (size_t i = 0; i < pages; i++)
+        in += vec[i] & 1;
+    h->populate = in * 8 >= pages * 7;
+}
+
 /* The same, at the start of a run of at least `room` free slices (room >=
  * the class's span, < SBL_SLICES): a block that is likely to grow (realloc)
  * then grows in place into the rest of the run. */
@@ -570,6 +604,8 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
         sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
     }
+    if (sbl_page_zero && bs >= POPULATE_MIN && !sbl_opt.valgrind)
+        populate_fresh(h, pg);
     seg_assert(s);
     return pg;
 }
@@ -632,6 +668,8 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     sbl_assert(pg->used == (sbl_page_in_use(pg) == SBL_PAGE_KEPT));
     if (h->large_kept == pg)
         h->large_kept = NULL;
+    if (SBL_UNLIKELY(h->populate_sample == pg))
+        populate_learn(h, pg);
     sbl_page_set_state(pg, SBL_TF_NEVER);
     unsigned idx = (unsigned)(pg - s->pages);
     unsigned k = pg->slices;
