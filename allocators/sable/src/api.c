@@ -57,7 +57,9 @@ static void *calloc_impl(size_t count, size_t n)
     /* a huge block is zero unless it reused a cached mapping; a large one
        (a page of its own) when its page was made of slices that hold no RAM */
     sbl_page_zero = false;
+    sbl_calloc_lazy = true;
     void *p = sbl_malloc_inline(total);
+    sbl_calloc_lazy = false;
     if (p != NULL && (total <= SBL_LARGE_MAX ? !sbl_page_zero : sbl_huge_reused))
         memset(p, 0, total);
     return p;

@@ -177,6 +177,9 @@ uintptr_t sbl_os_random(void);
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
 struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room);
 extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
+/* set by calloc while it allocates a block above a slice: a fresh big block
+   is not mapped in at once (sbl_page_new_room), as calloc needs no writes */
+extern __thread bool sbl_calloc_lazy __attribute__((tls_model("initial-exec")));
 void sbl_page_extend(struct sbl_page *pg);
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
 void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state);

@@ -530,9 +530,13 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
  * fault in as it is used, and when it is released, mincore tells whether
  * the program wrote at least 7/8 of its block. A program that writes a
  * few bytes of its big blocks keeps the page-by-page way, and pays nothing
- * for the samples but one mincore per SAMPLE_EVERY fresh big pages. */
+ * for the samples but one mincore per SAMPLE_EVERY fresh big pages.
+ * calloc's blocks are left to fault in: a program may calloc a big table
+ * and write little of it, and calloc has nothing to write there. */
 #define POPULATE_MIN ((size_t)256 << 10)
 #define SAMPLE_EVERY 8
+
+__thread bool sbl_calloc_lazy __attribute__((tls_model("initial-exec")));
 
 static void populate_fresh(struct sbl_heap *h, struct sbl_page *pg)
 {
@@ -604,7 +608,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
         sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
     }
-    if (sbl_page_zero && bs >= POPULATE_MIN && !sbl_opt.valgrind)
+    if (sbl_page_zero && bs >= POPULATE_MIN && !sbl_calloc_lazy && !sbl_opt.valgrind)
         populate_fresh(h, pg);
     seg_assert(s);
     return pg;
