@@ -37,7 +37,7 @@ void *sbl_alloc_aligned(size_t align, size_t n)
                     return NULL;
                 }
             }
-            return sbl_alloc_class(h, c, false);
+            return sbl_alloc_class(h, c);
         }
     }
     return sbl_huge_alloc(n, align);

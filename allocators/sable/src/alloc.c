@@ -3,13 +3,12 @@
  * allocation. */
 #include "internal.h"
 
-/* A block of class cls from h (fit: or of a next class, heap.c); on
-   failure, see oom.c. */
-void *sbl_alloc_class(struct sbl_heap *h, unsigned cls, bool fit)
+/* A block of class cls from h; on failure, see oom.c. */
+void *sbl_alloc_class(struct sbl_heap *h, unsigned cls)
 {
     unsigned attempt = 0;
     do {
-        struct sbl_page *pg = sbl_heap_find_page(h, cls, fit);
+        struct sbl_page *pg = sbl_heap_find_page(h, cls);
         if (SBL_LIKELY(pg != NULL)) {
             struct sbl_block *b = sbl_page_pop(pg);
             return b;
@@ -103,7 +102,7 @@ SBL_NOINLINE void *sbl_alloc_generic(size_t n, struct sbl_heap *h)
         } else if ((pg = large_kept_take(h, cls)) != NULL) {
             p = sbl_page_pop(pg);
         } else {
-            p = sbl_alloc_class(h, cls, true);
+            p = sbl_alloc_class(h, cls);
         }
     }
     if (SBL_UNLIKELY(sbl_opt.mode == SBL_MODE_INSTRUMENTED) && sbl_hook_depth == 0)

@@ -557,34 +557,10 @@ static struct sbl_block *page_order(const struct sbl_page *pg, struct sbl_block 
     return head;
 }
 
-/* Before a block of a class above 4 KiB takes a new page (slices that no
- * other class can use while the page lives), a free block of a next class
- * of at most 1.5 times its size, on that class's first page, serves it:
- * some bytes of slack in a block against a page of fresh RAM beside the
- * free blocks of other classes, which nothing else could use. Only for
- * malloc's own classes (an aligned allocation relies on its class's
- * placement); small classes do not (in the replayed traces it made their
- * pages sparser and the peak higher). */
-#define FIT_MIN_CLASS 28 /* 5 KiB */
-#define FIT_CLASSES 4    /* (the 1.5 bound stops it at two or three) */
-
-static struct sbl_page *fit_page(struct sbl_heap *h, unsigned cls)
-{
-    size_t most = sbl_class_size(cls) + sbl_class_size(cls) / 2;
-    for (unsigned c = cls + 1; c <= cls + FIT_CLASSES && c < SBL_NCLASSES; c++) {
-        if (sbl_class_size(c) > most)
-            break;
-        struct sbl_page *pg = h->queues[c].first;
-        if (pg != NULL && pg->free != NULL)
-            return pg;
-    }
-    return NULL;
-}
-
 /* A page of class cls with a free block, at the front of its queue; NULL
  * when the OS refuses memory. Pages found without room go to the full
- * list. With fit, the page may instead be one of a next class (fit_page). */
-struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls, bool fit)
+ * list. */
+struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
 {
     if (atomic_load_explicit(&h->xrecs, memory_order_relaxed) != NULL)
         heap_collect_xrecs(h); /* other threads' frees, first */
@@ -621,8 +597,6 @@ struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls, bool fit)
         }
         return pg;
     }
-    if (fit && cls >= FIT_MIN_CLASS && (pg = fit_page(h, cls)) != NULL)
-        return pg;
     pg = sbl_page_new(h, cls);
     if (pg == NULL)
         return NULL;

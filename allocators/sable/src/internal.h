@@ -210,7 +210,7 @@ void sbl_free_local(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b
 /* frees the chain b..tail (all in pg) into the heap of an exited thread, claimed */
 void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_block *b,
                           struct sbl_block *tail);
-struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls, bool fit);
+struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls);
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg);
 bool sbl_heap_drop_large_kept(struct sbl_heap *h); /* heap.c */
 /* releases the retained pages whose delay has passed (all the empty ones
@@ -231,7 +231,7 @@ void sbl_heap_unlock_postfork(bool child);
 void *sbl_alloc_generic(size_t n, struct sbl_heap *h);
 void *sbl_alloc_medium(size_t n, struct sbl_heap *h); /* SBL_DIRECT_MAX < n <= SBL_LARGE_MAX */
 
-void *sbl_alloc_class(struct sbl_heap *h, unsigned cls, bool fit);
+void *sbl_alloc_class(struct sbl_heap *h, unsigned cls);
 void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h);
 
 /* free.c */

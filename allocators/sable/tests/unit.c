@@ -560,7 +560,7 @@ static void test_remote_records(void)
     CHECK(rec_intact(blk, 0, REC_N)); /* the hand-over wrote nothing */
     CHECK(page_live(pg) == live);     /* not collected yet */
     /* the owner's allocation slow path frees them */
-    CHECK(sbl_heap_find_page(h, sbl_size_class(64), false) != NULL);
+    CHECK(sbl_heap_find_page(h, sbl_size_class(64)) != NULL);
     CHECK(atomic_load(&h->xrecs) == NULL);
     CHECK(page_live(pg) == live - REC_N);
 
@@ -665,7 +665,7 @@ static void *keep_x_thread(void *arg)
     pthread_barrier_wait(&kr_bar); /* main frees kr_xblk[] into R */
     pthread_barrier_wait(&kr_bar);
     CHECK(atomic_load(&sbl_tls_heap->xrecs) == kr_rec);
-    CHECK(sbl_heap_find_page(sbl_tls_heap, sbl_size_class(64), false) != NULL); /* collects R */
+    CHECK(sbl_heap_find_page(sbl_tls_heap, sbl_size_class(64)) != NULL); /* collects R */
     CHECK(atomic_load(&sbl_tls_heap->xrecs) == NULL);
     pthread_barrier_wait(&kr_bar); /* main runs Y */
     pthread_barrier_wait(&kr_bar);
@@ -1056,14 +1056,14 @@ static void test_kept_drop_refit(void)
     }
     sbl_segment_cache_flush();
 
-    void *b1 = sbl_alloc_class(h, sbl_size_class((size_t)1 << 20), false);
+    void *b1 = sbl_alloc_class(h, sbl_size_class((size_t)1 << 20));
     CHECK(b1 != NULL);
     struct sbl_segment *s = sbl_segment_of(b1);
     CHECK(s->heap == h && h->segments == s && s->next == NULL);
     sbl_free_local(h, sbl_page_of(s, b1), b1);
     CHECK(h->large_kept == sbl_page_of(s, b1));
 
-    void *b2 = sbl_alloc_class(h, sbl_size_class((size_t)512 << 10), false);
+    void *b2 = sbl_alloc_class(h, sbl_size_class((size_t)512 << 10));
     CHECK(b2 != NULL);
     struct sbl_segment *s2 = sbl_segment_of(b2);
     const char *bad = sbl_segments_check(h);
@@ -1079,49 +1079,6 @@ static void test_kept_drop_refit(void)
     if (old.rlim_cur == RLIM_INFINITY)
         while (sbl_os_as_limited())
             sched_yield();
-}
-
-/* malloc of a size above 4 KiB whose class has no free block takes a free
-   block of a next class (at most 1.5 times its size) before a new page;
-   memalign does not (its class is its placement) */
-static void test_fit_next_class(void)
-{
-    enum { N = 64 };
-    void *big[N], *mid[1000];
-    for (int i = 0; i < N; i++) {
-        big[i] = malloc(7000); /* class 7168 */
-        CHECK(big[i] != NULL);
-    }
-    free(big[N - 1]); /* a free block on the class's allocation page */
-    int found = -1, k = 0;
-    for (; k < 1000 && found < 0; k++) {
-        mid[k] = malloc(6000); /* class 6144 */
-        CHECK(mid[k] != NULL);
-        memset(mid[k], 0x5a, 6000);
-        if (sable_usable_size(mid[k]) == 7168)
-            found = k;
-    }
-    CHECK(found >= 0);
-    if (found >= 0)
-        CHECK(mid[found] == big[N - 1]);
-    for (int i = 0; i < k; i++)
-        free(mid[i]);
-    for (int i = 0; i < N - 1; i++)
-        free(big[i]);
-
-    /* aligned: a class of its own */
-    for (int i = 0; i < N; i++)
-        big[i] = malloc(7000);
-    free(big[N - 1]);
-    for (k = 0; k < 200; k++) {
-        mid[k] = sable_memalign(2048, 6000);
-        CHECK(mid[k] != NULL && ((uintptr_t)mid[k] & 2047) == 0);
-        CHECK(mid[k] != big[N - 1]);
-    }
-    for (int i = 0; i < k; i++)
-        free(mid[i]);
-    for (int i = 0; i < N - 1; i++)
-        free(big[i]);
 }
 
 int main(void)
@@ -1147,6 +1104,5 @@ int main(void)
     test_realloc_kept();
     test_retained();
     test_kept_drop_refit();
-    test_fit_next_class();
     return check_done("sable unit");
 }
