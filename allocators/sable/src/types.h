@@ -268,9 +268,9 @@ struct sbl_heap {
     uint32_t nretained;
     uint32_t retained_slices; /* their slices, at most SBL_RETAIN_SLICES */
     /* big blocks on fresh spans are mapped in at once while the program
-       uses them whole (segment.c): the last sample's answer, the page
-       left to fault in as it is used to sample it, and a count of fresh
-       big pages */
+       uses them whole (segment.c): the last sample's answer, a count of
+       fresh big pages, and the page left to fault in as it is used, to
+       sample it */
     uint8_t populate;
     uint32_t populate_tick;
     struct sbl_page *populate_sample;
