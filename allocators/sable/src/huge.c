@@ -379,11 +379,13 @@ void sbl_huge_cache_flush(void)
         hcache_unmap(out[i]);
 }
 
-/* Before a new page of h takes slices that hold no RAM (segment.c): the
-   mapping the calling thread keeps and the cached ones hold RAM nobody
-   uses, as a program that freed a big buffer and now builds smaller things
-   holds it; they go back now rather than after the delay, so that the peak
-   does not hold both. Whether there is any, then the release. */
+/* Once h has taken 1 MiB of slices that hold no RAM since it last kept a
+   mapping (segment.c): the mapping the calling thread keeps and the cached
+   ones hold RAM nobody uses, as a program that freed a big buffer and now
+   builds smaller things holds it; they go back now rather than after the
+   delay, so that the peak does not hold both. (A page or two of fresh RAM,
+   as a program's bookkeeping between two uses of a big buffer takes, lets
+   them stay.) Whether there is any, then the release. */
 bool sbl_huge_idle(const struct sbl_heap *h)
 {
     return atomic_load_explicit(&h->huge_kept, memory_order_relaxed) != NULL ||
@@ -663,6 +665,7 @@ static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
                mapping would go at the next slow-path event */
             uint64_t at = sbl_clock_ms();
             atomic_store_explicit(&h->huge_kept_at, at, memory_order_relaxed);
+            h->fresh_since_kept = 0;
             s = kept_exchange(h, s);
             if (atomic_load(&kept_due) == 0) /* see kept_expire */
                 atomic_store(&kept_due, at + sbl_purge_delay());
@@ -701,6 +704,7 @@ void sbl_huge_free(struct sbl_segment *s)
         s->kind = SBL_SEG_CACHED;
         uint64_t at = sbl_clock_ms_last();
         atomic_store_explicit(&th->huge_kept_at, at, memory_order_relaxed);
+        th->fresh_since_kept = 0;
         kept_exchange(th, s);
         if (SBL_UNLIKELY(atomic_load(&kept_due) == 0)) /* see kept_expire */
             atomic_store(&kept_due, at + sbl_purge_delay());

@@ -520,6 +520,8 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
     return s != NULL ? s : segment_alloc(h);
 }
 
+#define RELEASE_SLICES 16 /* 1 MiB: see sbl_huge_release_idle */
+
 /* ---- big blocks mapped in at once ----
  * A block of POPULATE_MIN or more that a new page places on slices holding
  * no RAM faults its pages in one by one as the program writes them: a page
@@ -574,8 +576,9 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     uint64_t m = span_mask(idx, k);
     sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
-    if (sbl_page_zero && SBL_UNLIKELY(sbl_huge_idle(h)))
-        sbl_huge_release_idle(h); /* RAM nobody uses goes before fresh RAM comes (huge.c) */
+    if (sbl_page_zero && (h->fresh_since_kept += k) >= RELEASE_SLICES &&
+        SBL_UNLIKELY(sbl_huge_idle(h)))
+        sbl_huge_release_idle(h); /* RAM nobody uses goes as fresh RAM comes (huge.c) */
     if (!sbl_page_zero)
         s->held_map |= (uint64_t)1 << idx;
     int64_t c0 = seg_commit(s);

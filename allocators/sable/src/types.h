@@ -254,6 +254,8 @@ struct sbl_heap {
                                                   malloc (huge.c); whoever exchanges it
                                                   out owns it */
     _Atomic uint64_t huge_kept_at;           /* ms: when huge_kept was freed */
+    uint32_t fresh_since_kept;               /* slices holding no RAM that its pages took
+                                                since it last kept a mapping (segment.c) */
     _Atomic int claimed;                     /* 1 while a thread owns or borrows the heap */
     uintptr_t owner_tag;                     /* the owning thread's tag; 0 while abandoned
                                                   (copied to every segment of the heap) */
