@@ -364,12 +364,9 @@ void sbl_huge_cache_expire(void)
         hcache_unmap(out[i]);
 }
 
-void sbl_huge_cache_flush(void)
+/* every cached mapping goes */
+static void hcache_flush(void)
 {
-    sbl_lock(&shrunk_lock);
-    shrunk_expire_locked(0, true);
-    sbl_unlock(&shrunk_lock);
-    kept_expire(0, true);
     struct sbl_segment *out[HCACHE_N];
     sbl_lock(&hcache_lock);
     unsigned k = hcache_expire(0, true, out);
@@ -377,6 +374,15 @@ void sbl_huge_cache_flush(void)
     sbl_unlock(&hcache_lock);
     for (unsigned i = 0; i < k; i++)
         hcache_unmap(out[i]);
+}
+
+void sbl_huge_cache_flush(void)
+{
+    sbl_lock(&shrunk_lock);
+    shrunk_expire_locked(0, true);
+    sbl_unlock(&shrunk_lock);
+    kept_expire(0, true);
+    hcache_flush();
 }
 
 /* Once h has taken 1 MiB of slices that hold no RAM since it last kept a
@@ -397,15 +403,8 @@ void sbl_huge_release_idle(struct sbl_heap *h)
     struct sbl_segment *s = kept_exchange(h, NULL); /* now ours */
     if (s != NULL)
         hcache_unmap(s);
-    if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0)
-        return;
-    struct sbl_segment *out[HCACHE_N];
-    sbl_lock(&hcache_lock);
-    unsigned k = hcache_expire(0, true, out);
-    hcache_bytes = 0;
-    sbl_unlock(&hcache_lock);
-    for (unsigned i = 0; i < k; i++)
-        hcache_unmap(out[i]);
+    if (__atomic_load_n(&hcache_n, __ATOMIC_RELAXED) != 0)
+        hcache_flush();
 }
 
 /* whether a freed block's mapping may be kept for reuse: not under

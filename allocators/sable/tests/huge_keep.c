@@ -6,7 +6,7 @@
  * time beyond "a few times the delay". With SABLE_SECURE=1 it checks that
  * memory reused that way reads as zero instead. With the argument "idle"
  * (and a delay longer than the run) it checks that a kept mapping goes
- * back when the heap takes fresh RAM instead. */
+ * back once the heap has taken 1 MiB of fresh RAM, and not before. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -158,6 +158,28 @@ static void kept_from_free(void)
     free(q);
 }
 
+/* ... but a page or two of fresh RAM between two uses of a big buffer (a
+   program's bookkeeping) lets the mapping stay: the buffer comes back
+   resident */
+static void small_growth_keeps(void)
+{
+    char *p = malloc(8 * MIB);
+    CHECK(p != NULL);
+    touch(p, 8 * MIB);
+    free(p);                                 /* kept */
+    char *small = malloc((size_t)100 << 10); /* a page on fresh slices */
+    CHECK(small != NULL);
+    if (small != NULL)
+        touch(small, (size_t)100 << 10);
+    char *q = malloc(8 * MIB);
+    CHECK(q != NULL);
+    int pct = q != NULL ? resident_pct(q, 8 * MIB) : -1;
+    printf("malloc(8 MiB) after a free of one and 100 KiB of fresh RAM: %d%% resident\n", pct);
+    CHECK(pct >= 99);
+    free(q);
+    free(small);
+}
+
 /* a kept mapping does not stay beside fresh RAM, even within the purge
    delay: a program that frees a big buffer and then builds as much in
    small blocks holds about one of them, not both */
@@ -258,7 +280,8 @@ int main(int argc, char **argv)
 {
     const char *sec = getenv("SABLE_SECURE");
     if (argc > 1 && strcmp(argv[1], "idle") == 0) {
-        idle_huge_goes(); /* (run with a delay longer than the test) */
+        small_growth_keeps(); /* (run with a delay longer than the test) */
+        idle_huge_goes();
     } else if (sec != NULL && sec[0] == '1') {
         secure_zero();
         cross_thread();
