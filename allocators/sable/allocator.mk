@@ -10,7 +10,8 @@
 #                       a new span cannot use goes back before fresh RAM comes in
 #   test-sable-orphans  blocks of exited threads freed by the main thread are reclaimed (RSS bounded)
 #   test-sable-purge    the purge delay grows when purging too early makes a program fault RAM
-#                       back in, and shrinks back when that stops
+#                       back in (empty segments, or free slices of live ones), and shrinks back
+#                       when that stops
 #   test-sable-populate big blocks on fresh memory are mapped in at once while the program
 #                       writes them whole, page by page while it writes a few bytes of each
 #   test-sable-ext      sable_resize_in_place (and realloc in place), sable_aligned_alloc_any,
@@ -208,6 +209,7 @@ test-sable-placement: $(SABLE_TDIR)/placement
 
 test-sable-purge: $(SABLE_TDIR)/purge
 	SABLE_PURGE_DELAY=10 $(SABLE_TDIR)/purge
+	SABLE_PURGE_DELAY=40 $(SABLE_TDIR)/purge slices
 
 .PHONY: test-sable-populate
 TESTS += test-sable-populate

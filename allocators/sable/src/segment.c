@@ -20,10 +20,11 @@
  *
  * The purge delay adapts: it starts at SABLE_PURGE_DELAY, doubles (up to
  * PURGE_DELAY_GROWTH times that) whenever a heap needs a fresh segment
- * within four delays of the deadline of a purged one (the program works in
- * rounds a little longer than the delay: purging only made it fault the
- * same RAM in again), once per purge, and halves back when no such miss
- * happened for eight delays.
+ * within four delays of the deadline of a purged one, or a new page takes
+ * free slices its heap purged within one delay of their deadline
+ * (took_purged) (the program works in rounds a little longer than the
+ * delay: purging only made it fault the same RAM in again), once per
+ * purge, and halves back when no such miss happened for eight delays.
  * Soon after the deadline, not after the purge itself: purges run lazily,
  * at the next slow-path event, and the burst that ends a long quiet time
  * is what triggers them.
@@ -55,13 +56,13 @@ uint64_t sbl_purge_delay(void)
     return d ? d : sbl_opt.purge_delay_ms;
 }
 
-/* A heap needs a fresh (or cold) segment, or a huge block a fresh mapping:
-   was the last purge too early? */
-void sbl_purge_note_miss(uint64_t now)
+/* RAM purged when its delay ran out at `due` is wanted back at `now`: when
+   that is within `delays` delays, the purge was too early (counted once per
+   purge). */
+static void note_miss(uint64_t now, uint64_t due, unsigned delays)
 {
     uint64_t d = sbl_purge_delay();
-    uint64_t due = atomic_load_explicit(&purged_due, memory_order_relaxed);
-    if (due == 0 || now > due + 4 * d ||
+    if (due == 0 || now > due + delays * d ||
         atomic_load_explicit(&counted, memory_order_relaxed) == due)
         return;
     atomic_store_explicit(&counted, due, memory_order_relaxed);
@@ -70,15 +71,28 @@ void sbl_purge_note_miss(uint64_t now)
         atomic_store_explicit(&delay_ms, d * 2, memory_order_relaxed);
 }
 
-/* Empty segments (or kept huge mappings) were purged, the latest of them due
-   at `due`: after a long while without a miss, the delay halves. */
-void sbl_purge_note_purge(uint64_t now, uint64_t due)
+/* A heap needs a fresh (or cold) segment, or a huge block a fresh mapping:
+   was the last purge of empty segments or kept mappings too early? */
+void sbl_purge_note_miss(uint64_t now)
 {
-    atomic_store_explicit(&purged_due, due, memory_order_relaxed);
+    note_miss(now, atomic_load_explicit(&purged_due, memory_order_relaxed), 4);
+}
+
+/* A purge ran: after a long while without a miss, the delay halves. */
+static void note_purge_any(uint64_t now)
+{
     uint64_t d = sbl_purge_delay();
     uint64_t missed = atomic_load_explicit(&missed_at, memory_order_relaxed);
     if (d > sbl_opt.purge_delay_ms && now > missed + 8 * d)
         atomic_store_explicit(&delay_ms, d / 2, memory_order_relaxed);
+}
+
+/* Empty segments (or kept huge mappings) were purged, the latest of them due
+   at `due`. */
+void sbl_purge_note_purge(uint64_t now, uint64_t due)
+{
+    atomic_store_explicit(&purged_due, due, memory_order_relaxed);
+    note_purge_any(now);
 }
 
 /* RAM a segment may hold: every slice but the free ones known clean */
@@ -119,6 +133,7 @@ static inline void seg_assert(const struct sbl_segment *s)
     sbl_assert((s->free_map & 1) == 0);
     sbl_assert((s->dirty_map & ~s->free_map) == 0);
     sbl_assert((s->held_map & s->free_map) == 0);
+    sbl_assert((s->purged_map & ~(s->free_map & ~s->dirty_map)) == 0);
     sbl_assert(((s->free_map & s->dirty_map) != 0) == (s->purge_at != 0));
     sbl_assert(registry_marked(s));
 }
@@ -321,8 +336,13 @@ void sbl_segments_purge(struct sbl_heap *h, bool force)
         if (s->purge_at == 0)
             continue;
         if (force || now >= s->purge_at) {
-            if (!force && s->free_map == SEG_ALL_FREE)
+            if (!force && s->free_map == SEG_ALL_FREE) {
                 sbl_purge_note_purge(now, s->purge_at);
+            } else if (!force) { /* (see took_purged) */
+                note_purge_any(now);
+                s->purged_map |= s->free_map & s->dirty_map;
+                s->purged_due = s->purge_at;
+            }
             segment_purge(s);
             if (s->free_map == SEG_ALL_FREE && !(h->segments == s && s->next == NULL))
                 segment_release(h, s);
@@ -383,6 +403,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         s->purge_at = 0;
     }
     /* a pooled segment keeps free_map (all free), dirty_map and purge_at */
+    s->purged_map = 0; /* (the pool counts its own misses) */
     s->heap = h;
     __atomic_store_n(&s->owner_tag, h->owner_tag, __ATOMIC_RELAXED);
     s->kind = SBL_SEG_NORMAL;
@@ -406,6 +427,22 @@ void sbl_segment_cache_flush(void) { pool_purge(0, true); }
 void sbl_segment_lock_prefork(void) { sbl_lock(&pool_lock); }
 
 void sbl_segment_unlock_postfork(bool child) { sbl_lock_after_fork(&pool_lock, child); }
+
+/* A page takes the slices m of s: those its purge delay gave back are
+ * faulted in again; when that comes within a delay of the purge's deadline
+ * (the RAM lay idle less than two delays), the delay was too short for this
+ * program (one that works in rounds a little longer than the delay purges
+ * and faults back its RAM every round), and it grows (note_miss). Purges
+ * run lazily, at the first slow-path event after the deadline, so a
+ * program that resumes after a pause takes purged slices at once: after a
+ * pause of two delays or more, that is no miss. */
+static inline void took_purged(struct sbl_segment *s, uint64_t m)
+{
+    if (SBL_LIKELY((s->purged_map & m) == 0))
+        return;
+    s->purged_map &= ~m;
+    note_miss(sbl_clock_ms(), s->purged_due, 1);
+}
 
 /* ---- pages ---- */
 
@@ -581,6 +618,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         sbl_huge_release_idle(h); /* RAM nobody uses goes as fresh RAM comes (huge.c) */
     if (!sbl_page_zero)
         s->held_map |= (uint64_t)1 << idx;
+    took_purged(s, m);
     int64_t c0 = seg_commit(s);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
@@ -687,6 +725,7 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     uint64_t m = span_mask(idx, k);
     sbl_assert((s->free_map & m) == 0);
     s->held_map &= ~((uint64_t)1 << idx);
+    s->purged_map &= ~m;
     s->free_map |= m;
     s->dirty_map |= m;
     schedule_purge(h, s);
@@ -729,6 +768,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
             return false;
         if (s->dirty_map & m)
             s->held_map |= (uint64_t)1 << idx;
+        took_purged(s, m);
         s->free_map &= ~m;
         s->dirty_map &= ~m;
         if ((s->free_map & s->dirty_map) == 0)
@@ -739,6 +779,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         }
     } else {
         uint64_t m = span_mask(idx + slices, k - slices);
+        s->purged_map &= ~m;
         s->free_map |= m;
         s->dirty_map |= m; /* its RAM goes back after the purge delay */
         schedule_purge(h, s);

@@ -195,6 +195,9 @@ struct sbl_segment {
     uint64_t held_map;                       /* bit i: the page at slice i took RAM that was
                                                 still held: its uncarved part may hold some */
     uint64_t purge_at;                       /* ms deadline for the dirty free slices; 0: none */
+    uint64_t purged_map;                     /* bit i: free slice i was purged when its delay
+                                                ran out, and not taken since (segment.c) */
+    uint64_t purged_due;                     /* the deadline of that purge */
     struct sbl_segment *next, *prev;         /* heap's list of its segments, or
                                                 the pool of empty ones (segment.c) */
     struct sbl_segment *bin_next, *bin_prev; /* the heap's run bin */

@@ -5,10 +5,16 @@
  * once the rounds stop, and a long quiet time has passed, it must shrink
  * back towards SABLE_PURGE_DELAY. A round writes the first and last page of
  * each block only, so that it takes a few milliseconds even when it faults
- * (writing every page would take longer than the delay on a slow VM). */
+ * (writing every page would take longer than the delay on a slow VM).
+ * `purge slices` (run with SABLE_PURGE_DELAY=40): rounds 50 ms apart, but
+ * one block of each segment stays live, so that no segment empties: the
+ * free slices the heap purges in its own segments, faulted back in soon
+ * after their deadline, must make the delay grow too (and the rounds stop
+ * faulting). */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -56,8 +62,46 @@ static long round_of(int n)
     return f;
 }
 
-int main(void)
+/* Rounds of 1 MiB blocks in segments that each keep one live block: the
+   rounds reuse (and the purges give back) free slices of the heap's own
+   segments, never a whole segment. */
+static void slices(void)
 {
+    size_t base = delay_now();
+    CHECK(base == 40);
+    static void *v[N], *pin[N];
+    int pins = 0;
+    for (int i = 0; i < N; i++) {
+        v[i] = malloc((size_t)1 << 20);
+        CHECK(v[i] != NULL);
+    }
+    for (int i = 0; i < N; i++) /* the block after each segment's header stays */
+        if (((uintptr_t)v[i] & ((4u << 20) - 1)) == 64u << 10)
+            pin[pins++] = v[i];
+        else
+            free(v[i]);
+    CHECK(pins >= N / 4);
+    long faults[8];
+    for (int r = 0; r < 8; r++) {
+        faults[r] = round_of(N - pins);
+        sleep_ms(50);
+    }
+    size_t grown = delay_now();
+    printf("slices: purge delay %zu ms at start, %zu ms after 8 rounds 50 ms apart; page "
+           "faults per round: %ld %ld ... %ld %ld\n",
+           base, grown, faults[0], faults[1], faults[6], faults[7]);
+    CHECK(grown >= 2 * base);
+    CHECK(faults[7] * 10 < faults[1]); /* (round 0 faults fresh slices in) */
+    for (int i = 0; i < pins; i++)
+        free(pin[i]);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "slices") == 0) {
+        slices();
+        return check_done("sable purge slices");
+    }
     size_t base = delay_now();
     CHECK(base == 10);
     long faults[8];
