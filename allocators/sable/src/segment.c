@@ -446,12 +446,16 @@ static inline void took_purged(struct sbl_segment *s, uint64_t m)
 
 /* ---- pages ---- */
 
-/* Bit j of the result is set when bits j..j+k-1 of map all are. */
+/* Bit j of the result is set when bits j..j+k-1 of map all are (k >= 1):
+   runs of 1, 2, 4, ... bits, then the last step overlapping the one before. */
 static inline uint64_t span_starts(uint64_t map, unsigned k)
 {
     uint64_t t = map;
-    for (unsigned i = 1; i < k && t; i++)
-        t &= map >> i;
+    unsigned len = 1;
+    for (; t != 0 && 2 * len <= k; len *= 2)
+        t &= t >> len;
+    if (t != 0 && len < k)
+        t &= t >> (k - len);
     return t;
 }
 
@@ -465,22 +469,48 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
     return sbl_page_new_room(h, cls, sbl_class_slices[cls]);
 }
 
-/* The segment of h with a run of at least `room` free slices starting on a
- * dirty one (RAM it still holds), or NULL. The bins are looked at from the
- * best fit up, a bounded number of segments in all. */
+/* The starts of the runs of `room` free slices of s (a page of k slices,
+ * room >= k, the rest for the page to grow into) that reuse the most RAM s
+ * still holds, and how well (*tier): 3 where all `room` slices hold RAM,
+ * 2 where the page's own k slices do (a big block is written from the
+ * start; its room only as it grows), 1 where the first one does; 0 and no
+ * starts when no run starts on RAM. For a page of one slice and no room,
+ * any run starting on RAM is of tier 3. */
+static uint64_t held_starts(const struct sbl_segment *s, unsigned room, unsigned k, unsigned *tier)
+{
+    uint64_t held = s->free_map & s->dirty_map, r, t;
+    *tier = 3;
+    if (held == 0 || (r = span_starts(held, room)) != 0)
+        return held == 0 ? (*tier = 0) : r; /* (a run of held slices is a free one) */
+    t = span_starts(s->free_map, room);
+    *tier = 2;
+    if (k > 1 && (r = t & span_starts(held, k)) != 0)
+        return r;
+    *tier = (t & held) != 0;
+    return t & held;
+}
+
+/* The segment of h whose runs of `room` free slices reuse the most RAM
+ * (held_starts; the best fit first among equals), or NULL when none starts
+ * on RAM. A bounded number of segments looked at, from the best fit up. */
 #define DIRTY_SCAN_MAX 32
 
-static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room)
+static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room, unsigned k)
 {
-    unsigned seen = 0;
+    unsigned seen = 0, best_tier = 0, tier;
+    struct sbl_segment *best = NULL;
     for (uint64_t bins = h->run_mask & ~(((uint64_t)1 << room) - 1); bins; bins &= bins - 1)
         for (struct sbl_segment *s = h->runs[__builtin_ctzll(bins)]; s; s = s->bin_next) {
-            if (s->purge_at != 0 && (span_starts(s->free_map, room) & s->dirty_map) != 0)
-                return s;
+            if (s->purge_at != 0 && held_starts(s, room, k, &tier) != 0 && tier > best_tier) {
+                best = s;
+                best_tier = tier;
+                if (tier == 3)
+                    return s;
+            }
             if (++seen == DIRTY_SCAN_MAX)
-                return NULL;
+                return best;
         }
-    return NULL;
+    return best;
 }
 
 /* The bytes of page pg (at slice idx of s) past its carved blocks: RAM it
@@ -526,22 +556,24 @@ static void reclaim_before_growth(struct sbl_heap *h)
     h->purge_check_at = 0;
 }
 
-/* The segment a new span of `room` slices goes in: the best fit when the
- * span can start on RAM the process still holds; else, before fresh RAM is
- * faulted in (which raises the peak), RAM already held that nobody uses:
- * a dirty span in another segment of h, the slices of the empty pages h
- * retains (heap.c), or a warm segment of the pool;
+/* The segment a new span of `room` slices (a page of k) goes in: the best
+ * fit when the whole span can go on RAM the process still holds; else,
+ * before fresh RAM is faulted in (which raises the peak), RAM already held
+ * that nobody uses: the segment of h whose span would reuse the most of it
+ * (dirty_fit), the slices of the empty pages h retains (heap.c), or a warm
+ * segment of the pool;
  * failing those, the free RAM h holds goes back to the OS
  * (reclaim_before_growth). NULL when the OS refuses memory. */
-static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
+static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room, unsigned k)
 {
     uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
     struct sbl_segment *s = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
-    if (s != NULL && (span_starts(s->free_map, room) & s->dirty_map) != 0)
+    unsigned tier;
+    if (s != NULL && held_starts(s, room, k, &tier) != 0 && tier == 3)
         return s;
-    struct sbl_segment *d = dirty_fit(h, room);
+    struct sbl_segment *d = dirty_fit(h, room, k);
     if (d == NULL && sbl_heap_retained_expire(h, true)) /* their slices first (heap.c) */
-        return span_segment(h, room);                   /* (once: none is left empty) */
+        return span_segment(h, room, k);                /* (once: none is left empty) */
     if (d == NULL && atomic_load_explicit(&pool_deadline, memory_order_relaxed) != 0)
         return segment_alloc(h); /* (takes the newest warm one) */
     if (d == NULL && sbl_heap_drop_large_kept(h)) {
@@ -549,7 +581,7 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room)
            them): the best fit is looked up again */
         fit = h->run_mask & ~(((uint64_t)1 << room) - 1);
         s = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
-        d = dirty_fit(h, room);
+        d = dirty_fit(h, room, k);
     }
     if (d != NULL)
         return d;
@@ -604,12 +636,12 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
 {
     unsigned k = sbl_class_slices[cls];
     maybe_purge(h);
-    struct sbl_segment *s = span_segment(h, room);
+    struct sbl_segment *s = span_segment(h, room, k);
     if (s == NULL)
         return NULL;
-    uint64_t t = span_starts(s->free_map, room);
-    uint64_t d = t & s->dirty_map; /* reuse RAM we still hold */
-    unsigned idx = (unsigned)__builtin_ctzll(d ? d : t);
+    unsigned tier;
+    uint64_t d = held_starts(s, room, k, &tier); /* reuse RAM we still hold */
+    unsigned idx = (unsigned)__builtin_ctzll(d ? d : span_starts(s->free_map, room));
     uint64_t m = span_mask(idx, k);
     sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */

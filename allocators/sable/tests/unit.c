@@ -296,31 +296,47 @@ static void test_range_flag(void)
     sable_free(b);
 }
 
-/* whether s has a run of k free slices that starts on a dirty one (a free
-   slice that still holds RAM) */
-static bool dirty_start(const struct sbl_segment *s, unsigned k)
+/* the starts of the runs of k slices of s whose slices are all in map */
+static uint64_t runs_in(uint64_t map, unsigned k)
 {
-    uint64_t t = s->free_map;
+    uint64_t t = map;
     for (unsigned i = 1; i < k && t; i++)
-        t &= s->free_map >> i;
-    return (t & s->dirty_map) != 0;
+        t &= map >> i;
+    return t;
 }
 
-/* Spans: the run bins stay true through random large allocations and frees,
- * and a span goes where segment.c says: the best-fitting segment (the
- * lowest non-empty bin that fits) when the span can start on RAM the heap
- * still holds there; else a segment where it can; with none, the best fit
- * again (or a segment new to the heap). */
+/* How much RAM a page of k slices with room to grow (a run of `room` free
+   slices) can reuse in a segment: 3 where all `room` slices still hold RAM
+   (dirty), 2 where its own k do, 1 where the first one does, 0 where no
+   run starts on a dirty slice. */
+static unsigned held_tier(uint64_t free_map, uint64_t dirty_map, unsigned room, unsigned k)
+{
+    uint64_t runs = runs_in(free_map, room), held = free_map & dirty_map;
+    if ((runs & dirty_map) == 0)
+        return 0;
+    if ((runs & runs_in(held, room)) != 0)
+        return 3;
+    return (runs & runs_in(held, k)) != 0 ? 2 : 1;
+}
+
+/* Spans: the run bins stay true through random large allocations, blocks
+ * that realloc grows past 64 KiB (a page of its own with room to grow: a
+ * run of 16 free slices) and frees, and a span goes where segment.c says:
+ * the best-fitting segment (the lowest non-empty bin that fits) when the
+ * whole span, room included, can go on RAM the heap still holds there;
+ * else a segment where it reuses the most such RAM (all its slices, else
+ * the page's own, else its first); with none, the best fit again (or a
+ * segment new to the heap). */
 static void test_spans(void)
 {
     struct sbl_heap *h = sbl_tls_heap;
     enum { N = 400, SEGS = 256 };
     static void *blk[N];
-    static struct sbl_segment *held[SEGS]; /* h's segments with a dirty start */
-    static struct sbl_segment *had[SEGS];  /* all of h's segments */
+    static struct sbl_segment *had[SEGS]; /* all of h's segments */
+    static unsigned tier[SEGS];           /* what each offered the span */
     uint64_t rng = 0x5eed;
     const char *bad = NULL;
-    unsigned dirty_picks = 0;
+    unsigned dirty_picks = 0, grow_picks = 0;
     for (int step = 0; step < 6000 && bad == NULL; step++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         unsigned i = (unsigned)(rng >> 33) % N;
@@ -328,41 +344,50 @@ static void test_spans(void)
             sable_free(blk[i]);
             blk[i] = NULL;
         } else {
-            /* 65 KiB .. 2 MiB: spans of 2 .. 32 slices */
+            /* 65 KiB .. 2 MiB: spans of 2 .. 32 slices; one in four a
+               block grown from 16 bytes to 65..256 KiB (grow_alloc: room
+               for 16 slices) */
+            bool grow = step % 4 == 3;
             size_t n =
-                ((size_t)65 << 10) + (size_t)(rng >> 20) % (((size_t)2 << 20) - ((size_t)65 << 10));
+                ((size_t)65 << 10) +
+                (size_t)(rng >> 20) % (((size_t)(grow ? 256 : 2048) << 10) - ((size_t)65 << 10));
             unsigned cls = sbl_size_class(n);
-            unsigned k = sbl_class_slices[cls];
-            uint64_t fit = h->run_mask & ~(((uint64_t)1 << k) - 1);
+            unsigned k = sbl_class_slices[cls], room = grow ? 16 : k;
+            uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1);
             /* (a page already in the class's queue is used first) */
-            bool new_page = h->queues[cls].first == NULL;
+            bool new_page = grow || h->queues[cls].first == NULL;
             struct sbl_segment *best = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
-            unsigned nheld = 0, nsegs = 0;
+            unsigned nsegs = 0, top = 0, got_tier = 0, best_tier = 0;
             bool was_heaps = false;
             for (struct sbl_segment *s = h->segments; s != NULL && nsegs < SEGS; s = s->next) {
+                tier[nsegs] = s->run >= room ? held_tier(s->free_map, s->dirty_map, room, k) : 0;
+                top = tier[nsegs] > top ? tier[nsegs] : top;
+                best_tier = s == best ? tier[nsegs] : best_tier;
                 had[nsegs++] = s;
-                if (s->run >= k && dirty_start(s, k))
-                    held[nheld++] = s;
             }
-            blk[i] = sable_malloc(n);
+            blk[i] = grow ? sable_realloc(sable_malloc(16), n) : sable_malloc(n);
             CHECK(blk[i] != NULL);
             struct sbl_segment *got = sbl_segment_of(blk[i]);
             for (unsigned j = 0; j < nsegs; j++)
-                was_heaps |= had[j] == got;
-            bool in_held = false;
-            for (unsigned j = 0; j < nheld; j++)
-                in_held |= held[j] == got;
+                if (had[j] == got) {
+                    was_heaps = true;
+                    got_tier = tier[j];
+                }
             if (!new_page || best == NULL || nsegs > 32)
                 continue;
-            if (dirty_start(best, k) ? got != best
-                                     : (nheld > 0 ? !in_held : (got != best && was_heaps)))
-                bad = "a span did not go where RAM is held, or to the best-fitting segment";
-            dirty_picks += !dirty_start(best, k) && in_held;
+            if (best_tier == 3 ? got != best
+                               : (top > 0 ? got_tier < top : (got != best && was_heaps)))
+                bad = "a span did not go where it reuses the most RAM, or to the best-fitting "
+                      "segment";
+            dirty_picks += best_tier < 3 && top > best_tier && got != best;
+            grow_picks += grow && got_tier == 2 && top == 2;
         }
         bad = bad ? bad : sbl_segments_check(h);
     }
     if (bad == NULL && dirty_picks == 0)
         bad = "no span went past the best fit to RAM held elsewhere";
+    if (bad == NULL && grow_picks == 0)
+        bad = "no growing block had its own span, but not its room, on RAM held";
     if (bad)
         fprintf(stderr, "spans: %s\n", bad);
     CHECK(bad == NULL);
