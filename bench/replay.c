@@ -11,11 +11,18 @@
  * another thread), so the replay is deterministic in what it asks of the
  * allocator.
  *
+ * Each run replays one round untimed first: the timed rounds measure the
+ * allocator in its steady state, whatever the number of them (a round that
+ * faults the whole trace's memory in takes long enough, on a slow machine,
+ * that Google Benchmark would time that round alone).
+ *
  * Counters: trace_events, trace_threads, peak_live_bytes (from the trace),
- * peak_rss_bytes (VmHWM during the run), overhead ((peak RSS - startup RSS -
- * the replay's own arrays) / peak live bytes; a process that loaded other
- * traces before holds their arrays too: the runner runs one instance per
- * process), failed_allocs (allocations that returned NULL; 0 normally).
+ * peak_rss_bytes (VmHWM during the timed rounds), overhead ((peak RSS -
+ * startup RSS - the replay's own arrays) / peak live bytes; a process that
+ * loaded other traces before holds their arrays too: the runner runs one
+ * instance per process), faults_per_round (minor page faults of the process
+ * during the timed rounds, per round), failed_allocs (allocations that
+ * returned NULL, in any round; 0 normally).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -26,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -381,12 +389,15 @@ static void bm_replay(gb_state *st, void *user)
         return;
     }
     atomic_init(&r.failed, 0);
+    int err = replay_round(&r) != 0; /* the untimed warm-up round */
     hm_rss_reset_peak();
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     int64_t per_round = (int64_t)(t->nev + t->nat_end);
-    int err = 0;
     while (gb_keep_running_batch(st, per_round))
         if (!err && replay_round(&r) != 0)
             err = 1;
+    getrusage(RUSAGE_SELF, &ru1);
     free(r.slot), free((void *)r.done);
     if (err) {
         gb_skip_with_error(st, "cannot start the replay threads");
@@ -404,6 +415,10 @@ static void bm_replay(gb_state *st, void *user)
     if (t->peak_live)
         gb_counter(st, "overhead", (used > 0 ? used : 0) / (double)t->peak_live,
                    GB_COUNTER_DEFAULT);
+    int64_t rounds = gb_get_iterations(st) / per_round;
+    gb_counter(st, "faults_per_round",
+               (double)(ru1.ru_minflt - ru0.ru_minflt) / (double)(rounds > 0 ? rounds : 1),
+               GB_COUNTER_DEFAULT);
     gb_counter(st, "failed_allocs", (double)atomic_load(&r.failed), GB_COUNTER_DEFAULT);
     gb_set_items_processed(st, gb_get_iterations(st));
 }

@@ -98,6 +98,22 @@ for name, threads in want.items():
         sys.exit(f"FAIL: {name}: threads {b.get('trace_threads')}, failed {b.get('failed_allocs')}")
     print(f"{name}: {b['trace_events']:.0f} events, {b['real_time']:.1f} ns/op")
 PY
+# one timed round (the shortest run Google Benchmark makes) is a warm one: the
+# untimed round before it faulted the trace's memory in
+HEAPMARK_TRACES=$out/traces "$BENCH" --benchmark_filter='^replay/trace:pytest/' \
+    --benchmark_min_time=0.000001 --benchmark_format=json >"$out/warm.json" 2>"$out/warm.err" ||
+    { echo "FAIL: replay exited non-zero"; cat "$out/warm.err"; fail=1; }
+"$PYTHON" - "$out/warm.json" <<'PY' || fail=1
+import json, sys
+b = [b for b in json.load(open(sys.argv[1]))["benchmarks"] if b["run_type"] == "iteration"][0]
+rounds = b["iterations"] / (b["trace_events"] + 0.0)
+pages = b["peak_live_bytes"] / 4096
+if not (rounds < 2.5 and b["faults_per_round"] < pages / 4):
+    sys.exit(f"FAIL: {rounds:.1f} timed rounds took {b['faults_per_round']:.0f} page faults each "
+             f"(the trace's peak is {pages:.0f} pages): the timed round was not warm")
+print(f"pytest: {rounds:.1f} timed round(s), {b['faults_per_round']:.0f} page faults each "
+      f"(peak {pages:.0f} pages)")
+PY
 # a corrupt trace: a clear error, not a crash
 printf 'HMTRACE1\x01' | gzip >"$out/traces/broken.hmt.gz"
 HEAPMARK_TRACES=$out/traces "$BENCH" --benchmark_filter='^replay/trace:broken/' \
