@@ -479,9 +479,12 @@ struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls)
 static uint64_t held_starts(const struct sbl_segment *s, unsigned room, unsigned k, unsigned *tier)
 {
     uint64_t held = s->free_map & s->dirty_map, r, t;
+    *tier = 0;
+    if (held == 0)
+        return 0;
     *tier = 3;
-    if (held == 0 || (r = span_starts(held, room)) != 0)
-        return held == 0 ? (*tier = 0) : r; /* (a run of held slices is a free one) */
+    if ((r = span_starts(held, room)) != 0) /* (a run of held slices is a free one) */
+        return r;
     t = span_starts(s->free_map, room);
     *tier = 2;
     if (k > 1 && (r = t & span_starts(held, k)) != 0)
