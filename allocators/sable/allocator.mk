@@ -175,7 +175,7 @@ SABLE_PAIR_INSNS := 37
 # and a 4 MiB block's, the thread's kept huge mapping reused (huge.c)
 SABLE_PAIR_HUGE_INSNS := 178
 # and a 4 KiB block's: malloc's medium path (sbl_alloc_medium), free's fast path
-SABLE_PAIR_MEDIUM_INSNS := 59
+SABLE_PAIR_MEDIUM_INSNS := 57
 .PHONY: test-sable-pair
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)

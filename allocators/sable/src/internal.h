@@ -111,14 +111,21 @@ extern uintptr_t sbl_free_limit; /* UINTPTR_MAX; 0 in slow mode */
 extern __thread int sbl_hook_depth __attribute__((tls_model("initial-exec")));
 
 /* ---- size classes (size_class.c) ----------------------------------------- */
-/* n in [0, SBL_LARGE_MAX] -> class: 16..128 by 16, then 4 per doubling */
+/* (n - 1) / 128 -> class, for 1 KiB < n <= SBL_FINE_MAX */
+extern const uint8_t sbl_fine_classes[SBL_FINE_MAX / 128];
+
+/* n in [0, SBL_LARGE_MAX] -> class: 16..128 by 16, then 4 per doubling, 8
+   from 1 KiB to SBL_FINE_MAX (a table: the medium path's sizes), 4 above */
 static inline unsigned sbl_size_class(size_t n)
 {
     if (n <= 128)
         return n <= 16 ? 0 : (unsigned)((n - 1) >> 4);
     size_t w = n - 1;
+    if (w >= 1024 && w < SBL_FINE_MAX)
+        return sbl_fine_classes[w >> 7];
     unsigned b = 63u - (unsigned)__builtin_clzl(w);
-    return 8u + (b - 7u) * 4u + (unsigned)((w >> (b - 2u)) & 3u);
+    unsigned c = 8u + (b - 7u) * 4u + (unsigned)((w >> (b - 2u)) & 3u);
+    return b < 10 ? c : c + 16u; /* above the fine band: 32 classes where 4 per doubling has 16 */
 }
 
 static inline size_t sbl_class_size(unsigned c) { return sbl_class_sizes[c]; }

@@ -15,7 +15,10 @@
  * least the smallest large class) rather than to the next medium class,
  * placed at the start of a run of free slices with room for it to grow
  * (grow_alloc): a growing buffer then keeps growing in place instead of
- * being copied at each doubling. A partially freed block
+ * being copied at each doubling. Below that, a growing block moves to a
+ * class of the coarse grid (grow_size), so that a buffer grown in small
+ * steps is copied once per quarter doubling, not once per eighth where the
+ * classes are finer (size_class.c). A partially freed block
  * becomes whole again when either call succeeds; a failed call changes
  * nothing.
  * realloc(p, 0) returns a minimum-size block (p itself when p is small),
@@ -69,6 +72,18 @@ static void *grow_alloc(size_t n)
     sbl_page_flag_set(pg, SBL_PF_DETACHED);
     sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
     return pg->start;
+}
+
+/* The size a medium block that grows to n moves to: n, or from 1 KiB to
+   SBL_FINE_MAX (where classes come eight per doubling) the next size of
+   four per doubling (a class too) */
+static inline size_t grow_size(size_t n)
+{
+    if (n <= SBL_DIRECT_MAX || n > SBL_FINE_MAX)
+        return n;
+    size_t w = n - 1;
+    unsigned q = 61u - (unsigned)__builtin_clzl(w); /* log2 of a quarter doubling */
+    return ((w >> q) + 1) << q;
 }
 
 static void *page_resize(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, size_t n)
@@ -185,7 +200,7 @@ void *sbl_realloc(void *p, size_t n)
         /* a block that grows past the large classes may take over the pages
            of this thread's kept huge mapping as room to grow (huge.c) */
         sbl_huge_growing = !huge && n > old && n > SBL_LARGE_MAX;
-        q = sbl_malloc_inline(n);
+        q = sbl_malloc_inline(!huge && n > old && !sbl_slow_mode() ? grow_size(n) : n);
         sbl_huge_growing = false;
     }
     if (q == NULL)

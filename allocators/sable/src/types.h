@@ -12,8 +12,8 @@
  *   segment_of(p) = (p - 1) & ~(4 MiB - 1)        (p - 1: see huge blocks)
  *   page_of(p)    = pages[(p - seg) >> 16] - offset
  *
- * Size classes: 16..128 by 16, then four per doubling up to 2 MiB (64
- * classes). Blocks of 2 MiB and below live in pages ("small" up to 8 KiB in
+ * Size classes: 16..128 by 16, then four per doubling up to 2 MiB, eight
+ * from 1 KiB to 16 KiB (80 classes: size_class.c). Blocks of 2 MiB and below live in pages ("small" up to 8 KiB in
  * one-slice pages, "medium" up to 64 KiB in 1-4-slice pages, "large" above in
  * spans sized to the block). Bigger requests are *huge*: their own mapping,
  * with the same header layout so that the same mask finds it; realloc grows
@@ -71,9 +71,12 @@
 #define SBL_SLICES (SBL_SEG_SIZE / SBL_SLICE_SIZE) /* 64 */
 #define SBL_OS_PAGE ((size_t)4096)
 
-#define SBL_NCLASSES 64
-#define SBL_LARGE_MAX ((size_t)2 << 20) /* the largest class: 2 MiB */
-#define SBL_DIRECT_MAX 1024             /* sizes served by heap->direct */
+/* size classes (size_class.c): 16..128 in steps of 16, then four per
+   doubling, eight per doubling from 1 KiB to SBL_FINE_MAX, four above */
+#define SBL_FINE_MAX 16384
+#define SBL_NCLASSES (8 + 3 * 4 + 4 * 8 + 7 * 4) /* 80 */
+#define SBL_LARGE_MAX ((size_t)2 << 20)          /* the largest class: 2 MiB */
+#define SBL_DIRECT_MAX 1024                      /* sizes served by heap->direct */
 #define SBL_DIRECT_BINS (SBL_DIRECT_MAX / 16 + 1)
 /* an empty page of a class up to this size stays as the class's last page */
 #define SBL_KEEP_MAX ((size_t)128 << 10)
