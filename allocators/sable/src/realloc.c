@@ -186,7 +186,12 @@ void *sbl_realloc(void *p, size_t n)
     } else if (n <= old) {
         if (n >= old / 2 || old <= 128 || sbl_size_class(n) == pg->cls)
             return kept_whole(pg, start, p);
-        if (pg->capacity == 1 && n > SBL_SLICE_SIZE) {
+        /* a one-block page gives back its tail: that of a block realloc
+           placed to grow (detached) from GROW_OWN_PAGE, where it came from
+           (a buffer growing in small steps past a class of one-block pages
+           would otherwise move back to a medium class, and out again) */
+        if (pg->capacity == 1 &&
+            (n > SBL_SLICE_SIZE || (n > GROW_OWN_PAGE && (sbl_page_flags(pg) & SBL_PF_DETACHED)))) {
             page_shrink(s, pg, p, n);
             return kept_whole(pg, start, p);
         }

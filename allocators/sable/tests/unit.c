@@ -924,7 +924,9 @@ static void test_realloc_room(void)
  * classes (eight per doubling: 2100 bytes in a block of 2304), and a block
  * that realloc grows the coarse ones (2560): a buffer grown 64 bytes at a
  * time from 1 KiB to 16 KiB moves once per quarter doubling (16 times),
- * not once per eighth (32). */
+ * not once per eighth (32); past 16 KiB it moves once more, to a page of
+ * its own with room, and stays there up to 64 KiB (not back to a medium
+ * class at the next step, and out again past that class). */
 static void test_realloc_steps(void)
 {
     void *a = sable_malloc(2100);
@@ -937,7 +939,7 @@ static void test_realloc_steps(void)
     sable_free(b);
     int moves = 0;
     char *p = sable_malloc(1024);
-    for (size_t n = 1024 + 64; n <= 16384; n += 64) {
+    for (size_t n = 1024 + 64; n <= 65536; n += 64) {
         char *q = sable_realloc(p, n);
         CHECK(q != NULL);
         moves += q != p;
@@ -945,8 +947,8 @@ static void test_realloc_steps(void)
         p = q;
     }
     sable_free(p);
-    printf("realloc: %d moves growing 1 KiB to 16 KiB in steps of 64 bytes\n", moves);
-    CHECK(moves == 16);
+    printf("realloc: %d moves growing 1 KiB to 64 KiB in steps of 64 bytes\n", moves);
+    CHECK(moves == 17);
 }
 
 /* A buffer grown in 64 KiB steps to 8 MiB and freed, twice: the second time
