@@ -104,6 +104,20 @@ static const size_t special_sizes[] = {
 };
 #define NSPECIAL (sizeof special_sizes / sizeof special_sizes[0])
 
+/* Under ThreadSanitizer the application's memory must lie in the ranges of
+   the address space it shadows; a reservation of hundreds of GiB (a huge
+   block of 2^40 bytes, or aligned to 2^38) lands wherever the kernel finds
+   room, outside them when two threads reserve such ranges at once, and
+   TSan aborts ("mmap at bad address"). There, requests that sable would
+   try to map are kept to 1 GiB and alignments to 2^30 (sizes it refuses
+   before mapping anything stay). */
+#if defined(__SANITIZE_THREAD__)
+#define MAP_FIT_MAX ((size_t)1 << 30)
+static size_t map_fit(size_t n) { return n > MAP_FIT_MAX && n <= PTRDIFF_MAX ? MAP_FIT_MAX : n; }
+#else
+static size_t map_fit(size_t n) { return n; }
+#endif
+
 static size_t in_size(struct input *in)
 {
     uint8_t b = in_u8(in);
@@ -111,7 +125,7 @@ static size_t in_size(struct input *in)
     case 0: return b & 63u ? (size_t)in_u8(in) + (b & 7u) * 256u : 0;
     case 1: return (size_t)in_bytes(in, 2);
     case 2: return (size_t)(in_bytes(in, 3) & 0x3fffff); /* up to 4 MiB */
-    default: return special_sizes[(b & 63u) % NSPECIAL];
+    default: return map_fit(special_sizes[(b & 63u) % NSPECIAL]);
     }
 }
 
@@ -119,7 +133,7 @@ static size_t in_align(struct input *in)
 {
     uint8_t b = in_u8(in);
     if (b & 0x80)
-        return (size_t)1 << (b & 0x7f) % 64; /* power of two, up to 2^63 */
+        return map_fit((size_t)1 << (b & 0x7f) % 64); /* power of two, up to 2^63 */
     if (b & 0x40)
         return (size_t)(b & 0x3f) * (1 + in_u8(in)) * 8; /* 0, 8, 24, 1000... */
     return b & 0x3f;                                     /* 0..63 */
