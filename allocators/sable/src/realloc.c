@@ -186,10 +186,11 @@ void *sbl_realloc(void *p, size_t n)
     } else if (n <= old) {
         if (n >= old / 2 || old <= 128 || sbl_size_class(n) == pg->cls)
             return kept_whole(pg, start, p);
-        /* a one-block page gives back its tail: that of a block realloc
-           placed to grow (detached) from GROW_OWN_PAGE, where it came from
-           (a buffer growing in small steps past a class of one-block pages
-           would otherwise move back to a medium class, and out again) */
+        /* a one-block page keeps its block and gives back its tail slices:
+           any from 64 KiB, and from GROW_OWN_PAGE one that realloc placed
+           or resized (detached): a buffer growing in small steps past
+           GROW_OWN_PAGE would otherwise move back to a medium class at the
+           next step, and out again past that class */
         if (pg->capacity == 1 &&
             (n > SBL_SLICE_SIZE || (n > GROW_OWN_PAGE && (sbl_page_flags(pg) & SBL_PF_DETACHED)))) {
             page_shrink(s, pg, p, n);

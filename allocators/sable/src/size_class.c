@@ -33,8 +33,9 @@ const uint32_t sbl_class_sizes[SBL_NCLASSES] = {
 };
 
 /* (n - 1) / 128 = i -> class for 1 KiB < n <= 16 KiB (the classes there are
-   multiples of 128): FL(i) is the doubling (0 for 1-2 KiB), and the 3 bits
-   below its top bit the eighth (entries 0..7, sizes up to 1 KiB, unused) */
+   multiples of 128): 20 is the first class above 1 KiB, FL(i) the
+   doubling (0 for 1-2 KiB), and the 3 bits below i's top bit the eighth
+   (entries 0..7, sizes up to 1 KiB, unused) */
 #define FL(i) ((i) >= 64 ? 3 : (i) >= 32 ? 2 : (i) >= 16 ? 1 : 0)
 #define FC(i) ((i) < 8 ? 0 : 20 + FL(i) * 8 + (((i) >> FL(i)) & 7))
 #define FC8(i) FC(i), FC((i) + 1), FC((i) + 2), FC((i) + 3), FC((i) + 4), FC((i) + 5), \

@@ -13,9 +13,10 @@
  *   page_of(p)    = pages[(p - seg) >> 16] - offset
  *
  * Size classes: 16..128 by 16, then four per doubling up to 2 MiB, eight
- * from 1 KiB to 16 KiB (80 classes: size_class.c). Blocks of 2 MiB and below live in pages ("small" up to 8 KiB in
- * one-slice pages, "medium" up to 64 KiB in 1-4-slice pages, "large" above in
- * spans sized to the block). Bigger requests are *huge*: their own mapping,
+ * from 1 KiB to 16 KiB (80 classes: size_class.c). Blocks of 2 MiB and
+ * below live in pages ("small" up to 8 KiB in one-slice pages, "medium" up
+ * to 64 KiB in 1-4-slice pages, "large" above in spans sized to the
+ * block). Bigger requests are *huge*: their own mapping,
  * with the same header layout so that the same mask finds it; realloc grows
  * and shrinks them with mremap and never copies.
  *
