@@ -121,7 +121,7 @@ static inline unsigned sbl_size_class(size_t n)
     if (n <= 128)
         return n <= 16 ? 0 : (unsigned)((n - 1) >> 4);
     size_t w = n - 1;
-    if (w >= 1024 && w < SBL_FINE_MAX)
+    if (w >= SBL_FINE_MIN && w < SBL_FINE_MAX)
         return sbl_fine_classes[w >> 7];
     unsigned b = 63u - (unsigned)__builtin_clzl(w);
     unsigned c = 8u + (b - 7u) * 4u + (unsigned)((w >> (b - 2u)) & 3u);

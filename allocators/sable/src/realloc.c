@@ -79,7 +79,7 @@ static void *grow_alloc(size_t n)
    four per doubling (a class too) */
 static inline size_t grow_size(size_t n)
 {
-    if (n <= SBL_DIRECT_MAX || n > SBL_FINE_MAX)
+    if (n <= SBL_FINE_MIN || n > SBL_FINE_MAX)
         return n;
     size_t w = n - 1;
     unsigned q = 61u - (unsigned)__builtin_clzl(w); /* log2 of a quarter doubling */

@@ -59,5 +59,6 @@ const uint8_t sbl_class_slices[SBL_NCLASSES] = {
 };
 /* clang-format on */
 
-_Static_assert(SBL_NCLASSES == 8 + 3 * 4 + 4 * 8 + 7 * 4 && SBL_FINE_MAX == 1 << 14,
+_Static_assert(SBL_NCLASSES == 8 + 3 * 4 + 4 * 8 + 7 * 4 && SBL_FINE_MIN == 1 << 10 &&
+                   SBL_FINE_MAX == 1 << 14,
                "the tables: 16..128, C8 for 128..1 KiB, F8 for 1..16 KiB, C8 up to 2 MiB");

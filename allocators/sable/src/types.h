@@ -73,7 +73,9 @@
 #define SBL_OS_PAGE ((size_t)4096)
 
 /* size classes (size_class.c): 16..128 in steps of 16, then four per
-   doubling, eight per doubling from 1 KiB to SBL_FINE_MAX, four above */
+   doubling, eight per doubling above SBL_FINE_MIN up to SBL_FINE_MAX, four
+   above */
+#define SBL_FINE_MIN 1024
 #define SBL_FINE_MAX 16384
 #define SBL_NCLASSES (8 + 3 * 4 + 4 * 8 + 7 * 4) /* 80 */
 #define SBL_LARGE_MAX ((size_t)2 << 20)          /* the largest class: 2 MiB */
