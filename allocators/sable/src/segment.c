@@ -459,6 +459,22 @@ static inline uint64_t span_starts(uint64_t map, unsigned k)
     return t;
 }
 
+/* The first slice of a new span of `room` free slices of s that holds no
+ * RAM: the lowest, except in an empty segment for spans of 16 slices or
+ * more (blocks of 1 MiB and up, a few to a segment): there the first span
+ * starts 0..slack slices in, by the segment's address, and those placed
+ * after it follow it. Their descriptors, which every free reads, then do
+ * not all sit at the same offsets from 4 MiB boundaries: a program with
+ * many such blocks live would have them compete for a few cache sets. */
+static unsigned span_colour(const struct sbl_segment *s, unsigned room)
+{
+    uint64_t starts = span_starts(s->free_map, room);
+    if (room < 16 || s->free_map != SEG_ALL_FREE)
+        return (unsigned)__builtin_ctzll(starts);
+    unsigned slack = (SBL_SLICES - 1) % room;
+    return 1 + (unsigned)(((uintptr_t)s >> SBL_SEG_SHIFT) % (slack + 1));
+}
+
 /* A new, empty page of class cls from one of h's segments (or a new one). */
 /* __thread: whether this thread's last sbl_page_new took slices that hold no
    RAM (never written since mapped, or purged): all zero */
@@ -644,7 +660,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         return NULL;
     unsigned tier;
     uint64_t d = held_starts(s, room, k, &tier); /* reuse RAM we still hold */
-    unsigned idx = (unsigned)__builtin_ctzll(d ? d : span_starts(s->free_map, room));
+    unsigned idx = d ? (unsigned)__builtin_ctzll(d) : span_colour(s, room);
     uint64_t m = span_mask(idx, k);
     sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */

@@ -75,8 +75,8 @@ static void slices(void)
         v[i] = malloc((size_t)1 << 20);
         CHECK(v[i] != NULL);
     }
-    for (int i = 0; i < N; i++) /* the block after each segment's header stays */
-        if (((uintptr_t)v[i] & ((4u << 20) - 1)) == 64u << 10)
+    for (int i = 0; i < N; i++) /* the first block of each segment stays */
+        if (i == 0 || ((uintptr_t)v[i] ^ (uintptr_t)v[i - 1]) >> 22 != 0)
             pin[pins++] = v[i];
         else
             free(v[i]);

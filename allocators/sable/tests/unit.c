@@ -269,6 +269,30 @@ static void test_large_ring(void)
         sable_free(v[i]);
 }
 
+/* Blocks of 1 MiB placed in segments that hold no RAM do not all start
+ * at the same offsets from 4 MiB boundaries (slices 1, 17 and 33), where
+ * their descriptors and first lines would share a few cache sets: the
+ * spans start 0..15 slices further in, by segment. Without that, nearly a
+ * third of the blocks start at slice 1. */
+static void test_span_colour(void)
+{
+    enum { N = 96 };
+    void *v[N];
+    unsigned at[SBL_SLICES] = {0}, most = 0;
+    sable_purge(); /* (the warm segments of earlier tests go back) */
+    for (int i = 0; i < N; i++) {
+        v[i] = sable_malloc((size_t)1 << 20);
+        CHECK(v[i] != NULL);
+        unsigned idx = (unsigned)(((uintptr_t)v[i] & (SBL_SEG_SIZE - 1)) >> SBL_SLICE_SHIFT);
+        CHECK(idx >= 1 && idx + 16 <= SBL_SLICES);
+        most = ++at[idx] > most ? at[idx] : most;
+    }
+    CHECK(most <= N / 8);
+    CHECK(sbl_segments_check(sbl_tls_heap) == NULL);
+    for (int i = 0; i < N; i++)
+        sable_free(v[i]);
+}
+
 /* One empty page above SBL_KEEP_MAX stays per heap, wherever it is in its
  * queue: freeing one of several live 1 MiB blocks keeps its page, and the
  * next allocation of the size takes it again. */
@@ -1158,6 +1182,7 @@ int main(void)
     test_calloc_fresh();
     test_large_kept();
     test_large_ring();
+    test_span_colour();
     test_remote_records();
     test_records_age();
     test_records_kept();
