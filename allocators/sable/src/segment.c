@@ -460,16 +460,18 @@ static inline uint64_t span_starts(uint64_t map, unsigned k)
 }
 
 /* The first slice of a new span of `room` free slices of s that holds no
- * RAM: the lowest, except in an empty segment for spans of 16 slices or
- * more (blocks of 1 MiB and up, a few to a segment): there the first span
- * starts 0..slack slices in, by the segment's address, and those placed
- * after it follow it. Their descriptors, which every free reads, then do
- * not all sit at the same offsets from 4 MiB boundaries: a program with
- * many such blocks live would have them compete for a few cache sets. */
-static unsigned span_colour(const struct sbl_segment *s, unsigned room)
+ * RAM: the lowest, except in an empty segment for pages of 16 slices or
+ * more without room to grow (blocks of 1 MiB and up, a few to a segment).
+ * There the first span starts 0..slack slices in, by the segment's
+ * address, and those placed after it follow it: their descriptors, which
+ * every free reads, then do not all sit at the same offsets from 4 MiB
+ * boundaries, where a program with many such blocks live would have them
+ * compete for a few cache sets. A block that realloc places to grow keeps
+ * the lowest run, where the runs after its room are longest. */
+static unsigned span_colour(const struct sbl_segment *s, unsigned room, unsigned k)
 {
     uint64_t starts = span_starts(s->free_map, room);
-    if (room < 16 || s->free_map != SEG_ALL_FREE)
+    if (k < 16 || room != k || s->free_map != SEG_ALL_FREE)
         return (unsigned)__builtin_ctzll(starts);
     unsigned slack = (SBL_SLICES - 1) % room;
     return 1 + (unsigned)(((uintptr_t)s >> SBL_SEG_SHIFT) % (slack + 1));
@@ -660,7 +662,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         return NULL;
     unsigned tier;
     uint64_t d = held_starts(s, room, k, &tier); /* reuse RAM we still hold */
-    unsigned idx = d ? (unsigned)__builtin_ctzll(d) : span_colour(s, room);
+    unsigned idx = d ? (unsigned)__builtin_ctzll(d) : span_colour(s, room, k);
     uint64_t m = span_mask(idx, k);
     sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
