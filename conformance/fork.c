@@ -52,6 +52,7 @@ static int wait_ms(pid_t pid, long ms, int *sig)
 }
 
 static atomic_int fk_stop;
+static atomic_int fk_go; /* FK-01's new threads wait for it to allocate */
 
 static void *fk_churn(void *arg)
 {
@@ -68,6 +69,14 @@ static void *fk_churn(void *arg)
     return NULL;
 }
 
+/* FK-01's threads: their first allocation waits for the round's forks */
+static void *fk01_churn(void *arg)
+{
+    while (!fk_go)
+        ;
+    return fk_churn(arg);
+}
+
 /* seconds on the monotonic clock */
 static double fk_now(void)
 {
@@ -76,16 +85,20 @@ static double fk_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Rounds of: 4 threads start malloc/free, 10 forks, the threads stop; for
-   FK01_SECONDS (at least 10 rounds). A lock left held by a thread the child
-   does not inherit is hit only when a fork falls in its window, and some
-   windows open only while threads are new (their first allocations set up
-   per-thread caches), so the check starts threads anew in every round. */
+/* Rounds of: 4 new threads start malloc/free together as the first of
+   FK01_FORKS forks comes, the threads stop; for FK01_SECONDS (at least 10
+   rounds). A lock left held by a thread the child does not inherit is hit
+   only when a fork falls in its window, and some windows open only while
+   threads are new (their first allocations set up per-thread caches), so
+   the check starts threads anew in every round, all at once, and keeps
+   the rounds short: as many rounds as fit, each with a fork in the few
+   milliseconds after its threads' first allocations. */
 #define FK01_SECONDS 4.0
-#define FK01_ROUNDS_MAX 200
+#define FK01_ROUNDS_MAX 1000
+#define FK01_FORKS 3
 
 CONF_CHECK(fk01_fork_while_threads, "FK-01", "fork", CONF_STD, 30,
-           "rounds of 10 forks while 4 new threads malloc/free, for 4 s; every child allocates "
+           "rounds of 3 forks while 4 new threads malloc/free, for 4 s; every child allocates "
            "100 times and exits, no deadlock (glibc tst-malloc-fork-deadlock.c; jemalloc "
            "unit/fork.c)")
 {
@@ -94,9 +107,11 @@ CONF_CHECK(fk01_fork_while_threads, "FK-01", "fork", CONF_STD, 30,
     for (round = 0; round < FK01_ROUNDS_MAX && (round < 10 || fk_now() < end); round++) {
         pthread_t t[4];
         fk_stop = 0;
+        fk_go = 0;
         for (int i = 0; i < 4; i++)
-            pthread_create(&t[i], NULL, fk_churn, (void *)(uintptr_t)(round * 4 + i + 7));
-        for (int k = 0; k < 10; k++) {
+            pthread_create(&t[i], NULL, fk01_churn, (void *)(uintptr_t)(round * 4 + i + 7));
+        fk_go = 1; /* their first allocations, all at once, as the first fork comes */
+        for (int k = 0; k < FK01_FORKS; k++) {
             pid_t pid = fork();
             if (pid < 0)
                 conf_unsupported("fork failed: %s", strerror(errno));
