@@ -41,6 +41,64 @@ SABLE_EXPORT __attribute__((aligned(64))) void *sable_malloc(size_t n)
 
 SABLE_EXPORT __attribute__((aligned(64))) void sable_free(void *p) { sbl_free_inline(p); }
 
+/* A big block that calloc takes from memory written before is zeroed
+ * either by memset or by giving its pages back to the kernel, whose pages
+ * read as zero when next touched: one system call instead of writing every
+ * page, paid for by a page fault for each page the program then touches. A
+ * program that uses its zeroed blocks whole wants memset; one that touches
+ * a few pages of each (a sparse table, a buffer tested and freed) wants
+ * them given back. Which, per thread: the pages are given back at first;
+ * when a later calloc takes the block given back last again (a loop), the
+ * pages of it that hold RAM (mincore) are those the program wrote or read
+ * in between: a 32nd or more (a page fault costs about what memset of 8
+ * pages does) and the thread uses memset, with a give-back every
+ * CALLOC_PROBE_EVERY calls to look again; else it goes on giving pages
+ * back, and looks again after CALLOC_LOOK_EVERY more. Blocks from
+ * CALLOC_DROP_MIN to SBL_LARGE_MAX (pages of their own; huge blocks are
+ * zeroed by memset when they reuse a kept mapping). */
+#define CALLOC_DROP_MIN ((size_t)256 << 10)
+#define CALLOC_PROBE_EVERY 1024u
+#define CALLOC_LOOK_EVERY 8u
+#define CALLOC_DENSE_PART 32u
+
+static __thread struct {
+    void *dropped; /* the block whose pages were given back last, not looked at since */
+    unsigned tick; /* callocs of big blocks in the memset way */
+    unsigned wait; /* callocs of `dropped` before the next look */
+    bool dense;    /* the memset way */
+} cz __attribute__((tls_model("initial-exec")));
+
+static void calloc_zero(uint8_t *p, size_t n)
+{
+    if (n < CALLOC_DROP_MIN || n > SBL_LARGE_MAX || sbl_opt.valgrind) {
+        memset(p, 0, n);
+        return;
+    }
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + SBL_OS_PAGE - 1) & ~(uintptr_t)(SBL_OS_PAGE - 1));
+    uint8_t *e = (uint8_t *)((uintptr_t)(p + n) & ~(uintptr_t)(SBL_OS_PAGE - 1));
+    size_t len = (size_t)(e - a), pages = len / SBL_OS_PAGE;
+    memset(p, 0, (size_t)(a - p));
+    memset(e, 0, (size_t)(p + n - e));
+    if (p == cz.dropped && cz.wait-- == 0) { /* what did the program touch? */
+        unsigned char vec[SBL_LARGE_MAX / SBL_OS_PAGE];
+        size_t touched = 0;
+        if (sbl_os_resident(a, len, vec))
+            for (size_t i = 0; i < pages; i++)
+                touched += vec[i] & 1;
+        cz.dense = touched * CALLOC_DENSE_PART >= pages;
+        cz.wait = CALLOC_LOOK_EVERY;
+    }
+    cz.dropped = NULL;
+    bool probe = cz.dense && ++cz.tick % CALLOC_PROBE_EVERY == 0;
+    if ((cz.dense && !probe) || !sbl_os_purge(a, len)) {
+        memset(a, 0, len);
+        return;
+    }
+    if (probe)
+        cz.wait = 0; /* (the next calloc of it looks) */
+    cz.dropped = p;
+}
+
 static void *calloc_impl(size_t count, size_t n)
 {
     size_t total;
@@ -61,7 +119,7 @@ static void *calloc_impl(size_t count, size_t n)
     void *p = sbl_malloc_inline(total);
     sbl_calloc_lazy = false;
     if (p != NULL && (total <= SBL_LARGE_MAX ? !sbl_page_zero : sbl_huge_reused))
-        memset(p, 0, total);
+        calloc_zero(p, total);
     return p;
 }
 

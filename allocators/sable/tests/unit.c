@@ -293,6 +293,60 @@ static void test_span_colour(void)
         sable_free(v[i]);
 }
 
+/* calloc of a big block on written memory, in a loop: while the program
+ * leaves the blocks untouched, their pages are given back (none holds RAM
+ * right after calloc); once it writes them whole, memset (all of them hold
+ * RAM). Either way the block reads as zero. */
+static size_t resident_pages(void *p, size_t n)
+{
+    unsigned char vec[256];
+    size_t r = 0;
+    CHECK(n / 4096 <= 256 && sbl_os_resident(p, n, vec));
+    for (size_t i = 0; i < n / 4096; i++)
+        r += vec[i] & 1;
+    return r;
+}
+
+static void *calloc_drop_thread(void *arg)
+{
+    const size_t size = (size_t)1 << 20;
+    size_t sparse = 0, dense = 0, bad = 0;
+    for (int round = 0; round < 40; round++) {
+        bool write_all = round >= 20;
+        char *p = sable_calloc(1, size);
+        CHECK(p != NULL);
+        size_t r = resident_pages(p, size);
+        if (round == 19)
+            sparse = r;
+        if (round == 39)
+            dense = r;
+        /* (reading a page given back maps the zero page, which mincore
+           counts as RAM: the sparse rounds read two pages, the last all) */
+        for (size_t off = 0; off < size; off += round >= 19 ? 4096 : size / 2)
+            bad += p[off] != 0 || p[off + 4095] != 0;
+        if (write_all)
+            memset(p, 0x5a, size);
+        else
+            p[4096] = 0x5a;
+        sable_free(p);
+    }
+    printf("calloc: %zu and %zu of 256 pages held RAM after calloc, blocks written in one "
+           "page then whole\n",
+           sparse, dense);
+    CHECK(bad == 0);
+    CHECK(sparse <= 2);
+    CHECK(dense == 256);
+    return arg;
+}
+
+/* (in a thread of its own: what the thread learned starts afresh) */
+static void test_calloc_drop(void)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, calloc_drop_thread, NULL) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+}
+
 /* One empty page above SBL_KEEP_MAX stays per heap, wherever it is in its
  * queue: freeing one of several live 1 MiB blocks keeps its page, and the
  * next allocation of the size takes it again. */
@@ -1180,6 +1234,7 @@ int main(void)
     test_spans();
     test_pool();
     test_calloc_fresh();
+    test_calloc_drop();
     test_large_kept();
     test_large_ring();
     test_span_colour();
