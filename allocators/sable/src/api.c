@@ -50,8 +50,9 @@ SABLE_EXPORT __attribute__((aligned(64))) void sable_free(void *p) { sbl_free_in
  * them given back. Which, per thread: the pages are given back at first;
  * when a later calloc takes the block given back last again (a loop), the
  * pages of it that hold RAM (mincore) are those the program wrote or read
- * in between: a 32nd or more (a page fault costs about what memset of 8
- * pages does) and the thread uses memset, with a give-back every
+ * in between: a 32nd or more (a page fault costs about what memset of 32
+ * pages does, so that faulting in a 32nd of a block costs about what
+ * writing all of it does) and the thread uses memset, with a give-back every
  * CALLOC_PROBE_EVERY calls to look again; else it goes on giving pages
  * back, and looks again after CALLOC_LOOK_EVERY more. Blocks from
  * CALLOC_DROP_MIN to SBL_LARGE_MAX (pages of their own; huge blocks are
