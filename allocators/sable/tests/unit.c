@@ -271,9 +271,9 @@ static void test_large_ring(void)
 
 /* Blocks of 1 MiB placed in segments that hold no RAM do not all start
  * at the same offsets from 4 MiB boundaries (slices 1, 17 and 33), where
- * their descriptors and first lines would share a few cache sets: the
- * spans start 0..15 slices further in, by segment. Without that, nearly a
- * third of the blocks start at slice 1. */
+ * their page descriptors would share a few cache sets: the spans start
+ * 0..15 slices further in, by segment. Without that, nearly a third of the
+ * blocks start at slice 1. */
 static void test_span_colour(void)
 {
     enum { N = 96 };
