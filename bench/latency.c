@@ -179,11 +179,14 @@ static void bm_latency_warm(gb_state *st, void *user)
 /* Start-up and bursts (a process loading its data, a request that needs more
    memory than ever before): 1000 blocks (at most 64 MiB) allocated into
    memory the allocator does not hold warm, touched, then freed; between
-   rounds the allocator returns its free memory to the OS (alloc_ext purge, where it has one;
-   counter `purged` = 1), so the next round starts cold again. In a fresh
-   process the first round is also the allocator's very first. Every operation
-   is timed; the time per operation excludes the purge (manual time). One
-   operation = one malloc or one free. */
+   rounds the allocator returns its free memory to the OS (alloc_ext purge,
+   where it has one; counter `purged` = 1), so the next round starts cold
+   again. Whether it does is measured: counter `kept_after_purge_bytes` is
+   the most RSS found after a purge over the process's RSS when the
+   benchmarks started; a round after a purge that kept memory is partly warm.
+   In a fresh process the first round is also the allocator's very first.
+   Every operation is timed; the time per operation excludes the purge
+   (manual time). One operation = one malloc or one free. */
 static void bm_latency_cold(gb_state *st, void *user)
 {
     (void)user;
@@ -195,6 +198,7 @@ static void bm_latency_cold(gb_state *st, void *user)
     struct lat *l = lat_begin(st, 0xc01d);
     if (l == NULL)
         return;
+    size_t base = hm_startup_rss_bytes(), kept = 0;
     while (gb_keep_running_batch(st, 2 * N)) {
         uint64_t t0 = hm_now_ns();
         for (int i = 0; i < N; i++) {
@@ -205,10 +209,16 @@ static void bm_latency_cold(gb_state *st, void *user)
             timed_free(l, blk[i], 1);
         uint64_t t1 = hm_now_ns();
         gb_set_iteration_time(st, (double)(t1 - t0) * 1e-9);
-        if (purge != NULL)
+        if (purge != NULL) {
             purge();
+            size_t now = hm_rss_bytes();
+            if (now > base && now - base > kept)
+                kept = now - base;
+        }
     }
     gb_counter(st, "purged", purge != NULL, GB_COUNTER_DEFAULT);
+    if (purge != NULL)
+        gb_counter(st, "kept_after_purge_bytes", (double)kept, GB_COUNTER_DEFAULT);
     gb_set_items_processed(st, gb_get_iterations(st));
     lat_end(st, l);
 }

@@ -61,6 +61,9 @@ def main():
                     bad.append(f"{n}: {op} percentiles out of order: {q}")
             if "timer_floor_ns" not in b:
                 bad.append(f"{n}: no timer_floor_ns")
+            if n.startswith("latency_cold/") and b.get("purged") == 1 \
+                    and not b.get("kept_after_purge_bytes", -1) >= 0:
+                bad.append(f"{n}: purged, but no kept_after_purge_bytes")
     for m in bad:
         print(f"FAIL: {alloc}: {m}")
     print(f"{alloc}: {len(got)} instances ran" + (" with failures" if bad else ", counters ok"))

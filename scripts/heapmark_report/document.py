@@ -60,6 +60,28 @@ def vs_best_table(run, an, keys, metric):
     return headers, rows
 
 
+KEPT_WARM = 1 << 20  # bytes: more than a purge's own bookkeeping
+
+
+def kept_warm_blocks(run, an, keys):
+    """A note under a workload that purges between rounds to start each one cold
+    (counter kept_after_purge_bytes), naming the allocators whose purge left
+    memory resident: their later rounds were partly warm."""
+    found = []
+    for k in keys:
+        for a in an["allocators"]:
+            c = run.cell(a, k)
+            v = c.counter("kept_after_purge_bytes") if c is not None else None
+            if v is not None and v >= KEPT_WARM:
+                found.append("%s kept %s on %s" % (a, fmt_bytes(v), k[0] + "/" + k[1]))
+    if not found:
+        return []
+    return [("p", "Not a cold start for every allocator: after the purge between rounds, "
+                  + "; ".join(found) + " (`kept_after_purge_bytes`, the most RSS above the "
+                  "process's RSS when its benchmarks started). Such an allocator's rounds after the "
+                  "first partly reuse memory still resident, so its time there is partly warm.")]
+
+
 def vs_best_hosts(runs, analyses, keys, metric):
     """Several runs side by side: one row per instance and allocator, one column per
     host; the % is against the best allocator of that instance on that host."""
@@ -564,6 +586,7 @@ def build_document(runs, analyses, plots):
             keys = [k for k in run.keys() if k[0] == fam]
             if keys:
                 time_and_rss(lambda m: vs_best_table(run, an, keys, m))
+                doc += kept_warm_blocks(run, an, keys)
     for kind in ("rss_normalised", "thread_scaling", "latency", "memory_over_time"):
         imgs = [(plots[(r.label, kind)], "%s %s" % (kind, r.label)) for r in runs
                 if plots.get((r.label, kind))]

@@ -684,6 +684,42 @@ class Fuzz(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class KeptWarm(unittest.TestCase):
+    """A workload that purges to start cold says which allocators' purge kept memory."""
+
+    def setUp(self):
+        self.tmp = tu.scratch()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def with_kept(self, kept):  # allocator -> kept_after_purge_bytes
+        run = tu.copy_fixture(self.tmp)
+        for a, v in kept.items():
+            p = tu.raw_path(run, a, "latency/size:64/threads:1")
+            with open(p) as f:
+                doc = json.load(f)
+            for e in doc["benchmarks"]:
+                e["kept_after_purge_bytes"] = v
+            with open(p, "w") as f:
+                json.dump(doc, f)
+        rc, _o, err = tu.run_script("report.py", "--no-plots", run)
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(run, "report.md")) as f:
+            return f.read()
+
+    def test_named_when_the_purge_kept_memory(self):
+        md = self.with_kept({"mimalloc": 32 << 20, "glibc": 4096, "sable": 0})
+        self.assertIn("Not a cold start for every allocator", md)
+        self.assertIn("mimalloc kept 32 MiB on latency/size:64", md)
+        self.assertNotIn("glibc kept", md)
+        self.assertNotIn("sable kept", md)
+
+    def test_silent_when_every_purge_returned_it(self):
+        md = self.with_kept({"mimalloc": 8192, "glibc": 0})
+        self.assertNotIn("Not a cold start", md)
+
+
 class BadInput(unittest.TestCase):
     def setUp(self):
         self.tmp = tu.scratch()
