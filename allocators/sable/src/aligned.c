@@ -1,7 +1,10 @@
 /* aligned.c: power-of-two alignments. Up to 64 KiB the block comes from the
  * smallest class that holds n and is a multiple of the alignment: pages
  * start on 64 KiB boundaries, so every block of such a class is aligned and
- * free() needs nothing special. Larger alignments are huge blocks. */
+ * free() needs nothing special. The big classes' pages start their block a
+ * few cache lines in (their colour, segment.c), 64-byte aligned: above 64
+ * bytes, a block of those classes comes on a page of its own that starts
+ * on its span. Larger alignments are huge blocks. */
 #include "internal.h"
 
 void *sbl_alloc_aligned(size_t align, size_t n)
@@ -17,6 +20,15 @@ void *sbl_alloc_aligned(size_t align, size_t n)
         unsigned c = sbl_size_class(n > align ? n : align);
         while (c < SBL_NCLASSES && (sbl_class_size(c) & (align - 1)) != 0)
             c++;
+        if (c < SBL_NCLASSES && align > 64 && sbl_class_coloured(c) && !sbl_slow_mode()) {
+            struct sbl_heap *h = sbl_tls_heap;
+            if (h == &sbl_empty_heap)
+                h = sbl_heap_acquire();
+            void *p = h != NULL ? sbl_page_alone(h, c, sbl_class_slices[c], false) : NULL;
+            if (p == NULL)
+                errno = ENOMEM;
+            return p;
+        }
         if (c < SBL_NCLASSES) {
             struct sbl_heap *h = sbl_tls_heap;
             struct sbl_page *pg = h->queues[c].first; /* NULL in the empty heap */

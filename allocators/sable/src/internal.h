@@ -183,6 +183,7 @@ uintptr_t sbl_os_random(void);
 /* segment.c: segments, spans of slices, page descriptors, purging */
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
 struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room);
+void *sbl_page_alone(struct sbl_heap *h, unsigned cls, unsigned room, bool colour);
 extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 /* set by calloc while it allocates a block above a slice: a fresh big block
    is not mapped in at once (sbl_page_new_room), as calloc needs no writes */
@@ -665,6 +666,32 @@ other:
     }
     sbl_free_slow(p, s, pg);
 #endif
+}
+
+/* A one-block page of a big class may start its block a few cache lines
+   into its span (its colour, segment.c): whether the class's pages do, where
+   the span starts, and how far in the block does. Huge pages are not spans. */
+static inline bool sbl_class_coloured(unsigned cls)
+{
+    size_t bs = sbl_class_size(cls);
+    return bs > ((size_t)64 << 10) &&
+           (size_t)sbl_class_slices[cls] * SBL_SLICE_SIZE - bs >= SBL_OS_PAGE;
+}
+
+static inline size_t sbl_page_colour(const struct sbl_page *pg)
+{
+    return (uintptr_t)pg->start & (SBL_SLICE_SIZE - 1);
+}
+
+static inline uint8_t *sbl_span_start(const struct sbl_page *pg)
+{
+    return pg->start - sbl_page_colour(pg);
+}
+
+/* the OS page that holds the page's first block */
+static inline uint8_t *sbl_page_first(const struct sbl_page *pg)
+{
+    return (uint8_t *)((uintptr_t)pg->start & ~(uintptr_t)(SBL_OS_PAGE - 1));
 }
 
 /* the start of the block holding p (p itself unless the page holds

@@ -238,11 +238,12 @@ int sbl_free_range(void *p, size_t n)
     if (cut > 0 && s->kind == SBL_SEG_HUGE) {
         sbl_huge_resize(start, s, cut);
     } else if (cut > 0 && pg->capacity == 1 && s->heap == sbl_tls_heap) {
-        unsigned slices = (unsigned)((cut + SBL_SLICE_SIZE - 1) >> SBL_SLICE_SHIFT);
+        size_t colour = sbl_page_colour(pg);
+        unsigned slices = (unsigned)((colour + cut + SBL_SLICE_SIZE - 1) >> SBL_SLICE_SHIFT);
         if (slices < pg->slices) {
             sbl_heap_detach(s->heap, pg);
             sbl_span_resize(s->heap, pg, slices);
-            pg->block_size = (uint32_t)((size_t)slices * SBL_SLICE_SIZE);
+            pg->block_size = (uint32_t)((size_t)slices * SBL_SLICE_SIZE - colour);
         }
     }
     if (cut > 0) { /* the block is now shorter: its table entry follows */

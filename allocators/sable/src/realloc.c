@@ -44,7 +44,9 @@ static inline bool grows_into_kept(size_t old, size_t n)
 /* A block of n bytes (ONE_BLOCK_MIN..SBL_LARGE_MAX) for a block that grows:
  * a one-block page of this thread's heap at the start of a run of free
  * slices four times its span (at least GROW_ROOM_MIN, at most a whole
- * segment's), detached (in no queue: its free releases the page); NULL
+ * segment's), detached (in no queue: its free releases the page), its
+ * block on the start of the span (not coloured: grown in place, the block
+ * stays a whole number of slices, which grows_into_kept compares); NULL
  * when the caller should take an ordinary block. Above GROW_KEPT_MIN, the
  * thread's kept huge mapping first, when it holds n: the block then
  * grows in place in the pages that mapping had written (huge.c). */
@@ -64,14 +66,7 @@ static void *grow_alloc(size_t n)
         room = GROW_ROOM_MIN;
     if (room > SBL_SLICES - 1)
         room = SBL_SLICES - 1;
-    struct sbl_page *pg = sbl_page_new_room(h, cls, room);
-    if (pg == NULL)
-        return NULL;
-    pg->reserved = 1;
-    pg->used = 1;
-    sbl_page_flag_set(pg, SBL_PF_DETACHED);
-    sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
-    return pg->start;
+    return sbl_page_alone(h, cls, room, false);
 }
 
 /* The size a medium block that grows to n moves to: n, or from 1 KiB to
@@ -96,12 +91,13 @@ static void *page_resize(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p,
     struct sbl_heap *h = s->heap;
     if (pg->capacity != 1 || h != sbl_tls_heap || n > SBL_SEG_SIZE)
         return NULL;
-    size_t need = lead + n;
+    size_t colour = sbl_page_colour(pg);
+    size_t need = colour + lead + n;
     unsigned slices = (unsigned)((need + SBL_SLICE_SIZE - 1) >> SBL_SLICE_SHIFT);
     if (slices > pg->slices && !sbl_span_resize(h, pg, slices))
         return NULL;
     sbl_heap_detach(h, pg);
-    pg->block_size = (uint32_t)((size_t)pg->slices * SBL_SLICE_SIZE);
+    pg->block_size = (uint32_t)((size_t)pg->slices * SBL_SLICE_SIZE - colour);
     return p;
 }
 
@@ -111,7 +107,8 @@ static void page_shrink(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, 
     struct sbl_heap *h = s->heap;
     if (pg->capacity != 1 || h != sbl_tls_heap || (sbl_page_flags(pg) & SBL_PF_ALIGNED))
         return;
-    unsigned slices = (unsigned)((n + SBL_SLICE_SIZE - 1) >> SBL_SLICE_SHIFT);
+    size_t colour = sbl_page_colour(pg);
+    unsigned slices = (unsigned)((colour + n + SBL_SLICE_SIZE - 1) >> SBL_SLICE_SHIFT);
     if (slices == 0)
         slices = 1;
     if (slices >= pg->slices)
@@ -119,9 +116,9 @@ static void page_shrink(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p, 
     sbl_heap_detach(h, pg);
     unsigned old_slices = pg->slices;
     sbl_span_resize(h, pg, slices);
-    pg->block_size = (uint32_t)((size_t)slices * SBL_SLICE_SIZE);
+    pg->block_size = (uint32_t)((size_t)slices * SBL_SLICE_SIZE - colour);
     if (sbl_opt.secure) /* the tail given back is freed memory: zero it */
-        sbl_secure_zero_pages(pg->start + (size_t)slices * SBL_SLICE_SIZE,
+        sbl_secure_zero_pages(sbl_span_start(pg) + (size_t)slices * SBL_SLICE_SIZE,
                               (size_t)(old_slices - slices) * SBL_SLICE_SIZE);
     (void)p;
 }

@@ -635,7 +635,7 @@ static void populate_fresh(struct sbl_heap *h, struct sbl_page *pg)
     if (h->populate_sample == NULL && (!h->populate || ++h->populate_tick % SAMPLE_EVERY == 0))
         h->populate_sample = pg; /* faults in as it is used */
     else if (h->populate)
-        sbl_os_populate(pg->start, pg->block_size);
+        sbl_os_populate(sbl_page_first(pg), pg->block_size + sbl_page_colour(pg) % SBL_OS_PAGE);
 }
 
 static void populate_learn(struct sbl_heap *h, struct sbl_page *pg)
@@ -643,12 +643,28 @@ static void populate_learn(struct sbl_heap *h, struct sbl_page *pg)
     h->populate_sample = NULL;
     size_t pages = pg->block_size / SBL_OS_PAGE, in = 0;
     unsigned char vec[512]; /* the block's pages, 2 MiB at most */
-    if (pages > sizeof vec || !sbl_os_resident(pg->start, pages * SBL_OS_PAGE, vec))
+    if (pages > sizeof vec || !sbl_os_resident(sbl_page_first(pg), pages * SBL_OS_PAGE, vec))
         return;
     for (size_t i = 0; i < pages; i++)
         in += vec[i] & 1;
     h->populate = in * 8 >= pages * 7;
 }
+
+/* ---- colour ----
+ * Spans start on 64 KiB boundaries, so the first bytes of every big block
+ * would fall in the same few sets of each cache (a 512 KiB 8-way L2 has
+ * one set for all the lines 64 KiB apart): a program that reads the
+ * headers of many big blocks would hold 8 of them at a time. The pages of
+ * the big classes (sbl_class_coloured: a slice of slack, size_class.c)
+ * start their block 0 to 63 cache lines into their first OS page, the
+ * next colour at each new page, so that those lines spread over 64 sets of
+ * each cache rather than one. Within the first page: the page a program
+ * touches first stays the one that held RAM before. Not in slow mode
+ * (secure mode zeroes a big block and gives its pages back from its start
+ * on: secure.c). Blocks that realloc places to grow are not coloured
+ * (realloc.c), nor those of alignments above 64 bytes (aligned.c). */
+#define COLOUR_ALIGN 64u                 /* a cache line; blocks stay 64-byte aligned */
+#define COLOUR_STEP (37u * COLOUR_ALIGN) /* coprime with the 64 colours: all of them in turn */
 
 /* The same, at the start of a run of at least `room` free slices (room >=
  * the class's span, < SBL_SLICES): a block that is likely to grow (realloc)
@@ -695,6 +711,8 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     pg->xbytes = pg->capacity <= 1 ? SBL_XBYTES_NONE : k == 1 ? 0 : (uint32_t)bs;
     pg->reserved = 0;
     pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
+    if (sbl_class_coloured(cls) && !sbl_slow_mode())
+        pg->start += (h->colour_next += COLOUR_STEP) & (SBL_OS_PAGE - COLOUR_ALIGN);
     atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);
     pg->next = pg->prev = NULL;
     sbl_page_tag_set(pg, s->owner_tag); /* now free's fast path may take its blocks */
@@ -706,6 +724,24 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         populate_fresh(h, pg);
     seg_assert(s);
     return pg;
+}
+
+/* A block of class cls (a one-block class) on a page of its own, at the
+ * start of a run of at least `room` free slices: the page is in no queue
+ * ("detached"), so the block's free releases it. Its block starts on the
+ * span unless `colour`. NULL when out of memory. */
+void *sbl_page_alone(struct sbl_heap *h, unsigned cls, unsigned room, bool colour)
+{
+    struct sbl_page *pg = sbl_page_new_room(h, cls, room);
+    if (pg == NULL)
+        return NULL;
+    if (!colour)
+        pg->start = sbl_span_start(pg); /* (within the page populated, if it was) */
+    pg->reserved = 1;
+    pg->used = 1;
+    sbl_page_flag_set(pg, SBL_PF_DETACHED);
+    sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
+    return pg->start;
 }
 
 /* Carves the next few untouched blocks into the free list: about 4 KiB, at

@@ -12,9 +12,11 @@
  * steps: realloc.c.) The last class is 2 MiB. Span lengths: one 64 KiB
  * slice up to 16 KiB blocks (at least 4), the fewest slices that hold 4
  * blocks up to 64 KiB (2 to 4 slices), and above that the fewest slices
- * that hold one block (capacity >= 1). Short spans keep what a class with
- * a few live blocks holds small, and fit in the holes that other classes
- * leave. */
+ * that hold one block (capacity >= 1), from SBL_COLOUR_MIN with a slice
+ * more: the room to start the block a few cache lines in (its colour,
+ * segment.c), which most classes below have already. Short spans keep
+ * what a class with a few live blocks holds small, and fit in the holes
+ * that other classes leave. */
 #include "internal.h"
 
 /* the tables, laid out by powers of two: */
@@ -47,7 +49,10 @@ const uint8_t sbl_fine_classes[SBL_FINE_MAX / 128] = {
 };
 
 #define SLC(sz)                                                                                    \
-    ((sz) <= 16384u ? 1u : (sz) <= 65536u ? (4u * (sz) + 65535u) / 65536u : ((sz) + 65535u) / 65536u)
+    ((sz) <= 16384u ? 1u                                                                           \
+     : (sz) <= 65536u ? (4u * (sz) + 65535u) / 65536u                                              \
+     : (sz) >= SBL_COLOUR_MIN ? ((sz) + 2 * 65536u - 1) / 65536u                                   \
+                              : ((sz) + 65535u) / 65536u)
 #define S8(b) SLC((1u << (b)) + (1u << ((b) - 2))), SLC((1u << (b)) + (2u << ((b) - 2))), \
               SLC((1u << (b)) + (3u << ((b) - 2))), SLC(2u << (b))
 #define SF8 1, 1, 1, 1, 1, 1, 1, 1 /* (up to 16 KiB: one slice) */

@@ -79,7 +79,9 @@
 #define SBL_FINE_MAX 16384
 #define SBL_NCLASSES (8 + 3 * 4 + 4 * 8 + 7 * 4) /* 80 */
 #define SBL_LARGE_MAX ((size_t)2 << 20)          /* the largest class: 2 MiB */
-#define SBL_DIRECT_MAX 1024                      /* sizes served by heap->direct */
+/* the classes from there have a slice more, the room to colour their block (segment.c) */
+#define SBL_COLOUR_MIN (256u << 10)
+#define SBL_DIRECT_MAX 1024 /* sizes served by heap->direct */
 #define SBL_DIRECT_BINS (SBL_DIRECT_MAX / 16 + 1)
 /* an empty page of a class up to this size stays as the class's last page */
 #define SBL_KEEP_MAX ((size_t)128 << 10)
@@ -285,6 +287,7 @@ struct sbl_heap {
     uint8_t populate;
     uint32_t populate_tick;
     struct sbl_page *populate_sample;
+    uint32_t colour_next; /* the last colour a big block's page took (segment.c) */
 };
 
 _Static_assert(sizeof(struct sbl_page) == 128 && _Alignof(struct sbl_page) == 64,

@@ -284,12 +284,79 @@ static void test_span_colour(void)
         v[i] = sable_malloc((size_t)1 << 20);
         CHECK(v[i] != NULL);
         unsigned idx = (unsigned)(((uintptr_t)v[i] & (SBL_SEG_SIZE - 1)) >> SBL_SLICE_SHIFT);
-        CHECK(idx >= 1 && idx + 16 <= SBL_SLICES);
+        CHECK(idx >= 1 && idx + sbl_class_slices[sbl_size_class((size_t)1 << 20)] <= SBL_SLICES);
         most = ++at[idx] > most ? at[idx] : most;
     }
     CHECK(most <= N / 8);
     CHECK(sbl_segments_check(sbl_tls_heap) == NULL);
     for (int i = 0; i < N; i++)
+        sable_free(v[i]);
+}
+
+/* Blocks of the big classes start 0..63 cache lines into their span's
+ * first OS page (their colour), so that their first lines do not all
+ * share a cache set: 128 blocks of 1 MiB take at least 48 of the 64
+ * colours, each 64-byte aligned and within the first page. What depends
+ * on where the block starts keeps working: posix_memalign of such a size
+ * (while coloured pages of the class are free in its queue) is aligned,
+ * realloc grows a block in place and gives its tail back, and
+ * sable_free_range cuts a released tail, usable_size following. */
+static void test_block_colour(void)
+{
+    enum { N = 128 };
+    static void *v[N];
+    uint64_t seen = 0;
+    for (int i = 0; i < N; i++) {
+        v[i] = sable_malloc((size_t)1 << 20);
+        CHECK(v[i] != NULL);
+        size_t off = (uintptr_t)v[i] & (SBL_SLICE_SIZE - 1);
+        CHECK(off % 64 == 0 && off < 4096);
+        seen |= (uint64_t)1 << (off / 64);
+        memset(v[i], 0x5a, 64);
+    }
+    CHECK(__builtin_popcountll(seen) >= 48);
+    for (int i = 0; i < N; i += 2)
+        sable_free(v[i]); /* coloured pages wait in the class's queue */
+    for (size_t align = 128; align <= 65536; align *= 4) {
+        void *a = NULL;
+        CHECK(sable_posix_memalign(&a, align, (size_t)1 << 20) == 0);
+        CHECK(a != NULL && (uintptr_t)a % align == 0 && sable_usable_size(a) >= ((size_t)1 << 20));
+        memset(a, 1, (size_t)1 << 20);
+        sable_free(a);
+    }
+    /* a coloured block grows in place, shrinks, and loses a released tail */
+    uint8_t *b = v[1];
+    CHECK(((uintptr_t)b & (SBL_SLICE_SIZE - 1)) != 0 ||
+          ((uintptr_t)v[3] & (SBL_SLICE_SIZE - 1)) != 0);
+    if (((uintptr_t)b & (SBL_SLICE_SIZE - 1)) == 0)
+        b = v[3];
+    sable_free(v[N - 1]); /* (so that some block has free slices after it) */
+    v[N - 1] = NULL;
+    for (int i = 1; i < N; i += 2) {
+        if (v[i] == NULL || ((uintptr_t)v[i] & (SBL_SLICE_SIZE - 1)) == 0)
+            continue;
+        uint8_t *q = sable_resize_in_place(v[i], (size_t)3 << 19);
+        if (q == NULL)
+            continue; /* no room after this one */
+        CHECK(q == v[i] && sable_usable_size(q) >= ((size_t)3 << 19));
+        CHECK(((uintptr_t)q + sable_usable_size(q)) % SBL_SLICE_SIZE == 0);
+        memset(q, 0x33, (size_t)3 << 19); /* the whole block is ours */
+        b = q;
+        break;
+    }
+    CHECK(sable_realloc(b, (size_t)300 << 10) == b);
+    size_t u = sable_usable_size(b);
+    CHECK(u >= ((size_t)300 << 10) && u < ((size_t)1 << 20));
+    CHECK(((uintptr_t)b + u) % SBL_SLICE_SIZE == 0);
+    CHECK(b[0] == 0x33 && b[u - 1] == 0x33);
+    CHECK(sable_free_range(b + ((size_t)128 << 10), u - ((size_t)128 << 10)) == 0);
+    u = sable_usable_size(b);
+    CHECK(u == ((size_t)128 << 10)); /* the span was cut: the block ends on its last slice */
+    CHECK(sbl_block_extent(b) < ((size_t)192 << 10) &&
+          ((uintptr_t)b + sbl_block_extent(b)) % SBL_SLICE_SIZE == 0);
+    memset(b, 0x44, u);
+    CHECK(sbl_segments_check(sbl_tls_heap) == NULL);
+    for (int i = 1; i < N; i += 2)
         sable_free(v[i]);
 }
 
@@ -300,8 +367,9 @@ static void test_span_colour(void)
 static size_t resident_pages(void *p, size_t n)
 {
     unsigned char vec[256];
+    uint8_t *a = (uint8_t *)((uintptr_t)p & ~(uintptr_t)4095); /* (a big block is coloured) */
     size_t r = 0;
-    CHECK(n / 4096 <= 256 && sbl_os_resident(p, n, vec));
+    CHECK(n / 4096 <= 256 && sbl_os_resident(a, n, vec));
     for (size_t i = 0; i < n / 4096; i++)
         r += vec[i] & 1;
     return r;
@@ -430,13 +498,15 @@ static void test_spans(void)
         } else {
             /* 65 KiB .. 2 MiB: spans of 2 .. 32 slices; one in four a
                block grown from 16 bytes to 65..256 KiB (grow_alloc: room
-               for 16 slices) */
+               for four spans, at least 16 slices) */
             bool grow = step % 4 == 3;
             size_t n =
                 ((size_t)65 << 10) +
                 (size_t)(rng >> 20) % (((size_t)(grow ? 256 : 2048) << 10) - ((size_t)65 << 10));
             unsigned cls = sbl_size_class(n);
-            unsigned k = sbl_class_slices[cls], room = grow ? 16 : k;
+            unsigned k = sbl_class_slices[cls], room = k;
+            if (grow) /* as grow_alloc: four spans, at least 16 slices */
+                room = 4 * k < 16 ? 16 : 4 * k;
             uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1);
             /* (a page already in the class's queue is used first) */
             bool new_page = grow || h->queues[cls].first == NULL;
@@ -1238,6 +1308,7 @@ int main(void)
     test_large_kept();
     test_large_ring();
     test_span_colour();
+    test_block_colour();
     test_remote_records();
     test_records_age();
     test_records_kept();
