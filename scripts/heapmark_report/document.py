@@ -63,10 +63,11 @@ def vs_best_table(run, an, keys, metric):
 KEPT_WARM = 1 << 20  # bytes: more than a purge's own bookkeeping
 
 
-def kept_warm_blocks(run, an, keys):
+def kept_warm_blocks(run, an, keys, label=None):
     """A note under a workload that purges between rounds to start each one cold
     (counter kept_after_purge_bytes), naming the allocators whose purge left
-    memory resident: their later rounds were partly warm."""
+    memory resident: their later rounds were partly warm. With several runs
+    side by side, `label` names the run."""
     found = []
     for k in keys:
         for a in an["allocators"]:
@@ -76,7 +77,8 @@ def kept_warm_blocks(run, an, keys):
                 found.append("%s kept %s on %s" % (a, fmt_bytes(v), k[0] + "/" + k[1]))
     if not found:
         return []
-    return [("p", "Not a cold start for every allocator: after the purge between rounds, "
+    return [("p", "Not a cold start for every allocator" + (" (%s)" % label if label else "")
+                  + ": after the purge between rounds, "
                   + "; ".join(found) + " (`kept_after_purge_bytes`, the most RSS above the "
                   "process's RSS when its benchmarks started). Such an allocator's rounds after the "
                   "first partly reuse memory still resident, so its time there is partly warm.")]
@@ -581,6 +583,9 @@ def build_document(runs, analyses, plots):
         if multi:
             keys = sorted({k for run in runs for k in run.keys() if k[0] == fam}, key=hr._key_sort)
             time_and_rss(lambda m: vs_best_hosts(runs, analyses, keys, m))
+            for run, an in zip(runs, analyses):
+                doc += kept_warm_blocks(run, an, [k for k in run.keys() if k[0] == fam],
+                                        run.label)
             continue
         for run, an in zip(runs, analyses):
             keys = [k for k in run.keys() if k[0] == fam]

@@ -693,8 +693,7 @@ class KeptWarm(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def with_kept(self, kept):  # allocator -> kept_after_purge_bytes
-        run = tu.copy_fixture(self.tmp)
+    def add_kept(self, run, kept):  # allocator -> kept_after_purge_bytes
         for a, v in kept.items():
             p = tu.raw_path(run, a, "latency/size:64/threads:1")
             with open(p) as f:
@@ -703,6 +702,10 @@ class KeptWarm(unittest.TestCase):
                 e["kept_after_purge_bytes"] = v
             with open(p, "w") as f:
                 json.dump(doc, f)
+
+    def with_kept(self, kept):
+        run = tu.copy_fixture(self.tmp)
+        self.add_kept(run, kept)
         rc, _o, err = tu.run_script("report.py", "--no-plots", run)
         self.assertEqual(rc, 0, err)
         with open(os.path.join(run, "report.md")) as f:
@@ -718,6 +721,20 @@ class KeptWarm(unittest.TestCase):
     def test_silent_when_every_purge_returned_it(self):
         md = self.with_kept({"mimalloc": 8192, "glibc": 0})
         self.assertNotIn("Not a cold start", md)
+
+    def test_named_per_run_side_by_side(self):
+        a = tu.copy_fixture(self.tmp, "20261121T050000Z-hostA")
+        b = tu.copy_fixture(self.tmp, "20261121T060000Z-hostB")
+        for run, host in ((a, "hostA"), (b, "hostB")):
+            tu.edit_meta(run, lambda meta, h=host: meta.update(host=h))
+        self.add_kept(b, {"mimalloc": 32 << 20})
+        out = os.path.join(self.tmp, "out")
+        rc, _o, err = tu.run_script("report.py", "--no-plots", "--out", out, a, b)
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(out, "report.md")) as f:
+            md = f.read()
+        self.assertIn("Not a cold start for every allocator (hostB)", md)
+        self.assertNotIn("(hostA): after the purge", md)
 
 
 class BadInput(unittest.TestCase):
