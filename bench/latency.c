@@ -247,17 +247,17 @@ static void bm_latency_cross(gb_state *st, void *user)
         for (int i = 0; i < nt / 2; i++)
             spsc_reset(&lat_queues[i]);
     struct spsc *q = &lat_queues[tid / 2];
-    size_t pos = 0;
+    struct spsc_end end = {0, 0};
     while (gb_keep_running_batch(st, GB_BATCH)) {
         if (tid % 2 == 0) {
             for (int i = 0; i < GB_BATCH; i++) {
                 char *p = timed_malloc(l, size, lat_pick(l));
                 p[0] = (char)i;
-                spsc_push(q, &pos, p);
+                spsc_push(q, &end, p);
             }
         } else {
             for (int i = 0; i < GB_BATCH; i++)
-                timed_free(l, spsc_pop(q, &pos), lat_pick(l));
+                timed_free(l, spsc_pop(q, &end), lat_pick(l));
         }
     }
     gb_set_items_processed(st, tid % 2 == 0 ? gb_get_iterations(st) : 0);

@@ -38,25 +38,56 @@ static inline void spsc_reset(struct spsc *q)
     atomic_store(&q->tail, 0);
 }
 
-/* *head: the producer's private copy of q->head */
-static inline void spsc_push(struct spsc *q, size_t *head, void *p)
+/* One side's private state: its own position, and the other side's
+   position as it last read it. A side reads the other's index only when
+   what it last read shows the queue full (producer) or empty (consumer):
+   while the queue has room and items, the two sides share no cache line
+   but the items' (a line of pointers at a time). */
+struct spsc_end {
+    size_t pos;
+    size_t seen;
+};
+
+static inline void spsc_push(struct spsc *q, struct spsc_end *e, void *p)
 {
     unsigned spins = 0;
-    while (*head - atomic_load_explicit(&q->tail, memory_order_acquire) == SPSC_CAP)
-        spsc_backoff(&spins);
-    q->item[*head % SPSC_CAP] = p;
-    atomic_store_explicit(&q->head, ++*head, memory_order_release);
+    while (e->pos - e->seen == SPSC_CAP) {
+        e->seen = atomic_load_explicit(&q->tail, memory_order_acquire);
+        if (e->pos - e->seen == SPSC_CAP)
+            spsc_backoff(&spins);
+    }
+    q->item[e->pos % SPSC_CAP] = p;
+    atomic_store_explicit(&q->head, ++e->pos, memory_order_release);
 }
 
-/* *tail: the consumer's private copy of q->tail */
-static inline void *spsc_pop(struct spsc *q, size_t *tail)
+static inline void *spsc_pop(struct spsc *q, struct spsc_end *e)
 {
     unsigned spins = 0;
-    while (atomic_load_explicit(&q->head, memory_order_acquire) == *tail)
-        spsc_backoff(&spins);
-    void *p = q->item[*tail % SPSC_CAP];
-    atomic_store_explicit(&q->tail, ++*tail, memory_order_release);
+    while (e->seen == e->pos) {
+        e->seen = atomic_load_explicit(&q->head, memory_order_acquire);
+        if (e->seen == e->pos)
+            spsc_backoff(&spins);
+    }
+    void *p = q->item[e->pos % SPSC_CAP];
+    atomic_store_explicit(&q->tail, ++e->pos, memory_order_release);
     return p;
+}
+
+/* Takes n (<= SPSC_CAP) items into out, waiting until that many are
+   there: a consumer that drains in batches reads the producer's index
+   about once a batch, not once an item. */
+static inline void spsc_pop_many(struct spsc *q, struct spsc_end *e, void **out, size_t n)
+{
+    unsigned spins = 0;
+    while (e->seen - e->pos < n) {
+        e->seen = atomic_load_explicit(&q->head, memory_order_acquire);
+        if (e->seen - e->pos < n)
+            spsc_backoff(&spins);
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = q->item[(e->pos + i) % SPSC_CAP];
+    e->pos += n;
+    atomic_store_explicit(&q->tail, e->pos, memory_order_release);
 }
 
 #endif

@@ -72,10 +72,14 @@ static void bm_larson(gb_state *st, void *user)
 /* --- producer / consumer --------------------------------------------------- */
 
 /* A pipeline stage (message queues, logging threads): thread 2k allocates
-   messages and hands them over a queue to thread 2k+1, which frees them.
+   messages and hands them over a queue to thread 2k+1, which takes them
+   PRODCONS_GRAB at a time and frees them (taken one by one, the two
+   threads would read each other's queue index at every message, and the
+   time would follow which side runs ahead more than the allocator).
    One operation = one malloc (producer) or one free (consumer), so the time
    per operation is half the time per message; items = messages. */
 static struct spsc rings[MAX_THREADS / 2];
+#define PRODCONS_GRAB 32 /* messages the consumer takes at a time */
 
 static void bm_prodcons(gb_state *st, void *user)
 {
@@ -91,7 +95,7 @@ static void bm_prodcons(gb_state *st, void *user)
             spsc_reset(&rings[i]);
     struct spsc *q = &rings[tid / 2];
     if (tid % 2 == 0) {
-        size_t head = 0;
+        struct spsc_end head = {0, 0};
         while (gb_keep_running_batch(st, GB_BATCH)) {
             for (int i = 0; i < GB_BATCH; i++) {
                 char *p = malloc(size);
@@ -102,10 +106,15 @@ static void bm_prodcons(gb_state *st, void *user)
             }
         }
     } else {
-        size_t tail = 0;
+        struct spsc_end tail = {0, 0};
+        void *got[PRODCONS_GRAB];
         while (gb_keep_running_batch(st, GB_BATCH))
-            for (int i = 0; i < GB_BATCH; i++)
-                free(spsc_pop(q, &tail));
+            for (int i = 0; i < GB_BATCH; i += PRODCONS_GRAB) {
+                int n = GB_BATCH - i < PRODCONS_GRAB ? GB_BATCH - i : PRODCONS_GRAB;
+                spsc_pop_many(q, &tail, got, (size_t)n);
+                for (int k = 0; k < n; k++)
+                    free(got[k]);
+            }
     }
     /* both sides ran the same number of iterations: the queue is empty. The
        throughput counts messages, not per-thread operations. */
