@@ -707,9 +707,13 @@ def tidy_rows(run):
                 continue
             for metric, unit, samples in c.metrics():
                 sd = stddev(samples)
+                # the time: the report's figure (the median of the processes'
+                # medians), not the median of all repetitions pooled, which
+                # falls between two processes that ran in different states
+                value = c.center() if metric == c.primary[0] else median(samples)
                 rows.append({
                     "allocator": alloc, "benchmark": key[0], "params": key[1],
-                    "threads": key[2], "metric": metric, "value": median(samples),
+                    "threads": key[2], "metric": metric, "value": value,
                     "unit": unit, "stddev": sd, "n": len(samples),
                 })
     return rows

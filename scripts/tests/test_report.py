@@ -684,6 +684,38 @@ class Fuzz(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class ProcessMedians(unittest.TestCase):
+    def test_csv_time_is_the_median_of_the_process_medians(self):
+        sys.path.insert(0, tu.SCRIPTS)
+        import make_fixture
+        tmp = tu.scratch()
+        try:
+            run = os.path.join(tmp, "noisy")
+            make_fixture.noisy_run(run, processes=2)
+            rc, _o, err = tu.run_script("report.py", "--no-plots", run)
+            self.assertEqual(rc, 0, err)
+            times = {}  # (allocator, benchmark) -> [repetition times of each process]
+            for rec in tu.read_records(run):
+                times.setdefault((rec["allocator"], rec["benchmark"]), []).append(
+                    tu.iteration_times(os.path.join(run, rec["json"])))
+            with open(os.path.join(run, "results.csv")) as f:
+                rows = [r for r in csv.DictReader(f) if r["metric"] == "ns_per_op"]
+            self.assertEqual(len(rows), len(times))
+            differ = 0
+            for r in rows:
+                procs = times[(r["allocator"], "%s/%s/threads:%s" % (r["benchmark"], r["params"],
+                                                                     r["threads"]))]
+                self.assertEqual(len(procs), 2)
+                want = statistics.median([statistics.median(p) for p in procs])
+                pooled = statistics.median([t for p in procs for t in p])
+                self.assertAlmostEqual(float(r["value"]) / want, 1.0, places=4)
+                self.assertEqual(r["n"], "6")
+                differ += abs(pooled / want - 1.0) > 1e-3
+            self.assertGreater(differ, 0)  # the fixture tells the two apart
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class KeptWarm(unittest.TestCase):
     """A workload that purges to start cold says which allocators' purge kept memory."""
 
