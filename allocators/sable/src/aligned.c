@@ -24,7 +24,7 @@ void *sbl_alloc_aligned(size_t align, size_t n)
             struct sbl_heap *h = sbl_tls_heap;
             if (h == &sbl_empty_heap)
                 h = sbl_heap_acquire();
-            void *p = h != NULL ? sbl_page_alone(h, c, sbl_class_slices[c], false) : NULL;
+            void *p = h != NULL ? sbl_page_alone(h, c, sbl_class_slices[c]) : NULL;
             if (p == NULL)
                 errno = ENOMEM;
             return p;

@@ -183,7 +183,7 @@ uintptr_t sbl_os_random(void);
 /* segment.c: segments, spans of slices, page descriptors, purging */
 struct sbl_page *sbl_page_new(struct sbl_heap *h, unsigned cls);
 struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room);
-void *sbl_page_alone(struct sbl_heap *h, unsigned cls, unsigned room, bool colour);
+void *sbl_page_alone(struct sbl_heap *h, unsigned cls, unsigned room);
 extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 /* set by calloc while it allocates a block above a slice: a fresh big block
    is not mapped in at once (sbl_page_new_room), as calloc needs no writes */

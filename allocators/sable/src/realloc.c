@@ -66,7 +66,7 @@ static void *grow_alloc(size_t n)
         room = GROW_ROOM_MIN;
     if (room > SBL_SLICES - 1)
         room = SBL_SLICES - 1;
-    return sbl_page_alone(h, cls, room, false);
+    return sbl_page_alone(h, cls, room);
 }
 
 /* The size a medium block that grows to n moves to: n, or from 1 KiB to

@@ -729,14 +729,13 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
 /* A block of class cls (a one-block class) on a page of its own, at the
  * start of a run of at least `room` free slices: the page is in no queue
  * ("detached"), so the block's free releases it. Its block starts on the
- * span unless `colour`. NULL when out of memory. */
-void *sbl_page_alone(struct sbl_heap *h, unsigned cls, unsigned room, bool colour)
+ * span, not coloured. NULL when out of memory. */
+void *sbl_page_alone(struct sbl_heap *h, unsigned cls, unsigned room)
 {
     struct sbl_page *pg = sbl_page_new_room(h, cls, room);
     if (pg == NULL)
         return NULL;
-    if (!colour)
-        pg->start = sbl_span_start(pg); /* (within the page populated, if it was) */
+    pg->start = sbl_span_start(pg); /* (within the page populated, if it was) */
     pg->reserved = 1;
     pg->used = 1;
     sbl_page_flag_set(pg, SBL_PF_DETACHED);

@@ -332,6 +332,7 @@ static void test_block_colour(void)
         b = v[3];
     sable_free(v[N - 1]); /* (so that some block has free slices after it) */
     v[N - 1] = NULL;
+    bool grew = false;
     for (int i = 1; i < N; i += 2) {
         if (v[i] == NULL || ((uintptr_t)v[i] & (SBL_SLICE_SIZE - 1)) == 0)
             continue;
@@ -342,8 +343,10 @@ static void test_block_colour(void)
         CHECK(((uintptr_t)q + sable_usable_size(q)) % SBL_SLICE_SIZE == 0);
         memset(q, 0x33, (size_t)3 << 19); /* the whole block is ours */
         b = q;
+        grew = true;
         break;
     }
+    CHECK(grew);
     CHECK(sable_realloc(b, (size_t)300 << 10) == b);
     size_t u = sable_usable_size(b);
     CHECK(u >= ((size_t)300 << 10) && u < ((size_t)1 << 20));
