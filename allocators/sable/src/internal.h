@@ -154,6 +154,8 @@ void sbl_os_unmap(void *p, size_t size);
 bool sbl_os_purge(void *p, size_t size);
 bool sbl_os_resident(void *p, size_t size, unsigned char *vec);
 bool sbl_os_populate(void *p, size_t size);
+bool sbl_os_huge_pages(void);       /* transparent huge pages of SBL_HUGE_PAGE to be had */
+bool sbl_os_populate_huge(void *p); /* SBL_HUGE_PAGE bytes at p */
 void *sbl_os_remap(void *p, size_t old_size, size_t new_size);
 void *sbl_os_remap_to(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t sbl_clock_ms(void);

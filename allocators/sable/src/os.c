@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -143,6 +144,61 @@ bool sbl_os_populate(void *p, size_t size)
     (void)p, (void)size;
     return false;
 #endif
+}
+
+/* Whether the kernel gives transparent huge pages of SBL_HUGE_PAGE bytes
+   to a range that asks for them (their size is that, and the setting is
+   not "never"): read once, from sysfs. */
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
+
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return n;
+}
+
+bool sbl_os_huge_pages(void)
+{
+    static int state = -1; /* -1: not read yet; 0: no; 1: yes */
+    int st = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (st < 0) {
+        char on[64], size[32];
+        int e = errno;
+        /* "always [madvise] never": the word in brackets is the setting */
+        st = read_small(THP_DIR "enabled", on, sizeof on) > 0 && strstr(on, "[never]") == NULL &&
+             read_small(THP_DIR "hpage_pmd_size", size, sizeof size) > 0 &&
+             strtoull(size, NULL, 10) == SBL_HUGE_PAGE;
+        errno = e;
+        __atomic_store_n(&state, st, __ATOMIC_RELAXED);
+    }
+    return st == 1;
+}
+
+/* Maps the SBL_HUGE_PAGE bytes at p (aligned to that, holding no RAM) in,
+   written (zero), as one transparent huge page when the kernel has one to
+   give: one fault and one clear of 2 MiB instead of 512 of each. The range
+   asks for a huge page only for the call (MADV_HUGEPAGE, then
+   MADV_NOHUGEPAGE), so that khugepaged never gathers the small pages that
+   are left in it after a part of it is purged back into a huge one. false
+   when nothing was mapped in (no transparent huge pages, or a refusal:
+   the pages then fault in as they are used). */
+bool sbl_os_populate_huge(void *p)
+{
+    if (!sbl_os_huge_pages())
+        return false;
+    int e = errno;
+    bool ok = madvise(p, SBL_HUGE_PAGE, MADV_HUGEPAGE) == 0;
+    if (ok) {
+        ok = sbl_os_populate(p, SBL_HUGE_PAGE);
+        madvise(p, SBL_HUGE_PAGE, MADV_NOHUGEPAGE);
+    }
+    errno = e;
+    return ok;
 }
 
 /* Which pages of [p, p + size) hold RAM (mincore: bit 0 of vec[i] for the

@@ -630,12 +630,80 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room, unsig
 
 __thread bool sbl_calloc_lazy __attribute__((tls_model("initial-exec")));
 
-static void populate_fresh(struct sbl_heap *h, struct sbl_page *pg)
+/* what becomes of a fresh big page: left to fault in as it is used (the
+   sample, or while the answer is no), or mapped in at once */
+enum populate_plan { POP_NONE, POP_SAMPLE, POP_NOW, POP_DONE };
+
+static enum populate_plan populate_plan(struct sbl_heap *h)
 {
     if (h->populate_sample == NULL && (!h->populate || ++h->populate_tick % SAMPLE_EVERY == 0))
+        return POP_SAMPLE;
+    return h->populate ? POP_NOW : POP_NONE;
+}
+
+static void populate_fresh(struct sbl_heap *h, struct sbl_page *pg, enum populate_plan plan)
+{
+    if (plan == POP_SAMPLE)
         h->populate_sample = pg; /* faults in as it is used */
-    else if (h->populate)
+    else if (plan == POP_NOW)
         sbl_os_populate(sbl_page_first(pg), pg->block_size + sbl_page_colour(pg) % SBL_OS_PAGE);
+}
+
+/* ---- big blocks on huge pages ----
+ * Mapped in at once, a block of 1 MiB still costs 256 page faults' work
+ * in the kernel (allocating, clearing and mapping each 4 KiB page); one
+ * transparent huge page costs about a third of that for 2 MiB. So while
+ * the heap maps its big blocks in at once (above), a fresh page of a class
+ * of THP_MIN or more has a span of exactly its block (no slice of slack
+ * for a colour) and goes, when it would take slices that hold no RAM, to
+ * the second half of a segment whose second half is all free and holds no
+ * RAM (the first half holds the segment's header): that half, aligned to
+ * SBL_HUGE_PAGE, is mapped in whole as one huge page
+ * (sbl_os_populate_huge). The slices of the half that the page does not
+ * take stay free, holding RAM: the next big page takes them (a second
+ * block of 1 MiB fits there whole), or their purge delay gives them back
+ * like any others. Where the kernel has no huge page to give, the page is
+ * mapped in as before. */
+#define THP_MIN ((size_t)1 << 20)
+#define THP_FIRST (SBL_SLICES / 2)           /* the first slice of the second half */
+#define THP_HALF (~(uint64_t)0 << THP_FIRST) /* its slices */
+_Static_assert(THP_FIRST *SBL_SLICE_SIZE == SBL_HUGE_PAGE, "a segment's half is a huge page");
+
+static inline bool thp_half_fresh(const struct sbl_segment *s)
+{
+    return ((s->free_map & ~s->dirty_map) & THP_HALF) == THP_HALF;
+}
+
+/* s when its second half is free and holds no RAM, else the first such
+   segment of h (a bounded look), else NULL */
+static struct sbl_segment *thp_segment(struct sbl_heap *h, struct sbl_segment *s)
+{
+    if (thp_half_fresh(s))
+        return s;
+    unsigned seen = 0;
+    for (struct sbl_segment *t = h->segments; t != NULL && seen < DIRTY_SCAN_MAX;
+         t = t->next, seen++)
+        if (thp_half_fresh(t))
+            return t;
+    return NULL;
+}
+
+/* Maps the second half of s in as one huge page, page pg's span among its
+   slices; the half's other slices then hold RAM, free. false when the
+   kernel did not map it (pg's block then faults in as before). */
+static bool thp_populate(struct sbl_heap *h, struct sbl_segment *s)
+{
+    if (!sbl_os_populate_huge((uint8_t *)s + SBL_HUGE_PAGE))
+        return false;
+    uint64_t rest = THP_HALF & s->free_map;
+    int64_t c0 = seg_commit(s);
+    s->purged_map &= ~rest;
+    s->dirty_map |= rest;
+    h->fresh_since_kept += (uint32_t)__builtin_popcountll(rest); /* fresh RAM, as the page's own */
+    sbl_stat_committed(seg_commit(s) - c0);
+    if (rest != 0)
+        schedule_purge(h, s);
+    return true;
 }
 
 static void populate_learn(struct sbl_heap *h, struct sbl_page *pg)
@@ -672,6 +740,12 @@ static void populate_learn(struct sbl_heap *h, struct sbl_page *pg)
 struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned room)
 {
     unsigned k = sbl_class_slices[cls];
+    size_t bs = sbl_class_size(cls);
+    bool big = bs >= POPULATE_MIN && !sbl_calloc_lazy && !sbl_opt.valgrind;
+    bool thp =
+        big && room == k && bs >= THP_MIN && h->populate && !sbl_slow_mode() && sbl_os_huge_pages();
+    if (thp)
+        room = k = (unsigned)(bs >> SBL_SLICE_SHIFT); /* (no colour) */
     maybe_purge(h);
     struct sbl_segment *s = span_segment(h, room, k);
     if (s == NULL)
@@ -679,6 +753,16 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     unsigned tier;
     uint64_t d = held_starts(s, room, k, &tier); /* reuse RAM we still hold */
     unsigned idx = d ? (unsigned)__builtin_ctzll(d) : span_colour(s, room, k);
+    enum populate_plan plan = POP_NONE;
+    bool huge = false;
+    if (thp && tier < 2) { /* its slices would fault in */
+        struct sbl_segment *t = thp_segment(h, s);
+        if (t != NULL && (plan = populate_plan(h)) == POP_NOW) {
+            s = t;
+            idx = THP_FIRST;
+            huge = true;
+        }
+    }
     uint64_t m = span_mask(idx, k);
     sbl_assert(idx >= 1 && idx + k <= SBL_SLICES && (s->free_map & m) == m);
     sbl_page_zero = (s->dirty_map & m) == 0; /* fresh or purged: reads as zero */
@@ -695,9 +779,10 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         s->purge_at = 0; /* nothing left to purge */
     sbl_stat_committed(seg_commit(s) - c0);
     seg_rebin(h, s);
+    if (huge && thp_populate(h, s))
+        plan = POP_DONE;
 
     struct sbl_page *pg = &s->pages[idx];
-    size_t bs = sbl_class_size(cls);
     pg->free = NULL;
     pg->offset = 0;
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
@@ -711,7 +796,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     pg->xbytes = pg->capacity <= 1 ? SBL_XBYTES_NONE : k == 1 ? 0 : (uint32_t)bs;
     pg->reserved = 0;
     pg->start = (uint8_t *)s + (size_t)idx * SBL_SLICE_SIZE;
-    if (sbl_class_coloured(cls) && !sbl_slow_mode())
+    if (sbl_class_coloured(cls) && k == sbl_class_slices[cls] && !sbl_slow_mode())
         pg->start += (h->colour_next += COLOUR_STEP) & (SBL_OS_PAGE - COLOUR_ALIGN);
     atomic_store_explicit(&pg->xthread_free, SBL_TF_NORMAL, memory_order_relaxed);
     pg->next = pg->prev = NULL;
@@ -720,8 +805,8 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
         s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
         sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
     }
-    if (sbl_page_zero && bs >= POPULATE_MIN && !sbl_calloc_lazy && !sbl_opt.valgrind)
-        populate_fresh(h, pg);
+    if (sbl_page_zero && big)
+        populate_fresh(h, pg, plan != POP_NONE ? plan : populate_plan(h));
     seg_assert(s);
     return pg;
 }

@@ -71,6 +71,8 @@
 #define SBL_SLICE_SIZE ((size_t)1 << SBL_SLICE_SHIFT)
 #define SBL_SLICES (SBL_SEG_SIZE / SBL_SLICE_SIZE) /* 64 */
 #define SBL_OS_PAGE ((size_t)4096)
+#define SBL_HUGE_PAGE                                                                              \
+    ((size_t)2 << 20) /* a transparent huge page (x86-64, arm64 with 4 KiB pages) */
 
 /* size classes (size_class.c): 16..128 in steps of 16, then four per
    doubling, eight per doubling above SBL_FINE_MIN up to SBL_FINE_MAX, four

@@ -280,6 +280,8 @@ static void test_span_colour(void)
     void *v[N];
     unsigned at[SBL_SLICES] = {0}, most = 0;
     sable_purge(); /* (the warm segments of earlier tests go back) */
+    uint8_t populate = sbl_tls_heap->populate;
+    sbl_tls_heap->populate = 0; /* (with it, the big pages go on huge pages: test_thp_place) */
     for (int i = 0; i < N; i++) {
         v[i] = sable_malloc((size_t)1 << 20);
         CHECK(v[i] != NULL);
@@ -291,6 +293,7 @@ static void test_span_colour(void)
     CHECK(sbl_segments_check(sbl_tls_heap) == NULL);
     for (int i = 0; i < N; i++)
         sable_free(v[i]);
+    sbl_tls_heap->populate = populate;
 }
 
 /* Blocks of the big classes start 0..63 cache lines into their span's
@@ -306,6 +309,8 @@ static void test_block_colour(void)
     enum { N = 128 };
     static void *v[N];
     uint64_t seen = 0;
+    uint8_t populate = sbl_tls_heap->populate;
+    sbl_tls_heap->populate = 0; /* (as in test_span_colour) */
     for (int i = 0; i < N; i++) {
         v[i] = sable_malloc((size_t)1 << 20);
         CHECK(v[i] != NULL);
@@ -361,6 +366,7 @@ static void test_block_colour(void)
     CHECK(sbl_segments_check(sbl_tls_heap) == NULL);
     for (int i = 1; i < N; i += 2)
         sable_free(v[i]);
+    sbl_tls_heap->populate = populate;
 }
 
 /* calloc of a big block on written memory, in a loop: while the program
