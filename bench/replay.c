@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -76,8 +77,30 @@ static int fail(struct trace *t, const char *why)
     return -1;
 }
 
-/* The decompressed bytes of the file; NULL with t->error set. */
-static unsigned char *slurp(struct trace *t, size_t *len)
+/* The replay's own arrays (the file, the events, the slots) are mapped
+ * directly, not taken from the allocator under test: its figures are then
+ * the trace's alone. From malloc, the loader's buffers, freed before the
+ * rounds, would stay in whatever each allocator keeps of freed memory and
+ * count in the rounds' peak as if the traced program held them. Mapped
+ * memory reads as zero. */
+static void *own_map(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, n ? n : 1, MADV_NOHUGEPAGE); /* resident: the pages written, as `own` counts */
+    return p;
+}
+
+static void own_unmap(void *p, size_t n)
+{
+    if (p != NULL)
+        munmap(p, n ? n : 1);
+}
+
+/* The decompressed bytes of the file (*cap bytes mapped, for own_unmap);
+   NULL with t->error set. */
+static unsigned char *slurp(struct trace *t, size_t *len, size_t *cap_out)
 {
     size_t n = strlen(t->path);
     int gz = n > 3 && strcmp(t->path + n - 3, ".gz") == 0;
@@ -98,15 +121,15 @@ static unsigned char *slurp(struct trace *t, size_t *len)
         return NULL;
     }
     size_t cap = 1 << 20, used = 0;
-    unsigned char *buf = malloc(cap);
+    unsigned char *buf = own_map(cap);
     while (buf != NULL) {
         size_t got = fread(buf + used, 1, cap - used, f);
         used += got;
         if (used < cap)
             break;
-        unsigned char *b = realloc(buf, cap * 2);
-        if (b == NULL) {
-            free(buf);
+        void *b = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
+        if (b == MAP_FAILED) {
+            own_unmap(buf, cap);
             buf = NULL;
             break;
         }
@@ -118,18 +141,19 @@ static unsigned char *slurp(struct trace *t, size_t *len)
         return NULL;
     }
     if (status != 0) {
-        free(buf);
+        own_unmap(buf, cap);
         fail(t, gz ? "gzip -dc failed" : "read error");
         return NULL;
     }
     *len = used;
+    *cap_out = cap;
     return buf;
 }
 
 static int load(struct trace *t)
 {
-    size_t len;
-    unsigned char *b = slurp(t, &len);
+    size_t len, blen = 0;
+    unsigned char *b = slurp(t, &len, &blen);
     if (b == NULL)
         return -1;
     int rc = -1;
@@ -141,7 +165,7 @@ static int load(struct trace *t)
     }
     /* events take at least 2 bytes each */
     size_t cap = (len - HMT_MAGIC_LEN) / 2 + 1, pos = HMT_MAGIC_LEN;
-    t->ev = malloc(cap * sizeof *t->ev);
+    t->ev = own_map(cap * sizeof *t->ev);
     if (t->ev == NULL) {
         fail(t, "out of memory");
         goto out;
@@ -195,11 +219,11 @@ static int load(struct trace *t)
         t->nthreads = 1;
 
     /* per id: the order of its events, liveness, live bytes */
-    seq = calloc(t->nids, sizeof *seq);
-    size = calloc(t->nids, sizeof *size);
-    uint8_t *live = calloc(t->nids, 1);
+    seq = own_map(t->nids * sizeof *seq);
+    size = own_map(t->nids * sizeof *size);
+    uint8_t *live = own_map(t->nids);
     if (seq == NULL || size == NULL || live == NULL) {
-        free(live);
+        own_unmap(live, t->nids);
         fail(t, "out of memory");
         goto out;
     }
@@ -209,7 +233,7 @@ static int load(struct trace *t)
         e->seq = seq[e->id]++;
         int alloc = e->op == HMT_MALLOC || e->op == HMT_CALLOC || e->op == HMT_MEMALIGN;
         if (alloc == live[e->id] || (e->op == HMT_REALLOC && !live[e->id])) {
-            free(live);
+            own_unmap(live, t->nids);
             fail(t, "inconsistent events (a block used before its allocation)");
             goto out;
         }
@@ -227,14 +251,14 @@ static int load(struct trace *t)
     }
     for (uint32_t id = 0; id < t->nids; id++)
         t->nat_end += live[id];
-    t->at_end = malloc((t->nat_end + 1) * sizeof *t->at_end);
+    t->at_end = own_map((t->nat_end + 1) * sizeof *t->at_end);
     for (int k = 0; k < t->nthreads && t->at_end; k++) {
-        t->thread_ev[k] = malloc((t->nev + 1) * sizeof(uint32_t));
+        t->thread_ev[k] = own_map((t->nev + 1) * sizeof(uint32_t));
         if (t->thread_ev[k] == NULL)
             t->at_end = NULL;
     }
     if (t->at_end == NULL) {
-        free(live);
+        own_unmap(live, t->nids);
         fail(t, "out of memory");
         goto out;
     }
@@ -242,7 +266,7 @@ static int load(struct trace *t)
     for (uint32_t id = 0; id < t->nids; id++)
         if (live[id])
             t->at_end[t->nat_end++] = id;
-    free(live);
+    own_unmap(live, t->nids);
     for (size_t i = 0; i < t->nev; i++) {
         int k = t->ev[i].thread % t->nthreads;
         t->thread_ev[k][t->thread_nev[k]++] = (uint32_t)i;
@@ -252,9 +276,9 @@ static int load(struct trace *t)
 truncated:
     fail(t, "truncated (an event is cut short)");
 out:
-    free(seq);
-    free(size);
-    free(b);
+    own_unmap(seq, t->nids * sizeof *seq);
+    own_unmap(size, t->nids * sizeof *size);
+    own_unmap(b, blen);
     return rc;
 }
 
@@ -381,10 +405,11 @@ static void bm_replay(gb_state *st, void *user)
         return;
     }
     struct replay r = {.t = t};
-    r.slot = calloc(t->nids, sizeof *r.slot);
-    r.done = calloc(t->nids, sizeof *r.done);
+    r.slot = own_map(t->nids * sizeof *r.slot);
+    r.done = own_map(t->nids * sizeof *r.done);
     if (r.slot == NULL || r.done == NULL) {
-        free(r.slot), free((void *)r.done);
+        own_unmap(r.slot, t->nids * sizeof *r.slot);
+        own_unmap((void *)r.done, t->nids * sizeof *r.done);
         gb_skip_with_error(st, "out of memory for the replay's slots");
         return;
     }
@@ -398,7 +423,8 @@ static void bm_replay(gb_state *st, void *user)
         if (!err && replay_round(&r) != 0)
             err = 1;
     getrusage(RUSAGE_SELF, &ru1);
-    free(r.slot), free((void *)r.done);
+    own_unmap(r.slot, t->nids * sizeof *r.slot);
+    own_unmap((void *)r.done, t->nids * sizeof *r.done);
     if (err) {
         gb_skip_with_error(st, "cannot start the replay threads");
         return;

@@ -7,7 +7,8 @@
 #    overwrites the first; --out FILE that exists is refused, untouched
 #  - FILE.gz is gzip data with the same events; two threads are counted
 #  - the trace, put where the replay workload looks (HEAPMARK_TRACES), is an
-#    instance of every bench binary
+#    instance of every bench binary, and the replay's process allocates
+#    nothing for its own arrays
 #  - --follow records through exec and keeps the busiest process
 #  - bad uses: one clear line, their exit status, no file left behind
 source "$(dirname "$0")/lib.sh"
@@ -68,6 +69,16 @@ HEAPMARK_TRACES=$T/traces "$HM" list --allocators glibc --filter '^replay/' >"$T
 grep -qx '  replay/trace:known/threads:1' "$T/list.txt" && grep -qx '  replay/trace:two/threads:1' "$T/list.txt" ||
     fail "the traces are not replay instances: $(cat "$T/list.txt")"
 
+# 4a. the replay's own arrays do not come from the allocator under test: the
+# bench process, itself traced, allocates nothing of 1 MiB or more (the
+# loader read the file into a buffer of 1 MiB from malloc)
+HEAPMARK_PRELOAD=libhmtrace.so HEAPMARK_TRACES=$T/traces "$HM" trace --out "$T/bench.hmt" -- \
+    "$ROOTDIR/build/glibc/bench" --benchmark_filter='^replay/trace:known/' --benchmark_min_time=0.01 \
+    >"$T/bench.txt" 2>&1 || fail "trace of the replay: $(cat "$T/bench.txt")"
+grep -q 'replay/trace:known' "$T/bench.txt" || fail "the replay did not run: $(cat "$T/bench.txt")"
+big=$("$PYTHON" "$DUMP" --events "$T/bench.hmt" | sed -n 's/.* size=\([0-9]*\).*/\1/p' | sort -n | tail -1)
+[ -n "$big" ] && [ "$big" -lt 1048576 ] || fail "the replay's process allocated $big bytes at once"
+
 # 4b. --follow: the program behind an exec, and the busiest of several processes
 "$HM" trace --follow --out "$T/exec-f.hmt" -- /bin/sh -c "exec $TARGET 50" 2>"$T/err-f1.txt" ||
     fail "--follow through exec: $(cat "$T/err-f1.txt")"
@@ -124,4 +135,4 @@ expect_fail 1 "the recorder $T/bare/build/lib/libhmtrace.so is missing" -- \
     "$T/bare/build/heapmark" trace --out "$T/bare.hmt" -- "$TARGET" 1
 [ ! -e "$T/bare.hmt" ] || fail "a file was left without a recorder"
 
-echo "trace: 206 events as made, exit status passed on, never overwrites, .gz, 2 threads, replayable, --follow; refusals and SIGTERM clear"
+echo "trace: 206 events as made, exit status passed on, never overwrites, .gz, 2 threads, replayable (the replay allocating for the trace alone), --follow; refusals and SIGTERM clear"
