@@ -189,6 +189,7 @@ bool sbl_os_huge_pages(void)
    the pages then fault in as they are used). */
 bool sbl_os_populate_huge(void *p)
 {
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
     if (!sbl_os_huge_pages())
         return false;
     int e = errno;
@@ -199,6 +200,10 @@ bool sbl_os_populate_huge(void *p)
     }
     errno = e;
     return ok;
+#else
+    (void)p;
+    return false;
+#endif
 }
 
 /* Which pages of [p, p + size) hold RAM (mincore: bit 0 of vec[i] for the
