@@ -281,7 +281,7 @@ static void test_span_colour(void)
     unsigned at[SBL_SLICES] = {0}, most = 0;
     sable_purge(); /* (the warm segments of earlier tests go back) */
     uint8_t populate = sbl_tls_heap->populate;
-    sbl_tls_heap->populate = 0; /* (with it, the big pages go on huge pages: test_thp_place) */
+    sbl_tls_heap->populate = 0; /* (with it, 1 MiB blocks go on huge pages: tests/populate.c) */
     for (int i = 0; i < N; i++) {
         v[i] = sable_malloc((size_t)1 << 20);
         CHECK(v[i] != NULL);
