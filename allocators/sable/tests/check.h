@@ -1,4 +1,4 @@
-/* check.h: the tests' one assertion macro and two helpers. */
+/* check.h: the tests' one assertion macro and three helpers. */
 #ifndef SABLE_TEST_CHECK_H
 #define SABLE_TEST_CHECK_H
 
@@ -29,6 +29,23 @@ static inline size_t rss_bytes(void)
         resident = 0;
     fclose(f);
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* the number after `name` in a "name: value" or "name value" line of a
+   file (/proc/meminfo, /proc/vmstat, ...); -1 if there is none */
+static inline long proc_field(const char *file, const char *name)
+{
+    char line[256];
+    long v = -1;
+    size_t len = strlen(name);
+    FILE *f = fopen(file, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, len) == 0 && (line[len] == ':' || line[len] == ' '))
+            v = strtol(line + len + 1, NULL, 10);
+    fclose(f);
+    return v;
 }
 
 /* the byte at offset i of a block at p of size n */

@@ -24,16 +24,8 @@
 /* a "Name:   N kB" line of a /proc file, in bytes; 0 if absent */
 static size_t proc_kb(const char *file, const char *name)
 {
-    char line[256];
-    size_t v = 0, len = strlen(name);
-    FILE *f = fopen(file, "r");
-    if (f == NULL)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, name, len) == 0 && line[len] == ':')
-            v = strtoull(line + len + 1, NULL, 10) * 1024;
-    fclose(f);
-    return v;
+    long kb = proc_field(file, name);
+    return kb > 0 ? (size_t)kb * 1024 : 0;
 }
 
 static atomic_int handler_calls;

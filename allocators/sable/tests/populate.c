@@ -42,23 +42,7 @@ static int resident_pct(void *p, size_t n)
     return (int)(in * 100 / pages);
 }
 
-/* the number after `key` in a "key value" file (a /proc one); -1 if none */
-static long read_field(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(key);
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, key, n) == 0 && (line[n] == ' ' || line[n] == ':'))
-            v = atol(line + n + 1);
-    if (f != NULL)
-        fclose(f);
-    return v;
-}
-
-/* whether the kernel would give a range that asks for them transparent
-   huge pages of 2 MiB */
+/* the first line of a file into buf ("" if none) */
 static void read_line(const char *path, char *buf, int size)
 {
     FILE *f = fopen(path, "r");
@@ -68,6 +52,8 @@ static void read_line(const char *path, char *buf, int size)
         fclose(f);
 }
 
+/* whether the kernel would give a range that asks for them transparent
+   huge pages of 2 MiB */
 static int thp_on(void)
 {
     char on[64], sz[32];
@@ -91,7 +77,7 @@ static void round_of(int whole, int *pct, long *huge_kb)
         for (size_t k = 0; k < (whole ? MIB : 1); k += PAGE)
             b[i][k] = 1;
     }
-    *huge_kb = read_field("/proc/self/smaps_rollup", "AnonHugePages");
+    *huge_kb = proc_field("/proc/self/smaps_rollup", "AnonHugePages");
     for (int i = 0; i < BLOCKS; i++)
         free(b[i]);
     sable_purge();
@@ -108,10 +94,10 @@ int main(void)
     munmap(probe, PAGE);
 
     int pct[BLOCKS], mapped = 0;
-    long huge = 0, fallbacks = read_field("/proc/vmstat", "thp_fault_fallback");
+    long huge = 0, fallbacks = proc_field("/proc/vmstat", "thp_fault_fallback");
     for (int r = 0; r < 12; r++)
         round_of(1, pct, &huge);
-    fallbacks = read_field("/proc/vmstat", "thp_fault_fallback") - fallbacks;
+    fallbacks = proc_field("/proc/vmstat", "thp_fault_fallback") - fallbacks;
     for (int i = 0; i < BLOCKS; i++)
         mapped += pct[i] >= 99;
     printf("blocks written whole: %d of %d mapped in at malloc (%d%% %d%% %d%% %d%% resident)\n",
