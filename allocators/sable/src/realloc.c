@@ -11,16 +11,17 @@
  * blocks by mremap (no copy; a huge block placed for an alignment that is
  * not a multiple of 16 is copied instead, so that the result is 16-byte
  * aligned), others by malloc + memcpy + free. A block that grows past
- * GROW_OWN_PAGE moves to a one-block page (a span of slices of its own, at
- * least the smallest large class) rather than to the next medium class,
- * placed at the start of a run of free slices with room for it to grow
+ * GROW_OWN_PAGE, or doubles past half of it when it is the block the
+ * thread grew last (a vector: the copy at the next doubling is saved),
+ * moves to a one-block page (a span of slices of its own, at least the
+ * smallest large class) rather than to the next medium class, placed at
+ * the start of a run of free slices with room for it to grow
  * (grow_alloc): a growing buffer then keeps growing in place instead of
  * being copied at each doubling. Below that, a growing block moves to a
  * class of the coarse grid (grow_size), so that a buffer grown in small
  * steps is copied once per quarter doubling, not once per eighth where the
- * classes are finer (size_class.c). A partially freed block
- * becomes whole again when either call succeeds; a failed call changes
- * nothing.
+ * classes are finer (size_class.c). A partially freed block becomes whole
+ * again when either call succeeds; a failed call changes nothing.
  * realloc(p, 0) returns a minimum-size block (p itself when p is small),
  * never NULL on success, like malloc(0). */
 #include "internal.h"
@@ -29,6 +30,20 @@
 #define ONE_BLOCK_MIN (((size_t)64 << 10) + 1) /* the smallest class of one-block pages */
 #define GROW_ROOM_MIN 16u                      /* slices: a grown block finds room for 1 MiB */
 #define GROW_KEPT_MIN (SBL_LARGE_MAX >> 3)     /* from there realloc grows a huge block in place */
+
+/* __thread: the block this thread's realloc grew last (where it left it) */
+static __thread void *grown_last __attribute__((tls_model("initial-exec")));
+
+/* whether p, a block of old bytes that grows to n (up to SBL_LARGE_MAX),
+   moves to a page of its own with room to grow (grow_alloc): past
+   GROW_OWN_PAGE, or past half of it when it doubles and is the block this
+   thread grew last: a buffer growing as a vector does, whose next
+   doublings then stay in place (a block that grows once or now and then
+   stays with its class, where it takes less room) */
+static inline bool grows_own(const void *p, size_t old, size_t n)
+{
+    return n > GROW_OWN_PAGE || (n > GROW_OWN_PAGE / 2 && n >= 2 * old && p == grown_last);
+}
 
 /* whether a block of old bytes growing to n moves now to the thread's kept
    huge mapping (grow_alloc) rather than growing where it is: it will grow
@@ -87,9 +102,12 @@ static void *page_resize(struct sbl_segment *s, struct sbl_page *pg, uint8_t *p,
     size_t lead = (size_t)(p - start);
     if (n <= pg->block_size - lead)
         return p;
-    /* only a one-block page of this thread's heap can change size */
+    /* only a one-block page of this thread's heap can change size (the
+       page first: the segment's header is one more line to read) */
+    if (pg->capacity != 1 || n > SBL_SEG_SIZE)
+        return NULL;
     struct sbl_heap *h = s->heap;
-    if (pg->capacity != 1 || h != sbl_tls_heap || n > SBL_SEG_SIZE)
+    if (h != sbl_tls_heap)
         return NULL;
     size_t colour = sbl_page_colour(pg);
     size_t need = colour + lead + n;
@@ -194,10 +212,11 @@ void *sbl_realloc(void *p, size_t n)
             return kept_whole(pg, start, p);
         }
     } else if (!grows_into_kept(old, n) && page_resize(s, pg, p, n) != NULL) {
+        grown_last = p;
         return kept_whole(pg, start, p);
     }
     void *q = NULL;
-    if (!huge && n > old && n > GROW_OWN_PAGE && n <= SBL_LARGE_MAX)
+    if (!huge && n > old && n <= SBL_LARGE_MAX && grows_own(p, old, n))
         q = grow_alloc(n < ONE_BLOCK_MIN ? ONE_BLOCK_MIN : n);
     if (q == NULL) {
         /* a block that grows past the large classes may take over the pages
@@ -210,5 +229,7 @@ void *sbl_realloc(void *p, size_t n)
         return NULL;
     memcpy(q, p, old < n ? old : n);
     sbl_free_inline(p); /* forgets the released ranges, if any */
+    if (n > old)
+        grown_last = q;
     return q;
 }

@@ -1043,10 +1043,11 @@ static void test_huge_kept(void)
 }
 
 /* A buffer doubling from 16 B to 1 MiB (a growing vector) is copied only
- * while it is small: once past 16 KiB it moves to a one-block page placed
- * with room to grow, and every later doubling stays in place, even when
- * the heap's segments are full of 2-slice holes (blocks of 100 KiB, every
- * other one freed). */
+ * while it is small: at its doubling to 16 KiB (the block the thread grew
+ * last) it moves to a one-block page placed with room to grow, and every
+ * later doubling stays in place, even when the heap's segments are full of
+ * 2-slice holes (blocks of 100 KiB, every other one freed). A block that
+ * doubles to 16 KiB but is not the one grown last stays with its class. */
 static void test_realloc_room(void)
 {
     enum { FRAG = 120 };
@@ -1063,7 +1064,7 @@ static void test_realloc_room(void)
         while (n < ((size_t)1 << 20)) {
             char *q = sable_realloc(p, 2 * n);
             CHECK(q != NULL);
-            if (q != p && 2 * n > ((size_t)32 << 10))
+            if (q != p && 2 * n > ((size_t)16 << 10))
                 moved_big++;
             q[2 * n - 1] = 1;
             p = q;
@@ -1071,8 +1072,16 @@ static void test_realloc_room(void)
         }
         sable_free(p);
     }
-    printf("realloc: %d of 100 doublings from 32 KiB to 1 MiB moved\n", moved_big);
+    printf("realloc: %d of 120 doublings from 16 KiB to 1 MiB moved\n", moved_big);
     CHECK(moved_big == 0);
+    char *a = sable_malloc(8192); /* allocated, not grown, at 8 KiB */
+    a = sable_realloc(a, 16384);
+    CHECK(a != NULL && sable_usable_size(a) == 16384);
+    char *b = sable_realloc(sable_malloc(4096), 8192);
+    b = sable_realloc(b, 16384);
+    CHECK(b != NULL && sable_usable_size(b) > ((size_t)64 << 10));
+    sable_free(a);
+    sable_free(b);
     for (int i = 1; i < FRAG; i += 2)
         sable_free(frag[i]);
 }
