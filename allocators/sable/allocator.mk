@@ -188,7 +188,7 @@ test-sable-pair: $(SABLE_TDIR)/pair
 # free's instructions per operation of tests/xpair.c (two threads freeing
 # each other's blocks, 16..4096 bytes: most mallocs take the slow path), and
 # per message of 64 bytes from a producer to a consumer
-SABLE_XPAIR_INSNS := 51.1
+SABLE_XPAIR_INSNS := 44.3
 SABLE_XPAIR_PC_INSNS := 73.7
 .PHONY: test-sable-xpair
 test-sable-xpair: $(SABLE_TDIR)/xpair

@@ -561,6 +561,11 @@ static struct sbl_block *page_order(const struct sbl_page *pg, struct sbl_block 
     return head;
 }
 
+/* pages of fewer blocks go to the full list at once (sbl_heap_find_page):
+   at the back of the queue, a page of 4 blocks of 64 KiB held their free
+   room longer (gcc-cc1's replay) */
+#define TURN_MIN 8u
+
 /* A page of class cls with a free block, at the front of its queue; NULL
  * when the OS refuses memory. Pages found without room go to the full
  * list. */
@@ -579,7 +584,21 @@ struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
             sbl_page_extend(pg);
             carved = true;
         }
+        if (pg->free == NULL && !pg->turned && next != NULL && pg->capacity >= TURN_MIN) {
+            /* out of blocks: to the back of the queue, once, rather than
+               to the full list at once. Its own frees then stay on free's
+               fast path, and it serves again when malloc comes back to it
+               (a page whose blocks are freed as others are taken, as in a
+               server, seldom goes full then); one still without a free
+               block at that point goes to the full list. */
+            pg->turned = 1;
+            queue_remove(h, q, pg, (int)cls);
+            queue_push_back(h, q, pg, (int)cls);
+            pg = next;
+            continue;
+        }
         if (pg->free == NULL) {
+            pg->turned = 0;
             /* announce "full" first, then look again: a remote free that
                raced with us is either seen here or sent to heap->delayed */
             sbl_page_set_state(pg, SBL_TF_USE_DELAYED);
@@ -593,6 +612,7 @@ struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
             }
             sbl_page_set_state(pg, SBL_TF_NORMAL);
         }
+        pg->turned = 0;
         if (!carved && page_order_worth(pg))
             pg->free = page_order(pg, pg->free);
         if (pg != q->first) {

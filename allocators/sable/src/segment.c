@@ -789,6 +789,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     pg->cls = (uint8_t)cls;
     pg->slices = (uint8_t)k;
     pg->retained = 0;
+    pg->turned = 0;
     sbl_page_set_in_use(pg, SBL_PAGE_LIVE);
     pg->used = 0; /* after in_use: see sbl_page_set_in_use */
     pg->block_size = (uint32_t)bs;

@@ -165,6 +165,9 @@ struct sbl_page {
     uint32_t block_size;
     uint8_t *start;               /* first block */
     struct sbl_page *next, *prev; /* class queue or full list */
+    uint8_t turned;               /* 1: found without a free block and sent to
+                                     the back of its queue (heap.c); the next
+                                     time it is found so, it goes to the full list */
     /* second line: the owner word (read by every free) and the remote-free
        list (written by other threads) */
     _Alignas(64) _Atomic uintptr_t xthread_free; /* remote frees | SBL_TF_* state */

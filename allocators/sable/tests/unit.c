@@ -123,6 +123,51 @@ static void test_free_list(void)
     sable_free(a);
 }
 
+/* A page that runs out of blocks while its class has another page to serve
+ * goes to the back of the queue, not to the full list: a block freed into
+ * it meanwhile takes free's fast path onto its list (no flag to clear), and
+ * malloc takes it when it comes back to the page. */
+static void test_page_turn(void)
+{
+    const size_t n = 3000; /* class 3072: 21 blocks in a one-slice page */
+    enum { MAX = 128 };
+    static void *blk[MAX];
+    unsigned k = 0;
+    blk[k++] = sable_malloc(n);
+    struct sbl_page *a = sbl_page_of(sbl_segment_of(blk[0]), blk[0]), *b = NULL;
+    CHECK(a->capacity == 21);
+    while (k < MAX) { /* a runs dry: the next block is on another page, b */
+        void *p = sable_malloc(n);
+        blk[k++] = p;
+        if ((b = sbl_page_of(sbl_segment_of(p), p)) != a)
+            break;
+    }
+    CHECK(b != a && b->capacity == 21);
+    sable_free(blk[0]); /* a has a free block again */
+    blk[0] = NULL;
+    void *back = NULL;
+    while (k < MAX) { /* b runs dry: malloc comes back to a's free block */
+        void *p = sable_malloc(n);
+        blk[k++] = p;
+        if (sbl_page_of(sbl_segment_of(p), p) != b) {
+            back = p;
+            break;
+        }
+    }
+    CHECK(back != NULL && sbl_page_of(sbl_segment_of(back), back) == a);
+    CHECK(!(sbl_page_flags(b) & SBL_PF_FULL) && b->turned == 1);
+    CHECK(sbl_tls_heap->queues[b->cls].last == b);
+    /* b's own free takes the fast path onto its list */
+    void *x = NULL;
+    for (unsigned i = 1; i < k && x == NULL; i++)
+        if (sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == b)
+            x = blk[i], blk[i] = NULL;
+    sable_free(x);
+    CHECK(b->free == (struct sbl_block *)x && !(sbl_page_flags(b) & SBL_PF_FULL));
+    for (unsigned i = 0; i < k; i++)
+        sable_free(blk[i]);
+}
+
 struct remote_arg {
     void **blocks;
     int n;
@@ -1315,6 +1360,7 @@ int main(void)
     test_classes();
     test_lookup();
     test_free_list();
+    test_page_turn();
     test_remote();
     test_handover();
     test_range_flag();
