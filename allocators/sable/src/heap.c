@@ -561,14 +561,15 @@ static struct sbl_block *page_order(const struct sbl_page *pg, struct sbl_block 
     return head;
 }
 
-/* pages of fewer blocks go to the full list at once (sbl_heap_find_page):
-   at the back of the queue, a page of 4 blocks of 64 KiB held their free
-   room longer (gcc-cc1's replay) */
+/* a page of fewer blocks found without a free block goes to the full list
+   at once (sbl_heap_find_page): kept at the back of the queue, pages of 4
+   blocks of 64 KiB held their free room longer (gcc-cc1's replay) */
 #define TURN_MIN 8u
 
 /* A page of class cls with a free block, at the front of its queue; NULL
- * when the OS refuses memory. Pages found without room go to the full
- * list. */
+ * when the OS refuses memory. A page found without a free block goes to
+ * the back of the queue once (TURN_MIN blocks or more), to the full list
+ * when it is found so again. */
 struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls)
 {
     if (atomic_load_explicit(&h->xrecs, memory_order_relaxed) != NULL)
