@@ -126,23 +126,24 @@ static void test_free_list(void)
 /* A page that runs out of blocks while its class has another page to serve
  * goes to the back of the queue, not to the full list: a block freed into
  * it meanwhile takes free's fast path onto its list (no flag to clear), and
- * malloc takes it when it comes back to the page. */
-static void test_page_turn(void)
+ * malloc takes it when it comes back to the page. A page of fewer than 8
+ * blocks (blocks of n bytes, `capacity` to a page) goes to the full list at
+ * once (turn false). */
+static void page_turn(size_t n, unsigned capacity, bool turn)
 {
-    const size_t n = 3000; /* class 3072: 21 blocks in a one-slice page */
     enum { MAX = 128 };
     static void *blk[MAX];
     unsigned k = 0;
     blk[k++] = sable_malloc(n);
     struct sbl_page *a = sbl_page_of(sbl_segment_of(blk[0]), blk[0]), *b = NULL;
-    CHECK(a->capacity == 21);
+    CHECK(a->capacity == capacity);
     while (k < MAX) { /* a runs dry: the next block is on another page, b */
         void *p = sable_malloc(n);
         blk[k++] = p;
         if ((b = sbl_page_of(sbl_segment_of(p), p)) != a)
             break;
     }
-    CHECK(b != a && b->capacity == 21);
+    CHECK(b != a && b->capacity == capacity);
     sable_free(blk[0]); /* a has a free block again */
     blk[0] = NULL;
     void *back = NULL;
@@ -155,17 +156,27 @@ static void test_page_turn(void)
         }
     }
     CHECK(back != NULL && sbl_page_of(sbl_segment_of(back), back) == a);
-    CHECK(!(sbl_page_flags(b) & SBL_PF_FULL) && b->turned == 1);
-    CHECK(sbl_tls_heap->queues[b->cls].last == b);
-    /* b's own free takes the fast path onto its list */
-    void *x = NULL;
-    for (unsigned i = 1; i < k && x == NULL; i++)
-        if (sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == b)
-            x = blk[i], blk[i] = NULL;
-    sable_free(x);
-    CHECK(b->free == (struct sbl_block *)x && !(sbl_page_flags(b) & SBL_PF_FULL));
+    if (!turn) {
+        CHECK((sbl_page_flags(b) & SBL_PF_FULL) && b->turned == 0);
+    } else {
+        CHECK(!(sbl_page_flags(b) & SBL_PF_FULL) && b->turned == 1);
+        CHECK(sbl_tls_heap->queues[b->cls].last == b);
+        /* b's own free takes the fast path onto its list */
+        void *x = NULL;
+        for (unsigned i = 1; i < k && x == NULL; i++)
+            if (sbl_page_of(sbl_segment_of(blk[i]), blk[i]) == b)
+                x = blk[i], blk[i] = NULL;
+        sable_free(x);
+        CHECK(b->free == (struct sbl_block *)x && !(sbl_page_flags(b) & SBL_PF_FULL));
+    }
     for (unsigned i = 0; i < k; i++)
         sable_free(blk[i]);
+}
+
+static void test_page_turn(void)
+{
+    page_turn(3000, 21, true);  /* class 3072: 21 blocks in a one-slice page */
+    page_turn(60000, 4, false); /* class 64 KiB: 4 blocks in a span of 4 slices */
 }
 
 struct remote_arg {
