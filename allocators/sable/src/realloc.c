@@ -7,7 +7,9 @@
  * or its mapping grows in place, and shrinks by giving back its tail.
  *
  * realloc tries that first (shrinking moves a small block to a smaller
- * class only when it would use less than half of it), then moves: huge
+ * class only when it would use less than half of it; the block the thread
+ * grew last keeps its room while it is asked for more than the last time),
+ * then moves: huge
  * blocks by mremap (no copy; a huge block placed for an alignment that is
  * not a multiple of 16 is copied instead, so that the result is 16-byte
  * aligned), others by malloc + memcpy + free. A block that grows past
@@ -31,8 +33,17 @@
 #define GROW_ROOM_MIN 16u                      /* slices: a grown block finds room for 1 MiB */
 #define GROW_KEPT_MIN (SBL_LARGE_MAX >> 3)     /* from there realloc grows a huge block in place */
 
-/* __thread: the block this thread's realloc grew last (where it left it) */
+/* __thread: the block this thread's realloc grew last (where it left it),
+   and the size it asked for then */
 static __thread void *grown_last __attribute__((tls_model("initial-exec")));
+static __thread size_t grown_to __attribute__((tls_model("initial-exec")));
+
+/* realloc grew p to n bytes */
+static inline void note_grown(void *p, size_t n)
+{
+    grown_last = p;
+    grown_to = n;
+}
 
 /* whether p, a block of old bytes that grows to n (up to SBL_LARGE_MAX),
    moves to a page of its own with room to grow (grow_alloc): past
@@ -179,8 +190,11 @@ void *sbl_realloc(void *p, size_t n)
     }
     struct sbl_segment *s = sbl_segment_of(p);
     struct sbl_page *pg = sbl_page_of(s, p);
-    bool huge = sbl_page_flags(pg) & SBL_PF_HUGE;
-    uint8_t *start = huge ? pg->start : sbl_block_start(pg, p);
+    uint8_t flags = sbl_page_flags(pg);
+    bool huge = flags & SBL_PF_HUGE;
+    /* p is its block's start unless its page holds interior pointers (the
+       division is for those alone) */
+    uint8_t *start = huge ? pg->start : (flags & SBL_PF_ALIGNED) ? sbl_block_start(pg, p) : p;
     /* the whole extent from p: released ranges of a partially freed block
        are forgotten only once the call succeeds (a failure changes nothing) */
     size_t old = (huge ? s->huge_size : pg->block_size) - (size_t)((uint8_t *)p - start);
@@ -199,6 +213,13 @@ void *sbl_realloc(void *p, size_t n)
                16-byte aligned */
         }
     } else if (n <= old) {
+        /* the block this thread grew last, asked for more than then: it
+           keeps its room (a vector that grew onto a page with room, whose
+           next doublings fit there, is not cut back to grow again) */
+        if (p == grown_last && n > grown_to) {
+            grown_to = n;
+            return kept_whole(pg, start, p);
+        }
         if (n >= old / 2 || old <= 128 || sbl_size_class(n) == pg->cls)
             return kept_whole(pg, start, p);
         /* a one-block page keeps its block and gives back its tail slices:
@@ -212,7 +233,7 @@ void *sbl_realloc(void *p, size_t n)
             return kept_whole(pg, start, p);
         }
     } else if (!grows_into_kept(old, n) && page_resize(s, pg, p, n) != NULL) {
-        grown_last = p;
+        note_grown(p, n);
         return kept_whole(pg, start, p);
     }
     void *q = NULL;
@@ -230,6 +251,6 @@ void *sbl_realloc(void *p, size_t n)
     memcpy(q, p, old < n ? old : n);
     sbl_free_inline(p); /* forgets the released ranges, if any */
     if (n > old)
-        grown_last = q;
+        note_grown(q, n);
     return q;
 }

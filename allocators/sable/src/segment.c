@@ -102,6 +102,15 @@ static inline int64_t seg_commit(const struct sbl_segment *s)
            (int64_t)SBL_SLICE_SIZE;
 }
 
+/* what taking the free slices m (to a span) adds to seg_commit: the ones
+   not dirty (a dirty slice holds RAM already, counted) */
+static inline void commit_taking(const struct sbl_segment *s, uint64_t m)
+{
+    uint64_t fresh = m & ~s->dirty_map;
+    if (fresh != 0)
+        sbl_stat_committed((int64_t)__builtin_popcountll(fresh) * (int64_t)SBL_SLICE_SIZE);
+}
+
 static inline uint64_t span_mask(unsigned idx, unsigned k)
 {
     return (k >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << idx;
@@ -772,12 +781,11 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     if (!sbl_page_zero)
         s->held_map |= (uint64_t)1 << idx;
     took_purged(s, m);
-    int64_t c0 = seg_commit(s);
+    commit_taking(s, m);
     s->free_map &= ~m;
     s->dirty_map &= ~m;
     if ((s->free_map & s->dirty_map) == 0)
         s->purge_at = 0; /* nothing left to purge */
-    sbl_stat_committed(seg_commit(s) - c0);
     seg_rebin(h, s);
     if (huge && thp_populate(h, s))
         plan = POP_DONE;
@@ -933,7 +941,6 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
     unsigned k = pg->slices;
     if (slices == k)
         return true;
-    int64_t c0 = seg_commit(s);
     if (slices > k) {
         if (idx + slices > SBL_SLICES)
             return false;
@@ -943,6 +950,7 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         if (s->dirty_map & m)
             s->held_map |= (uint64_t)1 << idx;
         took_purged(s, m);
+        commit_taking(s, m);
         s->free_map &= ~m;
         s->dirty_map &= ~m;
         if ((s->free_map & s->dirty_map) == 0)
@@ -955,12 +963,11 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         uint64_t m = span_mask(idx + slices, k - slices);
         s->purged_map &= ~m;
         s->free_map |= m;
-        s->dirty_map |= m; /* its RAM goes back after the purge delay */
+        s->dirty_map |= m; /* its RAM goes back after the purge delay (still committed) */
         schedule_purge(h, s);
     }
     seg_rebin(h, s);
     pg->slices = (uint8_t)slices;
-    sbl_stat_committed(seg_commit(s) - c0);
     seg_assert(s);
     return true;
 }

@@ -1102,8 +1102,9 @@ static void test_huge_kept(void)
  * while it is small: at its doubling to 16 KiB (the block the thread grew
  * last) it moves to a one-block page placed with room to grow, and every
  * later doubling stays in place, even when the heap's segments are full of
- * 2-slice holes (blocks of 100 KiB, every other one freed). A block that
- * doubles to 16 KiB but is not the one grown last stays with its class. */
+ * 2-slice holes (blocks of 100 KiB, every other one freed), and is not cut
+ * back to its size at 32 KiB. A block that doubles to 16 KiB but is not the
+ * one grown last stays with its class. */
 static void test_realloc_room(void)
 {
     enum { FRAG = 120 };
@@ -1136,6 +1137,12 @@ static void test_realloc_room(void)
     char *b = sable_realloc(sable_malloc(4096), 8192);
     b = sable_realloc(b, 16384);
     CHECK(b != NULL && sable_usable_size(b) > ((size_t)64 << 10));
+    /* growing on, it keeps its room (its next doublings fit there); asked
+       for less than it last was, it gives the room back */
+    char *b2 = sable_realloc(b, 32768);
+    CHECK(b2 == b && sable_usable_size(b) > ((size_t)64 << 10));
+    b2 = sable_realloc(b, 20000);
+    CHECK(b2 == b && sable_usable_size(b) <= ((size_t)64 << 10));
     sable_free(a);
     sable_free(b);
     for (int i = 1; i < FRAG; i += 2)
