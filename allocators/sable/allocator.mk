@@ -24,8 +24,8 @@
 #                       sits, with requested sizes; overflows past the requested size; a read after free
 #   test-sable-preload  python3 and sort under LD_PRELOAD: output identical to glibc's, sable loaded
 #   test-sable-pair     callgrind: instructions per malloc(64)+free pair (tests/pair.c) pinned to +-5%,
-#                       and per malloc+free of 4 MiB (the kept huge mapping) and of 4 KiB
-#                       (the medium path)
+#                       and per malloc+free of 4 MiB (the kept huge mapping), of 4 KiB
+#                       (the medium path) and of 1 MiB with 16 live (the kept large page)
 #   test-sable-xpair    callgrind: instructions of free per operation of two threads that free
 #                       each other's blocks, and per message from a producer to a consumer
 #                       (tests/xpair.c: remote frees, records) pinned to +-5%
@@ -179,11 +179,15 @@ SABLE_PAIR_INSNS := 37
 SABLE_PAIR_HUGE_INSNS := 178
 # and a 4 KiB block's: malloc's medium path (sbl_alloc_medium), free's fast path
 SABLE_PAIR_MEDIUM_INSNS := 57
+# and a 1 MiB block's with 16 live (the oldest freed): free keeps the emptied
+# page (heap_retire_slow), malloc takes it back (alloc_large_kept)
+SABLE_PAIR_LARGE_INSNS := 124.4
 .PHONY: test-sable-pair
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_HUGE_INSNS) 4194304 100000
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_MEDIUM_INSNS) 4096 100000
+	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_LARGE_INSNS) 1048576 100000 16
 
 # free's instructions per operation of tests/xpair.c (two threads freeing
 # each other's blocks, 16..4096 bytes: most mallocs take the slow path), and

@@ -50,17 +50,32 @@ static inline struct sbl_page *large_kept_take(struct sbl_heap *h, unsigned cls)
     return k;
 }
 
+/* A class above SBL_KEEP_MAX whose first page has no free block: the page
+ * the heap keeps, when it serves (normal mode), without the slow path's
+ * chores: a loop that frees one big block and allocates another reaches
+ * them as seldom as a loop of small blocks on one page. Else
+ * sbl_alloc_generic. */
+static SBL_NOINLINE void *alloc_large_kept(size_t n, struct sbl_heap *h, unsigned cls)
+{
+    struct sbl_page *k;
+    if (SBL_LIKELY(!sbl_slow_mode()) && (k = large_kept_take(h, cls)) != NULL)
+        return sbl_page_pop(k);
+    return sbl_alloc_generic(n, h);
+}
+
 /* malloc of SBL_DIRECT_MAX < n <= SBL_LARGE_MAX: the pop from the class's
  * first page, as the small fast path's; no stack frame, no call.
  * Everything else (no block there, the empty heap, slow mode) goes to
  * sbl_alloc_generic, which also does the slow path's chores (batched
  * remote frees, the delayed list, the purge tick): a loop of medium blocks
- * on one page reaches it as seldom as a loop of small ones. */
+ * on one page reaches it as seldom as a loop of small ones (the big
+ * classes' kept page first: alloc_large_kept). */
 SBL_NOINLINE void *sbl_alloc_medium(size_t n, struct sbl_heap *h)
 {
     if (n <= SBL_DIRECT_MAX) /* (never: the class needs no test for the small sizes) */
         __builtin_unreachable();
-    struct sbl_page *pg = h->queues[sbl_size_class(n)].first; /* NULL in the empty heap */
+    unsigned cls = sbl_size_class(n);
+    struct sbl_page *pg = h->queues[cls].first; /* NULL in the empty heap */
     struct sbl_block *b;
     if (SBL_LIKELY(pg != NULL && (b = pg->free) != NULL && !sbl_slow_mode())) {
         pg->free = b->next;
@@ -68,6 +83,8 @@ SBL_NOINLINE void *sbl_alloc_medium(size_t n, struct sbl_heap *h)
         sbl_assert(sbl_block_in_page(pg, b) && sbl_page_counts_ok(pg));
         return b;
     }
+    if (n > SBL_KEEP_MAX)
+        return alloc_large_kept(n, h, cls);
     return sbl_alloc_generic(n, h);
 }
 
