@@ -686,18 +686,24 @@ static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
     sbl_os_unmap(s, s->map_size);
 }
 
-/* The short way: a mapping kept before (its reserve already gone), freed
- * by a thread that keeps none now while the cache is empty, becomes the
- * thread's kept one again: no lock, no clock read, no call (not in secure
- * mode, which zeroes it first). Only this thread fills its slot
- * (kept_expire only empties it), so nothing is displaced. */
+/* The short way: a mapping kept before (its reserve already gone), of
+ * SHORT_WAY_MAX bytes or less, freed by a thread that keeps none now while
+ * the cache is empty, becomes the thread's kept one again: no lock, no
+ * clock read, no call (not in secure mode, which zeroes it first). Only
+ * this thread fills its slot (kept_expire only empties it), so nothing is
+ * displaced. Its delay runs from the clock as last read; a bigger block
+ * may have taken the program longer than the delay to write, and kept
+ * from a read before that it would go at the next slow-path event: it
+ * takes the general way, which reads the clock. */
+#define SHORT_WAY_MAX ((size_t)8 << 20)
 void sbl_huge_free(struct sbl_segment *s)
 {
     struct sbl_heap *th = sbl_tls_heap;
     /* not listed (shrunk_take) before its held bytes are read */
     if (SBL_LIKELY(s->kind == SBL_SEG_HUGE &&
                    __atomic_load_n(&s->purge_at, __ATOMIC_ACQUIRE) == 0 &&
-                   s->map_size == s->huge_held && !sbl_opt.secure && th != &sbl_empty_heap &&
+                   s->map_size == s->huge_held && s->map_size <= SHORT_WAY_MAX && !sbl_opt.secure &&
+                   th != &sbl_empty_heap &&
                    atomic_load_explicit(&th->huge_kept, memory_order_relaxed) == NULL &&
                    __atomic_load_n(&hcache_n, __ATOMIC_RELAXED) == 0 && huge_keepable(s))) {
         s->kind = SBL_SEG_CACHED;

@@ -81,6 +81,37 @@ static void keep_64m(void)
     free(q);
 }
 
+/* a kept mapping taken back and held past the delay, with no slow-path
+   event meanwhile (no clock read), then freed (the short way back to the
+   thread's slot): kept for the delay from that free, not from the clock
+   as last read */
+static void kept_again_held(void)
+{
+    void *v[64];
+    for (int i = 0; i < 64; i++) /* the RAM the events below use, held */
+        v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
+    char *p = malloc(64 * MIB);
+    CHECK(p != NULL);
+    touch(p, 64 * MIB);
+    free(p);
+    p = malloc(64 * MIB); /* the kept mapping */
+    CHECK(p != NULL);
+    sleep_ms(400);
+    free(p);
+    for (int i = 0; i < 64; i++) { /* slow-path events on RAM held */
+        free(v[i]);
+        v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
+    }
+    for (int i = 0; i < 64; i++)
+        free(v[i]);
+    char *q = malloc(64 * MIB);
+    CHECK(q != NULL);
+    int pct = resident_pct(q, 64 * MIB);
+    printf("malloc(64 MiB) after a free of one held 400 ms: %d%% resident\n", pct);
+    CHECK(pct >= 99);
+    free(q);
+}
+
 /* a block shrunk by halves to 16 B (moving below the huge ones at the
    end) leaves a mapping that still holds 64 MiB */
 static void shrink_loop(void)
@@ -289,6 +320,7 @@ int main(int argc, char **argv)
         kept_from_free(); /* first: the delay has not grown yet */
         tail_expires();
         keep_64m();
+        kept_again_held();
         shrink_loop();
         cross_thread();
     }
