@@ -9,10 +9,9 @@
  * realloc tries that first (shrinking moves a small block to a smaller
  * class only when it would use less than half of it; the block the thread
  * grew last keeps its room while it is asked for more than the last time),
- * then moves: huge
- * blocks by mremap (no copy; a huge block placed for an alignment that is
- * not a multiple of 16 is copied instead, so that the result is 16-byte
- * aligned), others by malloc + memcpy + free. A block that grows past
+ * then moves: huge blocks by mremap (no copy; a huge block placed for an
+ * alignment that is not a multiple of 16 is copied instead, so that the
+ * result is 16-byte aligned), others by malloc + memcpy + free. A block that grows past
  * GROW_OWN_PAGE, or doubles past half of it when it is the block the
  * thread grew last (a vector: the copy at the next doubling is saved),
  * moves to a one-block page (a span of slices of its own, at least the

@@ -66,6 +66,40 @@ static void slow_events(void)
     }
 }
 
+/* blocks holding RAM that events_on_held reuses (HELD of them) */
+#define HELD 64
+static size_t held_size(int i) { return ((size_t)96 << 10) + (size_t)i * 8192; }
+
+static void hold_ram(void *v[HELD])
+{
+    for (int i = 0; i < HELD; i++)
+        v[i] = malloc(held_size(i));
+}
+
+/* a few slow-path events, at once, on RAM held (no fresh RAM: see
+   idle_huge_goes); the held blocks then go */
+static void events_on_held(void *v[HELD])
+{
+    for (int i = 0; i < HELD; i++) {
+        free(v[i]);
+        v[i] = malloc(held_size(i));
+    }
+    for (int i = 0; i < HELD; i++)
+        free(v[i]);
+}
+
+/* malloc(n) just after the free of a block of n that was held 400 ms: the
+   kept mapping, resident */
+static void check_back_resident(size_t n)
+{
+    char *q = malloc(n);
+    CHECK(q != NULL);
+    int pct = resident_pct(q, n);
+    printf("malloc(%zu MiB) just after a free of one held 400 ms: %d%% resident\n", n / MIB, pct);
+    CHECK(pct >= 99);
+    free(q);
+}
+
 /* a freed block of 64 MiB is kept: the next malloc(64 MiB) is resident */
 static void keep_64m(void)
 {
@@ -87,9 +121,8 @@ static void keep_64m(void)
    as last read */
 static void kept_again_held(void)
 {
-    void *v[64];
-    for (int i = 0; i < 64; i++) /* the RAM the events below use, held */
-        v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
+    void *v[HELD];
+    hold_ram(v);
     char *p = malloc(64 * MIB);
     CHECK(p != NULL);
     touch(p, 64 * MIB);
@@ -98,18 +131,8 @@ static void kept_again_held(void)
     CHECK(p != NULL);
     sleep_ms(400);
     free(p);
-    for (int i = 0; i < 64; i++) { /* slow-path events on RAM held */
-        free(v[i]);
-        v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
-    }
-    for (int i = 0; i < 64; i++)
-        free(v[i]);
-    char *q = malloc(64 * MIB);
-    CHECK(q != NULL);
-    int pct = resident_pct(q, 64 * MIB);
-    printf("malloc(64 MiB) after a free of one held 400 ms: %d%% resident\n", pct);
-    CHECK(pct >= 99);
-    free(q);
+    events_on_held(v);
+    check_back_resident(64 * MIB);
 }
 
 /* a block shrunk by halves to 16 B (moving below the huge ones at the
@@ -167,26 +190,15 @@ static void tail_expires(void)
    the delay from its free, not from that read */
 static void kept_from_free(void)
 {
-    void *v[64];
-    for (int i = 0; i < 64; i++) /* the RAM the events below use, held */
-        v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
+    void *v[HELD];
+    hold_ram(v);
     char *p = malloc(3 * MIB);
     CHECK(p != NULL);
     touch(p, 3 * MIB);
     sleep_ms(400);
     free(p);
-    for (int i = 0; i < 64; i++) { /* a few slow-path events, at once, on */
-        free(v[i]);                /* RAM held (see idle_huge_goes) */
-        v[i] = malloc(((size_t)96 << 10) + (size_t)i * 8192);
-    }
-    for (int i = 0; i < 64; i++)
-        free(v[i]);
-    char *q = malloc(3 * MIB);
-    CHECK(q != NULL);
-    int pct = resident_pct(q, 3 * MIB);
-    printf("malloc(3 MiB) just after a free of one held 400 ms: %d%% resident\n", pct);
-    CHECK(pct >= 99);
-    free(q);
+    events_on_held(v);
+    check_back_resident(3 * MIB);
 }
 
 /* ... but a page or two of fresh RAM between two uses of a big buffer (a
