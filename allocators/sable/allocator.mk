@@ -182,12 +182,16 @@ SABLE_PAIR_MEDIUM_INSNS := 57
 # and a 1 MiB block's with 16 live (the oldest freed): free keeps the emptied
 # page (heap_retire_slow), malloc takes it back (alloc_large_kept)
 SABLE_PAIR_LARGE_INSNS := 124.4
+# and a 1 MiB block's in rounds of 8 mallocs and 8 frees, newest first: the
+# emptied pages are retained (heap.c), malloc takes them back (alloc.c)
+SABLE_PAIR_LIFO_INSNS := 143
 .PHONY: test-sable-pair
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_HUGE_INSNS) 4194304 100000
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_MEDIUM_INSNS) 4096 100000
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_LARGE_INSNS) 1048576 100000 16
+	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_LIFO_INSNS) 1048576 100000 8 lifo
 
 # free's instructions per operation of tests/xpair.c (two threads freeing
 # each other's blocks, 16..4096 bytes: most mallocs take the slow path), and

@@ -31,7 +31,9 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 
 /* A large class whose first page has no free block: the empty page the
  * heap keeps (heap.c: heap_retire_slow), wherever it is in its queue, when
- * it is of this class and plain, its free list ready; else NULL. A
+ * it is of this class and plain, its free list ready; else a retained page
+ * of the class with its block free (heap.c), which stays retained; else
+ * NULL. A
  * one-block page taken so stays in its queue without a free block (not on
  * the full list: malloc finds it there as dry and moves it only when it
  * looks for room), its block's free takes free's fast path, and the page
@@ -43,7 +45,8 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 static inline struct sbl_page *large_kept_take(struct sbl_heap *h, unsigned cls)
 {
     struct sbl_page *k = h->large_kept;
-    if (k == NULL || k->cls != cls || sbl_page_flags(k) != 0 || k->free == NULL)
+    if ((k == NULL || k->cls != cls || sbl_page_flags(k) != 0 || k->free == NULL) &&
+        (h->nretained == 0 || (k = sbl_heap_retained_take(h, cls)) == NULL))
         return NULL;
     if (!sbl_single_threaded())
         sbl_page_set_state(k, SBL_TF_USE_DELAYED);

@@ -376,12 +376,17 @@ void sbl_heap_xrec_give(struct sbl_heap *h, struct sbl_xrec *r)
 }
 
 /* ---- retained pages: a page of SBL_RETAIN_CAPACITY blocks or fewer
- * (16 KiB..128 KiB blocks) that empties while its class has other pages
- * stays in its queue, marked SBL_PAGE_KEPT (so that its blocks' frees do
- * not retire it again), for a purge delay: a program that fills a few
- * pages and empties them in rounds (blocks of 64 KiB, 4 to a page) reuses
- * them instead of releasing and making pages on every round. Bounded per
- * heap (SBL_RETAIN_MAX pages, SBL_RETAIN_SLICES slices); released when
+ * (16 KiB..128 KiB blocks) that empties while its class has other pages,
+ * and a one-block page of a big class (above SBL_KEEP_MAX) that empties
+ * while the heap keeps another (heap_retire_slow), stays in its queue,
+ * marked SBL_PAGE_KEPT (so that its blocks' frees do not retire it again),
+ * for a purge delay: a program that fills a few pages and empties them in
+ * rounds (blocks of 64 KiB, 4 to a page; a batch of 1 MiB buffers) reuses
+ * them instead of releasing and making pages on every round. malloc of a
+ * big class takes a retained page of its class from the list
+ * (sbl_heap_retained_take) as it takes the kept one (alloc.c). Bounded per
+ * heap (SBL_RETAIN_MAX pages; SBL_RETAIN_SLICES slices in all, or
+ * SBL_RETAIN_BIG_SLICES for a page of a big class); released when
  * their delay has passed (sbl_alloc_generic, every few slow-path events),
  * before a new span would need fresh RAM (segment.c: span_segment), and by
  * sbl_heap_collect with force. Their RAM stays no longer than a released
@@ -415,7 +420,8 @@ static void retained_forget(struct sbl_heap *h, struct sbl_page *pg)
 static bool heap_retain(struct sbl_heap *h, struct sbl_page *pg)
 {
     if (sbl_slow_mode() || pg->capacity > SBL_RETAIN_CAPACITY || h->nretained == SBL_RETAIN_MAX ||
-        h->retained_slices + pg->slices > SBL_RETAIN_SLICES)
+        h->retained_slices + pg->slices >
+            (pg->block_size > SBL_KEEP_MAX ? SBL_RETAIN_BIG_SLICES : SBL_RETAIN_SLICES))
         return false;
     sbl_assert(!pg->retained && pg->used == 0 && !(sbl_page_flags(pg) & SBL_PF_FULL));
     pg->retained = 1;
@@ -472,7 +478,8 @@ bool sbl_heap_retained_expire(struct sbl_heap *h, bool all)
  * Above SBL_KEEP_MAX one empty page is kept per heap, the latest, wherever
  * it is in its queue (a program that frees one big block and allocates
  * another, with others live, finds it there instead of releasing a page
- * and making a new one on every call). */
+ * and making a new one on every call); the one it kept before is retained
+ * when the budget allows. */
 static SBL_NOINLINE void heap_retire_slow(struct sbl_heap *h, struct sbl_page *pg)
 {
     struct sbl_page_queue *q = &h->queues[pg->cls];
@@ -483,6 +490,8 @@ static SBL_NOINLINE void heap_retire_slow(struct sbl_heap *h, struct sbl_page *p
             return;
         pg = old; /* the previous one goes */
         q = &h->queues[pg->cls];
+        if (heap_retain(h, pg))
+            return;
     } else if (heap_retain(h, pg)) {
         return;
     }
@@ -812,4 +821,16 @@ void sbl_heap_unlock_postfork(bool child)
                 heap_set_owner(h, 0);
     }
     sbl_lock_after_fork(&heaps_lock, child);
+}
+
+/* A retained one-block page of class cls whose block is free, plain, for
+   malloc to take (it stays retained); NULL when there is none. */
+struct sbl_page *sbl_heap_retained_take(struct sbl_heap *h, unsigned cls)
+{
+    for (uint32_t i = h->nretained; i-- > 0;) {
+        struct sbl_page *pg = h->retained[i];
+        if (pg->cls == cls && pg->capacity == 1 && pg->free != NULL && sbl_page_flags(pg) == 0)
+            return pg;
+    }
+    return NULL;
 }

@@ -226,6 +226,7 @@ bool sbl_heap_drop_large_kept(struct sbl_heap *h); /* heap.c */
 /* releases the retained pages whose delay has passed (all the empty ones
    with all); true when some page went back to its segment */
 bool sbl_heap_retained_expire(struct sbl_heap *h, bool all);
+struct sbl_page *sbl_heap_retained_take(struct sbl_heap *h, unsigned cls);
 void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg);
 bool sbl_heap_try_claim(struct sbl_heap *h);
 /* unclaims h; a record pushed meanwhile is then freed by this thread */

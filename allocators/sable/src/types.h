@@ -88,9 +88,12 @@
 /* an empty page of a class up to this size stays as the class's last page */
 #define SBL_KEEP_MAX ((size_t)128 << 10)
 /* and a few more such pages stay in their queues for a purge delay when they
-   empty (heap.c): at most this many per heap, of this many slices in all */
+   empty (heap.c): at most this many per heap, of this many slices in all
+   (1 MiB), or of the second many where the page is of a class above
+   SBL_KEEP_MAX (12 MiB: eleven blocks of 1 MiB, five of 2 MiB) */
 #define SBL_RETAIN_MAX 16
 #define SBL_RETAIN_SLICES 16
+#define SBL_RETAIN_BIG_SLICES 192
 #define SBL_MAX_REQUEST ((size_t)PTRDIFF_MAX) /* larger requests fail */
 
 /* page->flags: any bit set sends free to its slow path */
