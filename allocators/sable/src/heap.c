@@ -447,28 +447,35 @@ bool sbl_heap_retained_expire(struct sbl_heap *h, bool all)
 {
     if (h->nretained == 0)
         return false;
-    uint64_t now = all ? 0 : sbl_clock_ms(), delay = sbl_purge_delay();
+    uint64_t now = sbl_clock_ms(), delay = sbl_purge_delay();
     struct sbl_page *gone[SBL_RETAIN_MAX];
+    bool idle[SBL_RETAIN_MAX];
     unsigned ngone = 0;
     for (uint32_t i = 0; i < h->nretained;) {
         struct sbl_page *pg = h->retained[i];
         bool empty = pg->used == 1; /* (its KEPT count alone) */
-        if (all ? !empty : now < h->retained_at[i] + delay) {
+        bool due = now >= h->retained_at[i] + delay;
+        if (all ? !empty : !due) {
             i++;
             continue;
         }
         /* (either call below takes it out of the list: i stays) */
         if (empty) {
             queue_remove(h, &h->queues[pg->cls], pg, pg->cls);
+            idle[ngone] = due;
             gone[ngone++] = pg;
         } else {
             retained_unmark(h, pg);
         }
     }
     /* released once the list is consistent: a release may come back here
-       (through the purge tick) */
+       (through the purge tick). A page whose delay has passed gives its
+       RAM back now: it has lain idle as long as a released span's would */
     for (unsigned i = 0; i < ngone; i++)
-        sbl_page_release(h, gone[i]);
+        if (idle[i])
+            sbl_page_release_idle(h, gone[i]);
+        else
+            sbl_page_release(h, gone[i]);
     return ngone != 0;
 }
 

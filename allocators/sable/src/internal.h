@@ -192,6 +192,7 @@ extern __thread bool sbl_page_zero __attribute__((tls_model("initial-exec")));
 extern __thread bool sbl_calloc_lazy __attribute__((tls_model("initial-exec")));
 void sbl_page_extend(struct sbl_page *pg);
 void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg);
+void sbl_page_release_idle(struct sbl_heap *h, struct sbl_page *pg);
 void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state);
 void sbl_segments_purge(struct sbl_heap *h, bool force);
 void sbl_segments_trim(struct sbl_heap *h);
@@ -223,8 +224,9 @@ void sbl_heap_free_orphan(struct sbl_heap *h, struct sbl_page *pg, struct sbl_bl
 struct sbl_page *sbl_heap_find_page(struct sbl_heap *h, unsigned cls);
 void sbl_heap_retire(struct sbl_heap *h, struct sbl_page *pg);
 bool sbl_heap_drop_large_kept(struct sbl_heap *h); /* heap.c */
-/* releases the retained pages whose delay has passed (all the empty ones
-   with all); true when some page went back to its segment */
+/* releases the retained pages whose delay has passed, their RAM given
+   back (all the empty ones with all, the others' RAM held for a purge
+   delay); true when some page went back to its segment */
 bool sbl_heap_retained_expire(struct sbl_heap *h, bool all);
 struct sbl_page *sbl_heap_retained_take(struct sbl_heap *h, unsigned cls);
 void sbl_heap_detach(struct sbl_heap *h, struct sbl_page *pg);

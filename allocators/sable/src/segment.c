@@ -887,8 +887,10 @@ void sbl_page_set_state(struct sbl_page *pg, enum sbl_xfree_state state)
     }
 }
 
-/* Gives an empty page (already out of every queue) back to its segment. */
-void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
+/* Gives an empty page (already out of every queue) back to its segment;
+   its slices hold RAM (held) until their purge delay, or none (the caller
+   gave it back). */
+static void page_release(struct sbl_heap *h, struct sbl_page *pg, bool held)
 {
     struct sbl_segment *s = sbl_segment_of(pg);
     sbl_assert(s->heap == h && pg->offset == 0 && pg->next == NULL && pg->prev == NULL);
@@ -909,8 +911,12 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     s->held_map &= ~((uint64_t)1 << idx);
     s->purged_map &= ~m;
     s->free_map |= m;
-    s->dirty_map |= m;
-    schedule_purge(h, s);
+    if (held) {
+        s->dirty_map |= m;
+        schedule_purge(h, s);
+    } else {
+        sbl_stat_committed(-(int64_t)k * (int64_t)SBL_SLICE_SIZE);
+    }
     seg_assert(s);
     /* an empty segment stays warm in the heap (a burst of frees followed by
        allocations reuses it) if the heap has no other; else it goes to the
@@ -920,6 +926,17 @@ void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg)
     else
         seg_rebin(h, s);
     maybe_purge(h);
+}
+
+void sbl_page_release(struct sbl_heap *h, struct sbl_page *pg) { page_release(h, pg, true); }
+
+/* The same for an empty page whose RAM has lain idle for a purge delay
+   already (heap.c: a retained page that expired): it goes back to the OS
+   now, not a delay after the release. */
+void sbl_page_release_idle(struct sbl_heap *h, struct sbl_page *pg)
+{
+    sbl_os_purge(sbl_span_start(pg), (size_t)pg->slices * SBL_SLICE_SIZE);
+    page_release(h, pg, false);
 }
 
 /* Releases every segment of h that has no page left. */

@@ -1318,6 +1318,54 @@ static void test_retained(void)
     CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
 }
 
+/* An emptied big page the heap retains gives its RAM back when it goes
+ * once its purge delay has passed, also where a new span's need releases
+ * it before its time would (sbl_heap_retained_expire with all): it has
+ * lain idle as long as a released span's RAM would before its purge. One
+ * whose delay has not passed goes with its RAM, for the span to reuse. */
+static void test_retained_idle(void)
+{
+    struct sbl_heap *h = sbl_tls_heap;
+    enum { N = 4 };
+    const size_t size = (size_t)512 << 10; /* one-block pages */
+    void *v[N];
+    struct sbl_page *pg[N];
+    sbl_heap_retained_expire(h, true);
+    for (int i = 0; i < N; i++) {
+        v[i] = sable_malloc(size);
+        memset(v[i], 1, size);
+        pg[i] = sbl_page_of(sbl_segment_of(v[i]), v[i]);
+    }
+    for (int i = N - 1; i >= 0; i--)
+        sable_free(v[i]);
+    /* (the monotonic clock counts from boot: past a minute by now) */
+    uint64_t now = sbl_clock_ms(), delay = sbl_purge_delay();
+    CHECK(now > delay);
+    int due = -1, fresh = -1;
+    for (uint32_t k = 0; k < h->nretained; k++)
+        for (int i = 0; i < N; i++) {
+            if (h->retained[k] != pg[i])
+                continue;
+            if (due < 0) {
+                due = i;
+                h->retained_at[k] = now - delay - 1;
+            } else {
+                fresh = i;
+                h->retained_at[k] = now;
+            }
+        }
+    CHECK(due >= 0 && fresh >= 0);
+    if (due < 0 || fresh < 0)
+        return;
+    CHECK(resident_pages(v[due], size) == size / 4096 &&
+          resident_pages(v[fresh], size) == size / 4096);
+    CHECK(sbl_heap_retained_expire(h, true));
+    CHECK(!pg[due]->retained && !pg[fresh]->retained);
+    CHECK(resident_pages(v[due], size) == 0);
+    CHECK(resident_pages(v[fresh], size) == size / 4096);
+    CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
+}
+
 /* A new span that needs fresh RAM first gives the heap's kept large page
  * back (span_segment); when that empties its segment and the segment
  * leaves the heap (under an address-space limit every empty segment goes
@@ -1404,6 +1452,7 @@ int main(void)
     test_realloc_steps();
     test_realloc_kept();
     test_retained();
+    test_retained_idle();
     test_kept_drop_refit();
     return check_done("sable unit");
 }
