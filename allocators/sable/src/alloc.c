@@ -31,17 +31,16 @@ SBL_NOINLINE void *sbl_alloc_small_slow(size_t n, struct sbl_heap *h)
 
 /* A large class whose first page has no free block: the empty page the
  * heap keeps (heap.c: heap_retire_slow), wherever it is in its queue, when
- * it is of this class and plain, its free list ready; else a retained page
- * of the class with its block free (heap.c), which stays retained; else
- * NULL. A
- * one-block page taken so stays in its queue without a free block (not on
- * the full list: malloc finds it there as dry and moves it only when it
- * looks for room), its block's free takes free's fast path, and the page
- * is kept again when it empties: a program that frees one big block and
- * allocates another moves no page between lists. Where another thread may
- * free its block, the page's remote frees go to the heap's delayed list, as
- * for a full page, so that the owner sees them at its next slow-path
- * allocation. */
+ * it is of this class and plain, its free list ready; else a retained
+ * one-block page of the class with its block free (heap.c), which stays
+ * retained; else NULL. A one-block page taken so stays in its queue
+ * without a free block (not on the full list: malloc finds it there as dry
+ * and moves it only when it looks for room), its block's free takes free's
+ * fast path, and the page is kept again when it empties: a program that
+ * frees one big block and allocates another moves no page between lists.
+ * Where another thread may free its block, the page's remote frees go to
+ * the heap's delayed list, as for a full page, so that the owner sees them
+ * at its next slow-path allocation. */
 static inline struct sbl_page *large_kept_take(struct sbl_heap *h, unsigned cls)
 {
     struct sbl_page *k = h->large_kept;

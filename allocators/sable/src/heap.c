@@ -386,13 +386,14 @@ void sbl_heap_xrec_give(struct sbl_heap *h, struct sbl_xrec *r)
  * big class takes a retained page of its class from the list
  * (sbl_heap_retained_take) as it takes the kept one (alloc.c). Bounded per
  * heap (SBL_RETAIN_MAX pages; SBL_RETAIN_SLICES slices in all, or
- * SBL_RETAIN_BIG_SLICES for a page of a big class); released when
- * their delay has passed (sbl_alloc_generic, every few slow-path events),
- * before a new span would need fresh RAM (segment.c: span_segment), and by
+ * SBL_RETAIN_BIG_SLICES for a page of a big class); released when their
+ * delay has passed (sbl_alloc_generic, every few slow-path events), before
+ * a new span would need fresh RAM (segment.c: span_segment), and by
  * sbl_heap_collect with force. Their RAM stays no longer than a released
- * span's would (it goes back a purge delay after its release). A retained
- * page that serves blocks again stays retained (KEPT) until its delay
- * passes; it then is an ordinary live page. ---- */
+ * span's would: a page released once its delay has passed gives it back as
+ * it goes (sbl_page_release_idle). A retained page that serves blocks
+ * again stays retained (KEPT) until its delay passes; it then is an
+ * ordinary live page. ---- */
 static void retained_forget(struct sbl_heap *h, struct sbl_page *pg)
 {
     uint32_t n = h->nretained;
