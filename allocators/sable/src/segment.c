@@ -521,19 +521,22 @@ static uint64_t held_starts(const struct sbl_segment *s, unsigned room, unsigned
 }
 
 /* The segment of h whose runs of `room` free slices reuse the most RAM
- * (held_starts; the best fit first among equals), or NULL when none starts
- * on RAM. A bounded number of segments looked at, from the best fit up. */
+ * (held_starts; the best fit first among equals) and how well (*best_tier),
+ * or NULL (tier 0) when none starts on RAM. A bounded number of segments
+ * looked at, from the best fit up. */
 #define DIRTY_SCAN_MAX 32
 
-static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room, unsigned k)
+static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room, unsigned k,
+                                     unsigned *best_tier)
 {
-    unsigned seen = 0, best_tier = 0, tier;
+    unsigned seen = 0, tier;
     struct sbl_segment *best = NULL;
+    *best_tier = 0;
     for (uint64_t bins = h->run_mask & ~(((uint64_t)1 << room) - 1); bins; bins &= bins - 1)
         for (struct sbl_segment *s = h->runs[__builtin_ctzll(bins)]; s; s = s->bin_next) {
-            if (s->purge_at != 0 && held_starts(s, room, k, &tier) != 0 && tier > best_tier) {
+            if (s->purge_at != 0 && held_starts(s, room, k, &tier) != 0 && tier > *best_tier) {
                 best = s;
-                best_tier = tier;
+                *best_tier = tier;
                 if (tier == 3)
                     return s;
             }
@@ -589,11 +592,11 @@ static void reclaim_before_growth(struct sbl_heap *h)
 /* The segment a new span of `room` slices (a page of k) goes in: the best
  * fit when the whole span can go on RAM the process still holds; else,
  * before fresh RAM is faulted in (which raises the peak), RAM already held
- * that nobody uses: the segment of h whose span would reuse the most of it
- * (dirty_fit), the slices of the empty pages h retains (heap.c), or a warm
- * segment of the pool;
- * failing those, the free RAM h holds goes back to the OS
- * (reclaim_before_growth). NULL when the OS refuses memory. */
+ * that nobody uses: first the slices of the empty pages h retains (heap.c)
+ * unless some segment holds the whole span on such RAM already, then the
+ * segment of h whose span would reuse the most of it (dirty_fit), or a
+ * warm segment of the pool; failing those, the free RAM h holds goes back
+ * to the OS (reclaim_before_growth). NULL when the OS refuses memory. */
 static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room, unsigned k)
 {
     uint64_t fit = h->run_mask & ~(((uint64_t)1 << room) - 1); /* bins >= room */
@@ -601,9 +604,10 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room, unsig
     unsigned tier;
     if (s != NULL && held_starts(s, room, k, &tier) != 0 && tier == 3)
         return s;
-    struct sbl_segment *d = dirty_fit(h, room, k);
-    if (d == NULL && sbl_heap_retained_expire(h, true)) /* their slices first (heap.c) */
-        return span_segment(h, room, k);                /* (once: none is left empty) */
+    unsigned d_tier;
+    struct sbl_segment *d = dirty_fit(h, room, k, &d_tier);
+    if (d_tier < 3 && sbl_heap_retained_expire(h, true)) /* their slices first (heap.c) */
+        return span_segment(h, room, k);                 /* (once: none is left empty) */
     if (d == NULL && atomic_load_explicit(&pool_deadline, memory_order_relaxed) != 0)
         return segment_alloc(h); /* (takes the newest warm one) */
     if (d == NULL && sbl_heap_drop_large_kept(h)) {
@@ -611,7 +615,7 @@ static struct sbl_segment *span_segment(struct sbl_heap *h, unsigned room, unsig
            them): the best fit is looked up again */
         fit = h->run_mask & ~(((uint64_t)1 << room) - 1);
         s = fit ? h->runs[__builtin_ctzll(fit)] : NULL;
-        d = dirty_fit(h, room, k);
+        d = dirty_fit(h, room, k, &d_tier);
     }
     if (d != NULL)
         return d;

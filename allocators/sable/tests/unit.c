@@ -1366,6 +1366,49 @@ static void test_retained_idle(void)
     CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
 }
 
+/* A new span whose best fit on RAM the heap holds is only in part on it
+ * (a short run of free slices that hold RAM, fresh ones after it) first
+ * gives back the empty pages the heap retains: their slices then hold the
+ * whole span, and no fresh RAM comes in while retained RAM lies idle. A
+ * heap of the test's own in a segment fresh from the OS: a live 1 MiB
+ * block, a retained 512 KiB page (9 slices), three free slices that hold
+ * RAM (a 192 KiB page released), the rest fresh; a 256 KiB page (5 slices)
+ * then takes slices that held RAM alone. */
+static void test_retained_before_partial_fit(void)
+{
+    static struct sbl_heap rh;
+    struct sbl_heap *h = &rh;
+    for (unsigned n = 0; n <= SBL_DIRECT_MAX; n++)
+        h->direct[n] = &sbl_empty_page;
+    atomic_store(&h->claimed, 1);
+    sbl_segment_cache_flush();
+    void *c = sbl_alloc_class(h, sbl_size_class((size_t)1 << 20));
+    void *r = sbl_alloc_class(h, sbl_size_class((size_t)512 << 10));
+    void *d = sbl_alloc_class(h, sbl_size_class((size_t)192 << 10));
+    CHECK(c != NULL && r != NULL && d != NULL);
+    if (c == NULL || r == NULL || d == NULL)
+        return;
+    struct sbl_segment *s = sbl_segment_of(c);
+    struct sbl_page *pr = sbl_page_of(s, r), *pd = sbl_page_of(s, d);
+    CHECK(h->segments == s && s->next == NULL && sbl_segment_of(r) == s && sbl_segment_of(d) == s);
+    CHECK(s->dirty_map == 0); /* (fresh: no slice holds RAM) */
+    uint64_t held = (((uint64_t)1 << pr->slices) - 1) << (pr - s->pages) |
+                    (((uint64_t)1 << pd->slices) - 1) << (pd - s->pages);
+    sbl_free_local(h, pr, r); /* kept */
+    sbl_free_local(h, pd, d); /* kept in its place: r's page is retained */
+    CHECK(pr->retained && h->large_kept == pd);
+    CHECK(sbl_heap_drop_large_kept(h)); /* its slices: free, holding RAM */
+    void *e = sbl_alloc_class(h, sbl_size_class((size_t)256 << 10));
+    CHECK(e != NULL && sbl_segment_of(e) == s);
+    struct sbl_page *pe = sbl_page_of(s, e);
+    uint64_t took = (((uint64_t)1 << pe->slices) - 1) << (pe - s->pages);
+    CHECK((took & ~held) == 0 && !pr->retained && h->nretained == 0);
+    sbl_free_local(h, pe, e);
+    sbl_free_local(h, sbl_page_of(s, c), c);
+    sbl_heap_collect(h, true);
+    CHECK(h->segments == NULL && sbl_segments_check(h) == NULL);
+}
+
 /* A new span that needs fresh RAM first gives the heap's kept large page
  * back (span_segment); when that empties its segment and the segment
  * leaves the heap (under an address-space limit every empty segment goes
@@ -1454,5 +1497,6 @@ int main(void)
     test_retained();
     test_retained_idle();
     test_kept_drop_refit();
+    test_retained_before_partial_fit();
     return check_done("sable unit");
 }
