@@ -184,7 +184,7 @@ SABLE_PAIR_MEDIUM_INSNS := 57
 SABLE_PAIR_LARGE_INSNS := 124.4
 # and a 1 MiB block's in rounds of 8 mallocs and 8 frees, newest first: the
 # emptied pages are retained (heap.c), malloc takes them back (alloc.c)
-SABLE_PAIR_LIFO_INSNS := 143
+SABLE_PAIR_LIFO_INSNS := 146
 .PHONY: test-sable-pair
 test-sable-pair: $(SABLE_TDIR)/pair
 	nice $(SABLE_DIR)/tests/pair.sh $(SABLE_TDIR)/pair $(SABLE_PAIR_INSNS)

@@ -45,7 +45,8 @@ static inline struct sbl_page *large_kept_take(struct sbl_heap *h, unsigned cls)
 {
     struct sbl_page *k = h->large_kept;
     if ((k == NULL || k->cls != cls || sbl_page_flags(k) != 0 || k->free == NULL) &&
-        (h->nretained == 0 || (k = sbl_heap_retained_take(h, cls)) == NULL))
+        (h->nretained == 0 || sbl_class_size(cls) <= SBL_KEEP_MAX ||
+         (k = sbl_heap_retained_take(h, cls)) == NULL))
         return NULL;
     if (!sbl_single_threaded())
         sbl_page_set_state(k, SBL_TF_USE_DELAYED);
