@@ -1,9 +1,9 @@
 /* pair.c: N malloc(SIZE)+free pairs (SIZE 64 unless given), for callgrind
  * instruction counts of the fast paths (`valgrind --tool=callgrind
- * build/sable/tests/pair-<alloc> N [SIZE [LIVE]]`; divide the Ir of malloc
- * and free by N). With LIVE, LIVE blocks stay live in a ring: each pair
- * frees the oldest and allocates its replacement; with LIVE and "lifo",
- * rounds of LIVE mallocs, then their frees, newest first. */
+ * build/sable/tests/pair-<alloc> N [SIZE [LIVE [lifo]]]`; divide the Ir of
+ * malloc and free by N). With LIVE, LIVE blocks stay live in a ring: each
+ * pair frees the oldest and allocates its replacement; with LIVE and
+ * "lifo", rounds of LIVE mallocs, then their frees, newest first. */
 #include <stdlib.h>
 #include <string.h>
 
