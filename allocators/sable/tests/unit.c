@@ -1318,6 +1318,21 @@ static void test_retained(void)
     CHECK(sbl_segments_check(h) == NULL && kept_marks_check(h) == NULL);
 }
 
+/* h, a heap of a test's own (static, zeroed), made ready to serve and
+   claimed by this thread */
+static void own_heap(struct sbl_heap *h)
+{
+    for (unsigned n = 0; n <= SBL_DIRECT_MAX; n++)
+        h->direct[n] = &sbl_empty_page;
+    atomic_store(&h->claimed, 1);
+}
+
+/* the slices of s that page pg spans, as a map */
+static uint64_t span_of(const struct sbl_segment *s, const struct sbl_page *pg)
+{
+    return (((uint64_t)1 << pg->slices) - 1) << (pg - s->pages);
+}
+
 /* An emptied big page the heap retains gives its RAM back when it goes
  * once its purge delay has passed, also where a new span's need releases
  * it before its time would (sbl_heap_retained_expire with all): it has
@@ -1378,9 +1393,7 @@ static void test_retained_before_partial_fit(void)
 {
     static struct sbl_heap rh;
     struct sbl_heap *h = &rh;
-    for (unsigned n = 0; n <= SBL_DIRECT_MAX; n++)
-        h->direct[n] = &sbl_empty_page;
-    atomic_store(&h->claimed, 1);
+    own_heap(h);
     sbl_segment_cache_flush();
     void *c = sbl_alloc_class(h, sbl_size_class((size_t)1 << 20));
     void *r = sbl_alloc_class(h, sbl_size_class((size_t)512 << 10));
@@ -1392,8 +1405,7 @@ static void test_retained_before_partial_fit(void)
     struct sbl_page *pr = sbl_page_of(s, r), *pd = sbl_page_of(s, d);
     CHECK(h->segments == s && s->next == NULL && sbl_segment_of(r) == s && sbl_segment_of(d) == s);
     CHECK(s->dirty_map == 0); /* (fresh: no slice holds RAM) */
-    uint64_t held = (((uint64_t)1 << pr->slices) - 1) << (pr - s->pages) |
-                    (((uint64_t)1 << pd->slices) - 1) << (pd - s->pages);
+    uint64_t held = span_of(s, pr) | span_of(s, pd);
     sbl_free_local(h, pr, r); /* kept */
     sbl_free_local(h, pd, d); /* kept in its place: r's page is retained */
     CHECK(pr->retained && h->large_kept == pd);
@@ -1401,8 +1413,7 @@ static void test_retained_before_partial_fit(void)
     void *e = sbl_alloc_class(h, sbl_size_class((size_t)256 << 10));
     CHECK(e != NULL && sbl_segment_of(e) == s);
     struct sbl_page *pe = sbl_page_of(s, e);
-    uint64_t took = (((uint64_t)1 << pe->slices) - 1) << (pe - s->pages);
-    CHECK((took & ~held) == 0 && !pr->retained && h->nretained == 0);
+    CHECK((span_of(s, pe) & ~held) == 0 && !pr->retained && h->nretained == 0);
     sbl_free_local(h, pe, e);
     sbl_free_local(h, sbl_page_of(s, c), c);
     sbl_heap_collect(h, true);
@@ -1421,9 +1432,7 @@ static void test_kept_drop_refit(void)
 {
     static struct sbl_heap kh;
     struct sbl_heap *h = &kh;
-    for (unsigned n = 0; n <= SBL_DIRECT_MAX; n++)
-        h->direct[n] = &sbl_empty_page;
-    atomic_store(&h->claimed, 1);
+    own_heap(h);
     struct rlimit old, rl;
     CHECK(getrlimit(RLIMIT_AS, &old) == 0);
     rl = old;
