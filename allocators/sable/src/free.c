@@ -343,6 +343,8 @@ SBL_NOINLINE void sbl_free_slow(void *p, struct sbl_segment *s, struct sbl_page 
             }
         }
     }
+    if (SBL_UNLIKELY(slice == s->desc) && sbl_seg_colour(s) == SBL_SEG_COLOURS - 1)
+        slice = &sbl_seg_pages(s)[SBL_SLICES]; /* see sbl_free_inline */
     free_plain(s, (struct sbl_page *)((char *)slice - slice->offset), p);
 }
 

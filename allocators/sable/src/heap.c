@@ -221,7 +221,7 @@ static void delayed_free_each(struct sbl_heap *h,
     struct sbl_block *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (b) {
         struct sbl_block *next = sbl_next_get(b);
-        fn(h, sbl_page_of(sbl_segment_of(b), b), b);
+        fn(h, sbl_block_page(sbl_segment_of(b), b), b);
         b = next;
     }
 }
@@ -239,7 +239,7 @@ static void xrec_free_one(struct sbl_heap *h, uint8_t *p,
                           void (*fn)(struct sbl_heap *, struct sbl_page *, struct sbl_block *))
 {
     struct sbl_segment *s = sbl_segment_of(p);
-    struct sbl_page *pg = sbl_page_of(s, p);
+    struct sbl_page *pg = sbl_block_page(s, p);
     unsigned f = sbl_page_flags(pg);
     sbl_assert(s->heap == h && (f & SBL_PF_HUGE) == 0);
     if (f & (SBL_PF_ALIGNED | SBL_PF_RANGE)) {
@@ -286,7 +286,7 @@ static void heap_collect_xrecs(struct sbl_heap *h)
         for (uint32_t i = 0; i < n; i++) {
             void *p = r->p[i];
             struct sbl_segment *s = sbl_segment_of(p);
-            struct sbl_page *pg = sbl_page_of(s, p);
+            struct sbl_page *pg = sbl_block_page(s, p);
             sbl_assert(s->heap == h);
             if (SBL_LIKELY(sbl_page_flags(pg) == 0)) {
                 struct sbl_block *b = p;

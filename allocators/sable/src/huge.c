@@ -18,9 +18,13 @@
  * moves its pages to a new range; the bytes are never copied. */
 #include "internal.h"
 
-/* where the block may start at the earliest: after the header's pages[0] */
+/* where the block may start at the earliest: after the header's pages[0]
+   in the last window (the window depends on the base, which mremap may
+   change) */
 #define SBL_HUGE_HDR                                                                               \
-    ((offsetof(struct sbl_segment, pages) + sizeof(struct sbl_page) + 63) & ~(size_t)63)
+    ((offsetof(struct sbl_segment, desc) +                                                         \
+      ((SBL_SEG_COLOURS - 1) * SBL_SLICES + 1) * sizeof(struct sbl_page) + 63) &                   \
+     ~(size_t)63)
 #define RESERVE_MAX ((size_t)1 << 30)
 
 static size_t page_round(size_t n) { return (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1); }
@@ -46,7 +50,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
     s->huge_size = page_round(off + (n == 0 ? 1 : n)) - off;
     s->huge_held = off + s->huge_size;
     s->free_map = s->dirty_map = s->purge_at = 0;
-    struct sbl_page *pg = &s->pages[0];
+    struct sbl_page *pg = sbl_seg_pages(s);
     memset(pg, 0, sizeof *pg);
     sbl_page_flags_init(pg, SBL_PF_HUGE);
     pg->used = 1;
@@ -54,7 +58,7 @@ static void huge_init(uint8_t *base, size_t off, size_t n, size_t map_size)
     pg->start = base + off;
     unsigned idx = (unsigned)(off >> SBL_SLICE_SHIFT);
     if (idx > 0)
-        s->pages[idx].offset = (uint16_t)(idx * sizeof(struct sbl_page));
+        pg[idx].offset = (uint16_t)(idx * sizeof(struct sbl_page));
 }
 
 /* Places a block of n bytes on a multiple of `align` (any value >= 16). */
@@ -482,8 +486,9 @@ static inline void *huge_reuse(struct sbl_segment *s, size_t n)
         s->huge_held = end;
     }
     s->huge_size = end - SBL_SLICE_SIZE;
-    if (SBL_UNLIKELY(sbl_page_flags(&s->pages[0]) != SBL_PF_HUGE))
-        sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE);
+    struct sbl_page *head = sbl_seg_pages(s);
+    if (SBL_UNLIKELY(sbl_page_flags(head) != SBL_PF_HUGE))
+        sbl_page_flags_init(head, SBL_PF_HUGE);
     s->kind = SBL_SEG_HUGE;
     return (uint8_t *)s + SBL_SLICE_SIZE;
 }
@@ -532,8 +537,9 @@ void *sbl_huge_kept_alloc(struct sbl_heap *h, size_t n)
         if (SBL_LIKELY(s != NULL && s->huge_held == end && (h->purge_tick & 7) != 7)) {
             h->purge_tick++;
             s->huge_size = end - SBL_SLICE_SIZE; /* (it may have held pages after it) */
-            if (SBL_UNLIKELY(sbl_page_flags(&s->pages[0]) != SBL_PF_HUGE))
-                sbl_page_flags_init(&s->pages[0], SBL_PF_HUGE); /* a partial free's flag */
+            struct sbl_page *head = sbl_seg_pages(s);
+            if (SBL_UNLIKELY(sbl_page_flags(head) != SBL_PF_HUGE))
+                sbl_page_flags_init(head, SBL_PF_HUGE); /* a partial free's flag */
             s->kind = SBL_SEG_HUGE;
             sbl_huge_reused = true;
             return (uint8_t *)s + SBL_SLICE_SIZE;
@@ -607,7 +613,8 @@ void *sbl_huge_alloc(size_t n, size_t align)
  * a second free of one finds it (instead of faulting on an unmapped
  * header) and is reported. */
 #define QUARANTINE 64
-#define QUARANTINE_KEEP (2 * SBL_OS_PAGE) /* covers pages[0..64] */
+#define QUARANTINE_KEEP                                                                            \
+    ((sizeof(struct sbl_segment) + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1)) /* covers pages[0..64] */
 
 static sbl_lock_t quarantine_lock;
 static struct sbl_segment *quarantine[QUARANTINE];
@@ -653,7 +660,7 @@ static SBL_NOINLINE void huge_free_general(struct sbl_segment *s)
     shrunk_take(s); /* a held tail goes with the mapping */
     if (huge_keepable(s)) {
         if (sbl_opt.secure) /* freed memory reads as zero (secure.c), held pages too */
-            sbl_secure_zero_huge(s->pages[0].start, s->huge_held - s->huge_offset);
+            sbl_secure_zero_huge(sbl_seg_pages(s)->start, s->huge_held - s->huge_offset);
         huge_keep(s);
         struct sbl_heap *h = sbl_tls_heap;
         size_t beside = 0;
@@ -777,6 +784,24 @@ void *sbl_huge_resize(void *p, struct sbl_segment *s, size_t n)
     return q;
 }
 
+/* The header of a huge block moved to s from an address of colour `was`:
+   its descriptors (pages[0] and the one of the block's slice, see
+   huge_init) into the window of s's address. */
+static void huge_recolour(struct sbl_segment *s, unsigned was, size_t off)
+{
+    const struct sbl_page *from = &s->desc[was * SBL_SLICES];
+    struct sbl_page *to = sbl_seg_pages(s);
+    if (from == to)
+        return;
+    unsigned idx = (unsigned)(off >> SBL_SLICE_SHIFT);
+    struct sbl_page head, at; /* the windows overlap by one descriptor */
+    memcpy(&head, from, sizeof head);
+    memcpy(&at, &from[idx], sizeof at);
+    memcpy(to, &head, sizeof head);
+    if (idx > 0)
+        memcpy(&to[idx], &at, sizeof at);
+}
+
 /* The new range of a huge block that moves: `map` bytes reserved, the
    `used` first ones to receive the moved pages, the rest up to `end`
    committed (the block's new bytes); NULL when refused. */
@@ -831,11 +856,12 @@ void *sbl_huge_realloc(void *p, struct sbl_segment *s, size_t n)
     if (old_map > used)
         sbl_os_unmap((uint8_t *)s + used, old_map - used); /* the old reserve and held pages */
     sbl_stat_committed((int64_t)end - (int64_t)held);
+    huge_recolour((struct sbl_segment *)to, sbl_seg_colour(s), off);
     s = (struct sbl_segment *)to;
     s->map_size = map;
     s->huge_size = end - off;
     s->huge_held = end;
-    s->pages[0].start = to + off;
+    sbl_seg_pages(s)->start = to + off;
     sbl_registry_mark(s, map, true);
     return to + off;
 }

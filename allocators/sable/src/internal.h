@@ -136,9 +136,47 @@ static inline struct sbl_segment *sbl_segment_of(const void *p)
     return (struct sbl_segment *)(((uintptr_t)p - 1) & ~(uintptr_t)SBL_SEG_MASK);
 }
 
+/* the window of descriptors a segment at s uses (see struct sbl_segment) */
+static inline unsigned sbl_seg_colour(const void *s)
+{
+    return (unsigned)((uintptr_t)s >> SBL_SEG_SHIFT) & (SBL_SEG_COLOURS - 1);
+}
+
+#define SBL_PAGE_DESC_SHIFT 7 /* log2(sizeof(struct sbl_page)) */
+_Static_assert(sizeof(struct sbl_page) == (size_t)1 << SBL_PAGE_DESC_SHIFT, "descriptor size");
+
+/* the byte offset in s->desc of the descriptor of p's slice, p in s's
+   pages (below s + 4 MiB): the slice's index and, above it in p, the
+   segment's colour (as free's fast path reads it) */
+static inline uintptr_t sbl_slice_desc(const void *p)
+{
+    return ((uintptr_t)p >> (SBL_SLICE_SHIFT - SBL_PAGE_DESC_SHIFT)) &
+           ((SBL_SEG_COLOURS * SBL_SLICES - 1) << SBL_PAGE_DESC_SHIFT);
+}
+
+/* s's descriptors: pages[i] is slice i's (const in, not out: as strchr) */
+static inline struct sbl_page *sbl_seg_pages(const struct sbl_segment *s)
+{
+    return (struct sbl_page *)((const char *)s->desc + sbl_slice_desc(s)); /* slice 0 */
+}
+
+/* the page of p, a block of one of s's pages (not a huge block) */
+static inline struct sbl_page *sbl_block_page(struct sbl_segment *s, const void *p)
+{
+    struct sbl_page *pg = (struct sbl_page *)((char *)s->desc + sbl_slice_desc(p));
+    return (struct sbl_page *)((char *)pg - pg->offset);
+}
+
+/* p's page in s (p in (s, s + 4 MiB]): the descriptor of p's slice,
+   desc[64 * colour + slice], is desc[(p >> 16) - (s >> 16 with its colour
+   bits cleared)] (s's slice bits are 0), which for p = s + 4 MiB is
+   [64] of the window, also for the last colour */
 static inline struct sbl_page *sbl_page_of(struct sbl_segment *s, const void *p)
 {
-    struct sbl_page *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> SBL_SLICE_SHIFT];
+    uintptr_t i =
+        ((uintptr_t)p >> SBL_SLICE_SHIFT) -
+        (((uintptr_t)s >> SBL_SLICE_SHIFT) & ~(uintptr_t)(SBL_SEG_COLOURS * SBL_SLICES - 1));
+    struct sbl_page *pg = &s->desc[i];
     return (struct sbl_page *)((char *)pg - pg->offset);
 }
 
@@ -444,9 +482,10 @@ static inline void sbl_page_tag_set(struct sbl_page *pg, uintptr_t tag)
 static inline void sbl_segment_tag_set(struct sbl_segment *s, uintptr_t tag)
 {
     __atomic_store_n(&s->owner_tag, tag, __ATOMIC_RELAXED);
+    struct sbl_page *pages = sbl_seg_pages(s);
     for (unsigned i = 1; i < SBL_SLICES; i++)
-        if (sbl_page_in_use(&s->pages[i]) != SBL_PAGE_FREE && s->pages[i].offset == 0)
-            sbl_page_tag_set(&s->pages[i], tag);
+        if (sbl_page_in_use(&pages[i]) != SBL_PAGE_FREE && pages[i].offset == 0)
+            sbl_page_tag_set(&pages[i], tag);
 }
 
 /* free-list links, as the slow paths read and write them: encoded with the
@@ -622,10 +661,10 @@ static inline void sbl_free_local_plain(struct sbl_segment *s, struct sbl_page *
  * (SBL_PF_INTERIOR there), remote frees, frees into a heap without its
  * thread, full pages, huge blocks and the extensions (partial free,
  * interior pointers) are all behind the one test `pg->owner == tag`. (A
- * huge block placed at a 4 MiB boundary has index 0 here: the huge header
- * page, whose flags send it to the slow path as well.) */
-#define SBL_PAGE_DESC_SHIFT 7 /* log2(sizeof(struct sbl_page)) */
-_Static_assert(sizeof(struct sbl_page) == (size_t)1 << SBL_PAGE_DESC_SHIFT, "descriptor size");
+ * huge block placed at a 4 MiB boundary has p's slice bits 0 here, and
+ * the colour bits of the segment after its own: the entry [64] of its
+ * window, or for the last colour desc[0] (not in its window: owner 0),
+ * which sbl_free_slow maps back to [64].) */
 
 static inline void sbl_free_inline(void *p)
 {
@@ -635,14 +674,12 @@ static inline void sbl_free_inline(void *p)
         return;
     }
     struct sbl_segment *s = (struct sbl_segment *)(t & ~(uintptr_t)SBL_SEG_MASK);
-    /* the byte offset of p's slice's descriptor in s->pages */
-    uintptr_t i = ((uintptr_t)p >> (SBL_SLICE_SHIFT - SBL_PAGE_DESC_SHIFT)) &
-                  ((SBL_SLICES - 1) << SBL_PAGE_DESC_SHIFT);
+    uintptr_t i = sbl_slice_desc(p);
 #if defined(__x86_64__)
     /* sbl_free_is_local and sbl_free_local_plain, with the descriptor's
        fields addressed as s + i + displacement: the compiler would give the
        descriptor's address a register (one instruction more) */
-#define SBL_PG_FIELD(f) (offsetof(struct sbl_segment, pages) + offsetof(struct sbl_page, f))
+#define SBL_PG_FIELD(f) (offsetof(struct sbl_segment, desc) + offsetof(struct sbl_page, f))
     __asm__ goto("cmp %[tag], %c[own](%[s],%[i])\n\t"
                  "jne %l[other]\n\t"
                  "mov %c[fl](%[s],%[i]), %%r11\n\t"
@@ -659,12 +696,12 @@ static inline void sbl_free_inline(void *p)
 #undef SBL_PG_FIELD
     return;
 empty:
-    sbl_heap_retire(s->heap, (struct sbl_page *)((char *)s->pages + i));
+    sbl_heap_retire(s->heap, (struct sbl_page *)((char *)s->desc + i));
     return;
 other:
-    sbl_free_slow(p, s, (struct sbl_page *)((char *)s->pages + i));
+    sbl_free_slow(p, s, (struct sbl_page *)((char *)s->desc + i));
 #else
-    struct sbl_page *pg = (struct sbl_page *)((char *)s->pages + i);
+    struct sbl_page *pg = (struct sbl_page *)((char *)s->desc + i);
     if (SBL_LIKELY(sbl_free_is_local(pg))) {
         sbl_free_local_plain(s, pg, p);
         return;

@@ -135,7 +135,7 @@ static bool block_find(const void *p, struct sbl_segment **sp, struct sbl_page *
         return false;
     struct sbl_page *pg;
     if (s->kind == SBL_SEG_HUGE) {
-        pg = &s->pages[0];
+        pg = sbl_seg_pages(s);
         if ((const uint8_t *)p < pg->start || (const uint8_t *)p >= pg->start + s->huge_size)
             return false;
         *startp = pg->start;

@@ -158,7 +158,7 @@ static SBL_NOINLINE void secure_check_full(const char *op, const void *p)
     if (s->kind == SBL_SEG_FREED || s->kind == SBL_SEG_CACHED)
         sbl_report(op, p, "double free (of a huge block)");
     if (s->kind == SBL_SEG_HUGE) {
-        if ((const uint8_t *)p != s->pages[0].start)
+        if ((const uint8_t *)p != sbl_seg_pages(s)->start)
             sbl_report(op, p, "interior pointer of a huge block");
         return;
     }

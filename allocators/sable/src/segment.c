@@ -403,7 +403,7 @@ static struct sbl_segment *segment_alloc(struct sbl_heap *h)
         sbl_registry_mark(s, SBL_SEG_SIZE, true);
         if (sbl_slow_mode()) /* a stray free into an unused slice takes the slow path */
             for (unsigned i = 0; i <= SBL_SLICES; i++)
-                sbl_page_flags_init(&s->pages[i], SBL_PF_SLOW);
+                sbl_page_flags_init(&sbl_seg_pages(s)[i], SBL_PF_SLOW);
         sbl_stat_segments(1);
         sbl_stat_committed((int64_t)SBL_SLICE_SIZE); /* the header slice */
         s->free_map = SEG_ALL_FREE;
@@ -550,7 +550,7 @@ static struct sbl_segment *dirty_fit(struct sbl_heap *h, unsigned room, unsigned
  * took while still held (held_map) that no block uses yet. */
 static void held_tail(const struct sbl_segment *s, unsigned idx, uintptr_t *a, uintptr_t *e)
 {
-    const struct sbl_page *pg = &s->pages[idx];
+    const struct sbl_page *pg = &sbl_seg_pages(s)[idx];
     *a = ((uintptr_t)pg->start + (size_t)pg->reserved * pg->block_size + SBL_OS_PAGE - 1) &
          ~(uintptr_t)(SBL_OS_PAGE - 1);
     *e = (uintptr_t)s + (size_t)(idx + pg->slices) * SBL_SLICE_SIZE;
@@ -794,7 +794,7 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     if (huge && thp_populate(h, s))
         plan = POP_DONE;
 
-    struct sbl_page *pg = &s->pages[idx];
+    struct sbl_page *pg = &sbl_seg_pages(s)[idx];
     pg->free = NULL;
     pg->offset = 0;
     sbl_page_flags_init(pg, sbl_slow_mode() ? SBL_PF_SLOW : 0);
@@ -815,8 +815,8 @@ struct sbl_page *sbl_page_new_room(struct sbl_heap *h, unsigned cls, unsigned ro
     pg->next = pg->prev = NULL;
     sbl_page_tag_set(pg, s->owner_tag); /* now free's fast path may take its blocks */
     for (unsigned i = 1; i < k; i++) {
-        s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
-        sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
+        pg[i].offset = (uint16_t)(i * sizeof(struct sbl_page));
+        sbl_page_flags_init(&pg[i], SBL_PF_INTERIOR);
     }
     if (sbl_page_zero && big)
         populate_fresh(h, pg, plan != POP_NONE ? plan : populate_plan(h));
@@ -904,7 +904,7 @@ static void page_release(struct sbl_heap *h, struct sbl_page *pg, bool held)
     if (SBL_UNLIKELY(h->populate_sample == pg))
         populate_learn(h, pg);
     sbl_page_set_state(pg, SBL_TF_NEVER);
-    unsigned idx = (unsigned)(pg - s->pages);
+    unsigned idx = (unsigned)(pg - sbl_seg_pages(s));
     unsigned k = pg->slices;
     sbl_page_set_in_use(pg, SBL_PAGE_FREE);
     pg->free = NULL;
@@ -958,7 +958,7 @@ void sbl_segments_trim(struct sbl_heap *h)
 bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
 {
     struct sbl_segment *s = sbl_segment_of(pg);
-    unsigned idx = (unsigned)(pg - s->pages);
+    unsigned idx = (unsigned)(pg - sbl_seg_pages(s));
     unsigned k = pg->slices;
     if (slices == k)
         return true;
@@ -977,8 +977,8 @@ bool sbl_span_resize(struct sbl_heap *h, struct sbl_page *pg, unsigned slices)
         if ((s->free_map & s->dirty_map) == 0)
             s->purge_at = 0;
         for (unsigned i = k; i < slices; i++) {
-            s->pages[idx + i].offset = (uint16_t)(i * sizeof(struct sbl_page));
-            sbl_page_flags_init(&s->pages[idx + i], SBL_PF_INTERIOR);
+            pg[i].offset = (uint16_t)(i * sizeof(struct sbl_page));
+            sbl_page_flags_init(&pg[i], SBL_PF_INTERIOR);
         }
     } else {
         uint64_t m = span_mask(idx + slices, k - slices);

@@ -5,12 +5,14 @@
  * Memory comes from the OS in *segments*: 4 MiB, aligned on 4 MiB, so that
  * the metadata of any block is found by masking its address. A segment is
  * cut into 64 *slices* of 64 KiB; slice 0 holds the segment header, which
- * includes one page descriptor per slice. A *page* is a span of 1..63
+ * includes one page descriptor per slice (in one of four windows: the
+ * segment's colour, bits 22-23 of its address). A *page* is a span of 1..63
  * contiguous slices holding blocks of one size class; the descriptor of the
  * span's first slice is the page, the others hold the byte offset back to it.
  *
  *   segment_of(p) = (p - 1) & ~(4 MiB - 1)        (p - 1: see huge blocks)
  *   page_of(p)    = pages[(p - seg) >> 16] - offset
+ *                   (pages = desc + 64 * colour: desc[(p >> 16) & 255])
  *
  * Size classes: 16..128 by 16, then four per doubling up to 2 MiB, eight
  * from 1 KiB to 16 KiB (80 classes: size_class.c). Blocks of 2 MiB and
@@ -70,6 +72,7 @@
 #define SBL_SLICE_SHIFT 16
 #define SBL_SLICE_SIZE ((size_t)1 << SBL_SLICE_SHIFT)
 #define SBL_SLICES (SBL_SEG_SIZE / SBL_SLICE_SIZE) /* 64 */
+#define SBL_SEG_COLOURS 4 /* descriptor windows in a header: see struct sbl_segment */
 #define SBL_OS_PAGE ((size_t)4096)
 #define SBL_HUGE_PAGE                                                                              \
     ((size_t)2 << 20) /* a transparent huge page (x86-64, arm64 with 4 KiB pages) */
@@ -228,8 +231,14 @@ struct sbl_segment {
     uint8_t run;                             /* longest run of free slices: the heap's run
                                                 bin it is in; 0: in none */
     uint8_t reserved0[3];
-    struct sbl_page pages[SBL_SLICES + 1]; /* [64] only for huge blocks
-                                              placed one segment in */
+    /* the descriptors: SBL_SEG_COLOURS windows of SBL_SLICES, of which a
+       segment uses the one its address picks (sbl_seg_pages): one window
+       in each 8 KiB of the header's 32, so that the descriptors of
+       segments next to each other do not share the cache's sets (the
+       segments' 4 MiB alignment puts the same slice of every segment on
+       the same set). Window entry [64] only for huge blocks placed one
+       segment in */
+    struct sbl_page desc[SBL_SEG_COLOURS * SBL_SLICES + 1];
 };
 
 /* A batch of one thread's frees of blocks owned by another thread's heap,
@@ -302,7 +311,8 @@ _Static_assert(sizeof(struct sbl_page) == 128 && _Alignof(struct sbl_page) == 64
                "a page descriptor is two cache lines");
 _Static_assert(sizeof(struct sbl_xrec) == 512, "a record of remote frees is 512 bytes");
 _Static_assert(SBL_SLICE_SIZE / 16 <= UINT16_MAX &&
-                   (SBL_SLICES + 1) * sizeof(struct sbl_page) <= UINT16_MAX,
+                   (SBL_SLICES + 1) * sizeof(struct sbl_page) <= UINT16_MAX &&
+                   sizeof(struct sbl_segment) <= SBL_SLICE_SIZE,
                "capacity, used and offset fit in 16 bits");
 
 #endif

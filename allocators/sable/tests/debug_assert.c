@@ -39,7 +39,7 @@ static void dirty_slice_in_use(void)
     void *a = sable_malloc(N);
     struct sbl_segment *s = sbl_segment_of(a);
     struct sbl_page *pg = sbl_page_of(s, a);
-    s->dirty_map |= (uint64_t)1 << (pg - s->pages);
+    s->dirty_map |= (uint64_t)1 << (pg - sbl_seg_pages(s));
     sable_malloc(16384); /* another class: a new page from the same segment */
 }
 

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <stdint.h>
 
@@ -79,7 +80,7 @@ static void test_lookup(void)
         struct sbl_segment *s = sbl_segment_of(p);
         struct sbl_page *pg = sbl_page_of(s, p);
         if (a > SBL_SLICE_SIZE || n > SBL_LARGE_MAX) {
-            CHECK(s->kind == SBL_SEG_HUGE && pg == &s->pages[0]);
+            CHECK(s->kind == SBL_SEG_HUGE && pg == sbl_seg_pages(s));
             CHECK(sbl_page_flags(pg) == SBL_PF_HUGE && s->huge_size >= n);
             CHECK(p == (uint8_t *)s + s->huge_offset);
         } else {
@@ -250,7 +251,7 @@ static bool heap_tagged(const struct sbl_heap *h, uintptr_t tag)
         if (s->owner_tag != tag)
             return false;
         for (unsigned i = 1; i < SBL_SLICES; i++) {
-            const struct sbl_page *pg = &s->pages[i];
+            const struct sbl_page *pg = &sbl_seg_pages(s)[i];
             if (sbl_page_in_use(pg) != SBL_PAGE_FREE && pg->offset == 0 &&
                 (pg->owner & ~SBL_OWNER_FLAGS) != tag)
                 return false;
@@ -1330,7 +1331,7 @@ static void own_heap(struct sbl_heap *h)
 /* the slices of s that page pg spans, as a map */
 static uint64_t span_of(const struct sbl_segment *s, const struct sbl_page *pg)
 {
-    return (((uint64_t)1 << pg->slices) - 1) << (pg - s->pages);
+    return (((uint64_t)1 << pg->slices) - 1) << (pg - sbl_seg_pages(s));
 }
 
 /* An emptied big page the heap retains gives its RAM back when it goes
@@ -1477,6 +1478,72 @@ static void test_kept_drop_refit(void)
             sched_yield();
 }
 
+/* Each segment's descriptors sit in the window of its header that its
+ * address picks, every pointer finds its page there (free's fast path
+ * reads desc[(p >> 16) & 255]), huge blocks at a 4 MiB boundary of every
+ * colour are freed, and a huge block that mremap moves to an address of
+ * another colour takes its descriptors along. */
+static void test_desc_colours(void)
+{
+    enum { NBIG = 24, NHUGE = 32, NMOVE = 16 };
+    void *big[NBIG];
+    unsigned seen = 0;
+    for (int i = 0; i < NBIG; i++) { /* three 1 MiB blocks to a segment */
+        big[i] = sable_malloc((size_t)1 << 20);
+        struct sbl_segment *s = sbl_segment_of(big[i]);
+        struct sbl_page *pg = sbl_page_of(s, big[i]);
+        size_t at = (size_t)((uint8_t *)pg - (uint8_t *)s->desc);
+        CHECK(at / (SBL_SLICES * sizeof *pg) == sbl_seg_colour(s));
+        CHECK(pg == &s->desc[((uintptr_t)big[i] >> SBL_SLICE_SHIFT) & 255]);
+        seen |= 1u << sbl_seg_colour(s);
+    }
+    CHECK(__builtin_popcount(seen) >= 2);
+    for (int i = 0; i < NBIG; i++)
+        sable_free(big[i]);
+
+    /* 4 MiB-aligned huge blocks start on the next segment's boundary */
+    void *h[NHUGE];
+    int n = 0;
+    bool last = false;
+    while (n < NHUGE && !last) {
+        uint8_t *p = h[n++] = sable_aligned_alloc((size_t)4 << 20, 100);
+        CHECK(p != NULL && (uintptr_t)p % ((size_t)4 << 20) == 0);
+        struct sbl_segment *s = sbl_segment_of(p);
+        CHECK(sbl_page_of(s, p) == sbl_seg_pages(s) && p == sbl_seg_pages(s)->start);
+        last = sbl_seg_colour(s) == SBL_SEG_COLOURS - 1;
+    }
+    CHECK(last);
+    while (n > 0)
+        sable_free(h[--n]); /* the last colour's fast path reads desc[0] */
+
+    /* moves: the address after the mapping taken, so that realloc moves */
+    bool recoloured = false;
+    for (int i = 0; i < NMOVE && !recoloured; i++) {
+        uint8_t *p = sable_malloc((size_t)8 << 20);
+        struct sbl_segment *s = sbl_segment_of(p);
+        uint8_t *after = (uint8_t *)s + s->map_size;
+        void *b = mmap(after, SBL_OS_PAGE, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (b != after) {
+            if (b != MAP_FAILED)
+                munmap(b, SBL_OS_PAGE);
+            sable_free(p);
+            continue;
+        }
+        memset(p, 7, 4096);
+        unsigned was = sbl_seg_colour(s);
+        uint8_t *q = sable_realloc(p, s->map_size + ((size_t)4 << 20));
+        CHECK(q != NULL && q != p && q[4095] == 7);
+        struct sbl_segment *t = sbl_segment_of(q);
+        struct sbl_page *pg = sbl_page_of(t, q);
+        CHECK(pg == sbl_seg_pages(t) && sbl_page_flags(pg) == SBL_PF_HUGE && pg->start == q);
+        recoloured = sbl_seg_colour(t) != was;
+        sable_free(q);
+        munmap(b, SBL_OS_PAGE);
+    }
+    CHECK(recoloured);
+}
+
 int main(void)
 {
     test_assert_mode();
@@ -1507,5 +1574,6 @@ int main(void)
     test_retained_idle();
     test_kept_drop_refit();
     test_retained_before_partial_fit();
+    test_desc_colours();
     return check_done("sable unit");
 }
