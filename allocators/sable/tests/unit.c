@@ -1485,7 +1485,7 @@ static void test_kept_drop_refit(void)
  * another colour takes its descriptors along. */
 static void test_desc_colours(void)
 {
-    enum { NBIG = 24, NHUGE = 32, NMOVE = 16 };
+    enum { NBIG = 24, NHUGE = 32, NMOVE = 8 };
     void *big[NBIG];
     unsigned seen = 0;
     for (int i = 0; i < NBIG; i++) { /* three 1 MiB blocks to a segment */
@@ -1516,30 +1516,43 @@ static void test_desc_colours(void)
     while (n > 0)
         sable_free(h[--n]); /* the last colour's fast path reads desc[0] */
 
-    /* moves: the address after the mapping taken, so that realloc moves */
+    /* moves: the address after each mapping taken (or already in use), so
+       that realloc moves it; a spacer of 4-16 MiB mapped before each move
+       shifts where the kernel puts the new range, so that the moves do
+       not all keep one colour. All kept until the end, for new addresses */
     bool recoloured = false;
-    for (int i = 0; i < NMOVE && !recoloured; i++) {
+    void *moved[NMOVE], *blocker[NMOVE], *spacer[NMOVE];
+    for (int i = 0; i < NMOVE; i++) {
+        moved[i] = blocker[i] = spacer[i] = NULL;
         uint8_t *p = sable_malloc((size_t)8 << 20);
+        CHECK(p != NULL);
         struct sbl_segment *s = sbl_segment_of(p);
         uint8_t *after = (uint8_t *)s + s->map_size;
         void *b = mmap(after, SBL_OS_PAGE, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-        if (b != after) {
-            if (b != MAP_FAILED)
-                munmap(b, SBL_OS_PAGE);
-            sable_free(p);
-            continue;
-        }
+        if (b != MAP_FAILED && b != after) /* (a kernel without the flag) */
+            munmap(b, SBL_OS_PAGE);
+        else if (b == after)
+            blocker[i] = b;
+        size_t gap = (size_t)(i % SBL_SEG_COLOURS + 1) * SBL_SEG_SIZE;
+        spacer[i] = mmap(NULL, gap, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         memset(p, 7, 4096);
         unsigned was = sbl_seg_colour(s);
-        uint8_t *q = sable_realloc(p, s->map_size + ((size_t)4 << 20));
-        CHECK(q != NULL && q != p && q[4095] == 7);
+        uint8_t *q = moved[i] = sable_realloc(p, s->map_size + ((size_t)4 << 20));
+        CHECK(q != NULL && q[4095] == 7);
+        if (q == NULL || q == p)
+            continue; /* grown in place: the address after was free after all */
         struct sbl_segment *t = sbl_segment_of(q);
         struct sbl_page *pg = sbl_page_of(t, q);
         CHECK(pg == sbl_seg_pages(t) && sbl_page_flags(pg) == SBL_PF_HUGE && pg->start == q);
-        recoloured = sbl_seg_colour(t) != was;
-        sable_free(q);
-        munmap(b, SBL_OS_PAGE);
+        recoloured |= sbl_seg_colour(t) != was;
+    }
+    for (int i = 0; i < NMOVE; i++) {
+        sable_free(moved[i]);
+        if (blocker[i] != NULL)
+            munmap(blocker[i], SBL_OS_PAGE);
+        if (spacer[i] != MAP_FAILED && spacer[i] != NULL)
+            munmap(spacer[i], (size_t)(i % SBL_SEG_COLOURS + 1) * SBL_SEG_SIZE);
     }
     CHECK(recoloured);
 }
