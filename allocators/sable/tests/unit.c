@@ -1501,20 +1501,27 @@ static void test_desc_colours(void)
     for (int i = 0; i < NBIG; i++)
         sable_free(big[i]);
 
-    /* 4 MiB-aligned huge blocks start on the next segment's boundary */
-    void *h[NHUGE];
+    /* 4 MiB-aligned huge blocks start on the next segment's boundary; a
+       spacer of 4-16 MiB mapped after each shifts the next one's colour */
+    void *h[NHUGE], *hgap[NHUGE];
     int n = 0;
     bool last = false;
     while (n < NHUGE && !last) {
-        uint8_t *p = h[n++] = sable_aligned_alloc((size_t)4 << 20, 100);
+        uint8_t *p = h[n] = sable_aligned_alloc((size_t)4 << 20, 100);
+        hgap[n] = mmap(NULL, (size_t)(n % SBL_SEG_COLOURS + 1) * SBL_SEG_SIZE, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        n++;
         CHECK(p != NULL && (uintptr_t)p % ((size_t)4 << 20) == 0);
         struct sbl_segment *s = sbl_segment_of(p);
         CHECK(sbl_page_of(s, p) == sbl_seg_pages(s) && p == sbl_seg_pages(s)->start);
         last = sbl_seg_colour(s) == SBL_SEG_COLOURS - 1;
     }
     CHECK(last);
-    while (n > 0)
+    while (n > 0) {
         sable_free(h[--n]); /* the last colour's fast path reads desc[0] */
+        if (hgap[n] != MAP_FAILED)
+            munmap(hgap[n], (size_t)(n % SBL_SEG_COLOURS + 1) * SBL_SEG_SIZE);
+    }
 
     /* moves: the address after each mapping taken (or already in use), so
        that realloc moves it; a spacer of 4-16 MiB mapped before each move
