@@ -1494,7 +1494,8 @@ static void test_desc_colours(void)
         struct sbl_page *pg = sbl_page_of(s, big[i]);
         size_t at = (size_t)((uint8_t *)pg - (uint8_t *)s->desc);
         CHECK(at / (SBL_SLICES * sizeof *pg) == sbl_seg_colour(s));
-        CHECK(pg == &s->desc[((uintptr_t)big[i] >> SBL_SLICE_SHIFT) & 255]);
+        uintptr_t idx = ((uintptr_t)big[i] >> SBL_SLICE_SHIFT) & (SBL_SEG_COLOURS * SBL_SLICES - 1);
+        CHECK(pg == &s->desc[idx]);
         seen |= 1u << sbl_seg_colour(s);
     }
     CHECK(__builtin_popcount(seen) >= 2);
@@ -1531,7 +1532,7 @@ static void test_desc_colours(void)
     void *moved[NMOVE], *blocker[NMOVE], *spacer[NMOVE];
     for (int i = 0; i < NMOVE; i++) {
         moved[i] = blocker[i] = spacer[i] = NULL;
-        uint8_t *p = sable_malloc((size_t)8 << 20);
+        uint8_t *p = sable_malloc((size_t)3 << 20); /* a huge block */
         CHECK(p != NULL);
         struct sbl_segment *s = sbl_segment_of(p);
         uint8_t *after = (uint8_t *)s + s->map_size;
