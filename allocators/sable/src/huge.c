@@ -18,13 +18,11 @@
  * moves its pages to a new range; the bytes are never copied. */
 #include "internal.h"
 
-/* where the block may start at the earliest: after the header's pages[0]
-   in the last window (the window depends on the base, which mremap may
-   change) */
-#define SBL_HUGE_HDR                                                                               \
-    ((offsetof(struct sbl_segment, desc) +                                                         \
-      ((SBL_SEG_COLOURS - 1) * SBL_SLICES + 1) * sizeof(struct sbl_page) + 63) &                   \
-     ~(size_t)63)
+/* where the block may start at the earliest: after the header's pages,
+   every window included (the window depends on the base, which mremap may
+   change), so that no byte of a block shares a page with the header: the
+   pages secure mode keeps of a freed block (QUARANTINE_KEEP) hold none */
+#define SBL_HUGE_HDR ((sizeof(struct sbl_segment) + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1))
 #define RESERVE_MAX ((size_t)1 << 30)
 
 static size_t page_round(size_t n) { return (n + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1); }
@@ -613,8 +611,7 @@ void *sbl_huge_alloc(size_t n, size_t align)
  * a second free of one finds it (instead of faulting on an unmapped
  * header) and is reported. */
 #define QUARANTINE 64
-#define QUARANTINE_KEEP                                                                            \
-    ((sizeof(struct sbl_segment) + SBL_OS_PAGE - 1) & ~(SBL_OS_PAGE - 1)) /* covers pages[0..64] */
+#define QUARANTINE_KEEP SBL_HUGE_HDR /* the header's pages, all windows */
 
 static sbl_lock_t quarantine_lock;
 static struct sbl_segment *quarantine[QUARANTINE];
