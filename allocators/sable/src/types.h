@@ -311,8 +311,9 @@ _Static_assert(sizeof(struct sbl_page) == 128 && _Alignof(struct sbl_page) == 64
                "a page descriptor is two cache lines");
 _Static_assert(sizeof(struct sbl_xrec) == 512, "a record of remote frees is 512 bytes");
 _Static_assert(SBL_SLICE_SIZE / 16 <= UINT16_MAX &&
-                   (SBL_SLICES + 1) * sizeof(struct sbl_page) <= UINT16_MAX &&
-                   sizeof(struct sbl_segment) <= SBL_SLICE_SIZE,
+                   (SBL_SLICES + 1) * sizeof(struct sbl_page) <= UINT16_MAX,
                "capacity, used and offset fit in 16 bits");
+_Static_assert(sizeof(struct sbl_segment) <= SBL_SLICE_SIZE,
+               "a segment's header, every window of descriptors, fits in slice 0");
 
 #endif
