@@ -155,10 +155,8 @@ def _allocator_summary(an, a):
     rounds = sorted({k for c, b in pairs for k in c["by_process"] if k in b["by_process"]})
     per_round_t, per_round_r = [], []
     for k in rounds:
-        ts = [c["by_process"][k][0] / b["by_process"][k][0] for c, b in pairs
-              if k in c["by_process"] and k in b["by_process"]]
-        rs = [c["by_process"][k][1] / b["by_process"][k][1] for c, b in pairs
-              if k in c["by_process"] and k in b["by_process"]]
+        ts = [t[k] for t in (_round_ratios(c, b, 0) for c, b in pairs) if k in t]
+        rs = [r[k] for r in (_round_ratios(c, b, 1) for c, b in pairs) if k in r]
         if len(ts) == len(pairs):
             per_round_t.append(_geomean(ts))
             per_round_r.append(_geomean(rs))
@@ -166,6 +164,25 @@ def _allocator_summary(an, a):
     s["rss_spread"] = [min(per_round_r), max(per_round_r)] if len(per_round_r) > 1 else None
     s["time_ci"], s["rss_ci"] = _bootstrap(pairs)
     return s
+
+
+def _round_ratios(c, b, i):
+    """{process round: the allocator's wall time (i 0) or peak RSS (i 1) over
+    the baseline's in the same round}, for the rounds both ran without
+    failure: processes of one round ran next to each other, under the same
+    state of the machine."""
+    return {k: v[i] / b["by_process"][k][i] for k, v in c["by_process"].items()
+            if k in b["by_process"]}
+
+
+def time_range(an, a, p):
+    """[lowest, highest] time ratio to the baseline over the process rounds of
+    one program, or None without two rounds to compare."""
+    u = _usable(an, a, p)
+    if u is None:
+        return None
+    t = _round_ratios(u[0], u[1], 0)
+    return [min(t.values()), max(t.values())] if len(t) > 1 else None
 
 
 def _bootstrap(pairs):
@@ -269,8 +286,8 @@ def program_table(an, p):
     server = any(r.get("server") for r in an["rows"] if r["program"] == p)
     fig = d.get("figure")
     unit = d.get("unit") or "figure"
-    headers = ["allocator", "wall time (median)", "time vs %s" % an["baseline"], "peak RSS",
-               "RSS vs %s" % an["baseline"]]
+    headers = ["allocator", "wall time (median)", "time vs %s" % an["baseline"],
+               "range over processes", "peak RSS", "RSS vs %s" % an["baseline"]]
     if fig:
         headers.append("%s (%s is better)" % (unit, d.get("better") or "?"))
     if server:
@@ -286,7 +303,7 @@ def program_table(an, p):
         if u:
             tr = _median(u[0]["wall"]) / _median(u[1]["wall"])
             rr = _median(u[0]["rss"]) / _median(u[1]["rss"])
-        row = [a, _secs(_median(c["wall"])), _ratio(tr),
+        row = [a, _secs(_median(c["wall"])), _ratio(tr), _ci(time_range(an, a, p)),
                _mib(_median(c["rss"])), _ratio(rr)]
         if fig:
             row.append(_num(_median(c["figure"])))
@@ -315,11 +332,14 @@ def document_blocks(runs, plots):
                          "processes, divided by %s's; the first table is their geometric mean "
                          "over the %d programs, with its range over process rounds and a 95%% "
                          "bootstrap interval. Allocators are *separated* when their intervals "
-                         "do not overlap; otherwise the difference is within the noise. A "
-                         "program whose result differs from %s's is a failure (mismatch), never "
-                         "a figure."
+                         "do not overlap; otherwise the difference is within the noise. In "
+                         "each program's table, the range over processes runs from the lowest "
+                         "to the highest of the allocator's time over %s's in the same round "
+                         "(processes of a round run one after the other): a range that spans "
+                         "1.000x does not tell the two apart on that program. A program whose "
+                         "result differs from %s's is a failure (mismatch), never a figure."
                          % (_rounds(an), an["baseline"], an["baseline"], len(an["programs"]),
-                            an["baseline"])))
+                            an["baseline"], an["baseline"])))
         out.append(("table",) + headline_table(an))
         for p in an["programs"]:
             d = an["defs"].get(p, {})
@@ -469,6 +489,7 @@ def summary(run_dir):
                 "wall_s": _median(c["wall"]), "peak_rss_bytes": _median(c["rss"]),
                 "figure": _median(c["figure"]),
                 "time_ratio": _median(u[0]["wall"]) / _median(u[1]["wall"]) if u else None,
+                "time_range": time_range(an, a, p),
                 "rss_ratio": _median(u[0]["rss"]) / _median(u[1]["rss"]) if u else None,
                 "rss_after_1s_bytes": _median(c["rss_1s"])}
         per[p] = e

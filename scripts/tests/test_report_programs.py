@@ -109,6 +109,32 @@ class TestReportPrograms(unittest.TestCase):
         self.assertAlmostEqual(s["per_program"]["alpha"]["allocators"]["fast"]["figure"],
                                1000.0, delta=40)
 
+    def test_time_range_per_program(self):
+        """The range pairs each process with the baseline's of the same round."""
+        walls = {}
+        with open(os.path.join(self.run_dir, "runs.jsonl")) as f:
+            for line in f:
+                r = json.loads(line)
+                if r["status"] == "ok":
+                    walls[(r["allocator"], r["program"], r["process"])] = r["wall_s"]
+        per = rpg.summary(self.run_dir)["per_program"]
+        for p in PROGRAMS:
+            ratios = [walls[("fast", p, k)] / walls[("glibc", p, k)] for k in range(3)]
+            self.assertEqual(per[p]["allocators"]["fast"]["time_range"],
+                             [min(ratios), max(ratios)])
+            lo, hi = per[p]["allocators"]["fast"]["time_range"]
+            self.assertTrue(0.45 < lo <= per[p]["allocators"]["fast"]["time_ratio"] <= hi < 0.55)
+        # a program with a failed process has no ratio and no range
+        self.assertIsNone(per["delta"]["allocators"]["same"]["time_range"])
+        one = make_run(os.path.join(SCRATCH, "run-range-one"), rounds=1)
+        self.assertIsNone(rpg.summary(one)["per_program"]["alpha"]["allocators"]["fast"]
+                          ["time_range"])
+        headers, rows = rpg.program_table(rpg.analyse(self.run_dir), "beta")
+        col = headers.index("range over processes")
+        fast = [r for r in rows if r[0] == "fast"][0]
+        lo, hi = per["beta"]["allocators"]["fast"]["time_range"]
+        self.assertEqual(fast[col], "%.3f-%.3f" % (lo, hi))
+
     def test_separation(self):
         s = rpg.summary(self.run_dir)["allocators"]
         self.assertEqual(sorted(s["fast"]["time_separated_from"]), ["glibc", "same"])
